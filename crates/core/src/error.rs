@@ -1,0 +1,247 @@
+//! The one public error type of bugimporters.
+
+use std::time::Duration;
+
+/// A result with [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong while configuring, fetching or parsing.
+///
+/// Every variant names what failed: the tracker (wrap with [`Error::in_tracker`]), the URL or
+/// the file. [`Error::is_temporary`] says whether retrying later may help; the fetch layer uses
+/// it to decide on retries, and the crawl report shows it.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A configuration record (or command-line option) is unusable.
+    #[error("configuration error: {message}")]
+    Config {
+        /// What is wrong, naming the key.
+        message: String,
+    },
+    /// `bugimporter` names a type no registered crate provides.
+    #[error("unknown tracker type {name:?}; known types: {known}")]
+    UnknownType {
+        /// The name as written in the configuration.
+        name: String,
+        /// Comma-separated list of known types and aliases.
+        known: String,
+    },
+    /// `custom_parser` names a parser that is not registered for the tracker type.
+    #[error("unknown custom parser {name:?} for tracker type {kind}; known parsers: {known}")]
+    UnknownParser {
+        /// Tracker type.
+        kind: String,
+        /// The parser name as written in the configuration.
+        name: String,
+        /// Comma-separated list of known parsers (or `none`).
+        known: String,
+    },
+    /// The server answered with a status that is not a success after all retries.
+    #[error("{url}: HTTP {status}")]
+    Status {
+        /// The requested URL.
+        url: String,
+        /// HTTP status code.
+        status: u16,
+        /// `Retry-After` the server sent, if any.
+        retry_after: Option<Duration>,
+    },
+    /// Connecting, sending or receiving failed (timeouts, resets, DNS, TLS).
+    #[error("{url}: {message}")]
+    Network {
+        /// The requested URL.
+        url: String,
+        /// What failed.
+        message: String,
+        /// Whether it was a timeout.
+        timeout: bool,
+    },
+    /// The request was refused before any connection: a private address, a scheme other than
+    /// http/https, or a URL that cannot be requested.
+    #[error("{url}: refused: {reason}")]
+    Refused {
+        /// The URL that was refused.
+        url: String,
+        /// Why.
+        reason: String,
+    },
+    /// The body exceeded the configured maximum size.
+    #[error("{url}: response body larger than {limit} bytes")]
+    BodyTooLarge {
+        /// The requested URL.
+        url: String,
+        /// The limit in bytes.
+        limit: u64,
+    },
+    /// More redirects than allowed (or a redirect loop).
+    #[error("{url}: more than {limit} redirects")]
+    TooManyRedirects {
+        /// The first URL of the chain.
+        url: String,
+        /// The redirect limit.
+        limit: usize,
+    },
+    /// A response could not be parsed.
+    #[error("{url}: cannot parse response: {message}")]
+    Parse {
+        /// The URL (or file) the response came from.
+        url: String,
+        /// What was wrong with it.
+        message: String,
+    },
+    /// In `--replay` mode, a request whose URL is not in the index.
+    #[error("{url}: not in the replay index")]
+    NotRecorded {
+        /// The requested URL.
+        url: String,
+    },
+    /// A local file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The output channel was closed: the run is shutting down.
+    #[error("the output was closed")]
+    Closed,
+    /// An error inside one tracker's work, naming the tracker.
+    #[error("tracker {tracker:?}: {source}")]
+    Tracker {
+        /// `tracker_name` of the configuration record.
+        tracker: String,
+        /// The underlying error.
+        #[source]
+        source: Box<Error>,
+    },
+}
+
+impl Error {
+    /// A configuration error.
+    pub fn config(message: impl Into<String>) -> Self {
+        Error::Config {
+            message: message.into(),
+        }
+    }
+
+    /// A parse error for a response from `url`.
+    pub fn parse(url: impl Into<String>, message: impl std::fmt::Display) -> Self {
+        Error::Parse {
+            url: url.into(),
+            message: message.to_string(),
+        }
+    }
+
+    /// An I/O error on `path`.
+    pub fn io(path: impl AsRef<std::path::Path>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.as_ref().display().to_string(),
+            source,
+        }
+    }
+
+    /// Wraps the error so that it names `tracker` (idempotent for the same tracker).
+    pub fn in_tracker(self, tracker: &str) -> Self {
+        match self {
+            Error::Tracker { tracker: ref t, .. } if t == tracker => self,
+            other => Error::Tracker {
+                tracker: tracker.to_owned(),
+                source: Box::new(other),
+            },
+        }
+    }
+
+    /// The error without [`Error::Tracker`] wrappers.
+    pub fn inner(&self) -> &Error {
+        match self {
+            Error::Tracker { source, .. } => source.inner(),
+            other => other,
+        }
+    }
+
+    /// Whether trying again later may succeed: 408, 425, 429 and 5xx statuses, timeouts and
+    /// connection failures. Configuration, parse and refusal errors are permanent.
+    pub fn is_temporary(&self) -> bool {
+        match self.inner() {
+            Error::Status { status, .. } => is_temporary_status(*status),
+            Error::Network { .. } => true,
+            _ => false,
+        }
+    }
+
+    /// Whether the server said the resource is gone (HTTP 404 or 410).
+    pub fn is_not_found(&self) -> bool {
+        matches!(
+            self.inner(),
+            Error::Status {
+                status: 404 | 410,
+                ..
+            }
+        )
+    }
+
+    /// The HTTP status, when the error is a status error.
+    pub fn status(&self) -> Option<u16> {
+        match self.inner() {
+            Error::Status { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    /// The URL the error is about, if it is about one.
+    pub fn url(&self) -> Option<&str> {
+        match self.inner() {
+            Error::Status { url, .. }
+            | Error::Network { url, .. }
+            | Error::Refused { url, .. }
+            | Error::BodyTooLarge { url, .. }
+            | Error::TooManyRedirects { url, .. }
+            | Error::Parse { url, .. }
+            | Error::NotRecorded { url } => Some(url),
+            _ => None,
+        }
+    }
+}
+
+/// Statuses worth retrying: 408, 425, 429, 500, 502, 503, 504.
+pub(crate) fn is_temporary_status(status: u16) -> bool {
+    matches!(status, 408 | 425 | 429 | 500 | 502 | 503 | 504)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tracker_wrapper_names_tracker_and_keeps_kind() {
+        let e = Error::Status {
+            url: "http://x/y".into(),
+            status: 503,
+            retry_after: None,
+        }
+        .in_tracker("Twisted");
+        assert_eq!(e.to_string(), "tracker \"Twisted\": http://x/y: HTTP 503");
+        assert!(e.is_temporary());
+        assert_eq!(e.url(), Some("http://x/y"));
+        let twice = e.in_tracker("Twisted");
+        assert!(matches!(twice.inner(), Error::Status { .. }));
+        assert!(
+            !matches!(twice, Error::Tracker { ref source, .. } if matches!(**source, Error::Tracker { .. }))
+        );
+    }
+
+    #[test]
+    fn not_found_is_permanent() {
+        let e = Error::Status {
+            url: "u".into(),
+            status: 410,
+            retry_after: None,
+        };
+        assert!(e.is_not_found());
+        assert!(!e.is_temporary());
+        assert!(!Error::parse("u", "bad").is_temporary());
+    }
+}

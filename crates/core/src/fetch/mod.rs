@@ -1,0 +1,791 @@
+//! The polite HTTP layer every importer uses.
+//!
+//! No tracker crate builds its own client (clippy's `disallowed-methods` enforces it): this
+//! module owns everything that makes a crawl safe to run against other people's servers and
+//! safe to point at URLs that site users typed in.
+//!
+//! * **Politeness**: at most [`FetchConfig::per_host_limit`] requests in flight per host, an
+//!   optional delay between request starts to one host, and (in [`crate::ImportContext`]) at
+//!   most `max_connections` per tracker.
+//! * **Retries**: 408/425/429/5xx, timeouts and connection failures are retried with exponential
+//!   back-off and full jitter; `Retry-After` (seconds or HTTP date) and the rate-limit headers of
+//!   GitHub (`X-RateLimit-Remaining/Reset`) and GitLab/IETF (`RateLimit-Remaining/Reset`) are
+//!   honoured, waiting (with a log line) up to [`FetchConfig::max_wait`].
+//! * **Limits**: connect and total timeouts, a maximum body size, at most
+//!   [`FetchConfig::max_redirects`] redirects, http/https only.
+//! * **Private-address guard**: loopback, private, link-local and multicast targets are refused
+//!   on the resolved address of every connection, redirects included, unless allowed by
+//!   [`NetworkPolicy`].
+//! * **Conditional requests**: with [`Request::conditional`], stored `ETag`/`Last-Modified`
+//!   validators are sent and a `304` comes back as [`Response::not_modified`].
+//! * **Record and replay**: see [`normalize_url`] and `docs/operations.md`.
+
+mod guard;
+mod replay;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use bytes::{Bytes, BytesMut};
+use futures::StreamExt;
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use serde::{Deserialize, Serialize};
+use tokio::sync::Semaphore;
+use url::Url;
+
+pub use guard::{non_public_kind, NetworkPolicy};
+pub use replay::normalize_url;
+
+use crate::error::is_temporary_status;
+use crate::Error;
+
+/// Settings of the fetch layer. `Default` gives the production values.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct FetchConfig {
+    /// `User-Agent` header.
+    pub user_agent: String,
+    /// Connect timeout.
+    pub connect_timeout: Duration,
+    /// Timeout of one attempt, body included.
+    pub timeout: Duration,
+    /// Largest body accepted (after decompression).
+    pub max_body_bytes: u64,
+    /// Most redirects followed per request.
+    pub max_redirects: usize,
+    /// Retries after the first attempt for temporary failures.
+    pub retries: u32,
+    /// First back-off step; doubles per retry, with full jitter.
+    pub backoff_base: Duration,
+    /// Largest single back-off step.
+    pub backoff_max: Duration,
+    /// Longest wait honoured for `Retry-After` or a rate-limit reset; a longer one fails the
+    /// request (reported as temporary) rather than stalling the crawl.
+    pub max_wait: Duration,
+    /// Requests in flight per host.
+    pub per_host_limit: usize,
+    /// Pause between the starts of two requests to the same host.
+    pub delay: Duration,
+    /// Which addresses may be reached.
+    pub network: NetworkPolicy,
+    /// Store every response here (`--record`).
+    pub record_dir: Option<PathBuf>,
+    /// Answer every request from here (`--replay`); no network access at all.
+    pub replay_dir: Option<PathBuf>,
+}
+
+impl Default for FetchConfig {
+    fn default() -> Self {
+        FetchConfig {
+            user_agent: crate::USER_AGENT.to_owned(),
+            connect_timeout: Duration::from_secs(10),
+            timeout: Duration::from_secs(120),
+            max_body_bytes: 64 * 1024 * 1024,
+            max_redirects: 5,
+            retries: 4,
+            backoff_base: Duration::from_millis(500),
+            backoff_max: Duration::from_secs(30),
+            max_wait: Duration::from_secs(300),
+            per_host_limit: 4,
+            delay: Duration::ZERO,
+            network: NetworkPolicy::public_only(),
+            record_dir: None,
+            replay_dir: None,
+        }
+    }
+}
+
+impl FetchConfig {
+    /// Settings for tests against servers on this machine: `127.0.0.0/8` allowed (and
+    /// nothing else private), back-offs of a few milliseconds, waits bounded to 5 s.
+    pub fn for_loopback_tests() -> Self {
+        FetchConfig {
+            network: NetworkPolicy::allowing(["127.0.0.0/8"
+                .parse()
+                .expect("a valid CIDR literal")]),
+            backoff_base: Duration::from_millis(5),
+            backoff_max: Duration::from_millis(20),
+            max_wait: Duration::from_secs(5),
+            ..FetchConfig::default()
+        }
+    }
+}
+
+/// One request. Build with [`Request::get`] and the `with_*` methods.
+#[derive(Clone)]
+#[non_exhaustive]
+pub struct Request {
+    /// Target URL (http or https).
+    pub url: Url,
+    /// Extra headers. Values marked sensitive (see [`Request::with_secret_header`]) never
+    /// appear in logs, errors or recordings.
+    pub headers: HeaderMap,
+    /// Send stored validators and accept `304 Not Modified`.
+    pub conditional: bool,
+}
+
+impl std::fmt::Debug for Request {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Request")
+            .field("url", &self.url.as_str())
+            .field("headers", &self.headers.keys().collect::<Vec<_>>())
+            .field("conditional", &self.conditional)
+            .finish()
+    }
+}
+
+impl Request {
+    /// A GET of `url`. An unparsable URL is refused with an error naming it.
+    pub fn get(url: &str) -> Result<Self, Error> {
+        let parsed = Url::parse(url).map_err(|e| Error::Refused {
+            url: url.to_owned(),
+            reason: format!("not a valid URL: {e}"),
+        })?;
+        Ok(Request {
+            url: parsed,
+            headers: HeaderMap::new(),
+            conditional: false,
+        })
+    }
+
+    /// Adds a header.
+    pub fn with_header(mut self, name: HeaderName, value: HeaderValue) -> Self {
+        self.headers.insert(name, value);
+        self
+    }
+
+    /// Adds a header holding a secret (a token): marked sensitive so that it is never logged
+    /// or recorded. An invalid value (a newline in a token) is a configuration error that does
+    /// not show the value.
+    pub fn with_secret_header(mut self, name: HeaderName, value: &str) -> Result<Self, Error> {
+        let mut v = HeaderValue::from_str(value).map_err(|_| {
+            Error::config(format!(
+                "the secret for header {name} is not a valid header value"
+            ))
+        })?;
+        v.set_sensitive(true);
+        self.headers.insert(name, v);
+        Ok(self)
+    }
+
+    /// Makes the request conditional (see the module docs).
+    pub fn conditional(mut self) -> Self {
+        self.conditional = true;
+        self
+    }
+}
+
+/// A successful response (2xx, or 304 for a conditional request).
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Response {
+    /// The URL that answered (after redirects).
+    pub url: Url,
+    /// HTTP status.
+    pub status: u16,
+    /// Response headers.
+    pub headers: HeaderMap,
+    /// The body (empty for 304).
+    pub body: Bytes,
+}
+
+impl Response {
+    /// Whether a conditional request was answered `304 Not Modified`.
+    pub fn not_modified(&self) -> bool {
+        self.status == 304
+    }
+
+    /// A header as text, if present and valid.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+/// Stored validators of one URL.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Validators {
+    /// `ETag` the server sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub etag: Option<String>,
+    /// `Last-Modified` the server sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_modified: Option<String>,
+}
+
+/// Counters of one client, for the run report.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct FetchCounters {
+    /// HTTP exchanges made (retries and redirect hops included).
+    pub requests: u64,
+    /// Body bytes received.
+    pub bytes: u64,
+    /// Retries made.
+    pub retries: u64,
+    /// Answers `304 Not Modified`.
+    pub not_modified: u64,
+}
+
+#[derive(Debug, Default)]
+struct HostState {
+    next_start: Option<Instant>,
+    blocked_until: Option<Instant>,
+}
+
+/// Per-host politeness state: the in-flight limit and the pacing/rate-limit clock.
+type HostSlot = (Arc<Semaphore>, Arc<tokio::sync::Mutex<HostState>>);
+
+enum Backend {
+    Live {
+        client: reqwest::Client,
+        recorder: Option<replay::Recorder>,
+    },
+    Replay(replay::ReplayIndex),
+}
+
+/// The shared HTTP client of a run. Cheap to share behind an `Arc`.
+pub struct HttpClient {
+    config: FetchConfig,
+    policy: Arc<NetworkPolicy>,
+    backend: Backend,
+    hosts: Mutex<HashMap<String, HostSlot>>,
+    validators: Mutex<HashMap<String, Validators>>,
+    counters: Mutex<FetchCounters>,
+}
+
+impl std::fmt::Debug for HttpClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpClient")
+            .field("replay", &matches!(self.backend, Backend::Replay(_)))
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl HttpClient {
+    /// Builds the client. With `replay_dir` set, loads the index and makes no network access.
+    pub fn new(config: FetchConfig) -> Result<Self, Error> {
+        let policy = Arc::new(config.network.clone());
+        let backend = match &config.replay_dir {
+            Some(dir) => Backend::Replay(replay::ReplayIndex::load(dir)?),
+            None => {
+                // The one place a reqwest client is built: everything else goes through here.
+                #[allow(clippy::disallowed_methods)]
+                let client = reqwest::Client::builder()
+                    .user_agent(config.user_agent.clone())
+                    .connect_timeout(config.connect_timeout)
+                    .timeout(config.timeout)
+                    .redirect(reqwest::redirect::Policy::none())
+                    .dns_resolver(Arc::new(guard::GuardedResolver {
+                        policy: policy.clone(),
+                    }))
+                    .no_proxy()
+                    .build()
+                    .map_err(|e| Error::config(format!("cannot build the HTTP client: {e}")))?;
+                let recorder = match &config.record_dir {
+                    Some(dir) => Some(replay::Recorder::create(dir)?),
+                    None => None,
+                };
+                Backend::Live { client, recorder }
+            }
+        };
+        Ok(HttpClient {
+            config,
+            policy,
+            backend,
+            hosts: Mutex::new(HashMap::new()),
+            validators: Mutex::new(HashMap::new()),
+            counters: Mutex::new(FetchCounters::default()),
+        })
+    }
+
+    /// The settings this client was built with.
+    pub fn config(&self) -> &FetchConfig {
+        &self.config
+    }
+
+    /// Whether the client answers from a replay directory.
+    pub fn is_replay(&self) -> bool {
+        matches!(self.backend, Backend::Replay(_))
+    }
+
+    /// Counters so far.
+    pub fn counters(&self) -> FetchCounters {
+        *self.counters.lock().expect("counters lock")
+    }
+
+    /// Loads validators saved by [`HttpClient::save_validators`]; a missing file is no error.
+    pub fn load_validators(&self, path: &Path) -> Result<(), Error> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(Error::io(path, e)),
+        };
+        let map: HashMap<String, Validators> = serde_json::from_str(&text)
+            .map_err(|e| Error::config(format!("{}: {e}", path.display())))?;
+        self.validators.lock().expect("validators lock").extend(map);
+        Ok(())
+    }
+
+    /// Saves the validators atomically (temporary file, then rename).
+    pub fn save_validators(&self, path: &Path) -> Result<(), Error> {
+        let map = self.validators.lock().expect("validators lock").clone();
+        let text = serde_json::to_string(&map).expect("validators serialise");
+        let tmp = path.with_extension("tmp");
+        std::fs::write(&tmp, text).map_err(|e| Error::io(&tmp, e))?;
+        std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
+    }
+
+    /// Stored validators of `url`, if any.
+    pub fn validators(&self, url: &str) -> Option<Validators> {
+        self.validators
+            .lock()
+            .expect("validators lock")
+            .get(&normalize_url(url))
+            .cloned()
+    }
+
+    /// Performs `req` with every behaviour of the module docs. Returns the response for 2xx
+    /// (and 304 when conditional); any other final status is [`Error::Status`].
+    pub async fn fetch(&self, req: Request) -> Result<Response, Error> {
+        match &self.backend {
+            Backend::Replay(index) => self.fetch_replay(index, req).await,
+            Backend::Live { client, recorder } => {
+                self.fetch_live(client, recorder.as_ref(), req).await
+            }
+        }
+    }
+
+    async fn fetch_replay(
+        &self,
+        index: &replay::ReplayIndex,
+        req: Request,
+    ) -> Result<Response, Error> {
+        let mut url = req.url.clone();
+        for _ in 0..=self.config.max_redirects {
+            let (entry, body) = index.get(url.as_str()).await?;
+            self.count(|c| {
+                c.requests += 1;
+                c.bytes += body.len() as u64;
+            });
+            let mut headers = HeaderMap::new();
+            for (k, v) in &entry.headers {
+                if let (Ok(k), Ok(v)) = (HeaderName::try_from(k.as_str()), HeaderValue::from_str(v))
+                {
+                    headers.append(k, v);
+                }
+            }
+            if (300..400).contains(&entry.status) && entry.status != 304 {
+                if let Some(next) = location(&url, &headers) {
+                    url = next;
+                    continue;
+                }
+            }
+            return finish_status(url, entry.status, headers, body, req.conditional);
+        }
+        Err(Error::TooManyRedirects {
+            url: req.url.to_string(),
+            limit: self.config.max_redirects,
+        })
+    }
+
+    fn host_slot(&self, url: &Url) -> HostSlot {
+        let key = format!(
+            "{}:{}",
+            url.host_str().unwrap_or(""),
+            url.port_or_known_default().unwrap_or(0)
+        );
+        let mut hosts = self.hosts.lock().expect("hosts lock");
+        hosts
+            .entry(key)
+            .or_insert_with(|| {
+                (
+                    Arc::new(Semaphore::new(self.config.per_host_limit.max(1))),
+                    Arc::new(tokio::sync::Mutex::new(HostState::default())),
+                )
+            })
+            .clone()
+    }
+
+    fn count(&self, f: impl FnOnce(&mut FetchCounters)) {
+        f(&mut self.counters.lock().expect("counters lock"));
+    }
+
+    async fn fetch_live(
+        &self,
+        client: &reqwest::Client,
+        recorder: Option<&replay::Recorder>,
+        req: Request,
+    ) -> Result<Response, Error> {
+        let original = req.url.to_string();
+        check_url(&self.policy, &req.url)?;
+        let (permits, state) = self.host_slot(&req.url);
+        let _permit = permits.acquire_owned().await.map_err(|_| Error::Closed)?;
+
+        let mut headers = req.headers.clone();
+        if req.conditional {
+            if let Some(v) = self.validators(&original) {
+                if let Some(etag) = v
+                    .etag
+                    .as_deref()
+                    .and_then(|e| HeaderValue::from_str(e).ok())
+                {
+                    headers.insert(header::IF_NONE_MATCH, etag);
+                }
+                if let Some(lm) = v
+                    .last_modified
+                    .as_deref()
+                    .and_then(|e| HeaderValue::from_str(e).ok())
+                {
+                    headers.insert(header::IF_MODIFIED_SINCE, lm);
+                }
+            }
+        }
+
+        let mut attempt: u32 = 0;
+        loop {
+            self.wait_for_host(&state).await;
+            let outcome = self.attempt(client, &req.url, &headers).await;
+            let wait = match outcome {
+                Ok((url, status, resp_headers, body)) => {
+                    self.note_rate_limit(&state, &resp_headers).await;
+                    let retry = is_temporary_status(status)
+                        || (status == 403 && rate_limited(&resp_headers));
+                    if retry && attempt < self.config.retries {
+                        let hinted = server_wait(&resp_headers);
+                        match hinted {
+                            Some(w) if w > self.config.max_wait => {
+                                tracing::warn!(url = %original, status, wait_s = w.as_secs(), "server asks to wait longer than --max-wait; giving up");
+                                return Err(Error::Status {
+                                    url: original,
+                                    status,
+                                    retry_after: Some(w),
+                                });
+                            }
+                            Some(w) => {
+                                tracing::warn!(url = %original, status, wait_s = w.as_secs_f64(), "rate limited; waiting as the server asks");
+                                w
+                            }
+                            None => self.backoff(attempt),
+                        }
+                    } else {
+                        if let Some(rec) = recorder {
+                            rec.record(&original, status, recordable_headers(&resp_headers), &body)
+                                .await?;
+                        }
+                        if (200..300).contains(&status) && req.conditional {
+                            self.store_validators(&original, &resp_headers);
+                        }
+                        return finish_status(url, status, resp_headers, body, req.conditional);
+                    }
+                }
+                Err(e) if e.is_temporary() && attempt < self.config.retries => {
+                    tracing::debug!(url = %original, error = %e, attempt, "temporary failure; retrying");
+                    self.backoff(attempt)
+                }
+                Err(e) => return Err(e),
+            };
+            attempt += 1;
+            self.count(|c| c.retries += 1);
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    /// One attempt, following redirects by hand so that every hop is checked.
+    async fn attempt(
+        &self,
+        client: &reqwest::Client,
+        start: &Url,
+        headers: &HeaderMap,
+    ) -> Result<(Url, u16, HeaderMap, Bytes), Error> {
+        let mut url = start.clone();
+        let mut seen = vec![url.to_string()];
+        for _hop in 0..=self.config.max_redirects {
+            check_url(&self.policy, &url)?;
+            self.count(|c| c.requests += 1);
+            let mut builder = client.get(url.clone());
+            // Credentials go only to the host they were meant for.
+            let same_host = url.host_str() == start.host_str() && url.port() == start.port();
+            for (k, v) in headers {
+                if same_host || !(v.is_sensitive() || k == header::AUTHORIZATION) {
+                    builder = builder.header(k, v);
+                }
+            }
+            let resp = builder.send().await.map_err(|e| map_reqwest(&url, e))?;
+            let status = resp.status().as_u16();
+            let resp_headers = resp.headers().clone();
+            if (300..400).contains(&status) && status != 304 {
+                if let Some(next) = location(&url, &resp_headers) {
+                    if seen.contains(&next.to_string()) {
+                        return Err(Error::TooManyRedirects {
+                            url: start.to_string(),
+                            limit: self.config.max_redirects,
+                        });
+                    }
+                    seen.push(next.to_string());
+                    url = next;
+                    continue;
+                }
+            }
+            let body = self.read_body(&url, resp).await?;
+            return Ok((url, status, resp_headers, body));
+        }
+        Err(Error::TooManyRedirects {
+            url: start.to_string(),
+            limit: self.config.max_redirects,
+        })
+    }
+
+    async fn read_body(&self, url: &Url, resp: reqwest::Response) -> Result<Bytes, Error> {
+        let limit = self.config.max_body_bytes;
+        if resp.content_length().is_some_and(|n| n > limit) {
+            return Err(Error::BodyTooLarge {
+                url: url.to_string(),
+                limit,
+            });
+        }
+        let mut body = BytesMut::new();
+        let mut stream = resp.bytes_stream();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| map_reqwest(url, e))?;
+            if body.len() as u64 + chunk.len() as u64 > limit {
+                return Err(Error::BodyTooLarge {
+                    url: url.to_string(),
+                    limit,
+                });
+            }
+            body.extend_from_slice(&chunk);
+        }
+        self.count(|c| c.bytes += body.len() as u64);
+        Ok(body.freeze())
+    }
+
+    fn backoff(&self, attempt: u32) -> Duration {
+        let exp = self
+            .config
+            .backoff_base
+            .saturating_mul(1u32 << attempt.min(16))
+            .min(self.config.backoff_max);
+        // Full jitter: a uniform wait in [exp/2, exp], so that clients that failed together do
+        // not retry together.
+        let half = exp / 2;
+        half + exp.mul_f64(fastrand::f64() * 0.5)
+    }
+
+    async fn wait_for_host(&self, state: &tokio::sync::Mutex<HostState>) {
+        let sleep_until = {
+            let mut s = state.lock().await;
+            let now = Instant::now();
+            let mut at = now;
+            if let Some(b) = s.blocked_until {
+                if b > at {
+                    at = b;
+                }
+            }
+            if let Some(n) = s.next_start {
+                if n > at {
+                    at = n;
+                }
+            }
+            if !self.config.delay.is_zero() {
+                s.next_start = Some(at + self.config.delay);
+            }
+            at
+        };
+        let now = Instant::now();
+        if sleep_until > now {
+            tokio::time::sleep(sleep_until - now).await;
+        }
+    }
+
+    async fn note_rate_limit(&self, state: &tokio::sync::Mutex<HostState>, headers: &HeaderMap) {
+        let remaining = header_u64(headers, "x-ratelimit-remaining")
+            .or_else(|| header_u64(headers, "ratelimit-remaining"));
+        if remaining != Some(0) {
+            return;
+        }
+        let Some(wait) = rate_limit_reset(headers) else {
+            return;
+        };
+        let wait = wait.min(self.config.max_wait);
+        tracing::warn!(
+            wait_s = wait.as_secs(),
+            "rate limit exhausted; pausing this host until it resets"
+        );
+        let mut s = state.lock().await;
+        let until = Instant::now() + wait;
+        if s.blocked_until.is_none_or(|b| b < until) {
+            s.blocked_until = Some(until);
+        }
+    }
+
+    fn store_validators(&self, url: &str, headers: &HeaderMap) {
+        let get = |n: HeaderName| {
+            headers
+                .get(n)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        let v = Validators {
+            etag: get(header::ETAG),
+            last_modified: get(header::LAST_MODIFIED),
+        };
+        if v.etag.is_some() || v.last_modified.is_some() {
+            self.validators
+                .lock()
+                .expect("validators lock")
+                .insert(normalize_url(url), v);
+        }
+    }
+}
+
+fn finish_status(
+    url: Url,
+    status: u16,
+    headers: HeaderMap,
+    body: Bytes,
+    conditional: bool,
+) -> Result<Response, Error> {
+    if (200..300).contains(&status) || (status == 304 && conditional) {
+        let body = if status == 304 { Bytes::new() } else { body };
+        return Ok(Response {
+            url,
+            status,
+            headers,
+            body,
+        });
+    }
+    Err(Error::Status {
+        url: url.to_string(),
+        status,
+        retry_after: server_wait(&headers),
+    })
+}
+
+/// Refuses non-http(s) URLs and IP-literal hosts the policy forbids (names are checked by the
+/// resolver, on the addresses they resolve to).
+fn check_url(policy: &NetworkPolicy, url: &Url) -> Result<(), Error> {
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(Error::Refused {
+            url: url.to_string(),
+            reason: format!("scheme {:?} is not http or https", url.scheme()),
+        });
+    }
+    match url.host() {
+        None => Err(Error::Refused {
+            url: url.to_string(),
+            reason: "no host".to_owned(),
+        }),
+        Some(url::Host::Ipv4(ip)) => policy.check(ip.into()).map_err(|reason| Error::Refused {
+            url: url.to_string(),
+            reason,
+        }),
+        Some(url::Host::Ipv6(ip)) => policy.check(ip.into()).map_err(|reason| Error::Refused {
+            url: url.to_string(),
+            reason,
+        }),
+        Some(url::Host::Domain(_)) => Ok(()),
+    }
+}
+
+fn map_reqwest(url: &Url, e: reqwest::Error) -> Error {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+    while let Some(s) = source {
+        if let Some(refused) = s.downcast_ref::<guard::RefusedAddress>() {
+            return Error::Refused {
+                url: url.to_string(),
+                reason: refused.0.clone(),
+            };
+        }
+        source = s.source();
+    }
+    let mut message = e.to_string();
+    let mut src = std::error::Error::source(&e);
+    while let Some(s) = src {
+        message.push_str(": ");
+        message.push_str(&s.to_string());
+        src = s.source();
+    }
+    // reqwest's messages may embed the URL; ours is in the variant already.
+    Error::Network {
+        url: url.to_string(),
+        message,
+        timeout: e.is_timeout(),
+    }
+}
+
+fn location(base: &Url, headers: &HeaderMap) -> Option<Url> {
+    let loc = headers.get(header::LOCATION)?.to_str().ok()?;
+    base.join(loc).ok()
+}
+
+fn header_u64(headers: &HeaderMap, name: &str) -> Option<u64> {
+    headers.get(name)?.to_str().ok()?.trim().parse().ok()
+}
+
+fn rate_limited(headers: &HeaderMap) -> bool {
+    header_u64(headers, "x-ratelimit-remaining") == Some(0)
+        || header_u64(headers, "ratelimit-remaining") == Some(0)
+        || headers.contains_key(header::RETRY_AFTER)
+}
+
+/// How long the server asks us to wait: `Retry-After` first, then a rate-limit reset.
+fn server_wait(headers: &HeaderMap) -> Option<Duration> {
+    if let Some(v) = headers
+        .get(header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+    {
+        let v = v.trim();
+        if let Ok(secs) = v.parse::<u64>() {
+            return Some(Duration::from_secs(secs));
+        }
+        if let Ok(t) = chrono::DateTime::parse_from_rfc2822(v) {
+            let at = SystemTime::from(t);
+            return Some(at.duration_since(SystemTime::now()).unwrap_or_default());
+        }
+    }
+    let remaining = header_u64(headers, "x-ratelimit-remaining")
+        .or_else(|| header_u64(headers, "ratelimit-remaining"));
+    if remaining == Some(0) {
+        return rate_limit_reset(headers);
+    }
+    None
+}
+
+/// `X-RateLimit-Reset` (epoch seconds, GitHub) or `RateLimit-Reset` (epoch seconds on GitLab,
+/// delta seconds in the IETF draft: values below 10^9 are read as a delta).
+fn rate_limit_reset(headers: &HeaderMap) -> Option<Duration> {
+    let v = header_u64(headers, "x-ratelimit-reset")
+        .or_else(|| header_u64(headers, "ratelimit-reset"))?;
+    if v < 1_000_000_000 {
+        return Some(Duration::from_secs(v));
+    }
+    let now = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs();
+    Some(Duration::from_secs(v.saturating_sub(now) + 1))
+}
+
+/// Headers worth keeping in a recording (never credentials or cookies).
+fn recordable_headers(headers: &HeaderMap) -> Vec<(String, String)> {
+    const KEEP: &[&str] = &[
+        "content-type",
+        "etag",
+        "last-modified",
+        "link",
+        "location",
+        "x-total-count",
+        "x-next-page",
+        "x-total",
+    ];
+    headers
+        .iter()
+        .filter(|(k, _)| KEEP.contains(&k.as_str()))
+        .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests;

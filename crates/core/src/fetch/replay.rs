@@ -1,0 +1,185 @@
+//! Record and replay: a directory of responses with an `index.jsonl`.
+//!
+//! `--record DIR` stores every response body as a file under `DIR/bodies/` and appends one line
+//! `{"url", "status", "file", "headers"}` per response to `DIR/index.jsonl`. `--replay DIR`
+//! answers every request from that index without touching the network. URLs are matched after
+//! normalisation ([`normalize_url`]). `file` may be absolute or relative to DIR; a line without
+//! `file` is a bodiless response of that status; `headers` is optional. When a URL appears on
+//! several lines, the last one wins.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use tokio::io::AsyncWriteExt;
+use url::Url;
+
+use crate::Error;
+
+/// One line of `index.jsonl`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct IndexEntry {
+    pub(crate) url: String,
+    pub(crate) status: u16,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) file: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) headers: Vec<(String, String)>,
+}
+
+/// The URL as matched in a replay index: parsed (scheme and host lower-cased, default port
+/// dropped, percent-encoding normalised), fragment dropped, query pairs decoded and re-encoded
+/// in the order given (empty pairs dropped).
+pub fn normalize_url(text: &str) -> String {
+    let Ok(mut url) = Url::parse(text.trim()) else {
+        return text.trim().to_owned();
+    };
+    url.set_fragment(None);
+    let pairs: Vec<(String, String)> = url
+        .query_pairs()
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    if pairs.is_empty() {
+        url.set_query(None);
+    } else {
+        url.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    url.to_string()
+}
+
+/// A loaded replay index.
+#[derive(Debug)]
+pub(crate) struct ReplayIndex {
+    dir: PathBuf,
+    entries: HashMap<String, IndexEntry>,
+}
+
+impl ReplayIndex {
+    pub(crate) fn load(dir: &Path) -> Result<Self, Error> {
+        let path = dir.join("index.jsonl");
+        let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+        let mut entries = HashMap::new();
+        for (n, line) in text.lines().enumerate() {
+            if line.trim().is_empty() {
+                continue;
+            }
+            let entry: IndexEntry = serde_json::from_str(line)
+                .map_err(|e| Error::config(format!("{}:{}: {e}", path.display(), n + 1)))?;
+            entries.insert(normalize_url(&entry.url), entry);
+        }
+        Ok(ReplayIndex {
+            dir: dir.to_owned(),
+            entries,
+        })
+    }
+
+    /// The entry for `url` and its body (empty when the line has no `file`).
+    pub(crate) async fn get(&self, url: &str) -> Result<(IndexEntry, bytes::Bytes), Error> {
+        let entry = self
+            .entries
+            .get(&normalize_url(url))
+            .ok_or_else(|| Error::NotRecorded {
+                url: url.to_owned(),
+            })?;
+        let body = match &entry.file {
+            None => bytes::Bytes::new(),
+            Some(f) => {
+                let p = Path::new(f);
+                let p = if p.is_absolute() {
+                    p.to_owned()
+                } else {
+                    self.dir.join(p)
+                };
+                bytes::Bytes::from(tokio::fs::read(&p).await.map_err(|e| Error::io(&p, e))?)
+            }
+        };
+        Ok((entry.clone(), body))
+    }
+}
+
+/// Appends responses to a record directory.
+#[derive(Debug)]
+pub(crate) struct Recorder {
+    dir: PathBuf,
+    state: tokio::sync::Mutex<(tokio::fs::File, u64)>,
+}
+
+impl Recorder {
+    pub(crate) fn create(dir: &Path) -> Result<Self, Error> {
+        let bodies = dir.join("bodies");
+        std::fs::create_dir_all(&bodies).map_err(|e| Error::io(&bodies, e))?;
+        let index = dir.join("index.jsonl");
+        let existing = std::fs::read_dir(&bodies)
+            .map_err(|e| Error::io(&bodies, e))?
+            .count() as u64;
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&index)
+            .map_err(|e| Error::io(&index, e))?;
+        Ok(Recorder {
+            dir: dir.to_owned(),
+            state: tokio::sync::Mutex::new((tokio::fs::File::from_std(file), existing)),
+        })
+    }
+
+    pub(crate) async fn record(
+        &self,
+        url: &str,
+        status: u16,
+        headers: Vec<(String, String)>,
+        body: &[u8],
+    ) -> Result<(), Error> {
+        let mut state = self.state.lock().await;
+        state.1 += 1;
+        let name = format!("bodies/{:06}.body", state.1);
+        let path = self.dir.join(&name);
+        tokio::fs::write(&path, body)
+            .await
+            .map_err(|e| Error::io(&path, e))?;
+        let entry = IndexEntry {
+            url: url.to_owned(),
+            status,
+            file: Some(name),
+            headers,
+        };
+        let mut line = serde_json::to_string(&entry).expect("index entries serialise");
+        line.push('\n');
+        state
+            .0
+            .write_all(line.as_bytes())
+            .await
+            .map_err(|e| Error::io(self.dir.join("index.jsonl"), e))?;
+        state
+            .0
+            .flush()
+            .await
+            .map_err(|e| Error::io(self.dir.join("index.jsonl"), e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalisation_matches_equivalent_urls() {
+        assert_eq!(
+            normalize_url("HTTP://Example.org:80/a?x=%7Eeasy&y=1#frag"),
+            normalize_url("http://example.org/a?x=~easy&y=1")
+        );
+        assert_eq!(
+            normalize_url("http://b/show_bug.cgi?ctype=xml&id=1&id=2&"),
+            normalize_url("http://b/show_bug.cgi?ctype=xml&id=1&id=2")
+        );
+        assert_eq!(
+            normalize_url("http://j/rest/api/2/search?jql=created>=2012"),
+            normalize_url("http://j/rest/api/2/search?jql=created%3E%3D2012")
+        );
+        assert_ne!(
+            normalize_url("http://x/a?b=1&c=2"),
+            normalize_url("http://x/a?c=2&b=1"),
+            "pair order matters"
+        );
+    }
+}

@@ -1,0 +1,453 @@
+//! Fetch-layer behaviours, each against a real HTTP server on loopback (wiremock).
+//! Every test sends traffic to 127.0.0.1 only; refusals are asserted to happen before any
+//! connection (the server sees no request).
+
+use std::time::{Duration, Instant};
+
+use wiremock::matchers::{header, method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use super::*;
+
+fn loopback_config() -> FetchConfig {
+    FetchConfig {
+        network: NetworkPolicy::allowing(["127.0.0.0/8".parse().unwrap()]),
+        backoff_base: Duration::from_millis(5),
+        backoff_max: Duration::from_millis(20),
+        max_wait: Duration::from_secs(5),
+        ..FetchConfig::default()
+    }
+}
+
+fn client(cfg: FetchConfig) -> HttpClient {
+    HttpClient::new(cfg).unwrap()
+}
+
+async fn get(c: &HttpClient, url: &str) -> Result<Response, Error> {
+    c.fetch(Request::get(url).unwrap()).await
+}
+
+#[tokio::test]
+async fn retries_5xx_then_succeeds() {
+    let server = MockServer::start().await;
+    Mock::given(path("/x"))
+        .respond_with(ResponseTemplate::new(503))
+        .up_to_n_times(2)
+        .mount(&server)
+        .await;
+    Mock::given(path("/x"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("ok"))
+        .mount(&server)
+        .await;
+    let c = client(loopback_config());
+    let resp = get(&c, &format!("{}/x", server.uri())).await.unwrap();
+    assert_eq!(&resp.body[..], b"ok");
+    assert_eq!(server.received_requests().await.unwrap().len(), 3);
+    assert_eq!(c.counters().retries, 2);
+}
+
+#[tokio::test]
+async fn gives_up_after_the_retry_budget_with_a_temporary_error() {
+    let server = MockServer::start().await;
+    Mock::given(path("/x"))
+        .respond_with(ResponseTemplate::new(502))
+        .mount(&server)
+        .await;
+    let mut cfg = loopback_config();
+    cfg.retries = 2;
+    let c = client(cfg);
+    let e = get(&c, &format!("{}/x", server.uri())).await.unwrap_err();
+    assert_eq!(e.status(), Some(502));
+    assert!(e.is_temporary());
+    assert_eq!(server.received_requests().await.unwrap().len(), 3);
+}
+
+#[tokio::test]
+async fn client_errors_are_not_retried() {
+    let server = MockServer::start().await;
+    Mock::given(path("/gone"))
+        .respond_with(ResponseTemplate::new(404))
+        .mount(&server)
+        .await;
+    let c = client(loopback_config());
+    let e = get(&c, &format!("{}/gone", server.uri()))
+        .await
+        .unwrap_err();
+    assert!(e.is_not_found());
+    assert_eq!(server.received_requests().await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn retry_after_is_honoured() {
+    let server = MockServer::start().await;
+    Mock::given(path("/x"))
+        .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "1"))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(path("/x"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&server)
+        .await;
+    let c = client(loopback_config());
+    let start = Instant::now();
+    get(&c, &format!("{}/x", server.uri())).await.unwrap();
+    assert!(
+        start.elapsed() >= Duration::from_millis(950),
+        "waited only {:?}",
+        start.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn retry_after_beyond_the_bound_fails_at_once() {
+    let server = MockServer::start().await;
+    Mock::given(path("/x"))
+        .respond_with(ResponseTemplate::new(503).insert_header("Retry-After", "3600"))
+        .mount(&server)
+        .await;
+    let c = client(loopback_config());
+    let start = Instant::now();
+    let e = get(&c, &format!("{}/x", server.uri())).await.unwrap_err();
+    assert!(start.elapsed() < Duration::from_secs(2));
+    assert_eq!(e.status(), Some(503));
+    assert!(
+        matches!(e, Error::Status { retry_after: Some(d), .. } if d == Duration::from_secs(3600))
+    );
+}
+
+#[tokio::test]
+async fn github_style_rate_limit_waits_for_the_reset() {
+    let server = MockServer::start().await;
+    let reset = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 1;
+    Mock::given(path("/x"))
+        .respond_with(
+            ResponseTemplate::new(403)
+                .insert_header("X-RateLimit-Remaining", "0")
+                .insert_header("X-RateLimit-Reset", reset.to_string().as_str()),
+        )
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(path("/x"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&server)
+        .await;
+    let c = client(loopback_config());
+    let start = Instant::now();
+    get(&c, &format!("{}/x", server.uri())).await.unwrap();
+    assert!(
+        start.elapsed() >= Duration::from_millis(500),
+        "{:?}",
+        start.elapsed()
+    );
+    assert_eq!(server.received_requests().await.unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn body_size_is_limited() {
+    let server = MockServer::start().await;
+    Mock::given(path("/big"))
+        .respond_with(ResponseTemplate::new(200).set_body_bytes(vec![b'x'; 4096]))
+        .mount(&server)
+        .await;
+    let mut cfg = loopback_config();
+    cfg.max_body_bytes = 1024;
+    let c = client(cfg);
+    let e = get(&c, &format!("{}/big", server.uri())).await.unwrap_err();
+    assert!(matches!(e, Error::BodyTooLarge { limit: 1024, .. }), "{e}");
+    assert!(!e.is_temporary());
+}
+
+async fn redirect_chain(server: &MockServer, hops: usize) {
+    for i in 0..hops {
+        Mock::given(path(format!("/r{i}")))
+            .respond_with(
+                ResponseTemplate::new(302)
+                    .insert_header("Location", format!("/r{}", i + 1).as_str()),
+            )
+            .mount(server)
+            .await;
+    }
+    Mock::given(path(format!("/r{hops}")))
+        .respond_with(ResponseTemplate::new(200).set_body_string("end"))
+        .mount(server)
+        .await;
+}
+
+#[tokio::test]
+async fn at_most_five_redirects() {
+    let server = MockServer::start().await;
+    redirect_chain(&server, 6).await;
+    let c = client(loopback_config());
+    let ok = get(&c, &format!("{}/r1", server.uri())).await.unwrap();
+    assert_eq!(&ok.body[..], b"end", "five hops are fine");
+    assert!(ok.url.path().ends_with("/r6"));
+    let e = get(&c, &format!("{}/r0", server.uri())).await.unwrap_err();
+    assert!(matches!(e, Error::TooManyRedirects { limit: 5, .. }), "{e}");
+}
+
+#[tokio::test]
+async fn redirect_loops_stop() {
+    let server = MockServer::start().await;
+    Mock::given(path("/a"))
+        .respond_with(ResponseTemplate::new(301).insert_header("Location", "/b"))
+        .mount(&server)
+        .await;
+    Mock::given(path("/b"))
+        .respond_with(ResponseTemplate::new(301).insert_header("Location", "/a"))
+        .mount(&server)
+        .await;
+    let c = client(loopback_config());
+    let e = get(&c, &format!("{}/a", server.uri())).await.unwrap_err();
+    assert!(matches!(e, Error::TooManyRedirects { .. }));
+    assert_eq!(server.received_requests().await.unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn private_addresses_are_refused_before_connecting() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&server)
+        .await;
+    let port = server.address().port();
+    // Guard on (the default policy): a loopback literal and a name resolving to loopback.
+    let guarded = client(FetchConfig::default());
+    for url in [
+        format!("http://127.0.0.1:{port}/x"),
+        format!("http://localhost:{port}/x"),
+        format!("http://[::1]:{port}/x"),
+    ] {
+        let e = get(&guarded, &url).await.unwrap_err();
+        assert!(matches!(e, Error::Refused { .. }), "{url}: {e}");
+        assert!(!e.is_temporary());
+    }
+    assert!(server.received_requests().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn redirects_to_private_addresses_are_refused() {
+    let server = MockServer::start().await;
+    for (p, to) in [
+        ("/to-private", "http://10.1.2.3/x"),
+        ("/to-metadata", "http://169.254.169.254/latest/meta-data/"),
+        ("/to-v6", "http://[fd00::1]/x"),
+        ("/to-ftp", "ftp://127.0.0.1/x"),
+    ] {
+        Mock::given(path(p))
+            .respond_with(ResponseTemplate::new(302).insert_header("Location", to))
+            .mount(&server)
+            .await;
+    }
+    // Only 127.0.0.0/8 allowed: the first hop goes, the redirect target is refused.
+    let c = client(loopback_config());
+    for p in ["/to-private", "/to-metadata", "/to-v6", "/to-ftp"] {
+        let e = get(&c, &format!("{}{p}", server.uri())).await.unwrap_err();
+        assert!(matches!(e, Error::Refused { .. }), "{p}: {e}");
+    }
+}
+
+#[tokio::test]
+async fn credentials_are_not_sent_to_another_host_on_redirect() {
+    let a = MockServer::start().await;
+    let b = MockServer::start().await;
+    Mock::given(path("/start"))
+        .respond_with(
+            ResponseTemplate::new(302)
+                .insert_header("Location", format!("{}/end", b.uri()).as_str()),
+        )
+        .mount(&a)
+        .await;
+    Mock::given(path("/end"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&b)
+        .await;
+    let c = client(loopback_config());
+    let req = Request::get(&format!("{}/start", a.uri()))
+        .unwrap()
+        .with_secret_header(header::AUTHORIZATION, "Bearer s3cr3t")
+        .unwrap();
+    c.fetch(req).await.unwrap();
+    let at_a = &a.received_requests().await.unwrap()[0];
+    assert!(at_a.headers.get("authorization").is_some());
+    let at_b = &b.received_requests().await.unwrap()[0];
+    assert!(at_b.headers.get("authorization").is_none());
+}
+
+#[tokio::test]
+async fn conditional_requests_send_validators_and_report_304() {
+    let server = MockServer::start().await;
+    Mock::given(path("/page"))
+        .and(header("If-None-Match", "\"v1\""))
+        .respond_with(ResponseTemplate::new(304))
+        .mount(&server)
+        .await;
+    Mock::given(path("/page"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("ETag", "\"v1\"")
+                .set_body_string("body"),
+        )
+        .mount(&server)
+        .await;
+    let c = client(loopback_config());
+    let url = format!("{}/page", server.uri());
+    let first = c
+        .fetch(Request::get(&url).unwrap().conditional())
+        .await
+        .unwrap();
+    assert!(!first.not_modified());
+    assert_eq!(c.validators(&url).unwrap().etag.as_deref(), Some("\"v1\""));
+    let second = c
+        .fetch(Request::get(&url).unwrap().conditional())
+        .await
+        .unwrap();
+    assert!(second.not_modified());
+    assert!(second.body.is_empty());
+
+    // Validators survive a restart through the state file.
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("validators.json");
+    c.save_validators(&state).unwrap();
+    let c2 = client(loopback_config());
+    c2.load_validators(&state).unwrap();
+    let third = c2
+        .fetch(Request::get(&url).unwrap().conditional())
+        .await
+        .unwrap();
+    assert!(third.not_modified());
+}
+
+#[tokio::test]
+async fn user_agent_names_the_project() {
+    let server = MockServer::start().await;
+    Mock::given(path("/ua"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&server)
+        .await;
+    let c = client(loopback_config());
+    get(&c, &format!("{}/ua", server.uri())).await.unwrap();
+    let req = &server.received_requests().await.unwrap()[0];
+    let ua = req.headers.get("user-agent").unwrap().to_str().unwrap();
+    assert!(ua.starts_with("bugimporters/"), "{ua}");
+}
+
+#[tokio::test]
+async fn timeouts_are_temporary_network_errors() {
+    let server = MockServer::start().await;
+    Mock::given(path("/slow"))
+        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(3)))
+        .mount(&server)
+        .await;
+    let mut cfg = loopback_config();
+    cfg.timeout = Duration::from_millis(300);
+    cfg.retries = 1;
+    let c = client(cfg);
+    let e = get(&c, &format!("{}/slow", server.uri()))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, Error::Network { timeout: true, .. }), "{e}");
+    assert!(e.is_temporary());
+    assert_eq!(server.received_requests().await.unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn per_host_limit_bounds_requests_in_flight() {
+    let server = MockServer::start().await;
+    Mock::given(path("/w"))
+        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_millis(200)))
+        .mount(&server)
+        .await;
+    let mut cfg = loopback_config();
+    cfg.per_host_limit = 2;
+    let c = std::sync::Arc::new(client(cfg));
+    let url = format!("{}/w", server.uri());
+    let start = Instant::now();
+    let tasks: Vec<_> = (0..6)
+        .map(|_| {
+            let c = c.clone();
+            let url = url.clone();
+            tokio::spawn(async move { get(&c, &url).await.map(|_| ()) })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
+    // Six 200 ms requests, two at a time: at least three rounds.
+    assert!(
+        start.elapsed() >= Duration::from_millis(590),
+        "{:?}",
+        start.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn record_then_replay_without_network() {
+    let server = MockServer::start().await;
+    Mock::given(path("/q"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw("id\r\n1\r\n", "text/csv"))
+        .mount(&server)
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = loopback_config();
+    cfg.record_dir = Some(dir.path().to_owned());
+    let recorder = client(cfg);
+    let url = format!("{}/q?b=%7Ex&a=1", server.uri());
+    get(&recorder, &url).await.unwrap();
+    drop(recorder);
+    drop(server); // no network from here on
+
+    let replay = client(FetchConfig {
+        replay_dir: Some(dir.path().to_owned()),
+        ..FetchConfig::default()
+    });
+    assert!(replay.is_replay());
+    // The same URL written differently (percent-encoding) matches after normalisation.
+    let resp = get(&replay, &url.replace("%7E", "~")).await.unwrap();
+    assert_eq!(&resp.body[..], b"id\r\n1\r\n");
+    assert_eq!(resp.header("content-type"), Some("text/csv"));
+    let e = get(&replay, "http://127.0.0.1:9/other").await.unwrap_err();
+    assert!(matches!(e, Error::NotRecorded { .. }));
+}
+
+#[tokio::test]
+async fn replay_serves_bodiless_statuses_and_relative_files() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a.txt"), "A").unwrap();
+    std::fs::write(
+        dir.path().join("index.jsonl"),
+        "{\"url\": \"http://t.example/a\", \"status\": 200, \"file\": \"a.txt\"}\n\
+         {\"url\": \"http://t.example/gone\", \"status\": 404}\n",
+    )
+    .unwrap();
+    let replay = client(FetchConfig {
+        replay_dir: Some(dir.path().to_owned()),
+        ..FetchConfig::default()
+    });
+    assert_eq!(
+        &get(&replay, "http://t.example/a").await.unwrap().body[..],
+        b"A"
+    );
+    assert!(get(&replay, "http://t.example/gone")
+        .await
+        .unwrap_err()
+        .is_not_found());
+}
+
+#[tokio::test]
+async fn non_http_schemes_are_refused() {
+    let c = client(loopback_config());
+    for url in [
+        "ftp://127.0.0.1/x",
+        "file:///etc/passwd",
+        "gopher://127.0.0.1/",
+    ] {
+        let e = get(&c, url).await.unwrap_err();
+        assert!(matches!(e, Error::Refused { .. }), "{url}: {e}");
+    }
+}

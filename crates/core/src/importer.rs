@@ -1,0 +1,397 @@
+//! The [`Importer`] trait and the [`ImportContext`] it works through.
+
+use std::collections::hash_map::DefaultHasher;
+use std::collections::HashSet;
+use std::hash::{Hash, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use chrono::NaiveDateTime;
+use serde::Serialize;
+use tokio::sync::{mpsc, Semaphore};
+
+use crate::fetch::{HttpClient, Request, Response};
+use crate::{Error, ParsedBug};
+
+/// What a tracker type does: run its queries, and refresh the bugs the host already holds.
+///
+/// An importer is built from one [`crate::TrackerConfig`] by its [`crate::ImporterFactory`]
+/// and keeps that configuration. Both entry points emit bugs through
+/// [`ImportContext::emit`] as soon as they are parsed, so memory does not grow with the
+/// number of bugs. A bug that fails (a parse error, a 500 after retries) is reported through
+/// [`ImportContext::report_error`] and the importer goes on; returning `Err` means the whole
+/// entry point failed (the query list could not be fetched at all, say).
+///
+/// The trait is object-safe: the crawl holds `Arc<dyn Importer>`.
+#[async_trait]
+pub trait Importer: std::fmt::Debug + Send + Sync + 'static {
+    /// Runs every query of the configuration and emits the bugs they name.
+    async fn process_queries(&self, ctx: &ImportContext) -> Result<(), Error>;
+
+    /// Refreshes `urls`, the canonical links of bugs the host already holds: emits an updated
+    /// record, a `_no_update` record when the tracker says nothing changed, or a `_deleted`
+    /// record when the tracker says the bug is gone (404/410).
+    async fn process_existing_bugs(
+        &self,
+        ctx: &ImportContext,
+        urls: &[String],
+    ) -> Result<(), Error>;
+}
+
+/// Options of one run that importers may read.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ImportOptions {
+    /// The time written as `last_polled` (fixed with `--now` for reproducible output).
+    pub now: NaiveDateTime,
+    /// `--extended-scrape`: fill `raw_data` where the tracker supports it.
+    pub extended_scrape: bool,
+}
+
+impl ImportOptions {
+    /// Options with `now` and no extended scrape.
+    pub fn new(now: NaiveDateTime) -> Self {
+        ImportOptions {
+            now,
+            extended_scrape: false,
+        }
+    }
+}
+
+/// One error reported during a tracker's run.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReportedError {
+    /// The URL concerned, when there is one.
+    pub url: Option<String>,
+    /// What went wrong.
+    pub reason: String,
+    /// Whether a later run may succeed.
+    pub temporary: bool,
+}
+
+/// Counters of one tracker's run, for the run report.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct TrackerStats {
+    /// Records written (every kind).
+    pub bugs_emitted: u64,
+    /// `_no_update` records among them.
+    pub no_update: u64,
+    /// `_deleted` records among them.
+    pub deleted: u64,
+    /// Deletion records withheld because the tracker's crawl failed or the bug was not one the
+    /// host holds.
+    pub deletions_withheld: u64,
+    /// Requests made through the context.
+    pub requests: u64,
+    /// Successful responses (2xx/304).
+    pub ok_responses: u64,
+    /// Body bytes received.
+    pub bytes: u64,
+    /// Errors, each with URL and reason.
+    pub errors: Vec<ReportedError>,
+}
+
+/// Totals of a run (see the crawl report).
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct RunStats {
+    /// Trackers attempted.
+    pub trackers: u64,
+    /// Trackers with at least one error.
+    pub trackers_failed: u64,
+    /// Records written.
+    pub bugs_emitted: u64,
+    /// Errors.
+    pub errors: u64,
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    emitted: AtomicU64,
+    no_update: AtomicU64,
+    deleted: AtomicU64,
+    withheld: AtomicU64,
+    requests: AtomicU64,
+    ok: AtomicU64,
+    bytes: AtomicU64,
+}
+
+/// What an importer uses to fetch and to emit: the shared HTTP client with this tracker's
+/// connection limit, the output channel, the clock and the error report.
+///
+/// `_deleted` records are held back until the tracker's run ends and written only if the run
+/// worked (no entry point failed and no temporary failure — timeout, reset, 5xx, 429 — was
+/// reported) and only for bugs the host holds, so that an outage or a flaky proxy can never
+/// empty a host's database.
+#[derive(Debug)]
+pub struct ImportContext {
+    tracker_name: String,
+    project_name: String,
+    client: Arc<HttpClient>,
+    limit: Arc<Semaphore>,
+    output: mpsc::Sender<ParsedBug>,
+    options: ImportOptions,
+    existing: HashSet<String>,
+    seen: Mutex<HashSet<u64>>,
+    pending_deletions: Mutex<Vec<ParsedBug>>,
+    errors: Mutex<Vec<ReportedError>>,
+    counters: Counters,
+}
+
+impl ImportContext {
+    /// A context for one tracker. `max_connections` bounds this tracker's requests in flight;
+    /// `existing_bug_urls` are the links a deletion may name.
+    pub fn new(
+        tracker_name: &str,
+        client: Arc<HttpClient>,
+        max_connections: usize,
+        output: mpsc::Sender<ParsedBug>,
+        options: ImportOptions,
+        existing_bug_urls: &[String],
+    ) -> Self {
+        ImportContext {
+            tracker_name: tracker_name.to_owned(),
+            project_name: tracker_name.to_owned(),
+            client,
+            limit: Arc::new(Semaphore::new(max_connections.max(1))),
+            output,
+            options,
+            existing: existing_bug_urls.iter().cloned().collect(),
+            seen: Mutex::new(HashSet::new()),
+            pending_deletions: Mutex::new(Vec::new()),
+            errors: Mutex::new(Vec::new()),
+            counters: Counters::default(),
+        }
+    }
+
+    /// `tracker_name` of the configuration.
+    pub fn tracker_name(&self) -> &str {
+        &self.tracker_name
+    }
+
+    /// The time to write as `last_polled`.
+    pub fn now(&self) -> NaiveDateTime {
+        self.options.now
+    }
+
+    /// The run's options.
+    pub fn options(&self) -> &ImportOptions {
+        &self.options
+    }
+
+    /// The shared HTTP client (for its settings; fetch through [`ImportContext::fetch`]).
+    pub fn client(&self) -> &HttpClient {
+        &self.client
+    }
+
+    /// A secret from the environment (`GITHUB_TOKEN`, ...). Empty values count as unset.
+    /// Secrets come only from the environment, never from the config file.
+    pub fn secret(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok().filter(|v| !v.is_empty())
+    }
+
+    /// GETs `url` through the fetch layer, within this tracker's connection limit. Errors name
+    /// the tracker and the URL.
+    pub async fn get(&self, url: &str) -> Result<Response, Error> {
+        let req = Request::get(url).map_err(|e| e.in_tracker(&self.tracker_name))?;
+        self.fetch(req).await
+    }
+
+    /// Performs `req` through the fetch layer, within this tracker's connection limit.
+    pub async fn fetch(&self, req: Request) -> Result<Response, Error> {
+        let _permit = self.limit.acquire().await.map_err(|_| Error::Closed)?;
+        self.counters.requests.fetch_add(1, Ordering::Relaxed);
+        let result = self.client.fetch(req).await;
+        if let Ok(resp) = &result {
+            self.counters.ok.fetch_add(1, Ordering::Relaxed);
+            self.counters
+                .bytes
+                .fetch_add(resp.body.len() as u64, Ordering::Relaxed);
+        }
+        result.map_err(|e| e.in_tracker(&self.tracker_name))
+    }
+
+    /// Claims `canonical_link` for this run: `true` the first time, `false` after, so that a
+    /// bug named by two queries (or by a query and the existing list) is fetched once.
+    pub fn claim(&self, canonical_link: &str) -> bool {
+        let mut h = DefaultHasher::new();
+        canonical_link.hash(&mut h);
+        self.seen.lock().expect("seen lock").insert(h.finish())
+    }
+
+    /// Whether the host holds `canonical_link` (it is in `existing_bug_urls`).
+    pub fn is_existing(&self, canonical_link: &str) -> bool {
+        self.existing.contains(canonical_link)
+    }
+
+    /// Emits a record. `_tracker_name`, `_project_name` (the tracker name) and `last_polled`
+    /// are filled in when the importer left them empty. Waits when the writer is behind
+    /// (back-pressure keeps memory flat). Deletions are held back (see the type docs).
+    pub async fn emit(&self, mut bug: ParsedBug) -> Result<(), Error> {
+        if bug.tracker_name.is_none() {
+            bug.tracker_name = Some(self.tracker_name.clone());
+        }
+        if bug.project_name.is_none() {
+            bug.project_name = Some(self.project_name.clone());
+        }
+        if bug.last_polled.is_none() {
+            bug.last_polled = Some(self.options.now);
+        }
+        if bug.deleted {
+            if self.is_existing(&bug.canonical_bug_link) {
+                self.pending_deletions
+                    .lock()
+                    .expect("deletions lock")
+                    .push(bug);
+            } else {
+                tracing::info!(tracker = %self.tracker_name, url = %bug.canonical_bug_link, "gone, but not a bug the host holds; no deletion record");
+                self.counters.withheld.fetch_add(1, Ordering::Relaxed);
+            }
+            return Ok(());
+        }
+        self.send(bug).await
+    }
+
+    async fn send(&self, bug: ParsedBug) -> Result<(), Error> {
+        if bug.no_update {
+            self.counters.no_update.fetch_add(1, Ordering::Relaxed);
+        }
+        if bug.deleted {
+            self.counters.deleted.fetch_add(1, Ordering::Relaxed);
+        }
+        self.output.send(bug).await.map_err(|_| Error::Closed)?;
+        self.counters.emitted.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Records a per-bug or per-page failure (logged with tracker, URL and reason, counted in
+    /// the report); the importer goes on.
+    pub fn report_error(&self, error: Error) {
+        let error = error.in_tracker(&self.tracker_name);
+        tracing::warn!(tracker = %self.tracker_name, url = error.url().unwrap_or(""), error = %error.inner(), "failed");
+        self.errors
+            .lock()
+            .expect("errors lock")
+            .push(ReportedError {
+                url: error.url().map(str::to_owned),
+                reason: error.inner().to_string(),
+                temporary: error.is_temporary(),
+            });
+    }
+
+    /// Ends the tracker's run: writes the held-back deletions if the run worked (`run_ok` and
+    /// no temporary failure reported), and returns the tracker's counters.
+    pub async fn finish(&self, run_ok: bool) -> TrackerStats {
+        let deletions =
+            std::mem::take(&mut *self.pending_deletions.lock().expect("deletions lock"));
+        let flaky = self
+            .errors
+            .lock()
+            .expect("errors lock")
+            .iter()
+            .any(|e| e.temporary);
+        let healthy = run_ok && !flaky;
+        if healthy {
+            for d in deletions {
+                if self.send(d).await.is_err() {
+                    break;
+                }
+            }
+        } else if !deletions.is_empty() {
+            tracing::warn!(tracker = %self.tracker_name, withheld = deletions.len(), "the crawl of this tracker failed; no deletion records written");
+            self.counters
+                .withheld
+                .fetch_add(deletions.len() as u64, Ordering::Relaxed);
+        }
+        let c = &self.counters;
+        TrackerStats {
+            bugs_emitted: c.emitted.load(Ordering::Relaxed),
+            no_update: c.no_update.load(Ordering::Relaxed),
+            deleted: c.deleted.load(Ordering::Relaxed),
+            deletions_withheld: c.withheld.load(Ordering::Relaxed),
+            requests: c.requests.load(Ordering::Relaxed),
+            ok_responses: c.ok.load(Ordering::Relaxed),
+            bytes: c.bytes.load(Ordering::Relaxed),
+            errors: self.errors.lock().expect("errors lock").clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fetch::FetchConfig;
+
+    fn ctx(existing: &[String]) -> (ImportContext, mpsc::Receiver<ParsedBug>) {
+        let client = Arc::new(HttpClient::new(FetchConfig::default()).unwrap());
+        let (tx, rx) = mpsc::channel(16);
+        let now = crate::time::parse_datetime("2020-01-01T00:00:00").unwrap();
+        (
+            ImportContext::new("T", client, 2, tx, ImportOptions::new(now), existing),
+            rx,
+        )
+    }
+
+    #[tokio::test]
+    async fn emit_fills_bookkeeping() {
+        let (ctx, mut rx) = ctx(&[]);
+        ctx.emit(ParsedBug::new("http://x/1")).await.unwrap();
+        let bug = rx.recv().await.unwrap();
+        assert_eq!(bug.tracker_name.as_deref(), Some("T"));
+        assert_eq!(bug.project_name.as_deref(), Some("T"));
+        assert!(bug.last_polled.is_some());
+    }
+
+    #[tokio::test]
+    async fn deletions_need_a_healthy_run_and_a_held_bug() {
+        let (ctx, mut rx) = ctx(&["http://x/1".to_owned()]);
+        let now = ctx.now();
+        ctx.emit(ParsedBug::deleted("http://x/1", "T", "T", now))
+            .await
+            .unwrap();
+        ctx.emit(ParsedBug::deleted("http://x/2", "T", "T", now))
+            .await
+            .unwrap();
+        // A timeout elsewhere in this tracker's run: nothing is deleted.
+        ctx.report_error(Error::Network {
+            url: "http://x/3".into(),
+            message: "timed out".into(),
+            timeout: true,
+        });
+        let stats = ctx.finish(true).await;
+        assert_eq!(stats.deleted, 0);
+        assert_eq!(stats.deletions_withheld, 2);
+        drop(ctx);
+        assert!(rx.recv().await.is_none());
+    }
+
+    #[tokio::test]
+    async fn deletions_of_held_bugs_are_written_after_a_healthy_run() {
+        let (ctx, mut rx) = ctx(&["http://x/1".to_owned()]);
+        let now = ctx.now();
+        ctx.emit(ParsedBug::deleted("http://x/1", "T", "T", now))
+            .await
+            .unwrap();
+        assert!(rx.try_recv().is_err(), "held back until the run ends");
+        let stats = ctx.finish(true).await;
+        assert_eq!(stats.deleted, 1);
+        assert!(rx.recv().await.unwrap().deleted);
+        let (ctx2, _rx2) = super::tests::ctx(&["http://x/1".to_owned()]);
+        ctx2.emit(ParsedBug::deleted("http://x/1", "T", "T", now))
+            .await
+            .unwrap();
+        assert_eq!(
+            ctx2.finish(false).await.deleted,
+            0,
+            "a failed run deletes nothing"
+        );
+    }
+
+    #[test]
+    fn claim_is_once_per_link() {
+        let (ctx, _rx) = ctx(&[]);
+        assert!(ctx.claim("http://x/1"));
+        assert!(!ctx.claim("http://x/1"));
+        assert!(ctx.claim("http://x/2"));
+    }
+}

@@ -1,0 +1,470 @@
+//! The [`Registry`] of tracker types, aliases, custom parsers and `parse` formats.
+
+use std::any::Any;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use crate::config::COMMON_KEYS;
+use crate::{Error, ImportOptions, Importer, ParsedBug, TrackerConfig};
+
+/// One tracker-specific configuration key, for `bugimporters trackers`, `customs` and the docs.
+#[derive(Debug, Clone, Copy)]
+pub struct ConfigKey {
+    /// The key as written in the config file.
+    pub name: &'static str,
+    /// What it means and which values it takes.
+    pub description: &'static str,
+    /// Whether the type cannot work without it.
+    pub required: bool,
+}
+
+/// Whether a `parse` format yields bugs or bug URLs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ParseFormatKind {
+    /// One or more [`ParsedBug`]s (printed as JSON lines).
+    Bugs,
+    /// Bug URLs a query response names (printed one per line).
+    BugUrls,
+}
+
+/// A saved-response format that `bugimporters parse` can read without a network.
+#[derive(Debug, Clone, Copy)]
+pub struct ParseFormat {
+    /// Name given to `--format` (`trac-ticket`).
+    pub name: &'static str,
+    /// What it yields.
+    pub kind: ParseFormatKind,
+    /// The FILE arguments it expects, in order (`ticket CSV, then ticket HTML`).
+    pub files: &'static str,
+    /// One line of description.
+    pub description: &'static str,
+}
+
+/// Input of a `parse` run: the files' contents and what the crawl would have known.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ParseInput {
+    /// `(path, content)` of each FILE, in order.
+    pub files: Vec<(String, Bytes)>,
+    /// The URL the response was fetched from (`--url`), if given.
+    pub url: Option<String>,
+    /// Clock and flags.
+    pub options: ImportOptions,
+}
+
+impl ParseInput {
+    /// Input of `files` with options `options`.
+    pub fn new(files: Vec<(String, Bytes)>, url: Option<String>, options: ImportOptions) -> Self {
+        ParseInput {
+            files,
+            url,
+            options,
+        }
+    }
+
+    /// The `i`th file, or an error naming the format's expected files.
+    pub fn file(&self, i: usize, expected: &str) -> Result<&(String, Bytes), Error> {
+        self.files.get(i).ok_or_else(|| {
+            Error::config(format!(
+                "missing FILE argument {} (this format reads: {expected})",
+                i + 1
+            ))
+        })
+    }
+
+    /// The URL, or the path of the first file when none was given (for error messages and
+    /// canonical links).
+    pub fn url_or_path(&self) -> String {
+        self.url
+            .clone()
+            .or_else(|| self.files.first().map(|f| f.0.clone()))
+            .unwrap_or_default()
+    }
+}
+
+/// Output of a `parse` run.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum ParseOutput {
+    /// Bugs, in document order.
+    Bugs(Vec<ParsedBug>),
+    /// Bug URLs, in document order.
+    BugUrls(Vec<String>),
+}
+
+/// What a factory sees when it builds an importer or parses a saved response.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct BuildContext<'a> {
+    /// The tracker's configuration.
+    pub config: &'a TrackerConfig,
+    /// The registry (for custom parsers).
+    pub registry: &'a Registry,
+    /// The resolved custom parser name, when the configuration names one.
+    pub custom_parser: Option<String>,
+}
+
+impl BuildContext<'_> {
+    /// The custom parser of type `P` that the configuration selects, if any. Tracker crates
+    /// register parsers as `Arc<dyn TheirParserTrait>` and ask for that type here.
+    pub fn custom_parser<P: Any + Send + Sync + Clone>(&self) -> Result<Option<P>, Error> {
+        let Some(name) = &self.custom_parser else {
+            return Ok(None);
+        };
+        let kind = self.registry.canonical_kind(&self.config.bugimporter)?;
+        let parser = self
+            .registry
+            .parsers
+            .get(&(kind.to_owned(), name.clone()))
+            .and_then(|p| p.downcast_ref::<P>())
+            .ok_or_else(|| Error::UnknownParser {
+                kind: kind.to_owned(),
+                name: name.clone(),
+                known: self.registry.parser_names(kind).join(", "),
+            })?;
+        Ok(Some(parser.clone()))
+    }
+}
+
+/// A tracker type: builds importers from configuration records and parses saved responses.
+///
+/// Tracker crates implement this once and expose `register(&mut Registry)`.
+pub trait ImporterFactory: std::fmt::Debug + Send + Sync + 'static {
+    /// The type name (`trac`).
+    fn kind(&self) -> &'static str;
+
+    /// Other names accepted in `bugimporter` (the original's `trac.TracBugImporter`).
+    fn aliases(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    /// One line describing the tracker type.
+    fn description(&self) -> &'static str {
+        ""
+    }
+
+    /// The type-specific keys this type reads, besides the common ones.
+    fn config_keys(&self) -> &'static [ConfigKey] {
+        &[]
+    }
+
+    /// Name of the parser used when `custom_parser` is empty (`bugzilla.BugzillaBugParser`).
+    fn default_parser(&self) -> Option<&'static str> {
+        None
+    }
+
+    /// Builds an importer for `cx.config`. Check everything that can be checked without a
+    /// network here, so that `bugimporters check` catches it.
+    fn build(&self, cx: &BuildContext<'_>) -> Result<Arc<dyn Importer>, Error>;
+
+    /// The `parse` formats this type offers.
+    fn parse_formats(&self) -> Vec<ParseFormat> {
+        Vec::new()
+    }
+
+    /// Parses saved responses in `format` (one of [`ImporterFactory::parse_formats`]).
+    fn parse(
+        &self,
+        cx: &BuildContext<'_>,
+        format: &str,
+        input: &ParseInput,
+    ) -> Result<ParseOutput, Error> {
+        let _ = (cx, input);
+        Err(Error::config(format!(
+            "tracker type {} has no parse format {format:?}",
+            self.kind()
+        )))
+    }
+}
+
+/// An importer built from a configuration record, with the names `check` reports.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct BuiltImporter {
+    /// The importer.
+    pub importer: Arc<dyn Importer>,
+    /// The canonical type name.
+    pub kind: &'static str,
+    /// The parser in use (custom or the type's default), if the type names parsers.
+    pub parser: Option<String>,
+    /// Keys of the record that this type does not know (probably typos).
+    pub unknown_keys: Vec<String>,
+}
+
+/// Tracker types, their aliases and custom parsers. An owned value: build one, let tracker
+/// crates `register` into it, and pass it to the crawl. A later registration of a name replaces
+/// an earlier one, so a third party can override a built-in type or parser.
+#[derive(Default)]
+pub struct Registry {
+    factories: BTreeMap<&'static str, Arc<dyn ImporterFactory>>,
+    aliases: BTreeMap<String, &'static str>,
+    parsers: BTreeMap<(String, String), Arc<dyn Any + Send + Sync>>,
+}
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registry")
+            .field("types", &self.factories.keys().collect::<Vec<_>>())
+            .field("parsers", &self.parsers.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+impl Registry {
+    /// An empty registry.
+    pub fn new() -> Self {
+        Registry::default()
+    }
+
+    /// Registers a tracker type under its kind and aliases.
+    pub fn register(&mut self, factory: Arc<dyn ImporterFactory>) -> &mut Self {
+        let kind = factory.kind();
+        for alias in factory.aliases() {
+            self.aliases.insert((*alias).to_owned(), kind);
+        }
+        self.aliases.insert(kind.to_owned(), kind);
+        self.factories.insert(kind, factory);
+        self
+    }
+
+    /// Registers a named custom parser for tracker type `kind`. `parser` is whatever the
+    /// tracker crate asks for with [`BuildContext::custom_parser`] (for Bugzilla an
+    /// `Arc<dyn bugimporters_bugzilla::CustomParser>`).
+    pub fn register_parser<P: Any + Send + Sync>(
+        &mut self,
+        kind: &str,
+        name: &str,
+        parser: P,
+    ) -> &mut Self {
+        self.parsers
+            .insert((kind.to_owned(), name.to_owned()), Arc::new(parser));
+        self
+    }
+
+    /// The canonical type name for a kind, alias or dotted class name.
+    pub fn canonical_kind(&self, name: &str) -> Result<&'static str, Error> {
+        self.aliases
+            .get(name.trim())
+            .copied()
+            .ok_or_else(|| Error::UnknownType {
+                name: name.to_owned(),
+                known: self.aliases.keys().cloned().collect::<Vec<_>>().join(", "),
+            })
+    }
+
+    /// The factory for a kind, alias or dotted class name; an unknown name is an error listing
+    /// the known ones.
+    pub fn factory(&self, name: &str) -> Result<&Arc<dyn ImporterFactory>, Error> {
+        let kind = self.canonical_kind(name)?;
+        Ok(&self.factories[kind])
+    }
+
+    /// Every registered factory, by kind.
+    pub fn factories(&self) -> impl Iterator<Item = &Arc<dyn ImporterFactory>> {
+        self.factories.values()
+    }
+
+    /// Custom parser names registered for `kind`.
+    pub fn parser_names(&self, kind: &str) -> Vec<String> {
+        self.parsers
+            .keys()
+            .filter(|(k, _)| k == kind)
+            .map(|(_, n)| n.clone())
+            .collect()
+    }
+
+    /// Resolves `custom_parser` for `config`: `None` when empty, the registered name when
+    /// known (also accepted without the `kind.` prefix), else an error listing the known ones.
+    pub fn resolve_parser(&self, config: &TrackerConfig) -> Result<Option<String>, Error> {
+        let name = config.custom_parser.trim();
+        if name.is_empty() {
+            return Ok(None);
+        }
+        let kind = self.canonical_kind(&config.bugimporter)?;
+        let known = self.parser_names(kind);
+        let prefixed = format!("{kind}.{name}");
+        for candidate in [name, prefixed.as_str()] {
+            if known.iter().any(|k| k == candidate) {
+                return Ok(Some(candidate.to_owned()));
+            }
+        }
+        Err(Error::UnknownParser {
+            kind: kind.to_owned(),
+            name: name.to_owned(),
+            known: if known.is_empty() {
+                "none".to_owned()
+            } else {
+                known.join(", ")
+            },
+        })
+    }
+
+    /// Keys of `config` that neither the common set nor its type knows.
+    pub fn unknown_keys(&self, config: &TrackerConfig) -> Vec<String> {
+        let Ok(factory) = self.factory(&config.bugimporter) else {
+            return Vec::new();
+        };
+        let keys = factory.config_keys();
+        config
+            .extra
+            .keys()
+            .filter(|k| !COMMON_KEYS.contains(&k.as_str()) && !keys.iter().any(|c| c.name == *k))
+            .cloned()
+            .collect()
+    }
+
+    /// The build context for `config` (type and custom parser resolved).
+    pub fn build_context<'a>(
+        &'a self,
+        config: &'a TrackerConfig,
+    ) -> Result<BuildContext<'a>, Error> {
+        self.canonical_kind(&config.bugimporter)?;
+        Ok(BuildContext {
+            config,
+            registry: self,
+            custom_parser: self.resolve_parser(config)?,
+        })
+    }
+
+    /// Builds the importer for `config`; errors name the tracker.
+    pub fn build(&self, config: &TrackerConfig) -> Result<BuiltImporter, Error> {
+        let inner = || -> Result<BuiltImporter, Error> {
+            config.validate()?;
+            let factory = self.factory(&config.bugimporter)?;
+            let cx = self.build_context(config)?;
+            let importer = factory.build(&cx)?;
+            Ok(BuiltImporter {
+                importer,
+                kind: factory.kind(),
+                parser: cx
+                    .custom_parser
+                    .clone()
+                    .or_else(|| factory.default_parser().map(str::to_owned)),
+                unknown_keys: self.unknown_keys(config),
+            })
+        };
+        inner().map_err(|e| e.in_tracker(&config.tracker_name))
+    }
+
+    /// The factory offering `parse` format `format`, or an error listing the known formats.
+    pub fn parse_format(
+        &self,
+        format: &str,
+    ) -> Result<(&Arc<dyn ImporterFactory>, ParseFormat), Error> {
+        for f in self.factories.values() {
+            if let Some(pf) = f.parse_formats().into_iter().find(|p| p.name == format) {
+                return Ok((f, pf));
+            }
+        }
+        let known: Vec<&str> = self
+            .factories
+            .values()
+            .flat_map(|f| f.parse_formats())
+            .map(|p| p.name)
+            .collect();
+        Err(Error::config(format!(
+            "unknown parse format {format:?}; known formats: {}",
+            if known.is_empty() {
+                "none".to_owned()
+            } else {
+                known.join(", ")
+            }
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ImportContext;
+    use async_trait::async_trait;
+
+    #[derive(Debug)]
+    struct Nop;
+
+    #[async_trait]
+    impl Importer for Nop {
+        async fn process_queries(&self, _: &ImportContext) -> Result<(), Error> {
+            Ok(())
+        }
+        async fn process_existing_bugs(
+            &self,
+            _: &ImportContext,
+            _: &[String],
+        ) -> Result<(), Error> {
+            Ok(())
+        }
+    }
+
+    #[derive(Debug)]
+    struct F;
+
+    impl ImporterFactory for F {
+        fn kind(&self) -> &'static str {
+            "trac"
+        }
+        fn aliases(&self) -> &'static [&'static str] {
+            &["trac.TracBugImporter"]
+        }
+        fn config_keys(&self) -> &'static [ConfigKey] {
+            &[ConfigKey {
+                name: "old_trac",
+                description: "",
+                required: false,
+            }]
+        }
+        fn build(&self, cx: &BuildContext<'_>) -> Result<Arc<dyn Importer>, Error> {
+            let _p: Option<Arc<String>> = cx.custom_parser()?;
+            Ok(Arc::new(Nop))
+        }
+    }
+
+    fn registry() -> Registry {
+        let mut r = Registry::new();
+        r.register(Arc::new(F));
+        r.register_parser("trac", "trac.Special", Arc::new("special".to_owned()));
+        r
+    }
+
+    #[test]
+    fn aliases_and_dotted_names_resolve() {
+        let r = registry();
+        assert_eq!(r.canonical_kind("trac").unwrap(), "trac");
+        assert_eq!(r.canonical_kind("trac.TracBugImporter").unwrap(), "trac");
+        let e = r.canonical_kind("tracc").unwrap_err().to_string();
+        assert!(
+            e.contains("tracc") && e.contains("trac.TracBugImporter"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn custom_parsers_resolve_or_fail_listing_known() {
+        let r = registry();
+        let mut c = TrackerConfig::new("t", "trac");
+        c.base_url = "http://x/".into();
+        c.custom_parser = "Special".into();
+        let built = r.build(&c).unwrap();
+        assert_eq!(built.parser.as_deref(), Some("trac.Special"));
+        c.custom_parser = "fedora-electronic-lab".into();
+        let e = r.build(&c).unwrap_err().to_string();
+        assert!(
+            e.contains("\"t\"")
+                && e.contains("fedora-electronic-lab")
+                && e.contains("trac.Special"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn unknown_keys_are_reported() {
+        let r = registry();
+        let mut c = TrackerConfig::new("t", "trac");
+        c.extra.insert("old_trac".into(), true.into());
+        c.extra.insert("bitesized_typo".into(), "x".into());
+        assert_eq!(r.unknown_keys(&c), vec!["bitesized_typo".to_owned()]);
+    }
+}
