@@ -1,0 +1,338 @@
+//! Running the importers.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bugimporters_core::fetch::{FetchConfig, HttpClient};
+use bugimporters_core::{
+    load_config_str, ConfigFormat, Error, ImportContext, ImportOptions, ParsedBug, Registry,
+    ReportedError, RunStats, TrackerConfig, TrackerStats,
+};
+use chrono::NaiveDateTime;
+use futures::StreamExt;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use tokio::sync::mpsc;
+
+use crate::report::{RunReport, TrackerReport};
+use crate::shard::Shard;
+use crate::writer::BugSink;
+
+/// Options of a crawl.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct CrawlOptions {
+    /// Trackers crawled at once.
+    pub concurrency: usize,
+    /// The fetch layer's settings.
+    pub fetch: FetchConfig,
+    /// `last_polled` of every record (`None` = the current time).
+    pub now: Option<NaiveDateTime>,
+    /// Fill `raw_data` where the tracker supports it.
+    pub extended_scrape: bool,
+    /// Only these trackers (by name); empty = all.
+    pub only: Vec<String>,
+    /// This process's shard.
+    pub shard: Shard,
+    /// Show a progress bar (only drawn on a terminal).
+    pub progress: bool,
+    /// Load and save conditional-request validators here.
+    pub validators_file: Option<std::path::PathBuf>,
+    /// Trackers already finished by an interrupted run (`--resume`): not crawled again.
+    pub skip: std::collections::HashSet<String>,
+}
+
+impl Default for CrawlOptions {
+    fn default() -> Self {
+        CrawlOptions {
+            concurrency: 32,
+            fetch: FetchConfig::default(),
+            now: None,
+            extended_scrape: false,
+            only: Vec::new(),
+            shard: Shard::ALL,
+            progress: false,
+            validators_file: None,
+            skip: std::collections::HashSet::new(),
+        }
+    }
+}
+
+/// Reads a configuration file: JSON when the name ends in `.json`, YAML otherwise (the
+/// original's format; JSON is valid YAML too). `-` reads standard input.
+pub fn load_config_file(path: &Path) -> Result<Vec<Result<TrackerConfig, Error>>, Error> {
+    let text = if path.as_os_str() == "-" {
+        std::io::read_to_string(std::io::stdin()).map_err(|e| Error::io("<stdin>", e))?
+    } else {
+        std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?
+    };
+    let format = if path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("json"))
+    {
+        ConfigFormat::Json
+    } else {
+        ConfigFormat::Yaml
+    };
+    load_config_str(&text, format).map_err(|e| match e {
+        Error::Config { message } => Error::config(format!("{}: {message}", path.display())),
+        other => other,
+    })
+}
+
+/// Runs every selected tracker and writes their bugs to `sink`.
+///
+/// One tracker's failure — a bad record, an unknown type or custom parser, a server that is
+/// down, a parse error — is logged, counted in the report and never stops the others. Returns
+/// `Err` only when the run as a whole cannot proceed (the HTTP client cannot be built, the
+/// output cannot be written).
+pub async fn run_crawl<S: BugSink + 'static>(
+    registry: &Registry,
+    configs: Vec<Result<TrackerConfig, Error>>,
+    options: CrawlOptions,
+    sink: S,
+) -> Result<RunReport, Error> {
+    let started_at = Instant::now();
+    let started = chrono::Utc::now().naive_utc();
+    let client = Arc::new(HttpClient::new(options.fetch.clone())?);
+    if let Some(path) = &options.validators_file {
+        client.load_validators(path)?;
+    }
+    let now = options
+        .now
+        .unwrap_or_else(bugimporters_core::time::now_naive);
+    let import_options = {
+        let mut o = ImportOptions::new(now);
+        o.extended_scrape = options.extended_scrape;
+        o
+    };
+
+    // Select this run's records: --tracker filter and shard.
+    let selected: Vec<(usize, Result<TrackerConfig, Error>)> = configs
+        .into_iter()
+        .enumerate()
+        .filter(|(_, c)| match c {
+            Ok(c) => {
+                (options.only.is_empty() || options.only.contains(&c.tracker_name))
+                    && options.shard.contains(&c.tracker_name)
+                    && !options.skip.contains(&c.tracker_name)
+            }
+            // A record that cannot be read is reported by shard 0 only (once), and never when
+            // the user asked for named trackers.
+            Err(_) => options.only.is_empty() && options.shard.index == 0,
+        })
+        .collect();
+
+    let progress = if options.progress {
+        let bar = ProgressBar::with_draw_target(
+            Some(selected.len() as u64),
+            ProgressDrawTarget::stderr(),
+        );
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{elapsed_precise} [{bar:30}] {pos}/{len} trackers, {msg}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+        );
+        bar
+    } else {
+        ProgressBar::hidden()
+    };
+
+    // One channel carries every tracker's records and, after a tracker's last record, its
+    // "done" mark: FIFO order guarantees the mark follows all its records.
+    let (tx, mut rx) = mpsc::channel::<Msg>(1024);
+    let writer_progress = progress.clone();
+    let writer = tokio::task::spawn_blocking(move || -> Result<u64, Error> {
+        let mut sink: Box<dyn BugSink> = Box::new(sink);
+        let mut n = 0u64;
+        while let Some(msg) = rx.blocking_recv() {
+            match msg {
+                Msg::Bug(bug) => {
+                    sink.write_bug(&bug)?;
+                    n += 1;
+                    if n % 256 == 0 {
+                        writer_progress.set_message(format!("{n} bugs"));
+                    }
+                }
+                Msg::Done(name) => sink.tracker_done(&name)?,
+            }
+        }
+        sink.finish()?;
+        Ok(n)
+    });
+
+    let mut reports: Vec<(usize, TrackerReport)> = futures::stream::iter(selected)
+        .map(|(i, config)| {
+            let tx = tx.clone();
+            let client = client.clone();
+            let import_options = import_options.clone();
+            let progress = progress.clone();
+            async move {
+                let report = run_one(registry, i, config, client, tx, import_options).await;
+                progress.inc(1);
+                (i, report)
+            }
+        })
+        .buffer_unordered(options.concurrency.max(1))
+        .collect()
+        .await;
+    drop(tx);
+    let written = writer
+        .await
+        .map_err(|e| Error::config(format!("the writer task failed: {e}")))??;
+    progress.finish_and_clear();
+    reports.sort_by_key(|(i, _)| *i);
+    let trackers: Vec<TrackerReport> = reports.into_iter().map(|(_, r)| r).collect();
+
+    if let Some(path) = &options.validators_file {
+        // Saved only now that the output is complete: a validator must never claim "unchanged"
+        // for a bug whose record was lost.
+        client.save_validators(path)?;
+    }
+
+    let counters = client.counters();
+    let totals = RunStats {
+        trackers: trackers.len() as u64,
+        trackers_failed: trackers.iter().filter(|t| !t.ok).count() as u64,
+        bugs_emitted: written,
+        errors: trackers.iter().map(|t| t.errors.len() as u64).sum(),
+    };
+    Ok(RunReport {
+        started: bugimporters_core::time::format_naive(&started),
+        duration_s: started_at.elapsed().as_secs_f64(),
+        shard: options.shard.to_string(),
+        totals,
+        http_requests: counters.requests,
+        http_retries: counters.retries,
+        trackers,
+    })
+}
+
+// Nearly every message is a bug; boxing each one to shrink the rare `Done` would cost an
+// allocation per record for nothing.
+#[allow(clippy::large_enum_variant)]
+enum Msg {
+    Bug(ParsedBug),
+    Done(String),
+}
+
+async fn run_one(
+    registry: &Registry,
+    index: usize,
+    config: Result<TrackerConfig, Error>,
+    client: Arc<HttpClient>,
+    tx: mpsc::Sender<Msg>,
+    options: ImportOptions,
+) -> TrackerReport {
+    let name = config.as_ref().map(|c| c.tracker_name.clone()).ok();
+    let report = run_tracker(registry, index, config, client, tx.clone(), options).await;
+    if let Some(name) = name {
+        // Only a tracker whose run ended is checkpointed; a failed one is crawled again on
+        // --resume like any other, which is what a re-run would do.
+        let _ = tx.send(Msg::Done(name)).await;
+    }
+    report
+}
+
+async fn run_tracker(
+    registry: &Registry,
+    index: usize,
+    config: Result<TrackerConfig, Error>,
+    client: Arc<HttpClient>,
+    tx: mpsc::Sender<Msg>,
+    options: ImportOptions,
+) -> TrackerReport {
+    let started = Instant::now();
+    let config = match config {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(record = index + 1, error = %e, "unusable tracker record; skipped");
+            return failed_report(format!("record {}", index + 1), None, e, started);
+        }
+    };
+    let name = config.tracker_name.clone();
+    let built = match registry.build(&config) {
+        Ok(b) => b,
+        Err(e) => {
+            tracing::error!(tracker = %name, error = %e, "cannot build importer; tracker skipped");
+            return failed_report(name, None, e, started);
+        }
+    };
+    if !built.unknown_keys.is_empty() {
+        tracing::warn!(tracker = %name, keys = ?built.unknown_keys, "keys this tracker type does not use (typos?)");
+    }
+    let max_connections = config.max_connections.unwrap_or(4);
+    // The context emits plain records; forward them into the writer's channel.
+    let (bug_tx, mut bug_rx) = mpsc::channel::<ParsedBug>(256);
+    let forward = tokio::spawn(async move {
+        while let Some(bug) = bug_rx.recv().await {
+            if tx.send(Msg::Bug(bug)).await.is_err() {
+                break;
+            }
+        }
+    });
+    let ctx = ImportContext::new(
+        &name,
+        client,
+        max_connections,
+        bug_tx,
+        options,
+        &config.existing_bug_urls,
+    );
+    tracing::info!(tracker = %name, kind = built.kind, queries = config.queries.len(), existing = config.existing_bug_urls.len(), "crawl started");
+    let mut ok = true;
+    if let Err(e) = built.importer.process_queries(&ctx).await {
+        ok = false;
+        ctx.report_error(e);
+    }
+    if !config.existing_bug_urls.is_empty() {
+        if let Err(e) = built
+            .importer
+            .process_existing_bugs(&ctx, &config.existing_bug_urls)
+            .await
+        {
+            ok = false;
+            ctx.report_error(e);
+        }
+    }
+    let stats: TrackerStats = ctx.finish(ok).await;
+    drop(ctx);
+    let _ = forward.await;
+    let ok = ok && stats.errors.is_empty();
+    tracing::info!(tracker = %name, bugs = stats.bugs_emitted, errors = stats.errors.len(), requests = stats.requests, "crawl finished");
+    TrackerReport {
+        tracker_name: name,
+        kind: Some(built.kind.to_owned()),
+        ok,
+        bugs_emitted: stats.bugs_emitted,
+        no_update: stats.no_update,
+        deleted: stats.deleted,
+        deletions_withheld: stats.deletions_withheld,
+        requests: stats.requests,
+        bytes: stats.bytes,
+        errors: stats.errors,
+        duration_s: started.elapsed().as_secs_f64(),
+    }
+}
+
+fn failed_report(name: String, kind: Option<String>, e: Error, started: Instant) -> TrackerReport {
+    TrackerReport {
+        tracker_name: name,
+        kind,
+        ok: false,
+        bugs_emitted: 0,
+        no_update: 0,
+        deleted: 0,
+        deletions_withheld: 0,
+        requests: 0,
+        bytes: 0,
+        errors: vec![ReportedError {
+            url: e.url().map(str::to_owned),
+            reason: e.to_string(),
+            temporary: e.is_temporary(),
+        }],
+        duration_s: started.elapsed().as_secs_f64(),
+    }
+}

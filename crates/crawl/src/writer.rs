@@ -1,0 +1,331 @@
+//! The JSON-lines writer.
+
+use std::collections::HashSet;
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use bugimporters_core::{Error, ParsedBug};
+
+/// Where crawled bugs go.
+pub trait BugSink: Send {
+    /// Writes one record.
+    fn write_bug(&mut self, bug: &ParsedBug) -> Result<(), Error>;
+    /// Every record of `tracker_name` has been written (a checkpoint for `--resume`).
+    fn tracker_done(&mut self, tracker_name: &str) -> Result<(), Error> {
+        let _ = tracker_name;
+        Ok(())
+    }
+    /// Ends the output: after this returns `Ok`, every record is durable and complete.
+    fn finish(self: Box<Self>) -> Result<(), Error>;
+}
+
+/// Writes one JSON object per line to `OUT`, crash-safely.
+///
+/// Lines go to `OUT.partial` in the same directory; [`BugSink::finish`] flushes, syncs and
+/// renames it to `OUT`. A killed crawl therefore leaves `OUT` as it was (absent, or the previous
+/// complete run) and at most a `OUT.partial` whose last line may be cut — a line is complete
+/// exactly when it ends with `\n`. The path `-` writes to standard output instead, line by line.
+///
+/// When a tracker's last record is written, its name is appended to `OUT.checkpoint` (after
+/// the records are synced). [`JsonLinesWriter::resume`] uses it: it keeps the complete records
+/// of finished trackers, drops everything else, and tells the crawl which trackers to skip.
+pub struct JsonLinesWriter {
+    target: Option<PathBuf>,
+    partial: Option<PathBuf>,
+    checkpoint: Option<File>,
+    out: BufWriter<Box<dyn Write + Send>>,
+    lines: u64,
+}
+
+impl JsonLinesWriter {
+    /// A writer for `path` (`-` for standard output).
+    pub fn create(path: &Path) -> Result<Self, Error> {
+        if path.as_os_str() == "-" {
+            return Ok(JsonLinesWriter {
+                target: None,
+                partial: None,
+                checkpoint: None,
+                out: BufWriter::new(Box::new(std::io::stdout())),
+                lines: 0,
+            });
+        }
+        let partial = partial_path(path);
+        let file = File::create(&partial).map_err(|e| Error::io(&partial, e))?;
+        let cp = checkpoint_path(path);
+        let checkpoint = File::create(&cp).map_err(|e| Error::io(&cp, e))?;
+        Ok(JsonLinesWriter {
+            target: Some(path.to_owned()),
+            partial: Some(partial),
+            checkpoint: Some(checkpoint),
+            out: BufWriter::with_capacity(256 * 1024, Box::new(file)),
+            lines: 0,
+        })
+    }
+
+    /// Continues an interrupted crawl into `path`: keeps the records of the trackers listed
+    /// in `OUT.checkpoint` from `OUT.partial` (complete lines only), drops the rest, and
+    /// returns the writer with the names of the finished trackers, which the crawl skips. With
+    /// nothing to resume from it behaves as [`JsonLinesWriter::create`].
+    pub fn resume(path: &Path) -> Result<(Self, HashSet<String>), Error> {
+        let partial = partial_path(path);
+        let cp = checkpoint_path(path);
+        if path.as_os_str() == "-" || !partial.exists() || !cp.exists() {
+            return Ok((JsonLinesWriter::create(path)?, HashSet::new()));
+        }
+        let done: HashSet<String> = std::fs::read_to_string(&cp)
+            .map_err(|e| Error::io(&cp, e))?
+            .split_inclusive('\n')
+            .filter(|l| l.ends_with('\n'))
+            .filter_map(|l| serde_json::from_str::<String>(l.trim_end()).ok())
+            .collect();
+        // Rewrite the partial file with only complete records of finished trackers.
+        let kept = partial.with_extension("partial.resume");
+        let mut lines = 0u64;
+        {
+            let reader = BufReader::new(File::open(&partial).map_err(|e| Error::io(&partial, e))?);
+            let mut out = BufWriter::new(File::create(&kept).map_err(|e| Error::io(&kept, e))?);
+            for line in reader.split(b'\n') {
+                let line = line.map_err(|e| Error::io(&partial, e))?;
+                // `split` also yields a last piece without `\n`: it is dropped below unless
+                // it parses, and a cut JSON object never parses.
+                let Ok(value) = serde_json::from_slice::<serde_json::Value>(&line) else {
+                    continue;
+                };
+                let finished = value
+                    .get("_tracker_name")
+                    .and_then(|t| t.as_str())
+                    .is_some_and(|t| done.contains(t));
+                if finished {
+                    out.write_all(&line).map_err(|e| Error::io(&kept, e))?;
+                    out.write_all(b"\n").map_err(|e| Error::io(&kept, e))?;
+                    lines += 1;
+                }
+            }
+            out.flush().map_err(|e| Error::io(&kept, e))?;
+            out.get_ref().sync_all().map_err(|e| Error::io(&kept, e))?;
+        }
+        std::fs::rename(&kept, &partial).map_err(|e| Error::io(&partial, e))?;
+        let file = OpenOptions::new()
+            .append(true)
+            .open(&partial)
+            .map_err(|e| Error::io(&partial, e))?;
+        let checkpoint = OpenOptions::new()
+            .append(true)
+            .open(&cp)
+            .map_err(|e| Error::io(&cp, e))?;
+        Ok((
+            JsonLinesWriter {
+                target: Some(path.to_owned()),
+                partial: Some(partial),
+                checkpoint: Some(checkpoint),
+                out: BufWriter::with_capacity(256 * 1024, Box::new(file)),
+                lines,
+            },
+            done,
+        ))
+    }
+
+    /// Records written so far.
+    pub fn lines(&self) -> u64 {
+        self.lines
+    }
+
+    fn io_err(&self, e: std::io::Error) -> Error {
+        let p = self
+            .partial
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("<stdout>"));
+        Error::io(p, e)
+    }
+}
+
+impl std::fmt::Debug for JsonLinesWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JsonLinesWriter")
+            .field("target", &self.target)
+            .field("lines", &self.lines)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `OUT.checkpoint` beside `OUT`: names of the trackers whose records are all written.
+pub fn checkpoint_path(path: &Path) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".checkpoint");
+    path.with_file_name(name)
+}
+
+/// `OUT.partial` beside `OUT`.
+pub fn partial_path(path: &Path) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".partial");
+    path.with_file_name(name)
+}
+
+impl BugSink for JsonLinesWriter {
+    fn write_bug(&mut self, bug: &ParsedBug) -> Result<(), Error> {
+        let mut line = bug.to_json_line();
+        line.push('\n');
+        self.out
+            .write_all(line.as_bytes())
+            .map_err(|e| self.io_err(e))?;
+        self.lines += 1;
+        Ok(())
+    }
+
+    fn tracker_done(&mut self, tracker_name: &str) -> Result<(), Error> {
+        self.out.flush().map_err(|e| self.io_err(e))?;
+        let (Some(partial), Some(target)) = (&self.partial, &self.target) else {
+            return Ok(());
+        };
+        // Records first, then the checkpoint line: a checkpoint never names a tracker whose
+        // records could still be lost.
+        File::open(partial)
+            .and_then(|f| f.sync_data())
+            .map_err(|e| Error::io(partial, e))?;
+        if let Some(cp) = &mut self.checkpoint {
+            let mut line = serde_json::to_string(tracker_name).expect("strings serialise");
+            line.push('\n');
+            cp.write_all(line.as_bytes())
+                .map_err(|e| Error::io(checkpoint_path(target), e))?;
+        }
+        Ok(())
+    }
+
+    fn finish(mut self: Box<Self>) -> Result<(), Error> {
+        self.out.flush().map_err(|e| self.io_err(e))?;
+        if let (Some(target), Some(partial)) = (&self.target, &self.partial) {
+            let file = File::open(partial).map_err(|e| Error::io(partial, e))?;
+            file.sync_all().map_err(|e| Error::io(partial, e))?;
+            std::fs::rename(partial, target).map_err(|e| Error::io(target, e))?;
+            let cp = checkpoint_path(target);
+            if cp.exists() {
+                std::fs::remove_file(&cp).map_err(|e| Error::io(&cp, e))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Collects records in memory (tests, embedding).
+#[derive(Debug, Default, Clone)]
+pub struct VecSink {
+    bugs: std::sync::Arc<std::sync::Mutex<Vec<ParsedBug>>>,
+}
+
+impl VecSink {
+    /// An empty sink; clones share the same records.
+    pub fn new() -> Self {
+        VecSink::default()
+    }
+
+    /// The records written so far.
+    pub fn bugs(&self) -> Vec<ParsedBug> {
+        self.bugs.lock().expect("sink lock").clone()
+    }
+}
+
+impl BugSink for VecSink {
+    fn write_bug(&mut self, bug: &ParsedBug) -> Result<(), Error> {
+        self.bugs.lock().expect("sink lock").push(bug.clone());
+        Ok(())
+    }
+
+    fn finish(self: Box<Self>) -> Result<(), Error> {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn output_appears_only_when_finished() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("bugs.jsonl");
+        let mut w = Box::new(JsonLinesWriter::create(&out).unwrap());
+        w.write_bug(&ParsedBug::new("http://x/1")).unwrap();
+        w.write_bug(&ParsedBug::new("http://x/2")).unwrap();
+        assert!(!out.exists(), "nothing at OUT before the run ends");
+        assert!(partial_path(&out).exists());
+        w.finish().unwrap();
+        let text = std::fs::read_to_string(&out).unwrap();
+        assert_eq!(text.lines().count(), 2);
+        assert!(text.ends_with('\n'));
+        assert!(!partial_path(&out).exists());
+    }
+
+    #[test]
+    fn resume_keeps_finished_trackers_and_drops_cut_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("bugs.jsonl");
+        let bug = |t: &str, n: u32| {
+            let mut b = ParsedBug::new(format!("http://x/{t}/{n}"));
+            b.tracker_name = Some(t.to_owned());
+            b
+        };
+        {
+            let mut w = JsonLinesWriter::create(&out).unwrap();
+            w.write_bug(&bug("A", 1)).unwrap();
+            w.write_bug(&bug("B", 1)).unwrap();
+            w.write_bug(&bug("A", 2)).unwrap();
+            w.tracker_done("A").unwrap();
+            w.write_bug(&bug("B", 2)).unwrap();
+            w.out.flush().unwrap();
+            // killed here, in the middle of a line
+        }
+        let mut f = OpenOptions::new()
+            .append(true)
+            .open(partial_path(&out))
+            .unwrap();
+        f.write_all(b"{\"canonical_bug_link\":\"http://x/B/3\",\"_tracker_na")
+            .unwrap();
+        drop(f);
+
+        let (w, done) = JsonLinesWriter::resume(&out).unwrap();
+        assert_eq!(done, HashSet::from(["A".to_owned()]));
+        assert_eq!(w.lines(), 2);
+        let mut w = Box::new(w);
+        w.write_bug(&bug("B", 1)).unwrap();
+        w.write_bug(&bug("B", 2)).unwrap();
+        w.tracker_done("B").unwrap();
+        w.finish().unwrap();
+        let text = std::fs::read_to_string(&out).unwrap();
+        let links: Vec<String> = text
+            .lines()
+            .map(|l| {
+                serde_json::from_str::<ParsedBug>(l)
+                    .unwrap()
+                    .canonical_bug_link
+            })
+            .collect();
+        assert_eq!(
+            links,
+            [
+                "http://x/A/1",
+                "http://x/A/2",
+                "http://x/B/1",
+                "http://x/B/2"
+            ]
+        );
+        assert!(!checkpoint_path(&out).exists());
+    }
+
+    #[test]
+    fn dropped_writer_leaves_previous_output_intact() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("bugs.jsonl");
+        std::fs::write(&out, "{\"canonical_bug_link\":\"old\"}\n").unwrap();
+        {
+            let mut w = JsonLinesWriter::create(&out).unwrap();
+            w.write_bug(&ParsedBug::new("http://x/1")).unwrap();
+            // dropped without finish, as a killed process would
+        }
+        assert_eq!(
+            std::fs::read_to_string(&out).unwrap(),
+            "{\"canonical_bug_link\":\"old\"}\n"
+        );
+    }
+}
