@@ -1,0 +1,25 @@
+//! # bugimporters-testkit
+//!
+//! Tools for testing bugimporters and its plugins without the internet:
+//!
+//! * [`json_tracker`] — a tiny test-only tracker type (`testkit`) whose "API" is JSON files:
+//!   a query answers `{"bugs": [ParsedBug...], "next": URL?}`, a bug URL answers one ParsedBug.
+//!   It exercises the whole crawl (paging, de-duplication, deletion, errors) from a hand-made
+//!   replay directory or a wiremock server.
+//! * [`synthetic`] — a synthetic tracker server on 127.0.0.1 (N generated bugs, Trac,
+//!   Bugzilla and GitHub protocols, latency, concurrency limit, fault injection, change
+//!   simulation) for end-to-end tests, the demo and the benchmarks.
+//!
+//! ```
+//! let mut registry = bugimporters_core::Registry::new();
+//! bugimporters_testkit::register(&mut registry);
+//! assert!(registry.factory("testkit").is_ok());
+//! ```
+
+#![deny(missing_docs)]
+
+pub mod fuzzing;
+pub mod json_tracker;
+pub mod synthetic;
+
+pub use json_tracker::register;
