@@ -1,0 +1,576 @@
+//! Requests to the GitHub API: credentials and token rotation, and the pager that walks an
+//! issue list by its `Link` header.
+//!
+//! Everything goes through [`ImportContext::fetch`], so the core fetch layer's retries,
+//! rate-limit waits (`X-RateLimit-Remaining: 0` + `X-RateLimit-Reset`, `Retry-After`),
+//! conditional requests and redirect handling apply.
+
+use std::collections::{HashSet, VecDeque};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use base64::Engine;
+use bugimporters_core::fetch::{Request, Response};
+use bugimporters_core::{Error, ImportContext};
+use chrono::NaiveDateTime;
+use http::header::{HeaderValue, ACCEPT, AUTHORIZATION, LINK};
+use url::Url;
+
+use crate::config::{GitHubOptions, Repo};
+use crate::parser::{parse_issue_list, IssuePage, ParseSettings};
+pub(crate) use bugimporters_core::paging::{link_rel, query_param, with_query_param as with_param};
+
+/// With several tokens, switch to another one when the current one has fewer requests left
+/// than this (and another has more).
+pub const ROTATE_BELOW: u64 = 100;
+
+/// Page size asked for when the importer chooses it.
+pub const PER_PAGE: u32 = 100;
+
+/// Most pages read from one listing (a loop guard: 10 000 pages of 100 issues).
+pub const MAX_PAGES: usize = 10_000;
+
+#[derive(Debug, Clone, Copy, Default)]
+struct TokenState {
+    remaining: Option<u64>,
+    reset_epoch: Option<u64>,
+}
+
+/// The credentials of a run, read from the environment: bearer tokens (rotated) or the
+/// original's basic-auth pair. `Debug` never shows them.
+pub(crate) struct Auth {
+    kind: &'static str,
+    values: Vec<String>,
+    states: Mutex<Vec<TokenState>>,
+    current: AtomicUsize,
+}
+
+impl std::fmt::Debug for Auth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Auth")
+            .field("kind", &self.kind)
+            .field("credentials", &self.values.len())
+            .finish()
+    }
+}
+
+impl Auth {
+    /// Reads the credentials through `lookup` (the context's secret lookup): the bearer
+    /// variable first (several tokens comma-separated), else the basic-auth pair, else none.
+    pub(crate) fn from_env(
+        options: &GitHubOptions,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Self {
+        let tokens: Vec<String> = lookup(options.token_env())
+            .map(|v| {
+                v.split(',')
+                    .map(str::trim)
+                    .filter(|t| !t.is_empty())
+                    .map(|t| format!("Bearer {t}"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let (kind, values) = if !tokens.is_empty() {
+            ("bearer", tokens)
+        } else {
+            let (user_env, pat_env) = options.basic_env();
+            match (lookup(user_env), lookup(pat_env)) {
+                (Some(user), Some(pat)) => {
+                    let encoded =
+                        base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pat}"));
+                    ("basic", vec![format!("Basic {encoded}")])
+                }
+                _ => ("none", Vec::new()),
+            }
+        };
+        Auth {
+            kind,
+            states: Mutex::new(vec![TokenState::default(); values.len()]),
+            values,
+            current: AtomicUsize::new(0),
+        }
+    }
+
+    /// `"bearer"`, `"basic"` or `"none"`.
+    pub(crate) fn kind(&self) -> &'static str {
+        self.kind
+    }
+
+    /// The credential to use next, by index: the current one unless it runs low and another
+    /// has more left.
+    fn pick(&self) -> Option<usize> {
+        match self.values.len() {
+            0 => return None,
+            1 => return Some(0),
+            _ => {}
+        }
+        let now = epoch_now();
+        let states = self.states.lock().ok()?;
+        let left = |s: &TokenState| match (s.remaining, s.reset_epoch) {
+            (Some(_), Some(reset)) if reset <= now => u64::MAX,
+            (Some(r), _) => r,
+            (None, _) => u64::MAX,
+        };
+        let cur = self.current.load(Ordering::Relaxed) % self.values.len();
+        let cur_left = states.get(cur).map_or(u64::MAX, left);
+        if cur_left >= ROTATE_BELOW {
+            return Some(cur);
+        }
+        let best =
+            (0..states.len()).max_by_key(|&i| (states.get(i).map_or(0, left), usize::MAX - i))?;
+        let best_left = states.get(best).map_or(0, left);
+        if best != cur && best_left > cur_left {
+            tracing::info!(
+                from = cur,
+                to = best,
+                remaining = cur_left,
+                "GitHub token running low; switching to the next token"
+            );
+            self.current.store(best, Ordering::Relaxed);
+            return Some(best);
+        }
+        Some(cur)
+    }
+
+    fn observe(&self, index: usize, resp: &Response) {
+        let remaining = resp
+            .header("x-ratelimit-remaining")
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        if remaining.is_none() {
+            return;
+        }
+        let reset_epoch = resp
+            .header("x-ratelimit-reset")
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        if let Ok(mut states) = self.states.lock() {
+            if let Some(s) = states.get_mut(index) {
+                s.remaining = remaining;
+                s.reset_epoch = reset_epoch;
+            }
+        }
+    }
+}
+
+fn epoch_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// Requests of one tracker: the repository, its credentials and the parse settings.
+#[derive(Debug)]
+pub(crate) struct GitHubClient {
+    pub(crate) repo: Repo,
+    pub(crate) settings: ParseSettings,
+    pub(crate) auth: Auth,
+}
+
+impl GitHubClient {
+    /// GETs `url`, conditionally when `conditional`, with the credentials when `url` is on the
+    /// API's origin (never elsewhere: query URLs come from a database that users edit).
+    pub(crate) async fn get(
+        &self,
+        ctx: &ImportContext,
+        url: &str,
+        conditional: bool,
+    ) -> Result<Response, Error> {
+        let mut req = Request::get(url)?.with_header(
+            ACCEPT,
+            HeaderValue::from_static("application/vnd.github+json"),
+        );
+        if conditional {
+            req = req.conditional();
+        }
+        let mut used = None;
+        if self.repo.same_origin(&req.url) {
+            if let Some(i) = self.auth.pick() {
+                if let Some(value) = self.auth.values.get(i) {
+                    req = req.with_secret_header(AUTHORIZATION, value)?;
+                    used = Some(i);
+                }
+            }
+        }
+        let resp = ctx.fetch(req).await?;
+        if let Some(i) = used {
+            self.auth.observe(i, &resp);
+        }
+        Ok(resp)
+    }
+}
+
+/// What one step of a [`Pager`] gave.
+#[derive(Debug)]
+pub(crate) enum PageOutcome {
+    /// A page of issues (pull requests already skipped).
+    Page(IssuePage),
+    /// `304 Not Modified`: the page is as it was when last fetched; its issues are unknown.
+    NotModified,
+    /// The page could not be fetched or parsed; the error was reported.
+    Failed,
+}
+
+/// The `Link` header of a response, resolved against its URL.
+#[derive(Debug, Default)]
+struct Links {
+    present: bool,
+    next: Option<String>,
+    last: Option<String>,
+}
+
+/// Pages of one listing fetched at the same time once its last page is known.
+pub const PARALLEL_PAGES: usize = 4;
+
+/// Walks an issue list page by page. The first request is the URL exactly as given (the
+/// conformance replay and the host's own URLs rely on it); following pages come from the
+/// `Link` header. When the first URL names no `per_page` and there is more than one page, the
+/// listing restarts once at `per_page=100` (fewer requests for any list longer than about 45
+/// issues; issues seen twice are de-duplicated by the caller). Once a page's `Link` names both
+/// `next` and `last` as numbered pages of the same URL, the remaining pages are fetched
+/// [`PARALLEL_PAGES`] at a time (still delivered in order).
+#[derive(Debug)]
+pub(crate) struct Pager {
+    next: Option<String>,
+    first: String,
+    seen: HashSet<String>,
+    pages: usize,
+    queued: VecDeque<String>,
+    ready: VecDeque<PageOutcome>,
+}
+
+impl Pager {
+    pub(crate) fn new(first: String) -> Self {
+        Pager {
+            next: Some(first.clone()),
+            first,
+            seen: HashSet::new(),
+            pages: 0,
+            queued: VecDeque::new(),
+            ready: VecDeque::new(),
+        }
+    }
+
+    /// The next page, or `None` at the end.
+    pub(crate) async fn next(
+        &mut self,
+        gh: &GitHubClient,
+        ctx: &ImportContext,
+        now: NaiveDateTime,
+    ) -> Option<PageOutcome> {
+        if let Some(ready) = self.ready.pop_front() {
+            return Some(ready);
+        }
+        if !self.queued.is_empty() {
+            let n = PARALLEL_PAGES.min(self.queued.len());
+            let batch: Vec<String> = self.queued.drain(..n).collect();
+            let fetched =
+                futures::future::join_all(batch.iter().map(|u| fetch_page(gh, ctx, u, now))).await;
+            self.ready
+                .extend(fetched.into_iter().map(|(outcome, _)| outcome));
+            return self.ready.pop_front();
+        }
+        let url = self.next.take()?;
+        if !self.seen.insert(url.clone()) || self.pages >= MAX_PAGES {
+            ctx.report_error(Error::parse(
+                url.as_str(),
+                "the Link header loops or the listing exceeds the page limit; listing stopped",
+            ));
+            return Some(PageOutcome::Failed);
+        }
+        self.pages += 1;
+        let is_first = self.pages == 1;
+        let (outcome, links) = fetch_page(gh, ctx, &url, now).await;
+        match &outcome {
+            PageOutcome::Failed => {}
+            PageOutcome::NotModified => {
+                // A 304 may come without a Link header: GitHub pages are `page=N`, so step on
+                // (a page past the end answers `[]`, which ends the listing).
+                self.next = if links.present {
+                    links.next.clone()
+                } else {
+                    next_page_number(&url)
+                };
+                // Walk the pages an earlier run walked, so that their validators apply:
+                // restart at 100 per page only if that first page was fetched before.
+                if is_first {
+                    if let Some(bigger) = self.upsized() {
+                        if ctx.client().validators(&bigger).is_some() {
+                            self.next = Some(bigger);
+                            return Some(outcome);
+                        }
+                    }
+                }
+                self.queue_rest(&links);
+            }
+            PageOutcome::Page(page) => {
+                if page.items > 0 {
+                    self.next = links.next.clone();
+                    if is_first && self.next.is_some() {
+                        if let Some(bigger) = self.upsized() {
+                            self.next = Some(bigger);
+                            return Some(outcome);
+                        }
+                    }
+                    self.queue_rest(&links);
+                }
+            }
+        }
+        Some(outcome)
+    }
+
+    /// When `next` and `last` are numbered pages of one URL, queues them all (and clears the
+    /// sequential `next`).
+    fn queue_rest(&mut self, links: &Links) {
+        let (Some(next), Some(last)) = (&links.next, &links.last) else {
+            return;
+        };
+        let Some(urls) = page_range(next, last) else {
+            return;
+        };
+        if self.pages + urls.len() > MAX_PAGES || urls.iter().any(|u| self.seen.contains(u)) {
+            return;
+        }
+        self.seen.extend(urls.iter().cloned());
+        self.pages += urls.len();
+        self.queued.extend(urls);
+        self.next = None;
+    }
+
+    /// The first URL at [`PER_PAGE`] per page, when it chose neither a page size nor a page.
+    fn upsized(&self) -> Option<String> {
+        let mut url = Url::parse(&self.first).ok()?;
+        if url
+            .query_pairs()
+            .any(|(k, _)| k == "per_page" || k == "page")
+        {
+            return None;
+        }
+        url.query_pairs_mut()
+            .append_pair("per_page", &PER_PAGE.to_string());
+        Some(url.into())
+    }
+}
+
+/// Fetches and parses one page; errors are reported here.
+async fn fetch_page(
+    gh: &GitHubClient,
+    ctx: &ImportContext,
+    url: &str,
+    now: NaiveDateTime,
+) -> (PageOutcome, Links) {
+    let resp = match gh.get(ctx, url, true).await {
+        Ok(r) => r,
+        Err(e) => {
+            ctx.report_error(e);
+            return (PageOutcome::Failed, Links::default());
+        }
+    };
+    // Every `Link` header counts (a server may split the relations over several).
+    let values: Vec<&str> = resp
+        .headers
+        .get_all(LINK)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    let find = |rel: &str| {
+        values
+            .iter()
+            .find_map(|v| link_rel(v, rel))
+            .and_then(|t| resp.url.join(&t).ok())
+            .map(String::from)
+    };
+    let links = Links {
+        present: !values.is_empty(),
+        next: find("next"),
+        last: find("last"),
+    };
+    if resp.not_modified() {
+        return (PageOutcome::NotModified, links);
+    }
+    match parse_issue_list(&resp.body, resp.url.as_str(), &gh.settings, now) {
+        Ok(page) => (PageOutcome::Page(page), links),
+        Err(e) => {
+            ctx.report_error(e);
+            (PageOutcome::Failed, Links::default())
+        }
+    }
+}
+
+/// A URL split into itself, its `page` number and its other parameters.
+type NumberedPage = (Url, u64, Vec<(String, String)>);
+
+/// The URLs of pages `next..=last` when both are the same URL but for `page=N` (GitHub's
+/// links); `next` itself is kept verbatim.
+pub(crate) fn page_range(next: &str, last: &str) -> Option<Vec<String>> {
+    let split = |text: &str| -> Option<NumberedPage> {
+        let url = Url::parse(text).ok()?;
+        let mut page = None;
+        let mut rest = Vec::new();
+        for (k, v) in url.query_pairs() {
+            if k == "page" {
+                page = Some(v.parse::<u64>().ok()?);
+            } else {
+                rest.push((k.into_owned(), v.into_owned()));
+            }
+        }
+        Some((url, page?, rest))
+    };
+    let (next_url, from, next_rest) = split(next)?;
+    let (last_url, to, last_rest) = split(last)?;
+    if next_url.origin() != last_url.origin()
+        || next_url.path() != last_url.path()
+        || next_rest != last_rest
+        || to < from
+        || to - from >= MAX_PAGES as u64
+    {
+        return None;
+    }
+    let mut urls = vec![next.to_owned()];
+    for n in from + 1..=to {
+        urls.push(with_param(next, "page", &n.to_string())?);
+    }
+    Some(urls)
+}
+
+/// `url` with its `page` parameter incremented (`page=2` when absent).
+pub(crate) fn next_page_number(url: &str) -> Option<String> {
+    let mut parsed = Url::parse(url).ok()?;
+    let mut page = 1u64;
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    for (k, v) in parsed.query_pairs() {
+        if k == "page" {
+            page = v.parse().ok()?;
+        } else {
+            pairs.push((k.into_owned(), v.into_owned()));
+        }
+    }
+    pairs.push(("page".to_owned(), (page + 1).to_string()));
+    parsed.query_pairs_mut().clear().extend_pairs(pairs);
+    Some(parsed.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts() -> GitHubOptions {
+        GitHubOptions::default()
+    }
+
+    #[test]
+    fn basic_auth_value_is_the_originals() {
+        let auth = Auth::from_env(&opts(), |k| match k {
+            "GITHUB_USERNAME" => Some("sample_username".into()),
+            "GITHUB_PERSONAL_ACCESS_TOKEN" => Some("sample_token".into()),
+            _ => None,
+        });
+        assert_eq!(auth.kind(), "basic");
+        assert_eq!(
+            auth.values,
+            vec!["Basic c2FtcGxlX3VzZXJuYW1lOnNhbXBsZV90b2tlbg==".to_owned()]
+        );
+        assert!(!format!("{auth:?}").contains("c2Ft"));
+    }
+
+    #[test]
+    fn bearer_wins_and_splits() {
+        let auth = Auth::from_env(&opts(), |k| match k {
+            "GITHUB_TOKEN" => Some(" a , ,b".into()),
+            "GITHUB_USERNAME" => Some("u".into()),
+            "GITHUB_PERSONAL_ACCESS_TOKEN" => Some("p".into()),
+            _ => None,
+        });
+        assert_eq!(auth.kind(), "bearer");
+        assert_eq!(
+            auth.values,
+            vec!["Bearer a".to_owned(), "Bearer b".to_owned()]
+        );
+        let none = Auth::from_env(&opts(), |k| (k == "GITHUB_USERNAME").then(|| "u".into()));
+        assert_eq!(none.kind(), "none");
+        assert_eq!(none.pick(), None);
+    }
+
+    #[test]
+    fn rotation_picks_the_fullest_token() {
+        let auth = Auth::from_env(&opts(), |k| (k == "GITHUB_TOKEN").then(|| "a,b,c".into()));
+        assert_eq!(auth.pick(), Some(0));
+        let future = epoch_now() + 3600;
+        {
+            let mut s = auth.states.lock().unwrap();
+            s[0] = TokenState {
+                remaining: Some(5),
+                reset_epoch: Some(future),
+            };
+            s[1] = TokenState {
+                remaining: Some(50),
+                reset_epoch: Some(future),
+            };
+        }
+        // Token 2 is unknown, hence presumed full.
+        assert_eq!(auth.pick(), Some(2));
+        assert_eq!(auth.pick(), Some(2), "stays while it has enough");
+        {
+            let mut s = auth.states.lock().unwrap();
+            s[2] = TokenState {
+                remaining: Some(1),
+                reset_epoch: Some(future),
+            };
+            s[0] = TokenState {
+                remaining: Some(0),
+                reset_epoch: Some(1),
+            };
+        }
+        assert_eq!(auth.pick(), Some(0), "token 0 has reset since");
+    }
+
+    #[test]
+    fn page_ranges_from_link_headers() {
+        let r = page_range(
+            "https://h/r/issues?state=all&per_page=100&page=2",
+            "https://h/r/issues?state=all&per_page=100&page=4",
+        )
+        .unwrap();
+        assert_eq!(
+            r,
+            vec![
+                "https://h/r/issues?state=all&per_page=100&page=2",
+                "https://h/r/issues?state=all&per_page=100&page=3",
+                "https://h/r/issues?state=all&per_page=100&page=4",
+            ]
+        );
+        // Not siblings, or cursor links without page numbers: walk sequentially.
+        assert!(page_range("https://h/r?page=2&x=1", "https://h/r?page=4&x=2").is_none());
+        assert!(page_range("https://h/r?after=abc", "https://h/r?page=4").is_none());
+        assert!(page_range("https://h/r?page=5", "https://h/r?page=4").is_none());
+    }
+
+    #[test]
+    fn url_helpers() {
+        assert_eq!(
+            next_page_number("https://h/r/issues?state=open").as_deref(),
+            Some("https://h/r/issues?state=open&page=2")
+        );
+        assert_eq!(
+            next_page_number("https://h/r/issues?page=4&per_page=100").as_deref(),
+            Some("https://h/r/issues?per_page=100&page=5")
+        );
+        assert_eq!(
+            with_param(
+                "https://h/i?since=2012-09-15T00%3A00%3A00",
+                "state",
+                "closed"
+            )
+            .as_deref(),
+            Some("https://h/i?since=2012-09-15T00%3A00%3A00&state=closed")
+        );
+        assert_eq!(
+            with_param("https://h/i?state=open&x=1", "state", "closed").as_deref(),
+            Some("https://h/i?state=closed&x=1")
+        );
+        assert_eq!(
+            query_param("https://h/i?state=all", "state").as_deref(),
+            Some("all")
+        );
+        assert_eq!(query_param("https://h/i", "state"), None);
+    }
+}

@@ -1,0 +1,369 @@
+//! The [`GitHubImporter`]: queries, and the refresh of the bugs a host already holds.
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use async_trait::async_trait;
+use bugimporters_core::{Error, ImportContext, Importer, ParsedBug, TrackerConfig};
+use futures::StreamExt;
+use url::Url;
+
+use crate::client::{query_param, with_param, Auth, GitHubClient, PageOutcome, Pager};
+use crate::config::{issue_link_parts, GitHubOptions, Repo};
+use crate::parser::{parse_issue, IssueItem};
+
+/// Issues refreshed one by one at the same time (the context still bounds requests in flight
+/// by `max_connections`).
+const PARALLEL_REFRESH: usize = 16;
+
+/// Imports the issues of one GitHub (or GitHub Enterprise) repository. See the crate docs and
+/// `docs/trackers/github.md` for the behaviour.
+#[derive(Debug)]
+pub struct GitHubImporter {
+    config: TrackerConfig,
+    options: GitHubOptions,
+    repo: Repo,
+    client: OnceLock<Arc<GitHubClient>>,
+    /// Set by `process_queries` when a query listed every issue of the repository (state=all,
+    /// no filter) to the end with no 304 page: then every held bug it did not list is gone or
+    /// moved, and `process_existing_bugs` checks those one by one without another listing.
+    full_listing_done: AtomicBool,
+}
+
+impl GitHubImporter {
+    /// An importer for `config`; fails (naming the key) on missing or malformed GitHub keys.
+    pub fn new(config: &TrackerConfig) -> Result<Self, Error> {
+        let options = GitHubOptions::from_config(config)?;
+        let repo = options.repo()?;
+        Ok(GitHubImporter {
+            config: config.clone(),
+            options,
+            repo,
+            client: OnceLock::new(),
+            full_listing_done: AtomicBool::new(false),
+        })
+    }
+
+    /// The repository and API root this importer reads.
+    pub fn repo(&self) -> &Repo {
+        &self.repo
+    }
+
+    /// The client, with credentials read from the environment on first use.
+    fn client(&self, ctx: &ImportContext) -> Arc<GitHubClient> {
+        self.client
+            .get_or_init(|| {
+                let auth = Auth::from_env(&self.options, |name| ctx.secret(name));
+                tracing::debug!(tracker = %ctx.tracker_name(), auth = auth.kind(), "GitHub credentials");
+                Arc::new(GitHubClient {
+                    repo: self.repo.clone(),
+                    settings: self.options.parse_settings(&self.config.tracker_name),
+                    auth,
+                })
+            })
+            .clone()
+    }
+
+    /// The first URL of each query: as configured (moved onto a GitHub Enterprise root), with
+    /// `since=` from the query's `last_polled` when it has one and the URL none.
+    ///
+    /// With no query at all, the repository's every issue (`state=all`) — unless the record
+    /// carries `get_older_bug_data`: the host exports that for a tracker that holds bugs, and a
+    /// host tracker without query rows asks only for the refresh of those bugs.
+    pub fn query_urls(&self) -> Vec<String> {
+        if self.config.queries.is_empty() {
+            if self.older_bug_data().is_some() {
+                return Vec::new();
+            }
+            return vec![self.repo.default_query()];
+        }
+        self.config
+            .queries
+            .iter()
+            .map(|q| {
+                let url = self.repo.rebase(q.url.trim());
+                match q.last_polled {
+                    Some(t) if query_param(&url, "since").is_none() => {
+                        let since = t.format("%Y-%m-%dT%H:%M:%SZ").to_string();
+                        with_param(&url, "since", &since).unwrap_or(url)
+                    }
+                    _ => url,
+                }
+            })
+            .collect()
+    }
+
+    /// `get_older_bug_data` when set and not blank, moved onto a GitHub Enterprise root.
+    fn older_bug_data(&self) -> Option<String> {
+        self.config
+            .get_older_bug_data
+            .as_deref()
+            .map(str::trim)
+            .filter(|u| !u.is_empty())
+            .map(|u| self.repo.rebase(u))
+    }
+
+    /// Whether `url` lists every issue of this repository: its issues path, `state=all`, and no
+    /// filtering parameter.
+    fn lists_everything(&self, url: &str) -> bool {
+        let (Ok(u), Ok(expected)) = (Url::parse(url), Url::parse(&self.repo.issues_url())) else {
+            return false;
+        };
+        if u.origin() != expected.origin()
+            || !u
+                .path()
+                .trim_end_matches('/')
+                .eq_ignore_ascii_case(expected.path())
+        {
+            return false;
+        }
+        let mut all = false;
+        for (k, v) in u.query_pairs() {
+            match &*k {
+                "state" => all = v == "all",
+                // A `page` would start the listing part-way.
+                "per_page" | "sort" | "direction" => {}
+                _ => return false,
+            }
+        }
+        all
+    }
+
+    async fn run_query(
+        &self,
+        ctx: &ImportContext,
+        gh: &GitHubClient,
+        url: String,
+    ) -> Result<(), Error> {
+        let mut pager = Pager::new(url.clone());
+        let mut complete = true;
+        let (mut emitted, mut pulls) = (0u64, 0usize);
+        while let Some(outcome) = pager.next(gh, ctx, ctx.now()).await {
+            match outcome {
+                PageOutcome::Page(page) => {
+                    pulls += page.pull_requests;
+                    for e in page.errors {
+                        complete = false;
+                        ctx.report_error(e);
+                    }
+                    for bug in page.bugs {
+                        if ctx.claim(&bug.canonical_bug_link) {
+                            ctx.emit(bug).await?;
+                            emitted += 1;
+                        }
+                    }
+                }
+                PageOutcome::NotModified => complete = false,
+                PageOutcome::Failed => complete = false,
+            }
+        }
+        tracing::debug!(tracker = %ctx.tracker_name(), url = %url, emitted, pull_requests_skipped = pulls, complete, "query done");
+        if complete && self.lists_everything(&url) {
+            self.full_listing_done.store(true, Ordering::Relaxed);
+        }
+        Ok(())
+    }
+
+    /// Reads one listing for the refresh: emits the held bugs it lists (removing them from
+    /// `pending`). Returns whether every page was read and parsed (no 304, no error).
+    async fn refresh_from_listing(
+        &self,
+        ctx: &ImportContext,
+        gh: &GitHubClient,
+        url: String,
+        pending: &mut HashSet<String>,
+    ) -> Result<bool, Error> {
+        let mut pager = Pager::new(url);
+        let mut complete = true;
+        while let Some(outcome) = pager.next(gh, ctx, ctx.now()).await {
+            match outcome {
+                PageOutcome::Page(page) => {
+                    for e in page.errors {
+                        complete = false;
+                        ctx.report_error(e);
+                    }
+                    for bug in page.bugs {
+                        if pending.remove(&bug.canonical_bug_link) {
+                            ctx.emit(bug).await?;
+                        }
+                    }
+                }
+                PageOutcome::NotModified | PageOutcome::Failed => complete = false,
+            }
+            if pending.is_empty() {
+                // Every held bug is refreshed; the rest of the listing cannot matter.
+                break;
+            }
+        }
+        Ok(complete)
+    }
+
+    /// Refreshes each of `links` with its own conditional request.
+    async fn refresh_each(
+        &self,
+        ctx: &ImportContext,
+        gh: &GitHubClient,
+        links: Vec<String>,
+    ) -> Result<(), Error> {
+        let results: Vec<Result<(), Error>> = futures::stream::iter(links)
+            .map(|link| self.refresh_one(ctx, gh, link))
+            .buffer_unordered(PARALLEL_REFRESH)
+            .collect()
+            .await;
+        results.into_iter().collect()
+    }
+
+    async fn refresh_one(
+        &self,
+        ctx: &ImportContext,
+        gh: &GitHubClient,
+        link: String,
+    ) -> Result<(), Error> {
+        let name = ctx.tracker_name();
+        let Some(api) = self.repo.issue_api_url(&link) else {
+            ctx.report_error(Error::parse(
+                link.as_str(),
+                "not a GitHub issue link (…/OWNER/REPO/issues/N); cannot refresh it",
+            ));
+            return Ok(());
+        };
+        match gh.get(ctx, &api, true).await {
+            Ok(resp) if resp.not_modified() => {
+                ctx.emit(ParsedBug::no_update(link.as_str(), name, name, ctx.now()))
+                    .await
+            }
+            Ok(resp) => match parse_issue(&resp.body, resp.url.as_str(), &gh.settings, ctx.now()) {
+                Ok(IssueItem::Issue(bug)) if bug.canonical_bug_link == link => ctx.emit(*bug).await,
+                Ok(IssueItem::Issue(bug)) => {
+                    // Transferred (301 followed by the fetch layer), repository renamed, or the
+                    // host holds a differently spelled link: the bug lives on under its new
+                    // link, and the old record goes.
+                    tracing::info!(tracker = %name, from = %link, to = %bug.canonical_bug_link, "issue moved");
+                    if ctx.claim(&bug.canonical_bug_link) {
+                        ctx.emit(*bug).await?;
+                    }
+                    ctx.emit(ParsedBug::deleted(link.as_str(), name, name, ctx.now()))
+                        .await
+                }
+                Ok(IssueItem::PullRequest { .. }) => {
+                    tracing::info!(tracker = %name, url = %link, "a pull request, not an issue (the original imported those); deleting it");
+                    ctx.emit(ParsedBug::deleted(link.as_str(), name, name, ctx.now()))
+                        .await
+                }
+                Err(e) => {
+                    ctx.report_error(e);
+                    Ok(())
+                }
+            },
+            Err(e) if e.is_not_found() => {
+                ctx.emit(ParsedBug::deleted(link.as_str(), name, name, ctx.now()))
+                    .await
+            }
+            Err(e) => {
+                ctx.report_error(e);
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Whether `link` is the page of an issue of the repository `listing` lists
+/// (`{api}/repos/{owner}/{repo}/issues?...`).
+fn listed_by(listing: &str, link: &str) -> bool {
+    let Ok(u) = Url::parse(listing) else {
+        return false;
+    };
+    let segs: Vec<&str> = u
+        .path_segments()
+        .map(|s| s.filter(|p| !p.is_empty()).collect())
+        .unwrap_or_default();
+    let [.., "repos", owner, repo, "issues"] = segs.as_slice() else {
+        return false;
+    };
+    match issue_link_parts(link) {
+        Some((o, r, kind, _)) => {
+            kind == "issues" && o.eq_ignore_ascii_case(owner) && r.eq_ignore_ascii_case(repo)
+        }
+        None => false,
+    }
+}
+
+#[async_trait]
+impl Importer for GitHubImporter {
+    async fn process_queries(&self, ctx: &ImportContext) -> Result<(), Error> {
+        self.full_listing_done.store(false, Ordering::Relaxed);
+        let gh = self.client(ctx);
+        let runs = self
+            .query_urls()
+            .into_iter()
+            .map(|url| self.run_query(ctx, &gh, url));
+        let results = futures::future::join_all(runs).await;
+        results.into_iter().collect()
+    }
+
+    async fn process_existing_bugs(
+        &self,
+        ctx: &ImportContext,
+        urls: &[String],
+    ) -> Result<(), Error> {
+        // Bugs a query of this run already emitted are done.
+        let order: Vec<String> = urls.iter().filter(|u| ctx.claim(u)).cloned().collect();
+        if order.is_empty() {
+            return Ok(());
+        }
+        let mut pending: HashSet<String> = order.iter().cloned().collect();
+        let gh = self.client(ctx);
+
+        if self.full_listing_done.load(Ordering::Relaxed) {
+            // A complete listing of every issue did not name these: gone, moved or pull
+            // requests. Ask for each.
+            return self.refresh_each(ctx, gh.as_ref(), order).await;
+        }
+
+        let Some(listing) = self.older_bug_data() else {
+            return self.refresh_each(ctx, gh.as_ref(), order).await;
+        };
+
+        let mut complete = self
+            .refresh_from_listing(ctx, gh.as_ref(), listing.clone(), &mut pending)
+            .await?;
+        // The host's listing has no `state`, so it names open issues only (the original
+        // never refreshed closed ones). Read the other state too, only if still needed.
+        let state = query_param(&listing, "state");
+        let other = match state.as_deref() {
+            None | Some("") | Some("open") => Some("closed"),
+            Some("closed") => Some("open"),
+            _ => None,
+        };
+        let mut states_covered = state.as_deref() == Some("all");
+        if let Some(other) = other {
+            if complete && !pending.is_empty() {
+                if let Some(url) = with_param(&listing, "state", other) {
+                    complete = self
+                        .refresh_from_listing(ctx, gh.as_ref(), url, &mut pending)
+                        .await?;
+                    states_covered = true;
+                }
+            }
+        }
+        if pending.is_empty() {
+            return Ok(());
+        }
+        let has_since = query_param(&listing, "since").is_some_and(|s| !s.is_empty());
+        let name = ctx.tracker_name();
+        let mut one_by_one = Vec::new();
+        for link in order.into_iter().filter(|l| pending.contains(l)) {
+            // A complete `since=T` listing of every state (T = the oldest last_polled of the
+            // held bugs, as the host computes it) names every issue changed since its last
+            // poll; an issue of that repository it does not name is unchanged.
+            if complete && states_covered && has_since && listed_by(&listing, &link) {
+                ctx.emit(ParsedBug::no_update(link.as_str(), name, name, ctx.now()))
+                    .await?;
+            } else {
+                one_by_one.push(link);
+            }
+        }
+        self.refresh_each(ctx, gh.as_ref(), one_by_one).await
+    }
+}

@@ -1,0 +1,161 @@
+//! # bugimporters-github
+//!
+//! The `github` tracker type (alias `github.GitHubBugImporter`, the original's class name):
+//! the issues of one GitHub or GitHub Enterprise repository, read through the REST API v3.
+//!
+//! * **Queries** are issue-list URLs as the original host exported them
+//!   (`https://api.github.com/repos/OWNER/REPO/issues?state=open`); the first request is the
+//!   URL exactly as configured, following pages come from the `Link` header to the last page.
+//!   With no query, every issue of the repository is listed (`state=all`). Pull requests,
+//!   which the issues API lists too, are skipped.
+//! * **Incremental**: `since=` from a query's `last_polled`; every page is a conditional
+//!   request (ETag), so an unchanged page answers `304` and costs no rate limit.
+//! * **Existing bugs** are refreshed from the `get_older_bug_data` listing (both states), and
+//!   those it does not name become `_no_update` when the listing proves them unchanged; else
+//!   one by one (`/repos/OWNER/REPO/issues/N`, conditional: `304` → `_no_update`,
+//!   `404`/`410` → `_deleted`, a transferred issue is followed).
+//! * **Credentials** from the environment only: `GITHUB_TOKEN` (bearer; several tokens,
+//!   comma-separated, are rotated when one runs low) or the original's `GITHUB_USERNAME` +
+//!   `GITHUB_PERSONAL_ACCESS_TOKEN` (basic). They are sent only to the API's origin and never
+//!   appear in logs, errors or output. Rate-limit waits are the core fetch layer's.
+//!
+//! The parsers ([`parser`]) are pure and serve the `parse` formats `github-issue-json` and
+//! `github-issues-json`. The user documentation is `docs/trackers/github.md`.
+//!
+//! ## Example
+//!
+//! ```
+//! use bugimporters_core::{time::parse_datetime, Registry};
+//! use bugimporters_github::parser::{parse_issue, IssueItem, ParseSettings};
+//!
+//! let mut registry = Registry::new();
+//! bugimporters_github::register(&mut registry);
+//! assert_eq!(registry.canonical_kind("github.GitHubBugImporter").unwrap(), "github");
+//!
+//! let body = br#"{"number": 1, "html_url": "https://github.com/o/r/issues/1",
+//!   "title": "Crash", "body": null, "state": "open", "user": {"login": "ann"},
+//!   "assignee": null, "comments": 2, "labels": [{"name": "easy"}],
+//!   "created_at": "2024-01-02T03:04:05Z", "updated_at": "2024-01-03T00:00:00Z"}"#;
+//! let settings = ParseSettings::new("My project", "easy", "docs");
+//! let now = parse_datetime("2024-02-01T00:00:00").unwrap();
+//! let IssueItem::Issue(bug) = parse_issue(body, "issue.json", &settings, now).unwrap() else {
+//!     panic!("not a pull request")
+//! };
+//! assert_eq!(bug.good_for_newcomers, Some(true));
+//! assert_eq!(bug.people_involved, Some(2));
+//! assert_eq!(bug.description.as_deref(), Some(""));
+//! ```
+
+#![deny(missing_docs)]
+
+mod client;
+pub mod config;
+mod importer;
+pub mod parser;
+
+use std::sync::Arc;
+
+use bugimporters_core::{
+    BuildContext, ConfigKey, Error, Importer, ImporterFactory, ParseFormat, ParseFormatKind,
+    ParseInput, ParseOutput, Registry,
+};
+
+pub use client::{MAX_PAGES, PER_PAGE, ROTATE_BELOW};
+pub use config::{GitHubOptions, Repo};
+pub use importer::GitHubImporter;
+pub use parser::{parse_issue, parse_issue_list, IssueItem, IssuePage, ParseSettings};
+
+/// The type name.
+pub const KIND: &str = "github";
+
+/// `parse` format: one issue object.
+pub const FORMAT_ISSUE: &str = "github-issue-json";
+/// `parse` format: one page of an issue list.
+pub const FORMAT_ISSUES: &str = "github-issues-json";
+
+/// Registers the `github` type.
+pub fn register(registry: &mut Registry) {
+    registry.register(Arc::new(GitHubFactory));
+}
+
+/// Factory of the `github` type.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct GitHubFactory;
+
+impl ImporterFactory for GitHubFactory {
+    fn kind(&self) -> &'static str {
+        KIND
+    }
+
+    fn aliases(&self) -> &'static [&'static str] {
+        &["github.GitHubBugImporter"]
+    }
+
+    fn description(&self) -> &'static str {
+        "GitHub and GitHub Enterprise issues (REST API v3)"
+    }
+
+    fn config_keys(&self) -> &'static [ConfigKey] {
+        config::CONFIG_KEYS
+    }
+
+    fn build(&self, cx: &BuildContext<'_>) -> Result<Arc<dyn Importer>, Error> {
+        Ok(Arc::new(GitHubImporter::new(cx.config)?))
+    }
+
+    fn parse_formats(&self) -> Vec<ParseFormat> {
+        vec![
+            ParseFormat {
+                name: FORMAT_ISSUE,
+                kind: ParseFormatKind::Bugs,
+                files: "one issue JSON (GET /repos/OWNER/REPO/issues/N)",
+                description: "one GitHub issue object",
+            },
+            ParseFormat {
+                name: FORMAT_ISSUES,
+                kind: ParseFormatKind::Bugs,
+                files: "one issue-list page JSON (GET /repos/OWNER/REPO/issues)",
+                description: "a page of a GitHub issue list; pull requests are skipped",
+            },
+        ]
+    }
+
+    fn parse(
+        &self,
+        cx: &BuildContext<'_>,
+        format: &str,
+        input: &ParseInput,
+    ) -> Result<ParseOutput, Error> {
+        // Only the label rules are needed: no repository keys are required to parse.
+        let options = GitHubOptions::from_config(cx.config)?;
+        let settings = options.parse_settings(&cx.config.tracker_name);
+        let now = input.options.now;
+        let name = input.url_or_path();
+        match format {
+            FORMAT_ISSUE => {
+                let (_, body) = input.file(0, "one issue JSON")?;
+                match parse_issue(body, &name, &settings, now)? {
+                    IssueItem::Issue(bug) => Ok(ParseOutput::Bugs(vec![*bug])),
+                    IssueItem::PullRequest { html_url } => Err(Error::parse(
+                        name,
+                        format!(
+                            "a pull request ({}), not an issue",
+                            html_url.as_deref().unwrap_or("no html_url")
+                        ),
+                    )),
+                }
+            }
+            FORMAT_ISSUES => {
+                let (_, body) = input.file(0, "one issue-list page JSON")?;
+                let page = parse_issue_list(body, &name, &settings, now)?;
+                if let Some(e) = page.errors.into_iter().next() {
+                    return Err(e);
+                }
+                Ok(ParseOutput::Bugs(page.bugs))
+            }
+            other => Err(Error::config(format!(
+                "tracker type {KIND} has no parse format {other:?} (known: {FORMAT_ISSUE}, {FORMAT_ISSUES})"
+            ))),
+        }
+    }
+}

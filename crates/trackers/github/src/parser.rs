@@ -1,0 +1,459 @@
+//! Pure parsers: GitHub REST API v3 issue JSON in, [`ParsedBug`]s out. No I/O.
+//!
+//! The field rules are the original importer's (reference §5.3), with two corrections that
+//! are documented in `docs/trackers/github.md`:
+//!
+//! * a missing or `null` `body` becomes `""` (the host's `description` column is NOT NULL, so
+//!   the original's `null` made the host drop the bug);
+//! * pull requests, which the issues API lists too, are recognised and skipped (the original
+//!   imported them as bugs). An item is a pull request when its `pull_request` member is an
+//!   object with at least one non-null value, or when its `html_url` is a `/pull/N` page. The
+//!   API of 2012 put `"pull_request": {"html_url": null, ...}` on *every* issue, so the mere
+//!   presence of the key does not make an item a pull request.
+
+use bugimporters_core::classify::any_piece_equals;
+pub use bugimporters_core::paging::link_rel;
+use bugimporters_core::time::parse_datetime;
+use bugimporters_core::{Error, ParsedBug};
+use chrono::NaiveDateTime;
+use serde::Deserialize;
+
+/// What the parser needs from the tracker's configuration.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ParseSettings {
+    /// `tracker_name`: written as `_tracker_name` and `_project_name` of every bug.
+    pub tracker_name: String,
+    /// `bitesized_tag`: comma-separated label names; a bug with one of them exactly is
+    /// `good_for_newcomers`. Pieces are not trimmed (as the original).
+    pub bitesized_tag: String,
+    /// `documentation_tag`: comma-separated label names for `concerns_just_documentation`.
+    pub documentation_tag: String,
+}
+
+impl ParseSettings {
+    /// Settings for `tracker_name` with the two label rules.
+    pub fn new(
+        tracker_name: impl Into<String>,
+        bitesized_tag: impl Into<String>,
+        documentation_tag: impl Into<String>,
+    ) -> Self {
+        ParseSettings {
+            tracker_name: tracker_name.into(),
+            bitesized_tag: bitesized_tag.into(),
+            documentation_tag: documentation_tag.into(),
+        }
+    }
+}
+
+/// One element of an issues response: an issue, or a pull request (which is not a bug).
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum IssueItem {
+    /// An issue, parsed.
+    Issue(Box<ParsedBug>),
+    /// A pull request; `html_url` is its page when the item has one.
+    PullRequest {
+        /// The pull request's `html_url`, if present.
+        html_url: Option<String>,
+    },
+}
+
+/// One page of an issue list (`GET /repos/{owner}/{repo}/issues`).
+#[derive(Debug, Default)]
+#[non_exhaustive]
+pub struct IssuePage {
+    /// Number of elements in the page, pull requests and malformed ones included (a page with
+    /// none is past the end).
+    pub items: usize,
+    /// The issues, in document order.
+    pub bugs: Vec<ParsedBug>,
+    /// How many pull requests were skipped.
+    pub pull_requests: usize,
+    /// One error per malformed element (the other elements are still parsed).
+    pub errors: Vec<Error>,
+}
+
+#[derive(Debug, Deserialize)]
+struct RawUser {
+    #[serde(default)]
+    login: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum RawLabel {
+    Name(String),
+    Object {
+        #[serde(default)]
+        name: Option<String>,
+    },
+}
+
+impl RawLabel {
+    fn name(&self) -> Option<&str> {
+        match self {
+            RawLabel::Name(n) => Some(n),
+            RawLabel::Object { name } => name.as_deref(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct RawIssue {
+    #[serde(default)]
+    number: Option<u64>,
+    #[serde(default)]
+    html_url: Option<String>,
+    #[serde(default)]
+    title: Option<String>,
+    #[serde(default)]
+    body: Option<String>,
+    #[serde(default)]
+    state: Option<String>,
+    #[serde(default)]
+    user: Option<RawUser>,
+    #[serde(default)]
+    assignee: Option<RawUser>,
+    #[serde(default)]
+    comments: Option<u64>,
+    #[serde(default)]
+    created_at: Option<String>,
+    #[serde(default)]
+    updated_at: Option<String>,
+    #[serde(default)]
+    labels: Option<Vec<RawLabel>>,
+}
+
+/// Whether an issues-API element is a pull request (see the module docs for the rule).
+pub fn is_pull_request(item: &serde_json::Value) -> bool {
+    let marked = match item.get("pull_request") {
+        Some(serde_json::Value::Object(m)) => m.values().any(|v| !v.is_null()),
+        Some(serde_json::Value::Null) | None => false,
+        Some(_) => true,
+    };
+    marked
+        || item
+            .get("html_url")
+            .and_then(|u| u.as_str())
+            .is_some_and(is_pull_link)
+}
+
+fn is_pull_link(url: &str) -> bool {
+    let path = url.split(['?', '#']).next().unwrap_or("");
+    let segs: Vec<&str> = path.trim_end_matches('/').rsplit('/').take(2).collect();
+    matches!(segs.as_slice(), [n, "pull"] if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// Parses one issue object (`GET /repos/{owner}/{repo}/issues/{number}`, or one element of a
+/// list). `url` names the response in errors; `now` becomes `last_polled`.
+pub fn parse_issue(
+    body: &[u8],
+    url: &str,
+    settings: &ParseSettings,
+    now: NaiveDateTime,
+) -> Result<IssueItem, Error> {
+    let value: serde_json::Value = serde_json::from_slice(body)
+        .map_err(|e| Error::parse(url, format!("invalid JSON: {e}")))?;
+    if !value.is_object() {
+        return Err(Error::parse(url, "expected one issue object"));
+    }
+    parse_issue_value(value, url, settings, now)
+}
+
+/// Parses one issue from an already decoded JSON value (see [`parse_issue`]).
+pub fn parse_issue_value(
+    value: serde_json::Value,
+    url: &str,
+    settings: &ParseSettings,
+    now: NaiveDateTime,
+) -> Result<IssueItem, Error> {
+    if is_pull_request(&value) {
+        let html_url = value
+            .get("html_url")
+            .and_then(|u| u.as_str())
+            .map(str::to_owned);
+        return Ok(IssueItem::PullRequest { html_url });
+    }
+    let raw: RawIssue =
+        serde_json::from_value(value).map_err(|e| Error::parse(url, format!("issue: {e}")))?;
+    let what = match raw.number {
+        Some(n) => format!("issue #{n}"),
+        None => "issue".to_owned(),
+    };
+    let missing = |key: &str| Error::parse(url, format!("{what}: no `{key}`"));
+    let link = raw
+        .html_url
+        .filter(|u| !u.is_empty())
+        .ok_or_else(|| missing("html_url"))?;
+    let title = raw.title.ok_or_else(|| missing("title"))?;
+    let state = raw.state.ok_or_else(|| missing("state"))?;
+    let date = |key: &str, text: Option<String>| -> Result<NaiveDateTime, Error> {
+        let text = text.ok_or_else(|| missing(key))?;
+        parse_datetime(&text)
+            .ok_or_else(|| Error::parse(url, format!("{what}: `{key}` {text:?} is not a date")))
+    };
+    let date_reported = date("created_at", raw.created_at)?;
+    let last_touched = date("updated_at", raw.updated_at)?;
+
+    // A deleted account shows as GitHub's "ghost" user.
+    let submitter = raw
+        .user
+        .and_then(|u| u.login)
+        .unwrap_or_else(|| "ghost".to_owned());
+    let mut people = 1u32;
+    if let Some(assignee) = raw.assignee.and_then(|a| a.login) {
+        if assignee != submitter {
+            people += 1;
+        }
+    }
+    if raw.comments.unwrap_or(0) > 0 {
+        people += 1;
+    }
+    let labels: Vec<&str> = raw
+        .labels
+        .as_deref()
+        .unwrap_or_default()
+        .iter()
+        .filter_map(RawLabel::name)
+        .collect();
+
+    let mut bug = ParsedBug::new(link);
+    bug.title = Some(title);
+    bug.description = Some(raw.body.unwrap_or_default());
+    bug.looks_closed = Some(state == "closed");
+    bug.status = Some(state);
+    bug.people_involved = Some(people);
+    bug.date_reported = Some(date_reported);
+    bug.last_touched = Some(last_touched);
+    bug.last_polled = Some(now);
+    bug.submitter_username = Some(submitter);
+    bug.submitter_realname = Some(Some(String::new()));
+    bug.good_for_newcomers = Some(any_piece_equals(
+        &settings.bitesized_tag,
+        labels.iter().copied(),
+        false,
+    ));
+    bug.concerns_just_documentation = Some(any_piece_equals(
+        &settings.documentation_tag,
+        labels.iter().copied(),
+        false,
+    ));
+    bug.project_name = Some(settings.tracker_name.clone());
+    bug.tracker_name = Some(settings.tracker_name.clone());
+    Ok(IssueItem::Issue(Box::new(bug)))
+}
+
+/// Parses one page of an issue list (a JSON array of issue objects). Pull requests are
+/// counted and skipped; a malformed element becomes an entry of [`IssuePage::errors`] and the
+/// others are still parsed. A body that is not a JSON array is an error naming `url`.
+pub fn parse_issue_list(
+    body: &[u8],
+    url: &str,
+    settings: &ParseSettings,
+    now: NaiveDateTime,
+) -> Result<IssuePage, Error> {
+    let value: serde_json::Value = serde_json::from_slice(body)
+        .map_err(|e| Error::parse(url, format!("invalid JSON: {e}")))?;
+    let serde_json::Value::Array(items) = value else {
+        let hint = value
+            .get("message")
+            .and_then(|m| m.as_str())
+            .map(|m| format!(" (the server says: {m})"))
+            .unwrap_or_default();
+        return Err(Error::parse(
+            url,
+            format!("expected a JSON array of issues{hint}"),
+        ));
+    };
+    let mut page = IssuePage {
+        items: items.len(),
+        ..IssuePage::default()
+    };
+    for (i, item) in items.into_iter().enumerate() {
+        if !item.is_object() {
+            page.errors.push(Error::parse(
+                url,
+                format!("element {i} is not an issue object"),
+            ));
+            continue;
+        }
+        match parse_issue_value(item, url, settings, now) {
+            Ok(IssueItem::Issue(bug)) => page.bugs.push(*bug),
+            Ok(IssueItem::PullRequest { .. }) => page.pull_requests += 1,
+            Err(e) => page.errors.push(e),
+        }
+    }
+    Ok(page)
+}
+
+/// The `rel="next"` target of a `Link` header (RFC 8288), as written (possibly relative).
+/// A thin name for [`bugimporters_core::paging::link_rel`]`(header, "next")`.
+///
+/// ```
+/// use bugimporters_github::parser::link_next;
+/// let h = r#"<https://api.github.com/repositories/1/issues?page=2>; rel="next", <https://api.github.com/repositories/1/issues?page=5>; rel="last""#;
+/// assert_eq!(link_next(h).as_deref(), Some("https://api.github.com/repositories/1/issues?page=2"));
+/// assert_eq!(link_next(r#"<https://x/?page=1>; rel="prev""#), None);
+/// ```
+pub fn link_next(header: &str) -> Option<String> {
+    link_rel(header, "next")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn now() -> NaiveDateTime {
+        parse_datetime("2024-05-01T12:00:00").unwrap()
+    }
+
+    fn settings() -> ParseSettings {
+        ParseSettings::new("tr", "good first issue,easy", "docs")
+    }
+
+    fn issue(extra: serde_json::Value) -> serde_json::Value {
+        let mut v = serde_json::json!({
+            "number": 7,
+            "html_url": "https://github.com/o/r/issues/7",
+            "title": "T",
+            "body": "B",
+            "state": "open",
+            "user": {"login": "alice"},
+            "assignee": null,
+            "comments": 0,
+            "labels": [],
+            "created_at": "2020-01-02T03:04:05Z",
+            "updated_at": "2020-01-03T03:04:05+02:00"
+        });
+        if let (Some(o), serde_json::Value::Object(e)) = (v.as_object_mut(), extra) {
+            o.extend(e);
+        }
+        v
+    }
+
+    fn parse(v: serde_json::Value) -> ParsedBug {
+        match parse_issue(v.to_string().as_bytes(), "u", &settings(), now()).unwrap() {
+            IssueItem::Issue(b) => *b,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn people_rule() {
+        assert_eq!(parse(issue(serde_json::json!({}))).people_involved, Some(1));
+        let same = serde_json::json!({"assignee": {"login": "alice"}, "comments": 3});
+        assert_eq!(parse(issue(same)).people_involved, Some(2));
+        let other = serde_json::json!({"assignee": {"login": "bob"}, "comments": 1});
+        assert_eq!(parse(issue(other)).people_involved, Some(3));
+    }
+
+    #[test]
+    fn dates_to_utc_and_null_body() {
+        let b = parse(issue(serde_json::json!({"body": null})));
+        assert_eq!(b.description.as_deref(), Some(""));
+        assert_eq!(
+            b.date_reported,
+            parse_datetime("2020-01-02T03:04:05").map(Some).unwrap()
+        );
+        assert_eq!(
+            b.last_touched,
+            parse_datetime("2020-01-03T01:04:05").map(Some).unwrap()
+        );
+    }
+
+    #[test]
+    fn labels_exact_untrimmed() {
+        let b = parse(issue(
+            serde_json::json!({"labels": [{"name": "easy"}, "docs"]}),
+        ));
+        assert_eq!(b.good_for_newcomers, Some(true));
+        assert_eq!(b.concerns_just_documentation, Some(true));
+        let b = parse(issue(
+            serde_json::json!({"labels": [{"name": "Easy"}, {"name": " docs"}]}),
+        ));
+        assert_eq!(b.good_for_newcomers, Some(false));
+        assert_eq!(b.concerns_just_documentation, Some(false));
+        // " easy" in the rule (after the comma) would need a label with a leading space.
+        let s = ParseSettings::new("tr", "x, easy", "");
+        let v = issue(serde_json::json!({"labels": [{"name": "easy"}]}));
+        match parse_issue(v.to_string().as_bytes(), "u", &s, now()).unwrap() {
+            IssueItem::Issue(b) => assert_eq!(b.good_for_newcomers, Some(false)),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn pull_requests_recognised_but_not_old_null_marker() {
+        let old = issue(serde_json::json!({"pull_request": {"html_url": null, "diff_url": null}}));
+        assert!(!is_pull_request(&old));
+        let pr = issue(
+            serde_json::json!({"pull_request": {"url": "https://api.github.com/repos/o/r/pulls/7"}}),
+        );
+        assert!(is_pull_request(&pr));
+        let by_link = issue(serde_json::json!({"html_url": "https://github.com/o/r/pull/7"}));
+        assert!(is_pull_request(&by_link));
+        assert!(!is_pull_link("https://github.com/o/pull/issues/7"));
+    }
+
+    #[test]
+    fn malformed_inputs_are_errors_not_panics() {
+        for body in [
+            &b"{"[..],
+            b"[]",
+            b"null",
+            b"{\"title\": 1}",
+            b"{\"html_url\": \"x\", \"title\": \"t\", \"state\": \"open\", \"created_at\": \"yesterday\", \"updated_at\": \"x\"}",
+        ] {
+            let e = parse_issue(body, "http://h/x", &settings(), now()).unwrap_err();
+            assert!(e.to_string().contains("http://h/x"), "{e}");
+        }
+        let e = parse_issue_list(
+            br#"{"message": "Not Found"}"#,
+            "http://h/l",
+            &settings(),
+            now(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("Not Found") && e.contains("http://h/l"), "{e}");
+    }
+
+    #[test]
+    fn list_keeps_good_items_when_one_is_bad() {
+        let list = serde_json::json!([
+            issue(serde_json::json!({})),
+            {"number": 8, "title": "no link"},
+            3,
+            issue(serde_json::json!({"number": 9, "html_url": "https://github.com/o/r/pull/9", "pull_request": {"url": "x"}})),
+        ]);
+        let page = parse_issue_list(list.to_string().as_bytes(), "u", &settings(), now()).unwrap();
+        assert_eq!(page.items, 4);
+        assert_eq!(page.bugs.len(), 1);
+        assert_eq!(page.pull_requests, 1);
+        assert_eq!(page.errors.len(), 2);
+        assert!(page.errors[0].to_string().contains("#8"));
+    }
+
+    #[test]
+    fn link_header_forms() {
+        assert_eq!(
+            link_next(r#"<a?page=3>; rel="prev", <a?page=5>;rel=next"#).as_deref(),
+            Some("a?page=5")
+        );
+        assert_eq!(
+            link_next(r#"<a?page=2>; rel="next", <a?page=9>; rel="last""#).as_deref(),
+            Some("a?page=2")
+        );
+        assert_eq!(
+            link_next(r#"<a?x=1,2>; title="a, b"; rel="last", <b>; rel="next""#).as_deref(),
+            Some("b")
+        );
+        assert_eq!(link_next("garbage"), None);
+        assert_eq!(
+            link_rel(r#"<a?page=2>; rel="next", <a?page=9>; rel="last""#, "last").as_deref(),
+            Some("a?page=9")
+        );
+        assert_eq!(link_next("<unterminated"), None);
+    }
+}
