@@ -1,0 +1,377 @@
+//! The GitLab-specific configuration keys, typed and checked.
+
+use bugimporters_core::classify::{project_name, validate_project_name_format};
+use bugimporters_core::{ConfigKey, Error, TrackerConfig};
+use serde::{Deserialize, Deserializer};
+use url::Url;
+
+use crate::parser::ParseSettings;
+
+/// The instance used when `base_url` is empty.
+pub const DEFAULT_BASE_URL: &str = "https://gitlab.com";
+/// Environment variable holding the access token unless `token_env` says otherwise.
+pub const DEFAULT_TOKEN_ENV: &str = "GITLAB_TOKEN";
+
+/// The keys `bugimporters trackers` lists for this type.
+pub const CONFIG_KEYS: &[ConfigKey] = &[
+    ConfigKey {
+        name: "project",
+        description: "project path with its groups (group/subgroup/project) or numeric project id",
+        required: true,
+    },
+    ConfigKey {
+        name: "bitesized_tag",
+        description: "comma-separated label names (exact; pieces trimmed) that make a bug good_for_newcomers; else bitesized_text when bitesized_type is `label`",
+        required: false,
+    },
+    ConfigKey {
+        name: "documentation_tag",
+        description: "comma-separated label names (exact; pieces trimmed) that make a bug concerns_just_documentation; else documentation_text when documentation_type is `label`",
+        required: false,
+    },
+    ConfigKey {
+        name: "token_env",
+        description: "environment variable holding a personal/project access token, sent as PRIVATE-TOKEN (default GITLAB_TOKEN)",
+        required: false,
+    },
+    ConfigKey {
+        name: "fetch_participants",
+        description: "count participants (commenters...) in people_involved: one more request per issue (default false: author and assignees)",
+        required: false,
+    },
+    ConfigKey {
+        name: "include_confidential",
+        description: "import confidential issues too (default false: they are skipped)",
+        required: false,
+    },
+];
+
+fn text<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    Ok(match Option::<serde_json::Value>::deserialize(d)? {
+        None | Some(serde_json::Value::Null) => String::new(),
+        Some(serde_json::Value::String(s)) => s,
+        Some(other) => other.to_string(),
+    })
+}
+
+fn blank_as_none<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(Option::<String>::deserialize(d)?
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty()))
+}
+
+fn flag<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    Ok(Option::<bool>::deserialize(d)?.unwrap_or(false))
+}
+
+/// The GitLab keys of a tracker record, as written.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+#[non_exhaustive]
+pub struct GitLabOptions {
+    /// Project path (`group/subgroup/project`) or numeric id.
+    #[serde(deserialize_with = "text")]
+    pub project: String,
+    /// Bite-size label names, comma-separated.
+    #[serde(deserialize_with = "text")]
+    pub bitesized_tag: String,
+    /// Documentation label names, comma-separated.
+    #[serde(deserialize_with = "text")]
+    pub documentation_tag: String,
+    /// Token variable; `None` = [`DEFAULT_TOKEN_ENV`].
+    #[serde(deserialize_with = "blank_as_none")]
+    pub token_env: Option<String>,
+    /// Import confidential issues.
+    #[serde(deserialize_with = "flag")]
+    pub include_confidential: bool,
+    /// Ask for each issue's participants (one request per issue).
+    #[serde(deserialize_with = "flag")]
+    pub fetch_participants: bool,
+}
+
+/// The label rule of one flag: the `*_tag` key when set, else the common `*_text` key when
+/// the common `*_type` key says `label` (or `labels`, `tag`, `tags`), else no rule.
+pub fn label_rule(tag: &str, common_type: &str, common_text: &str) -> String {
+    if !tag.trim().is_empty() {
+        return tag.to_owned();
+    }
+    let t = common_type.trim().to_ascii_lowercase();
+    if matches!(t.as_str(), "label" | "labels" | "tag" | "tags") {
+        common_text.to_owned()
+    } else {
+        String::new()
+    }
+}
+
+impl GitLabOptions {
+    /// Reads the GitLab keys of `config` (unknown keys are the registry's business).
+    pub fn from_config(config: &TrackerConfig) -> Result<Self, Error> {
+        config.options()
+    }
+
+    /// The parse settings of `config`: names, label rules, confidential switch. Fails on a
+    /// malformed `bug_project_name_format`.
+    pub fn parse_settings(&self, config: &TrackerConfig) -> Result<ParseSettings, Error> {
+        let project = if config.bug_project_name_format.trim().is_empty() {
+            config.tracker_name.clone()
+        } else {
+            validate_project_name_format(&config.bug_project_name_format)?;
+            project_name(
+                &config.bug_project_name_format,
+                &config.tracker_name,
+                None,
+                None,
+            )?
+        };
+        Ok(ParseSettings::new(
+            config.tracker_name.clone(),
+            project,
+            label_rule(
+                &self.bitesized_tag,
+                &config.bitesized_type,
+                &config.bitesized_text,
+            ),
+            label_rule(
+                &self.documentation_tag,
+                &config.documentation_type,
+                &config.documentation_text,
+            ),
+        )
+        .with_confidential(self.include_confidential))
+    }
+
+    /// The token variable name.
+    pub fn token_env(&self) -> &str {
+        self.token_env.as_deref().unwrap_or(DEFAULT_TOKEN_ENV)
+    }
+
+    /// Checks the keys and resolves the instance and project. Errors name the key.
+    pub fn project(&self, config: &TrackerConfig) -> Result<GitLabProject, Error> {
+        let path = self.project.trim().trim_matches('/');
+        if path.is_empty() {
+            return Err(Error::config(
+                "project is required (group/subgroup/project, or the numeric project id)",
+            ));
+        }
+        let ok = path.split('/').all(|seg| {
+            !seg.is_empty()
+                && seg != "."
+                && seg != ".."
+                && seg
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        });
+        if !ok {
+            return Err(Error::config(format!(
+                "project {path:?} is not a GitLab project path (group/subgroup/project; letters, digits, '-', '_', '.')"
+            )));
+        }
+        if let Some(v) = &self.token_env {
+            if !v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+                return Err(Error::config(format!(
+                    "token_env must name an environment variable (letters, digits, _), got {v:?}"
+                )));
+            }
+        }
+        let base = if config.base_url.trim().is_empty() {
+            Url::parse(DEFAULT_BASE_URL).map_err(|e| Error::config(e.to_string()))?
+        } else {
+            config.base_url_with_slash()?
+        };
+        if base.query().is_some() || base.fragment().is_some() {
+            return Err(Error::config(format!(
+                "base_url {:?} must not have a query or fragment",
+                config.base_url
+            )));
+        }
+        Ok(GitLabProject {
+            base: base.as_str().trim_end_matches('/').to_owned(),
+            path: path.to_owned(),
+        })
+    }
+}
+
+/// Percent-encodes a project path as one URL path segment (`a/b` → `a%2Fb`).
+pub fn encode_path(path: &str) -> String {
+    let mut out = String::with_capacity(path.len() + 8);
+    for b in path.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// A project on one GitLab instance, with the URLs the importer builds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GitLabProject {
+    /// Web root of the instance without a trailing slash (`https://gitlab.com`, or
+    /// `https://example.org/gitlab` for an instance under a path).
+    pub base: String,
+    /// Project path (`group/subgroup/project`) or id.
+    pub path: String,
+}
+
+impl GitLabProject {
+    /// `{base}/api/v4`.
+    pub fn api_root(&self) -> String {
+        format!("{}/api/v4", self.base)
+    }
+
+    /// `GET /projects/:id/issues` of project `path` on this instance, without parameters.
+    pub fn issues_url_of(&self, path: &str) -> String {
+        format!("{}/projects/{}/issues", self.api_root(), encode_path(path))
+    }
+
+    /// This project's issue list, without parameters.
+    pub fn issues_url(&self) -> String {
+        self.issues_url_of(&self.path)
+    }
+
+    /// The query used when the configuration has none: every issue, both states, 100 per
+    /// page.
+    pub fn default_query(&self) -> String {
+        format!("{}?state=all&per_page=100", self.issues_url())
+    }
+
+    /// Whether `url` is on the instance's origin (scheme, host, port): the only place the
+    /// token is sent.
+    pub fn same_origin(&self, url: &Url) -> bool {
+        Url::parse(&self.base).is_ok_and(|b| b.origin() == url.origin())
+    }
+
+    /// `(project path, iid)` of an issue page of this instance (its path; the origin may be a former one):
+    /// `{base}/{path}/-/issues/{iid}` (also `/-/issues/incident/{iid}`, `/-/work_items/{iid}`
+    /// and the old `{base}/{path}/issues/{iid}`). `None` for anything else.
+    pub fn issue_of_link(&self, link: &str) -> Option<(String, u64)> {
+        // Any origin: the host's links of this tracker may predate a move of the instance
+        // (another name, http → https); the path names the issue.
+        let url = Url::parse(link).ok()?;
+        let base_path = Url::parse(&self.base)
+            .ok()?
+            .path()
+            .trim_end_matches('/')
+            .to_owned();
+        let path = url.path();
+        let rest = match path.strip_prefix(base_path.as_str()) {
+            Some(r) if r.is_empty() || r.starts_with('/') => r,
+            _ => path,
+        };
+        let segs: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
+        let (iid, before) = segs.split_last()?;
+        let iid: u64 = iid.parse().ok()?;
+        let project: &[&str] = match before {
+            [p @ .., "-", "issues"]
+            | [p @ .., "-", "issues", "incident"]
+            | [p @ .., "-", "work_items"] => p,
+            [p @ .., "issues"] => p,
+            _ => return None,
+        };
+        if project.is_empty() {
+            return None;
+        }
+        Some((project.join("/"), iid))
+    }
+
+    /// `GET /projects/:id/issues/:iid` of an issue page link, on this instance.
+    pub fn issue_api_url(&self, link: &str) -> Option<String> {
+        let (path, iid) = self.issue_of_link(link)?;
+        Some(format!("{}/{iid}", self.issues_url_of(&path)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(base: &str, project: &str) -> TrackerConfig {
+        let mut c = TrackerConfig::new("t", "gitlab");
+        c.base_url = base.into();
+        c.extra.insert("project".into(), project.into());
+        c
+    }
+
+    fn project(base: &str, path: &str) -> Result<GitLabProject, Error> {
+        let c = config(base, path);
+        GitLabOptions::from_config(&c)?.project(&c)
+    }
+
+    #[test]
+    fn paths_are_checked_and_encoded() {
+        let p = project("", "gitlab-org/sub.group/my_proj").unwrap();
+        assert_eq!(p.base, "https://gitlab.com");
+        assert_eq!(
+            p.default_query(),
+            "https://gitlab.com/api/v4/projects/gitlab-org%2Fsub.group%2Fmy_proj/issues?state=all&per_page=100"
+        );
+        assert!(project("", "").is_err());
+        assert!(project("", "a//b").is_err());
+        assert!(project("", "a/../b").is_err());
+        assert!(project("", "a b").is_err());
+        assert!(project("https://h/x?y=1", "a/b").is_err());
+        assert_eq!(
+            project("", "278964").unwrap().issues_url(),
+            "https://gitlab.com/api/v4/projects/278964/issues"
+        );
+        let mut c = config("", "a/b");
+        c.extra.insert("token_env".into(), "X Y".into());
+        assert!(GitLabOptions::from_config(&c).unwrap().project(&c).is_err());
+    }
+
+    #[test]
+    fn links() {
+        let p = project("https://example.org/gitlab/", "g/p").unwrap();
+        assert_eq!(p.base, "https://example.org/gitlab");
+        assert_eq!(
+            p.issue_of_link("https://example.org/gitlab/g/sub/p/-/issues/12"),
+            Some(("g/sub/p".to_owned(), 12))
+        );
+        assert_eq!(
+            p.issue_api_url("https://example.org/gitlab/g/p/issues/3")
+                .as_deref(),
+            Some("https://example.org/gitlab/api/v4/projects/g%2Fp/issues/3")
+        );
+        assert_eq!(
+            p.issue_of_link("https://example.org/gitlab/g/p/-/issues/incident/4"),
+            Some(("g/p".to_owned(), 4))
+        );
+        assert_eq!(
+            p.issue_of_link("http://old-name.example/g/p/-/issues/3"),
+            Some(("g/p".to_owned(), 3)),
+            "a moved instance"
+        );
+        assert_eq!(
+            p.issue_of_link("https://example.org/gitlab/g/p/-/merge_requests/3"),
+            None
+        );
+        assert_eq!(
+            p.issue_of_link("https://example.org/gitlab/-/issues/3"),
+            None
+        );
+        assert_eq!(p.issue_of_link("not a url"), None);
+    }
+
+    #[test]
+    fn label_rules_and_project_names() {
+        assert_eq!(label_rule("easy", "label", "x"), "easy");
+        assert_eq!(label_rule("", "Label", "x,y"), "x,y");
+        assert_eq!(label_rule("", "keywords", "x"), "");
+        let mut c = config("", "a/b");
+        c.bitesized_type = "label".into();
+        c.bitesized_text = "good first issue".into();
+        c.bug_project_name_format = "{tracker_name} (GitLab)".into();
+        let s = GitLabOptions::from_config(&c)
+            .unwrap()
+            .parse_settings(&c)
+            .unwrap();
+        assert_eq!(s.bitesized, "good first issue");
+        assert_eq!(s.project_name, "t (GitLab)");
+        c.bug_project_name_format = "{nope}".into();
+        assert!(GitLabOptions::from_config(&c)
+            .unwrap()
+            .parse_settings(&c)
+            .is_err());
+    }
+}

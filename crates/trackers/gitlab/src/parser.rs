@@ -1,0 +1,466 @@
+//! Pure parsers: GitLab REST API v4 issue JSON in, [`ParsedBug`]s out. No I/O.
+//!
+//! Field rules (the user documentation is `docs/trackers/gitlab.md`):
+//!
+//! * `title`, `description` (`""` when the issue has none), `status` = `state` (`opened` or
+//!   `closed`, as GitLab names them), `looks_closed` = `state == "closed"`;
+//! * `importance` = the value of a `priority::VALUE` scoped label, else of a `severity::VALUE`
+//!   one (scope compared case-insensitively, the value as written); absent when neither;
+//! * `people_involved` = distinct logins among the author and the assignees (participants
+//!   need a request per issue: see [`parse_participants`] and the `fetch_participants` key);
+//! * `date_reported` = `created_at`, `last_touched` = `updated_at`, both converted to UTC;
+//! * `submitter_username` = `author.username`, `submitter_realname` = `author.name`;
+//! * `canonical_bug_link` = `web_url`;
+//! * `good_for_newcomers` / `concerns_just_documentation`: a label equal to one of the
+//!   comma-separated rule pieces (pieces trimmed, names compared exactly);
+//! * confidential issues are skipped ([`IssueItem::Skipped`]) unless the settings include
+//!   them.
+
+use bugimporters_core::classify::any_piece_equals;
+use bugimporters_core::time::parse_datetime;
+use bugimporters_core::{Error, ParsedBug};
+use chrono::NaiveDateTime;
+use serde::Deserialize;
+
+/// What the parser needs from the tracker's configuration.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ParseSettings {
+    /// `tracker_name`, written as `_tracker_name`.
+    pub tracker_name: String,
+    /// `_project_name` of every bug.
+    pub project_name: String,
+    /// Comma-separated bite-size label names.
+    pub bitesized: String,
+    /// Comma-separated documentation label names.
+    pub documentation: String,
+    /// Import confidential issues too.
+    pub include_confidential: bool,
+}
+
+impl ParseSettings {
+    /// Settings naming the tracker and project, with two label rules; confidential issues
+    /// are skipped.
+    pub fn new(
+        tracker_name: impl Into<String>,
+        project_name: impl Into<String>,
+        bitesized: impl Into<String>,
+        documentation: impl Into<String>,
+    ) -> Self {
+        ParseSettings {
+            tracker_name: tracker_name.into(),
+            project_name: project_name.into(),
+            bitesized: bitesized.into(),
+            documentation: documentation.into(),
+            include_confidential: false,
+        }
+    }
+
+    /// The same settings, importing confidential issues when `yes`.
+    pub fn with_confidential(mut self, yes: bool) -> Self {
+        self.include_confidential = yes;
+        self
+    }
+}
+
+/// One element of an issues response.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum IssueItem {
+    /// An issue, parsed.
+    Issue(Box<ParsedBug>),
+    /// An issue that is not imported (confidential); `link` is its `web_url`.
+    Skipped {
+        /// The issue's `web_url`, when present.
+        link: Option<String>,
+    },
+}
+
+/// One page of an issue list (`GET /projects/:id/issues`).
+#[derive(Debug, Default)]
+#[non_exhaustive]
+pub struct IssuePage {
+    /// Elements in the page, skipped and malformed ones included (0 = past the end).
+    pub items: usize,
+    /// The issues, in document order.
+    pub bugs: Vec<ParsedBug>,
+    /// Links of the confidential issues skipped.
+    pub skipped: Vec<String>,
+    /// One error per malformed element (the others are still parsed).
+    pub errors: Vec<Error>,
+}
+
+#[derive(Debug, Deserialize)]
+struct RawUser {
+    #[serde(default)]
+    username: Option<String>,
+    #[serde(default)]
+    name: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum RawLabel {
+    Name(String),
+    Object {
+        #[serde(default)]
+        name: Option<String>,
+    },
+}
+
+impl RawLabel {
+    fn name(&self) -> Option<&str> {
+        match self {
+            RawLabel::Name(n) => Some(n),
+            RawLabel::Object { name } => name.as_deref(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct RawIssue {
+    #[serde(default)]
+    iid: Option<u64>,
+    #[serde(default)]
+    web_url: Option<String>,
+    #[serde(default)]
+    title: Option<String>,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    state: Option<String>,
+    #[serde(default)]
+    author: Option<RawUser>,
+    #[serde(default)]
+    assignees: Option<Vec<RawUser>>,
+    #[serde(default)]
+    assignee: Option<RawUser>,
+    #[serde(default)]
+    labels: Option<Vec<RawLabel>>,
+    #[serde(default)]
+    created_at: Option<String>,
+    #[serde(default)]
+    updated_at: Option<String>,
+    #[serde(default)]
+    confidential: Option<bool>,
+}
+
+/// The value of the first scoped label `SCOPE::VALUE` whose scope is `priority`, else
+/// `severity` (scopes compared case-insensitively; GitLab's scope is everything before the
+/// last `::`).
+pub fn importance_from_labels<'a>(
+    labels: impl IntoIterator<Item = &'a str> + Clone,
+) -> Option<String> {
+    ["priority", "severity"].iter().find_map(|scope| {
+        labels.clone().into_iter().find_map(|label| {
+            let (s, v) = label.rsplit_once("::")?;
+            (s.trim().eq_ignore_ascii_case(scope) && !v.trim().is_empty())
+                .then(|| v.trim().to_owned())
+        })
+    })
+}
+
+/// Parses one issue object (`GET /projects/:id/issues/:iid`). `url` names the response in
+/// errors; `now` becomes `last_polled`.
+pub fn parse_issue(
+    body: &[u8],
+    url: &str,
+    settings: &ParseSettings,
+    now: NaiveDateTime,
+) -> Result<IssueItem, Error> {
+    let value: serde_json::Value = serde_json::from_slice(body)
+        .map_err(|e| Error::parse(url, format!("invalid JSON: {e}")))?;
+    if !value.is_object() {
+        return Err(Error::parse(url, "expected one issue object"));
+    }
+    parse_issue_value(value, url, settings, now)
+}
+
+/// Parses one issue from a decoded JSON value (see [`parse_issue`]).
+pub fn parse_issue_value(
+    value: serde_json::Value,
+    url: &str,
+    settings: &ParseSettings,
+    now: NaiveDateTime,
+) -> Result<IssueItem, Error> {
+    let raw: RawIssue =
+        serde_json::from_value(value).map_err(|e| Error::parse(url, format!("issue: {e}")))?;
+    let what = match raw.iid {
+        Some(n) => format!("issue #{n}"),
+        None => "issue".to_owned(),
+    };
+    let missing = |key: &str| Error::parse(url, format!("{what}: no `{key}`"));
+    let link = raw
+        .web_url
+        .filter(|u| !u.is_empty())
+        .ok_or_else(|| missing("web_url"))?;
+    if raw.confidential == Some(true) && !settings.include_confidential {
+        return Ok(IssueItem::Skipped { link: Some(link) });
+    }
+    let title = raw.title.ok_or_else(|| missing("title"))?;
+    let state = raw.state.ok_or_else(|| missing("state"))?;
+    let date = |key: &str, text: Option<String>| -> Result<NaiveDateTime, Error> {
+        let text = text.ok_or_else(|| missing(key))?;
+        parse_datetime(&text)
+            .ok_or_else(|| Error::parse(url, format!("{what}: `{key}` {text:?} is not a date")))
+    };
+    let date_reported = date("created_at", raw.created_at)?;
+    let last_touched = date("updated_at", raw.updated_at)?;
+
+    // A deleted account shows as GitLab's "Ghost User" (`ghost`).
+    let (submitter, realname) = match raw.author {
+        Some(a) => (
+            a.username.unwrap_or_else(|| "ghost".to_owned()),
+            a.name.unwrap_or_default(),
+        ),
+        None => ("ghost".to_owned(), String::new()),
+    };
+    let mut people: Vec<String> = vec![submitter.clone()];
+    let assignees = raw
+        .assignees
+        .filter(|a| !a.is_empty())
+        .or_else(|| raw.assignee.map(|a| vec![a]))
+        .unwrap_or_default();
+    for login in assignees.into_iter().filter_map(|a| a.username) {
+        if !people.contains(&login) {
+            people.push(login);
+        }
+    }
+    let labels: Vec<&str> = raw
+        .labels
+        .as_deref()
+        .unwrap_or_default()
+        .iter()
+        .filter_map(RawLabel::name)
+        .collect();
+
+    let mut bug = ParsedBug::new(link);
+    bug.title = Some(title);
+    bug.description = Some(raw.description.unwrap_or_default());
+    bug.looks_closed = Some(state == "closed");
+    bug.status = Some(state);
+    bug.importance = importance_from_labels(labels.iter().copied());
+    bug.people_involved = Some(u32::try_from(people.len()).unwrap_or(u32::MAX));
+    bug.date_reported = Some(date_reported);
+    bug.last_touched = Some(last_touched);
+    bug.last_polled = Some(now);
+    bug.submitter_username = Some(submitter);
+    bug.submitter_realname = Some(Some(realname));
+    bug.good_for_newcomers = Some(any_piece_equals(
+        &settings.bitesized,
+        labels.iter().copied(),
+        true,
+    ));
+    bug.concerns_just_documentation = Some(any_piece_equals(
+        &settings.documentation,
+        labels.iter().copied(),
+        true,
+    ));
+    bug.project_name = Some(settings.project_name.clone());
+    bug.tracker_name = Some(settings.tracker_name.clone());
+    Ok(IssueItem::Issue(Box::new(bug)))
+}
+
+/// Parses one page of an issue list (a JSON array of issue objects). A malformed element
+/// becomes an entry of [`IssuePage::errors`]; the others are still parsed. A body that is not
+/// an array is an error naming `url` (and GitLab's `message` when it sent one).
+pub fn parse_issue_list(
+    body: &[u8],
+    url: &str,
+    settings: &ParseSettings,
+    now: NaiveDateTime,
+) -> Result<IssuePage, Error> {
+    let value: serde_json::Value = serde_json::from_slice(body)
+        .map_err(|e| Error::parse(url, format!("invalid JSON: {e}")))?;
+    let serde_json::Value::Array(items) = value else {
+        let hint = value
+            .get("message")
+            .or_else(|| value.get("error"))
+            .map(|m| match m.as_str() {
+                Some(s) => format!(" (the server says: {s})"),
+                None => format!(" (the server says: {m})"),
+            })
+            .unwrap_or_default();
+        return Err(Error::parse(
+            url,
+            format!("expected a JSON array of issues{hint}"),
+        ));
+    };
+    let mut page = IssuePage {
+        items: items.len(),
+        ..IssuePage::default()
+    };
+    for (i, item) in items.into_iter().enumerate() {
+        if !item.is_object() {
+            page.errors.push(Error::parse(
+                url,
+                format!("element {i} is not an issue object"),
+            ));
+            continue;
+        }
+        match parse_issue_value(item, url, settings, now) {
+            Ok(IssueItem::Issue(bug)) => page.bugs.push(*bug),
+            Ok(IssueItem::Skipped { link }) => page.skipped.extend(link),
+            Err(e) => page.errors.push(e),
+        }
+    }
+    Ok(page)
+}
+
+/// The number of distinct users in a participants response
+/// (`GET /projects/:id/issues/:iid/participants`, a JSON array of users).
+pub fn parse_participants(body: &[u8], url: &str) -> Result<usize, Error> {
+    let users: Vec<RawUser> = serde_json::from_slice(body)
+        .map_err(|e| Error::parse(url, format!("expected a JSON array of users: {e}")))?;
+    let mut names: Vec<String> = users.into_iter().filter_map(|u| u.username).collect();
+    names.sort_unstable();
+    names.dedup();
+    Ok(names.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn now() -> NaiveDateTime {
+        parse_datetime("2024-05-01T12:00:00").unwrap()
+    }
+
+    fn settings() -> ParseSettings {
+        ParseSettings::new("tr", "proj", "good first issue, quick win", "documentation")
+    }
+
+    fn issue(extra: serde_json::Value) -> serde_json::Value {
+        let mut v = json!({
+            "iid": 7,
+            "web_url": "https://gitlab.example/g/p/-/issues/7",
+            "title": "T",
+            "description": "B",
+            "state": "opened",
+            "author": {"username": "alice", "name": "Alice A"},
+            "assignees": [],
+            "labels": [],
+            "confidential": false,
+            "created_at": "2020-01-02T03:04:05.123Z",
+            "updated_at": "2020-01-03T03:04:05+02:00"
+        });
+        if let (Some(o), serde_json::Value::Object(e)) = (v.as_object_mut(), extra) {
+            o.extend(e);
+        }
+        v
+    }
+
+    fn parse(v: serde_json::Value) -> ParsedBug {
+        match parse_issue(v.to_string().as_bytes(), "u", &settings(), now()).unwrap() {
+            IssueItem::Issue(b) => *b,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn fields() {
+        let b = parse(issue(json!({})));
+        assert_eq!(
+            b.canonical_bug_link,
+            "https://gitlab.example/g/p/-/issues/7"
+        );
+        assert_eq!(b.status.as_deref(), Some("opened"));
+        assert_eq!(b.looks_closed, Some(false));
+        assert_eq!(b.submitter_username.as_deref(), Some("alice"));
+        assert_eq!(b.submitter_realname, Some(Some("Alice A".to_owned())));
+        assert_eq!(b.people_involved, Some(1));
+        assert_eq!(b.importance, None);
+        assert_eq!(b.project_name.as_deref(), Some("proj"));
+        assert_eq!(b.tracker_name.as_deref(), Some("tr"));
+        assert_eq!(
+            b.date_reported,
+            Some(parse_datetime("2020-01-02T03:04:05.123").unwrap())
+        );
+        assert_eq!(
+            b.last_touched,
+            Some(parse_datetime("2020-01-03T01:04:05").unwrap())
+        );
+        let closed = parse(issue(json!({"state": "closed", "description": null})));
+        assert_eq!(closed.looks_closed, Some(true));
+        assert_eq!(closed.description.as_deref(), Some(""));
+    }
+
+    #[test]
+    fn people_are_author_and_distinct_assignees() {
+        let b = parse(issue(json!({"assignees": [
+            {"username": "alice"}, {"username": "bob"}, {"username": "carol"}
+        ]})));
+        assert_eq!(b.people_involved, Some(3));
+        let old = parse(issue(
+            json!({"assignees": null, "assignee": {"username": "bob"}}),
+        ));
+        assert_eq!(old.people_involved, Some(2));
+    }
+
+    #[test]
+    fn labels_flags_and_importance() {
+        let b = parse(issue(json!({"labels": [
+            "quick win", "severity::major", "Priority::P2", "documentation"
+        ]})));
+        assert_eq!(b.good_for_newcomers, Some(true));
+        assert_eq!(b.concerns_just_documentation, Some(true));
+        assert_eq!(b.importance.as_deref(), Some("P2"));
+        let b = parse(issue(
+            json!({"labels": [{"name": "Quick Win"}, {"name": "severity::S3"}]}),
+        ));
+        assert_eq!(b.good_for_newcomers, Some(false), "names are exact");
+        assert_eq!(b.importance.as_deref(), Some("S3"));
+        assert_eq!(
+            importance_from_labels(["team::priority::high", "workflow::doing"]),
+            None
+        );
+    }
+
+    #[test]
+    fn participants() {
+        let body = br#"[{"username": "a"}, {"username": "b", "name": "B"}, {"username": "a"}]"#;
+        assert_eq!(parse_participants(body, "u").unwrap(), 2);
+        assert!(parse_participants(b"{}", "u").is_err());
+    }
+
+    #[test]
+    fn confidential_skipped_unless_included() {
+        let v = issue(json!({"confidential": true}));
+        let out = parse_issue(v.to_string().as_bytes(), "u", &settings(), now()).unwrap();
+        assert!(matches!(out, IssueItem::Skipped { link: Some(ref l) } if l.ends_with("/7")));
+        let s = settings().with_confidential(true);
+        let out = parse_issue(v.to_string().as_bytes(), "u", &s, now()).unwrap();
+        assert!(matches!(out, IssueItem::Issue(_)));
+    }
+
+    #[test]
+    fn malformed_inputs_are_errors_not_panics() {
+        for body in [
+            &b"{"[..],
+            b"[]",
+            b"null",
+            b"{\"title\": 1}",
+            b"{\"web_url\": \"x\", \"title\": \"t\", \"state\": \"opened\", \"created_at\": \"yesterday\", \"updated_at\": \"x\"}",
+        ] {
+            let e = parse_issue(body, "http://h/x", &settings(), now()).unwrap_err();
+            assert!(e.to_string().contains("http://h/x"), "{e}");
+        }
+        let e = parse_issue_list(
+            br#"{"message": "404 Project Not Found"}"#,
+            "http://h/l",
+            &settings(),
+            now(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("404 Project Not Found"), "{e}");
+        let list = json!([issue(json!({})), {"iid": 8, "title": "no link"}, 3, issue(json!({"iid": 9, "confidential": true}))]);
+        let page = parse_issue_list(list.to_string().as_bytes(), "u", &settings(), now()).unwrap();
+        assert_eq!(page.items, 4);
+        assert_eq!(page.bugs.len(), 1);
+        assert_eq!(page.skipped.len(), 1);
+        assert_eq!(page.errors.len(), 2);
+        assert!(page.errors[0].to_string().contains("#8"));
+    }
+}
