@@ -1,0 +1,317 @@
+//! The Gitea/Forgejo-specific configuration keys, typed and checked.
+
+use bugimporters_core::classify::{project_name, validate_project_name_format};
+use bugimporters_core::{ConfigKey, Error, TrackerConfig};
+use serde::{Deserialize, Deserializer};
+use url::Url;
+
+use crate::parser::ParseSettings;
+
+/// The instance used when `base_url` is empty.
+pub const DEFAULT_BASE_URL: &str = "https://codeberg.org";
+/// Environment variable holding the access token unless `token_env` says otherwise.
+pub const DEFAULT_TOKEN_ENV: &str = "GITEA_TOKEN";
+
+/// The keys `bugimporters trackers` lists for this type.
+pub const CONFIG_KEYS: &[ConfigKey] = &[
+    ConfigKey {
+        name: "project",
+        description: "repository as owner/repo (user or organisation, then repository)",
+        required: true,
+    },
+    ConfigKey {
+        name: "bitesized_tag",
+        description: "comma-separated label names (exact; pieces trimmed) that make a bug good_for_newcomers; else bitesized_text when bitesized_type is `label`",
+        required: false,
+    },
+    ConfigKey {
+        name: "documentation_tag",
+        description: "comma-separated label names (exact; pieces trimmed) that make a bug concerns_just_documentation; else documentation_text when documentation_type is `label`",
+        required: false,
+    },
+    ConfigKey {
+        name: "token_env",
+        description: "environment variable holding an access token, sent as `Authorization: token ...` (default GITEA_TOKEN)",
+        required: false,
+    },
+];
+
+fn text<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    Ok(match Option::<serde_json::Value>::deserialize(d)? {
+        None | Some(serde_json::Value::Null) => String::new(),
+        Some(serde_json::Value::String(s)) => s,
+        Some(other) => other.to_string(),
+    })
+}
+
+fn blank_as_none<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(Option::<String>::deserialize(d)?
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty()))
+}
+
+/// The Gitea keys of a tracker record, as written.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+#[non_exhaustive]
+pub struct GiteaOptions {
+    /// Repository, `owner/repo`.
+    #[serde(deserialize_with = "text")]
+    pub project: String,
+    /// Bite-size label names, comma-separated.
+    #[serde(deserialize_with = "text")]
+    pub bitesized_tag: String,
+    /// Documentation label names, comma-separated.
+    #[serde(deserialize_with = "text")]
+    pub documentation_tag: String,
+    /// Token variable; `None` = [`DEFAULT_TOKEN_ENV`].
+    #[serde(deserialize_with = "blank_as_none")]
+    pub token_env: Option<String>,
+}
+
+/// The label rule of one flag: the `*_tag` key when set, else the common `*_text` key when
+/// the common `*_type` key says `label` (or `labels`, `tag`, `tags`), else no rule.
+pub fn label_rule(tag: &str, common_type: &str, common_text: &str) -> String {
+    if !tag.trim().is_empty() {
+        return tag.to_owned();
+    }
+    let t = common_type.trim().to_ascii_lowercase();
+    if matches!(t.as_str(), "label" | "labels" | "tag" | "tags") {
+        common_text.to_owned()
+    } else {
+        String::new()
+    }
+}
+
+impl GiteaOptions {
+    /// Reads the Gitea keys of `config` (unknown keys are the registry's business).
+    pub fn from_config(config: &TrackerConfig) -> Result<Self, Error> {
+        config.options()
+    }
+
+    /// The parse settings of `config`: names and label rules. Fails on a
+    /// malformed `bug_project_name_format`.
+    pub fn parse_settings(&self, config: &TrackerConfig) -> Result<ParseSettings, Error> {
+        let project = if config.bug_project_name_format.trim().is_empty() {
+            config.tracker_name.clone()
+        } else {
+            validate_project_name_format(&config.bug_project_name_format)?;
+            project_name(
+                &config.bug_project_name_format,
+                &config.tracker_name,
+                None,
+                None,
+            )?
+        };
+        Ok(ParseSettings::new(
+            config.tracker_name.clone(),
+            project,
+            label_rule(
+                &self.bitesized_tag,
+                &config.bitesized_type,
+                &config.bitesized_text,
+            ),
+            label_rule(
+                &self.documentation_tag,
+                &config.documentation_type,
+                &config.documentation_text,
+            ),
+        ))
+    }
+
+    /// The token variable name.
+    pub fn token_env(&self) -> &str {
+        self.token_env.as_deref().unwrap_or(DEFAULT_TOKEN_ENV)
+    }
+
+    /// Checks the keys and resolves the instance and repository. Errors name the key.
+    pub fn repo(&self, config: &TrackerConfig) -> Result<GiteaRepo, Error> {
+        let path = self.project.trim().trim_matches('/');
+        let segs: Vec<&str> = path.split('/').collect();
+        let ok = segs.len() == 2
+            && segs.iter().all(|seg| {
+                !seg.is_empty()
+                    && *seg != "."
+                    && *seg != ".."
+                    && seg
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+            });
+        if !ok {
+            return Err(Error::config(format!(
+                "project {path:?} must be owner/repo (letters, digits, '-', '_', '.')"
+            )));
+        }
+        if let Some(v) = &self.token_env {
+            if !v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+                return Err(Error::config(format!(
+                    "token_env must name an environment variable (letters, digits, _), got {v:?}"
+                )));
+            }
+        }
+        let base = if config.base_url.trim().is_empty() {
+            Url::parse(DEFAULT_BASE_URL).map_err(|e| Error::config(e.to_string()))?
+        } else {
+            config.base_url_with_slash()?
+        };
+        if base.query().is_some() || base.fragment().is_some() {
+            return Err(Error::config(format!(
+                "base_url {:?} must not have a query or fragment",
+                config.base_url
+            )));
+        }
+        Ok(GiteaRepo {
+            base: base.as_str().trim_end_matches('/').to_owned(),
+            owner: segs[0].to_owned(),
+            name: segs[1].to_owned(),
+        })
+    }
+}
+
+/// A repository on one Gitea or Forgejo instance, with the URLs the importer builds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GiteaRepo {
+    /// Web root of the instance without a trailing slash (`https://codeberg.org`).
+    pub base: String,
+    /// Owner (user or organisation).
+    pub owner: String,
+    /// Repository name.
+    pub name: String,
+}
+
+impl GiteaRepo {
+    /// `{base}/api/v1`.
+    pub fn api_root(&self) -> String {
+        format!("{}/api/v1", self.base)
+    }
+
+    /// `GET /repos/{owner}/{repo}/issues` of this repository, without parameters.
+    pub fn issues_url(&self) -> String {
+        format!(
+            "{}/repos/{}/{}/issues",
+            self.api_root(),
+            self.owner,
+            self.name
+        )
+    }
+
+    /// The query used when the configuration has none: every issue (no pull requests), both
+    /// states, [`crate::PAGE_LIMIT`] per page.
+    pub fn default_query(&self) -> String {
+        format!(
+            "{}?state=all&type=issues&limit={}",
+            self.issues_url(),
+            crate::PAGE_LIMIT
+        )
+    }
+
+    /// Whether `url` is on the instance's origin (scheme, host, port): the only place the
+    /// token is sent.
+    pub fn same_origin(&self, url: &Url) -> bool {
+        Url::parse(&self.base).is_ok_and(|b| b.origin() == url.origin())
+    }
+
+    /// `(owner, repo, index)` of an issue (or pull request) page of this instance (its path; the origin may be a former one):
+    /// `{base}/{owner}/{repo}/issues/{n}` or `.../pulls/{n}`. `None` for anything else.
+    pub fn issue_of_link(&self, link: &str) -> Option<(String, String, u64)> {
+        // Any origin: the host's links of this tracker may predate a move of the instance
+        // (another name, http → https); the path names the issue.
+        let url = Url::parse(link).ok()?;
+        let base_path = Url::parse(&self.base)
+            .ok()?
+            .path()
+            .trim_end_matches('/')
+            .to_owned();
+        let path = url.path();
+        let rest = match path.strip_prefix(base_path.as_str()) {
+            Some(r) if r.is_empty() || r.starts_with('/') => r,
+            _ => path,
+        };
+        let segs: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
+        let [owner, repo, kind, n] = segs.as_slice() else {
+            return None;
+        };
+        if !matches!(*kind, "issues" | "pulls") {
+            return None;
+        }
+        Some(((*owner).to_owned(), (*repo).to_owned(), n.parse().ok()?))
+    }
+
+    /// `GET /repos/{owner}/{repo}/issues/{index}` of an issue page link, on this instance.
+    pub fn issue_api_url(&self, link: &str) -> Option<String> {
+        let (owner, repo, n) = self.issue_of_link(link)?;
+        Some(format!(
+            "{}/repos/{owner}/{repo}/issues/{n}",
+            self.api_root()
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(base: &str, project: &str) -> TrackerConfig {
+        let mut c = TrackerConfig::new("t", "gitea");
+        c.base_url = base.into();
+        c.extra.insert("project".into(), project.into());
+        c
+    }
+
+    fn repo(base: &str, path: &str) -> Result<GiteaRepo, Error> {
+        let c = config(base, path);
+        GiteaOptions::from_config(&c)?.repo(&c)
+    }
+
+    #[test]
+    fn repos_are_checked() {
+        let r = repo("", "forgejo/forgejo").unwrap();
+        assert_eq!(r.base, "https://codeberg.org");
+        assert_eq!(
+            r.default_query(),
+            "https://codeberg.org/api/v1/repos/forgejo/forgejo/issues?state=all&type=issues&limit=50"
+        );
+        for bad in ["", "a", "a/b/c", "a/..", "a b/c"] {
+            assert!(repo("", bad).is_err(), "{bad}");
+        }
+        assert!(repo("https://h/?x=1", "a/b").is_err());
+    }
+
+    #[test]
+    fn links() {
+        let r = repo("https://git.example.org/", "o/r").unwrap();
+        assert_eq!(
+            r.issue_api_url("https://git.example.org/o/r/issues/12")
+                .as_deref(),
+            Some("https://git.example.org/api/v1/repos/o/r/issues/12")
+        );
+        assert_eq!(
+            r.issue_of_link("https://git.example.org/x/y/pulls/3"),
+            Some(("x".to_owned(), "y".to_owned(), 3))
+        );
+        assert_eq!(
+            r.issue_of_link("https://other.org/o/r/issues/3"),
+            Some(("o".to_owned(), "r".to_owned(), 3)),
+            "a moved instance"
+        );
+        assert_eq!(r.issue_of_link("https://git.example.org/o/r/issues"), None);
+        assert_eq!(r.issue_of_link("https://git.example.org/o/r/wiki/3"), None);
+    }
+
+    #[test]
+    fn label_rules_and_project_names() {
+        assert_eq!(label_rule("easy", "label", "x"), "easy");
+        assert_eq!(label_rule("", "labels", "x,y"), "x,y");
+        assert_eq!(label_rule("", "", "x"), "");
+        let mut c = config("", "a/b");
+        c.documentation_type = "label".into();
+        c.documentation_text = "Kind/Documentation".into();
+        c.bug_project_name_format = "{tracker_name} on Codeberg".into();
+        let s = GiteaOptions::from_config(&c)
+            .unwrap()
+            .parse_settings(&c)
+            .unwrap();
+        assert_eq!(s.documentation, "Kind/Documentation");
+        assert_eq!(s.project_name, "t on Codeberg");
+    }
+}

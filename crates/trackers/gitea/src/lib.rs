@@ -1,0 +1,166 @@
+//! # bugimporters-gitea
+//!
+//! The `gitea` tracker type (alias `forgejo`): the issues of one repository on a Gitea or
+//! Forgejo instance — Codeberg included — read through the API v1.
+//!
+//! * **Configuration**: `base_url` (the instance, default `https://codeberg.org`), `project`
+//!   (`owner/repo`), label rules `bitesized_tag` / `documentation_tag` (or the common
+//!   `bitesized_text` with `bitesized_type: label`), `token_env`.
+//! * **Queries** are issue-list API URLs (`{base}/api/v1/repos/{owner}/{repo}/issues?...`),
+//!   given `type=issues` when they name no `type`; without one, every issue of the repository
+//!   (`state=all&type=issues&limit=50`). Pages are followed to the end by
+//!   `Link: rel="next"` (else `X-Total-Count`). No request per issue.
+//! * **Pull requests**, which the issues API lists unless `type=issues`, are skipped (a
+//!   non-null `pull_request`, or a `/pulls/N` link).
+//! * **Incremental**: `since=` from a query's `last_polled`; the pages of a listing without
+//!   `since=` are conditional requests.
+//! * **Existing bugs**: up to a page's worth (50) are asked for one by one (conditional: `304`
+//!   → `_no_update`; `404` → `_deleted`); more are refreshed from one listing of every issue,
+//!   and those it does not name are asked for alone. After a complete listing of every issue
+//!   by a query, the held bugs it did not name are asked for alone directly.
+//! * **Credentials**: a token from `GITEA_TOKEN` (or the variable `token_env` names), sent as
+//!   `Authorization: token ...` to the instance's origin only, never logged. Rate-limit waits
+//!   (`Retry-After`, rate-limit headers) are the core fetch layer's.
+//!
+//! Gitea has no confidential issues (privacy is per repository), so there is no
+//! `include_confidential` key. The parsers ([`parser`]) are pure and serve the `parse` formats
+//! `gitea-issue-json` and `gitea-issues-json`. The user documentation is
+//! `docs/trackers/gitea.md`.
+//!
+//! ## Example
+//!
+//! ```
+//! use bugimporters_core::{time::parse_datetime, Registry};
+//! use bugimporters_gitea::parser::{parse_issue, IssueItem, ParseSettings};
+//!
+//! let mut registry = Registry::new();
+//! bugimporters_gitea::register(&mut registry);
+//! assert_eq!(registry.canonical_kind("forgejo").unwrap(), "gitea");
+//!
+//! let body = br#"{"number": 4, "html_url": "https://codeberg.org/o/r/issues/4",
+//!   "title": "Crash", "body": "", "state": "open", "pull_request": null,
+//!   "user": {"login": "ann", "full_name": "Ann"}, "assignees": [{"login": "bob"}],
+//!   "labels": [{"name": "good first issue"}, {"name": "Priority/High"}],
+//!   "created_at": "2024-01-02T03:04:05+01:00", "updated_at": "2024-01-03T00:00:00Z"}"#;
+//! let settings = ParseSettings::new("My project", "My project", "good first issue", "docs");
+//! let now = parse_datetime("2024-02-01T00:00:00").unwrap();
+//! let IssueItem::Issue(bug) = parse_issue(body, "issue.json", &settings, now).unwrap() else {
+//!     panic!("not a pull request")
+//! };
+//! assert_eq!(bug.good_for_newcomers, Some(true));
+//! assert_eq!(bug.importance.as_deref(), Some("High"));
+//! assert_eq!(bug.people_involved, Some(2));
+//! ```
+
+#![deny(missing_docs)]
+
+mod client;
+pub mod config;
+mod importer;
+pub mod parser;
+
+use std::sync::Arc;
+
+use bugimporters_core::{
+    BuildContext, ConfigKey, Error, Importer, ImporterFactory, ParseFormat, ParseFormatKind,
+    ParseInput, ParseOutput, Registry,
+};
+
+pub use client::{MAX_PAGES, PAGE_LIMIT};
+pub use config::{GiteaOptions, GiteaRepo};
+pub use importer::GiteaImporter;
+pub use parser::{parse_issue, parse_issue_list, IssueItem, IssuePage, ParseSettings};
+
+/// The type name.
+pub const KIND: &str = "gitea";
+
+/// `parse` format: one issue object.
+pub const FORMAT_ISSUE: &str = "gitea-issue-json";
+/// `parse` format: one page of an issue list.
+pub const FORMAT_ISSUES: &str = "gitea-issues-json";
+
+/// Registers the `gitea` type (alias `forgejo`).
+pub fn register(registry: &mut Registry) {
+    registry.register(Arc::new(GiteaFactory));
+}
+
+/// Factory of the `gitea` type.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct GiteaFactory;
+
+impl ImporterFactory for GiteaFactory {
+    fn kind(&self) -> &'static str {
+        KIND
+    }
+
+    fn aliases(&self) -> &'static [&'static str] {
+        &["forgejo", "gitea.GiteaBugImporter"]
+    }
+
+    fn description(&self) -> &'static str {
+        "Gitea and Forgejo issues: Codeberg or self-hosted (API v1)"
+    }
+
+    fn config_keys(&self) -> &'static [ConfigKey] {
+        config::CONFIG_KEYS
+    }
+
+    fn build(&self, cx: &BuildContext<'_>) -> Result<Arc<dyn Importer>, Error> {
+        Ok(Arc::new(GiteaImporter::new(cx.config)?))
+    }
+
+    fn parse_formats(&self) -> Vec<ParseFormat> {
+        vec![
+            ParseFormat {
+                name: FORMAT_ISSUE,
+                kind: ParseFormatKind::Bugs,
+                files: "one issue JSON (GET /repos/{owner}/{repo}/issues/{index})",
+                description: "one Gitea/Forgejo issue object",
+            },
+            ParseFormat {
+                name: FORMAT_ISSUES,
+                kind: ParseFormatKind::Bugs,
+                files: "one issue-list page JSON (GET /repos/{owner}/{repo}/issues)",
+                description: "a page of a Gitea/Forgejo issue list; pull requests are skipped",
+            },
+        ]
+    }
+
+    fn parse(
+        &self,
+        cx: &BuildContext<'_>,
+        format: &str,
+        input: &ParseInput,
+    ) -> Result<ParseOutput, Error> {
+        // Only names and label rules are needed: no project key is required to parse.
+        let settings = GiteaOptions::from_config(cx.config)?.parse_settings(cx.config)?;
+        let now = input.options.now;
+        let name = input.url_or_path();
+        match format {
+            FORMAT_ISSUE => {
+                let (_, body) = input.file(0, "one issue JSON")?;
+                match parse_issue(body, &name, &settings, now)? {
+                    IssueItem::Issue(bug) => Ok(ParseOutput::Bugs(vec![*bug])),
+                    IssueItem::PullRequest { link } => Err(Error::parse(
+                        name,
+                        format!(
+                            "a pull request ({}), not an issue",
+                            link.as_deref().unwrap_or("no html_url")
+                        ),
+                    )),
+                }
+            }
+            FORMAT_ISSUES => {
+                let (_, body) = input.file(0, "one issue-list page JSON")?;
+                let page = parse_issue_list(body, &name, &settings, now)?;
+                if let Some(e) = page.errors.into_iter().next() {
+                    return Err(e);
+                }
+                Ok(ParseOutput::Bugs(page.bugs))
+            }
+            other => Err(Error::config(format!(
+                "tracker type {KIND} has no parse format {other:?} (known: {FORMAT_ISSUE}, {FORMAT_ISSUES})"
+            ))),
+        }
+    }
+}
