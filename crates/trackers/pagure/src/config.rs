@@ -1,0 +1,338 @@
+//! The Pagure-specific configuration keys, typed and checked.
+
+use bugimporters_core::classify::{project_name, validate_project_name_format};
+use bugimporters_core::{ConfigKey, Error, TrackerConfig};
+use serde::{Deserialize, Deserializer};
+use url::Url;
+
+use crate::parser::ParseSettings;
+
+/// The instance used when `base_url` is empty.
+pub const DEFAULT_BASE_URL: &str = "https://pagure.io";
+/// Environment variable holding the access token unless `token_env` says otherwise.
+pub const DEFAULT_TOKEN_ENV: &str = "PAGURE_TOKEN";
+
+/// The keys `bugimporters trackers` lists for this type.
+pub const CONFIG_KEYS: &[ConfigKey] = &[
+    ConfigKey {
+        name: "project",
+        description: "project as [namespace/]repo (or fork/USER/[namespace/]repo)",
+        required: true,
+    },
+    ConfigKey {
+        name: "bitesized_tag",
+        description: "comma-separated tag names (exact; pieces trimmed) that make a bug good_for_newcomers; else bitesized_text when bitesized_type is `label`",
+        required: false,
+    },
+    ConfigKey {
+        name: "documentation_tag",
+        description: "comma-separated tag names (exact; pieces trimmed) that make a bug concerns_just_documentation; else documentation_text when documentation_type is `label`",
+        required: false,
+    },
+    ConfigKey {
+        name: "token_env",
+        description: "environment variable holding an API token, sent as `Authorization: token ...` (default PAGURE_TOKEN)",
+        required: false,
+    },
+    ConfigKey {
+        name: "include_confidential",
+        description: "import private issues too (default false: they are skipped)",
+        required: false,
+    },
+];
+
+fn text<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    Ok(match Option::<serde_json::Value>::deserialize(d)? {
+        None | Some(serde_json::Value::Null) => String::new(),
+        Some(serde_json::Value::String(s)) => s,
+        Some(other) => other.to_string(),
+    })
+}
+
+fn blank_as_none<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(Option::<String>::deserialize(d)?
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty()))
+}
+
+fn flag<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    Ok(Option::<bool>::deserialize(d)?.unwrap_or(false))
+}
+
+/// The Pagure keys of a tracker record, as written.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+#[non_exhaustive]
+pub struct PagureOptions {
+    /// Project path (`[namespace/]repo`, `fork/user/[namespace/]repo`).
+    #[serde(deserialize_with = "text")]
+    pub project: String,
+    /// Bite-size label names, comma-separated.
+    #[serde(deserialize_with = "text")]
+    pub bitesized_tag: String,
+    /// Documentation label names, comma-separated.
+    #[serde(deserialize_with = "text")]
+    pub documentation_tag: String,
+    /// Token variable; `None` = [`DEFAULT_TOKEN_ENV`].
+    #[serde(deserialize_with = "blank_as_none")]
+    pub token_env: Option<String>,
+    /// Import private issues.
+    #[serde(deserialize_with = "flag")]
+    pub include_confidential: bool,
+}
+
+/// The label rule of one flag: the `*_tag` key when set, else the common `*_text` key when
+/// the common `*_type` key says `label` (or `labels`, `tag`, `tags`), else no rule.
+pub fn label_rule(tag: &str, common_type: &str, common_text: &str) -> String {
+    if !tag.trim().is_empty() {
+        return tag.to_owned();
+    }
+    let t = common_type.trim().to_ascii_lowercase();
+    if matches!(t.as_str(), "label" | "labels" | "tag" | "tags") {
+        common_text.to_owned()
+    } else {
+        String::new()
+    }
+}
+
+impl PagureOptions {
+    /// Reads the Pagure keys of `config` (unknown keys are the registry's business).
+    pub fn from_config(config: &TrackerConfig) -> Result<Self, Error> {
+        config.options()
+    }
+
+    /// The parse settings of `config`: names, tag rules, private switch. Fails on a
+    /// malformed `bug_project_name_format`.
+    pub fn parse_settings(&self, config: &TrackerConfig) -> Result<ParseSettings, Error> {
+        let project = if config.bug_project_name_format.trim().is_empty() {
+            config.tracker_name.clone()
+        } else {
+            validate_project_name_format(&config.bug_project_name_format)?;
+            project_name(
+                &config.bug_project_name_format,
+                &config.tracker_name,
+                None,
+                None,
+            )?
+        };
+        Ok(ParseSettings::new(
+            config.tracker_name.clone(),
+            project,
+            label_rule(
+                &self.bitesized_tag,
+                &config.bitesized_type,
+                &config.bitesized_text,
+            ),
+            label_rule(
+                &self.documentation_tag,
+                &config.documentation_type,
+                &config.documentation_text,
+            ),
+        )
+        .with_private(self.include_confidential))
+    }
+
+    /// The token variable name.
+    pub fn token_env(&self) -> &str {
+        self.token_env.as_deref().unwrap_or(DEFAULT_TOKEN_ENV)
+    }
+
+    /// Checks the keys and resolves the instance and project. Errors name the key.
+    pub fn project(&self, config: &TrackerConfig) -> Result<PagureProject, Error> {
+        let path = self.project.trim().trim_matches('/');
+        let segs: Vec<&str> = path.split('/').collect();
+        let shape_ok = match segs.as_slice() {
+            [_] | [_, _] => segs.first() != Some(&"fork"),
+            ["fork", _, _] | ["fork", _, _, _] => true,
+            _ => false,
+        };
+        if path.is_empty() || !shape_ok {
+            return Err(Error::config(format!(
+                "project {path:?} must be [namespace/]repo, or fork/USER/[namespace/]repo"
+            )));
+        }
+        let ok = segs.iter().all(|seg| {
+            !seg.is_empty()
+                && *seg != "."
+                && *seg != ".."
+                && seg
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        });
+        if !ok {
+            return Err(Error::config(format!(
+                "project {path:?} is not a Pagure project path (letters, digits, '-', '_', '.')"
+            )));
+        }
+        if let Some(v) = &self.token_env {
+            if !v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+                return Err(Error::config(format!(
+                    "token_env must name an environment variable (letters, digits, _), got {v:?}"
+                )));
+            }
+        }
+        let base = if config.base_url.trim().is_empty() {
+            Url::parse(DEFAULT_BASE_URL).map_err(|e| Error::config(e.to_string()))?
+        } else {
+            config.base_url_with_slash()?
+        };
+        if base.query().is_some() || base.fragment().is_some() {
+            return Err(Error::config(format!(
+                "base_url {:?} must not have a query or fragment",
+                config.base_url
+            )));
+        }
+        Ok(PagureProject {
+            base: base.as_str().trim_end_matches('/').to_owned(),
+            path: path.to_owned(),
+        })
+    }
+}
+
+/// A project on one Pagure instance, with the URLs the importer builds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PagureProject {
+    /// Web root of the instance without a trailing slash (`https://pagure.io`).
+    pub base: String,
+    /// Project path (`namespace/repo`, `repo`, `fork/user/repo`).
+    pub path: String,
+}
+
+impl PagureProject {
+    /// `{base}/api/0`.
+    pub fn api_root(&self) -> String {
+        format!("{}/api/0", self.base)
+    }
+
+    /// The project's web page, `{base}/{path}`.
+    pub fn web_root(&self) -> String {
+        format!("{}/{}", self.base, self.path)
+    }
+
+    /// `GET /api/0/{path}/issues` of this project, without parameters.
+    pub fn issues_url(&self) -> String {
+        format!("{}/{}/issues", self.api_root(), self.path)
+    }
+
+    /// The query used when the configuration has none: every issue, both states,
+    /// [`crate::PER_PAGE`] per page.
+    pub fn default_query(&self) -> String {
+        format!(
+            "{}?status=all&per_page={}",
+            self.issues_url(),
+            crate::PER_PAGE
+        )
+    }
+
+    /// Whether `url` is on the instance's origin (scheme, host, port): the only place the
+    /// token is sent.
+    pub fn same_origin(&self, url: &Url) -> bool {
+        Url::parse(&self.base).is_ok_and(|b| b.origin() == url.origin())
+    }
+
+    /// `(project path, id)` of an issue page of this instance (its path; the origin may be a former one), `{base}/{path}/issue/{id}`.
+    /// `None` for anything else.
+    pub fn issue_of_link(&self, link: &str) -> Option<(String, u64)> {
+        // Any origin: the host's links of this tracker may predate a move of the instance
+        // (another name, http → https); the path names the issue.
+        let url = Url::parse(link).ok()?;
+        let base_path = Url::parse(&self.base)
+            .ok()?
+            .path()
+            .trim_end_matches('/')
+            .to_owned();
+        let path = url.path();
+        let rest = match path.strip_prefix(base_path.as_str()) {
+            Some(r) if r.is_empty() || r.starts_with('/') => r,
+            _ => path,
+        };
+        let segs: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
+        let [project @ .., "issue", id] = segs.as_slice() else {
+            return None;
+        };
+        if project.is_empty() || project.len() > 4 {
+            return None;
+        }
+        Some((project.join("/"), id.parse().ok()?))
+    }
+
+    /// `GET /api/0/{path}/issue/{id}` of an issue page link, on this instance.
+    pub fn issue_api_url(&self, link: &str) -> Option<String> {
+        let (path, id) = self.issue_of_link(link)?;
+        Some(format!("{}/{path}/issue/{id}", self.api_root()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(base: &str, project: &str) -> TrackerConfig {
+        let mut c = TrackerConfig::new("t", "pagure");
+        c.base_url = base.into();
+        c.extra.insert("project".into(), project.into());
+        c
+    }
+
+    fn project(base: &str, path: &str) -> Result<PagureProject, Error> {
+        let c = config(base, path);
+        PagureOptions::from_config(&c)?.project(&c)
+    }
+
+    #[test]
+    fn paths_are_checked() {
+        let p = project("", "fedora-infra/ansible").unwrap();
+        assert_eq!(p.base, "https://pagure.io");
+        assert_eq!(
+            p.default_query(),
+            "https://pagure.io/api/0/fedora-infra/ansible/issues?status=all&per_page=100"
+        );
+        assert_eq!(p.web_root(), "https://pagure.io/fedora-infra/ansible");
+        assert!(project("", "pagure").is_ok());
+        assert!(project("", "fork/pingou/pagure").is_ok());
+        for bad in ["", "a/b/c", "fork", "fork/x", "a/..", "a b"] {
+            assert!(project("", bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn links() {
+        let p = project("https://src.example.org/", "rpms/foo").unwrap();
+        assert_eq!(
+            p.issue_api_url("https://src.example.org/rpms/foo/issue/12")
+                .as_deref(),
+            Some("https://src.example.org/api/0/rpms/foo/issue/12")
+        );
+        assert_eq!(
+            p.issue_of_link("https://src.example.org/fork/u/bar/issue/3"),
+            Some(("fork/u/bar".to_owned(), 3))
+        );
+        assert_eq!(
+            p.issue_of_link("https://other.org/rpms/foo/issue/3"),
+            Some(("rpms/foo".to_owned(), 3)),
+            "a moved instance"
+        );
+        assert_eq!(
+            p.issue_of_link("https://src.example.org/rpms/foo/pull-request/3"),
+            None
+        );
+        assert_eq!(p.issue_of_link("https://src.example.org/issue/3"), None);
+    }
+
+    #[test]
+    fn tag_rules_and_project_names() {
+        assert_eq!(label_rule("easyfix", "label", "x"), "easyfix");
+        assert_eq!(label_rule("", "tags", "x,y"), "x,y");
+        let mut c = config("", "a/b");
+        c.bitesized_type = "tag".into();
+        c.bitesized_text = "easyfix".into();
+        c.extra.insert("include_confidential".into(), true.into());
+        let s = PagureOptions::from_config(&c)
+            .unwrap()
+            .parse_settings(&c)
+            .unwrap();
+        assert_eq!(s.bitesized, "easyfix");
+        assert!(s.include_private);
+        assert_eq!(s.project_name, "t");
+    }
+}

@@ -1,0 +1,165 @@
+//! # bugimporters-pagure
+//!
+//! The `pagure` tracker type: the issues of one project on a Pagure instance — pagure.io,
+//! src.fedoraproject.org or self-hosted — read through the API 0.
+//!
+//! * **Configuration**: `base_url` (the instance, default `https://pagure.io`), `project`
+//!   (`[namespace/]repo`, or `fork/USER/[namespace/]repo`), tag rules `bitesized_tag` /
+//!   `documentation_tag` (or the common `bitesized_text` with `bitesized_type: label`),
+//!   `token_env`, `include_confidential` (private issues).
+//! * **Queries** are issue-list API URLs (`{base}/api/0/{project}/issues?...`); without one,
+//!   every issue of the project (`status=all&per_page=100`). Pages are followed to the end by
+//!   the body's `pagination.next`. No request per issue (the list carries the comments too).
+//! * **Incremental**: `since=` (a Unix timestamp) from a query's `last_polled`.
+//! * **Existing bugs**: up to a page's worth (100) are asked for one by one (`404` →
+//!   `_deleted`; `403`, a private issue → `_deleted`); more are refreshed from one listing of
+//!   every issue, and those it does not name are asked for alone.
+//! * **Private** issues are skipped unless `include_confidential: true`. Pull requests are not
+//!   in Pagure's issues API.
+//! * **Credentials**: a token from `PAGURE_TOKEN` (or the variable `token_env` names), sent as
+//!   `Authorization: token ...` to the instance's origin only, never logged.
+//!
+//! The parsers ([`parser`]) are pure and serve the `parse` formats `pagure-issue-json` and
+//! `pagure-issues-json`. The user documentation is `docs/trackers/pagure.md`.
+//!
+//! ## Example
+//!
+//! ```
+//! use bugimporters_core::{time::parse_datetime, Registry};
+//! use bugimporters_pagure::parser::{parse_issue, IssueItem, ParseSettings};
+//!
+//! let mut registry = Registry::new();
+//! bugimporters_pagure::register(&mut registry);
+//! assert_eq!(registry.canonical_kind("pagure").unwrap(), "pagure");
+//!
+//! let body = br#"{"id": 4, "full_url": "https://pagure.io/fedora-infra/ansible/issue/4",
+//!   "title": "Crash", "content": "", "status": "Open", "private": false,
+//!   "user": {"name": "ann", "fullname": "Ann"}, "assignee": {"name": "bob"},
+//!   "comments": [{"user": {"name": "carol"}}], "tags": ["easyfix"],
+//!   "date_created": "1704164645", "last_updated": "1704240000"}"#;
+//! let settings = ParseSettings::new("Infra", "Infra", "easyfix", "docs");
+//! let now = parse_datetime("2024-02-01T00:00:00").unwrap();
+//! let IssueItem::Issue(bug) = parse_issue(body, "issue.json", &settings, now).unwrap() else {
+//!     panic!("not private")
+//! };
+//! assert_eq!(bug.good_for_newcomers, Some(true));
+//! assert_eq!(bug.people_involved, Some(3));
+//! assert_eq!(bug.date_reported, parse_datetime("2024-01-02T03:04:05"));
+//! ```
+
+#![deny(missing_docs)]
+
+mod client;
+pub mod config;
+mod importer;
+pub mod parser;
+
+use std::sync::Arc;
+
+use bugimporters_core::{
+    BuildContext, ConfigKey, Error, Importer, ImporterFactory, ParseFormat, ParseFormatKind,
+    ParseInput, ParseOutput, Registry,
+};
+
+pub use client::{MAX_PAGES, PER_PAGE};
+pub use config::{PagureOptions, PagureProject};
+pub use importer::PagureImporter;
+pub use parser::{parse_issue, parse_issue_list, IssueItem, IssuePage, ParseSettings};
+
+/// The type name.
+pub const KIND: &str = "pagure";
+
+/// `parse` format: one issue object.
+pub const FORMAT_ISSUE: &str = "pagure-issue-json";
+/// `parse` format: one page of an issue list.
+pub const FORMAT_ISSUES: &str = "pagure-issues-json";
+
+/// Registers the `pagure` type.
+pub fn register(registry: &mut Registry) {
+    registry.register(Arc::new(PagureFactory));
+}
+
+/// Factory of the `pagure` type.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PagureFactory;
+
+impl ImporterFactory for PagureFactory {
+    fn kind(&self) -> &'static str {
+        KIND
+    }
+
+    fn aliases(&self) -> &'static [&'static str] {
+        &["pagure.PagureBugImporter"]
+    }
+
+    fn description(&self) -> &'static str {
+        "Pagure issues: pagure.io, src.fedoraproject.org or self-hosted (API 0)"
+    }
+
+    fn config_keys(&self) -> &'static [ConfigKey] {
+        config::CONFIG_KEYS
+    }
+
+    fn build(&self, cx: &BuildContext<'_>) -> Result<Arc<dyn Importer>, Error> {
+        Ok(Arc::new(PagureImporter::new(cx.config)?))
+    }
+
+    fn parse_formats(&self) -> Vec<ParseFormat> {
+        vec![
+            ParseFormat {
+                name: FORMAT_ISSUE,
+                kind: ParseFormatKind::Bugs,
+                files: "one issue JSON (GET /api/0/<repo>/issue/<id>)",
+                description: "one Pagure issue object",
+            },
+            ParseFormat {
+                name: FORMAT_ISSUES,
+                kind: ParseFormatKind::Bugs,
+                files: "one issue-list page JSON (GET /api/0/<repo>/issues)",
+                description: "a page of a Pagure issue list; private issues are skipped unless include_confidential",
+            },
+        ]
+    }
+
+    fn parse(
+        &self,
+        cx: &BuildContext<'_>,
+        format: &str,
+        input: &ParseInput,
+    ) -> Result<ParseOutput, Error> {
+        // Names and tag rules are needed; the project key only for issues without full_url.
+        let options = PagureOptions::from_config(cx.config)?;
+        let mut settings = options.parse_settings(cx.config)?;
+        if let Ok(project) = options.project(cx.config) {
+            settings = settings.with_web_root(project.web_root());
+        }
+        let now = input.options.now;
+        let name = input.url_or_path();
+        match format {
+            FORMAT_ISSUE => {
+                let (_, body) = input.file(0, "one issue JSON")?;
+                match parse_issue(body, &name, &settings, now)? {
+                    IssueItem::Issue(bug) => Ok(ParseOutput::Bugs(vec![*bug])),
+                    IssueItem::Skipped { link } => Err(Error::parse(
+                        name,
+                        format!(
+                            "a private issue ({}); set include_confidential: true to parse it",
+                            link.as_deref().unwrap_or("no link")
+                        ),
+                    )),
+                }
+            }
+            FORMAT_ISSUES => {
+                let (_, body) = input.file(0, "one issue-list page JSON")?;
+                let page = parse_issue_list(body, &name, &settings, now)?;
+                if let Some(e) = page.errors.into_iter().next() {
+                    return Err(e);
+                }
+                Ok(ParseOutput::Bugs(page.bugs))
+            }
+            other => Err(Error::config(format!(
+                "tracker type {KIND} has no parse format {other:?} (known: {FORMAT_ISSUE}, {FORMAT_ISSUES})"
+            ))),
+        }
+    }
+}

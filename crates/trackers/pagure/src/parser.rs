@@ -1,0 +1,456 @@
+//! Pure parsers: Pagure API 0 issue JSON in, [`ParsedBug`]s out. No I/O.
+//!
+//! Field rules (the user documentation is `docs/trackers/pagure.md`):
+//!
+//! * `title`, `description` = `content`, `status` = `status` (`Open` or `Closed`, as Pagure
+//!   shows them), `looks_closed` = status is not `Open`;
+//! * `importance` = the value of a tag `priority::VALUE`, else `severity::VALUE`; absent when
+//!   neither (Pagure's numeric `priority` field has names only in the project's settings);
+//! * `people_involved` = distinct user names among the author, the assignee and the authors of
+//!   the comments (the API sends the comments with each issue);
+//! * `date_reported` = `date_created`, `last_touched` = `last_updated` (else `date_created`),
+//!   both Unix timestamps, hence UTC;
+//! * `submitter_username` = `user.name`, `submitter_realname` = `user.fullname`;
+//! * `canonical_bug_link` = `full_url`, else `{web root of the project}/issue/{id}`;
+//! * tags: exact names, rule pieces trimmed;
+//! * private issues are skipped ([`IssueItem::Skipped`]) unless the settings include them.
+
+use bugimporters_core::classify::any_piece_equals;
+use bugimporters_core::time::parse_datetime;
+use bugimporters_core::{Error, ParsedBug};
+use chrono::{DateTime, NaiveDateTime};
+use serde::Deserialize;
+
+/// What the parser needs from the tracker's configuration.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ParseSettings {
+    /// `tracker_name`, written as `_tracker_name`.
+    pub tracker_name: String,
+    /// `_project_name` of every bug.
+    pub project_name: String,
+    /// Comma-separated bite-size tag names.
+    pub bitesized: String,
+    /// Comma-separated documentation tag names.
+    pub documentation: String,
+    /// Import private issues too.
+    pub include_private: bool,
+    /// The project's web page (`https://pagure.io/ns/repo`), for links when an issue has no
+    /// `full_url` (Pagure before 5.x); empty when unknown.
+    pub web_root: String,
+}
+
+impl ParseSettings {
+    /// Settings naming the tracker and project, with two tag rules; private issues skipped.
+    pub fn new(
+        tracker_name: impl Into<String>,
+        project_name: impl Into<String>,
+        bitesized: impl Into<String>,
+        documentation: impl Into<String>,
+    ) -> Self {
+        ParseSettings {
+            tracker_name: tracker_name.into(),
+            project_name: project_name.into(),
+            bitesized: bitesized.into(),
+            documentation: documentation.into(),
+            include_private: false,
+            web_root: String::new(),
+        }
+    }
+
+    /// The same settings, importing private issues when `yes`.
+    pub fn with_private(mut self, yes: bool) -> Self {
+        self.include_private = yes;
+        self
+    }
+
+    /// The same settings with the project's web page (see [`ParseSettings::web_root`]).
+    pub fn with_web_root(mut self, web_root: impl Into<String>) -> Self {
+        self.web_root = web_root.into();
+        self
+    }
+}
+
+/// One issue of a response.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum IssueItem {
+    /// An issue, parsed.
+    Issue(Box<ParsedBug>),
+    /// A private issue, not imported; `link` is its page when known.
+    Skipped {
+        /// The issue's page, when known.
+        link: Option<String>,
+    },
+}
+
+/// One page of an issue list (`GET /api/0/<repo>/issues`).
+#[derive(Debug, Default)]
+#[non_exhaustive]
+pub struct IssuePage {
+    /// Elements in the page, skipped and malformed ones included.
+    pub items: usize,
+    /// The issues, in document order.
+    pub bugs: Vec<ParsedBug>,
+    /// Links of the private issues skipped.
+    pub skipped: Vec<String>,
+    /// One error per malformed element (the others are still parsed).
+    pub errors: Vec<Error>,
+    /// `pagination.next`: the next page's URL, as sent.
+    pub next: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct RawUser {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    fullname: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct RawComment {
+    #[serde(default)]
+    user: Option<RawUser>,
+}
+
+/// A Unix timestamp, as a string (Pagure) or a number.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum RawTime {
+    Text(String),
+    Number(i64),
+}
+
+impl RawTime {
+    fn to_naive(&self) -> Option<NaiveDateTime> {
+        let secs = match self {
+            RawTime::Number(n) => *n,
+            RawTime::Text(t) => match t.trim().parse::<i64>() {
+                Ok(n) => n,
+                // Not a timestamp: a date text some instance may send.
+                Err(_) => return parse_datetime(t),
+            },
+        };
+        DateTime::from_timestamp(secs, 0).map(|d| d.naive_utc())
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct RawIssue {
+    #[serde(default)]
+    id: Option<u64>,
+    #[serde(default)]
+    full_url: Option<String>,
+    #[serde(default)]
+    title: Option<String>,
+    #[serde(default)]
+    content: Option<String>,
+    #[serde(default)]
+    status: Option<String>,
+    #[serde(default)]
+    user: Option<RawUser>,
+    #[serde(default)]
+    assignee: Option<RawUser>,
+    #[serde(default)]
+    tags: Option<Vec<String>>,
+    #[serde(default)]
+    comments: Option<Vec<RawComment>>,
+    #[serde(default)]
+    date_created: Option<RawTime>,
+    #[serde(default)]
+    last_updated: Option<RawTime>,
+    #[serde(default)]
+    private: Option<bool>,
+}
+
+/// The value of the first tag `priority::VALUE`, else `severity::VALUE` (scope compared
+/// case-insensitively; everything before the last `::` is the scope).
+pub fn importance_from_tags<'a>(tags: impl IntoIterator<Item = &'a str> + Clone) -> Option<String> {
+    ["priority", "severity"].iter().find_map(|scope| {
+        tags.clone().into_iter().find_map(|tag| {
+            let (s, v) = tag.rsplit_once("::")?;
+            (s.trim().eq_ignore_ascii_case(scope) && !v.trim().is_empty())
+                .then(|| v.trim().to_owned())
+        })
+    })
+}
+
+/// Parses one issue object (`GET /api/0/<repo>/issue/<id>`). `url` names the response in
+/// errors; `now` becomes `last_polled`.
+pub fn parse_issue(
+    body: &[u8],
+    url: &str,
+    settings: &ParseSettings,
+    now: NaiveDateTime,
+) -> Result<IssueItem, Error> {
+    let value: serde_json::Value = serde_json::from_slice(body)
+        .map_err(|e| Error::parse(url, format!("invalid JSON: {e}")))?;
+    if !value.is_object() {
+        return Err(Error::parse(url, "expected one issue object"));
+    }
+    parse_issue_value(value, url, settings, now)
+}
+
+/// Parses one issue from a decoded JSON value (see [`parse_issue`]).
+pub fn parse_issue_value(
+    value: serde_json::Value,
+    url: &str,
+    settings: &ParseSettings,
+    now: NaiveDateTime,
+) -> Result<IssueItem, Error> {
+    let raw: RawIssue =
+        serde_json::from_value(value).map_err(|e| Error::parse(url, format!("issue: {e}")))?;
+    let what = match raw.id {
+        Some(n) => format!("issue #{n}"),
+        None => "issue".to_owned(),
+    };
+    let missing = |key: &str| Error::parse(url, format!("{what}: no `{key}`"));
+    let link = match (raw.full_url.filter(|u| !u.is_empty()), raw.id) {
+        (Some(u), _) => u,
+        (None, Some(id)) if !settings.web_root.is_empty() => {
+            format!("{}/issue/{id}", settings.web_root.trim_end_matches('/'))
+        }
+        _ => return Err(missing("full_url")),
+    };
+    if raw.private == Some(true) && !settings.include_private {
+        return Ok(IssueItem::Skipped { link: Some(link) });
+    }
+    let title = raw.title.ok_or_else(|| missing("title"))?;
+    let status = raw.status.ok_or_else(|| missing("status"))?;
+    let created = raw.date_created.ok_or_else(|| missing("date_created"))?;
+    let date_reported = created
+        .to_naive()
+        .ok_or_else(|| Error::parse(url, format!("{what}: `date_created` is not a timestamp")))?;
+    let last_touched = match raw.last_updated {
+        Some(t) => t.to_naive().ok_or_else(|| {
+            Error::parse(url, format!("{what}: `last_updated` is not a timestamp"))
+        })?,
+        None => date_reported,
+    };
+
+    let (submitter, realname) = match raw.user {
+        Some(u) => (u.name.unwrap_or_default(), u.fullname.unwrap_or_default()),
+        None => (String::new(), String::new()),
+    };
+    if submitter.is_empty() {
+        return Err(missing("user.name"));
+    }
+    let mut people: Vec<String> = vec![submitter.clone()];
+    let others = raw.assignee.into_iter().chain(
+        raw.comments
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|c| c.user),
+    );
+    for name in others.filter_map(|u| u.name) {
+        if !name.is_empty() && !people.contains(&name) {
+            people.push(name);
+        }
+    }
+    let tags: Vec<&str> = raw
+        .tags
+        .as_deref()
+        .unwrap_or_default()
+        .iter()
+        .map(String::as_str)
+        .collect();
+
+    let mut bug = ParsedBug::new(link);
+    bug.title = Some(title);
+    bug.description = Some(raw.content.unwrap_or_default());
+    bug.looks_closed = Some(!status.eq_ignore_ascii_case("open"));
+    bug.status = Some(status);
+    bug.importance = importance_from_tags(tags.iter().copied());
+    bug.people_involved = Some(u32::try_from(people.len()).unwrap_or(u32::MAX));
+    bug.date_reported = Some(date_reported);
+    bug.last_touched = Some(last_touched);
+    bug.last_polled = Some(now);
+    bug.submitter_username = Some(submitter);
+    bug.submitter_realname = Some(Some(realname));
+    bug.good_for_newcomers = Some(any_piece_equals(
+        &settings.bitesized,
+        tags.iter().copied(),
+        true,
+    ));
+    bug.concerns_just_documentation = Some(any_piece_equals(
+        &settings.documentation,
+        tags.iter().copied(),
+        true,
+    ));
+    bug.project_name = Some(settings.project_name.clone());
+    bug.tracker_name = Some(settings.tracker_name.clone());
+    Ok(IssueItem::Issue(Box::new(bug)))
+}
+
+/// Parses one page of an issue list: an object with `issues` (and, since Pagure 5,
+/// `pagination`). A malformed element becomes an entry of [`IssuePage::errors`]; the others
+/// are still parsed. A body without an `issues` list is an error naming `url` (and Pagure's
+/// `error` when it sent one).
+pub fn parse_issue_list(
+    body: &[u8],
+    url: &str,
+    settings: &ParseSettings,
+    now: NaiveDateTime,
+) -> Result<IssuePage, Error> {
+    let value: serde_json::Value = serde_json::from_slice(body)
+        .map_err(|e| Error::parse(url, format!("invalid JSON: {e}")))?;
+    let next = value
+        .get("pagination")
+        .and_then(|p| p.get("next"))
+        .and_then(|n| n.as_str())
+        .filter(|n| !n.is_empty())
+        .map(str::to_owned);
+    let Some(serde_json::Value::Array(items)) = value.get("issues") else {
+        let hint = value
+            .get("error")
+            .and_then(|m| m.as_str())
+            .map(|m| format!(" (the server says: {m})"))
+            .unwrap_or_default();
+        return Err(Error::parse(
+            url,
+            format!("expected an object with an `issues` list{hint}"),
+        ));
+    };
+    let mut page = IssuePage {
+        items: items.len(),
+        next,
+        ..IssuePage::default()
+    };
+    for (i, item) in items.iter().enumerate() {
+        if !item.is_object() {
+            page.errors.push(Error::parse(
+                url,
+                format!("element {i} is not an issue object"),
+            ));
+            continue;
+        }
+        match parse_issue_value(item.clone(), url, settings, now) {
+            Ok(IssueItem::Issue(bug)) => page.bugs.push(*bug),
+            Ok(IssueItem::Skipped { link }) => page.skipped.extend(link),
+            Err(e) => page.errors.push(e),
+        }
+    }
+    Ok(page)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn now() -> NaiveDateTime {
+        parse_datetime("2024-05-01T12:00:00").unwrap()
+    }
+
+    fn settings() -> ParseSettings {
+        ParseSettings::new("tr", "proj", "easyfix, good first issue", "docs")
+            .with_web_root("https://pagure.example/ns/repo")
+    }
+
+    fn issue(extra: serde_json::Value) -> serde_json::Value {
+        let mut v = json!({
+            "id": 7,
+            "title": "T",
+            "content": "B",
+            "status": "Open",
+            "close_status": null,
+            "user": {"name": "alice", "fullname": "Alice A"},
+            "assignee": null,
+            "tags": [],
+            "comments": [],
+            "private": false,
+            "date_created": "1431414800",
+            "last_updated": "1431500000"
+        });
+        if let (Some(o), serde_json::Value::Object(e)) = (v.as_object_mut(), extra) {
+            o.extend(e);
+        }
+        v
+    }
+
+    fn parse(v: serde_json::Value) -> ParsedBug {
+        match parse_issue(v.to_string().as_bytes(), "u", &settings(), now()).unwrap() {
+            IssueItem::Issue(b) => *b,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn fields() {
+        let b = parse(issue(json!({})));
+        assert_eq!(
+            b.canonical_bug_link,
+            "https://pagure.example/ns/repo/issue/7"
+        );
+        assert_eq!(b.date_reported, parse_datetime("2015-05-12T07:13:20"));
+        assert_eq!(b.last_touched, parse_datetime("2015-05-13T06:53:20"));
+        assert_eq!(b.looks_closed, Some(false));
+        assert_eq!(b.people_involved, Some(1));
+        let b = parse(issue(
+            json!({"status": "Closed", "content": null, "last_updated": null,
+            "full_url": "https://pagure.example/x/issue/7",
+            "assignee": {"name": "bob"},
+            "comments": [{"user": {"name": "carol"}}, {"user": {"name": "bob"}}, {"user": {"name": "alice"}}],
+            "tags": ["easyfix", "Priority::High", "docs"]}),
+        ));
+        assert_eq!(b.canonical_bug_link, "https://pagure.example/x/issue/7");
+        assert_eq!(b.looks_closed, Some(true));
+        assert_eq!(b.description.as_deref(), Some(""));
+        assert_eq!(b.last_touched, b.date_reported);
+        assert_eq!(b.people_involved, Some(3));
+        assert_eq!(b.importance.as_deref(), Some("High"));
+        assert_eq!(b.good_for_newcomers, Some(true));
+        assert_eq!(b.concerns_just_documentation, Some(true));
+    }
+
+    #[test]
+    fn private_skipped_unless_included() {
+        let v = issue(json!({"private": true}));
+        let out = parse_issue(v.to_string().as_bytes(), "u", &settings(), now()).unwrap();
+        assert!(matches!(out, IssueItem::Skipped { link: Some(_) }));
+        let s = settings().with_private(true);
+        let out = parse_issue(v.to_string().as_bytes(), "u", &s, now()).unwrap();
+        assert!(matches!(out, IssueItem::Issue(_)));
+    }
+
+    #[test]
+    fn malformed_inputs_are_errors_not_panics() {
+        let bare = ParseSettings::new("t", "t", "", "");
+        for body in [&b"{"[..], b"[]", b"null", b"{\"title\": 1}"] {
+            let e = parse_issue(body, "http://h/x", &settings(), now()).unwrap_err();
+            assert!(e.to_string().contains("http://h/x"), "{e}");
+        }
+        let no_link = issue(json!({}));
+        assert!(parse_issue(no_link.to_string().as_bytes(), "u", &bare, now()).is_err());
+        let bad_date = issue(json!({"date_created": "yesterday"}));
+        assert!(parse_issue(bad_date.to_string().as_bytes(), "u", &settings(), now()).is_err());
+        let huge = issue(json!({"date_created": i64::MAX}));
+        assert!(parse_issue(huge.to_string().as_bytes(), "u", &settings(), now()).is_err());
+        let e = parse_issue_list(
+            br#"{"error": "Project not found", "error_code": "ENOPROJECT"}"#,
+            "http://h/l",
+            &settings(),
+            now(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("Project not found"), "{e}");
+        let list = json!({"issues": [issue(json!({})), {"id": 8}, 3, issue(json!({"id": 9, "private": true}))],
+                          "pagination": {"next": "https://pagure.example/api/0/ns/repo/issues?page=2", "page": 1}});
+        let page = parse_issue_list(list.to_string().as_bytes(), "u", &settings(), now()).unwrap();
+        assert_eq!(
+            (
+                page.items,
+                page.bugs.len(),
+                page.skipped.len(),
+                page.errors.len()
+            ),
+            (4, 1, 1, 2)
+        );
+        assert_eq!(
+            page.next.as_deref(),
+            Some("https://pagure.example/api/0/ns/repo/issues?page=2")
+        );
+    }
+}
