@@ -1,0 +1,163 @@
+//! The `customs` binary: load, add, list, show, edit, remove (never prompting in a script),
+//! and typos caught by the registry.
+
+use std::process::{Command, Stdio};
+
+fn customs(url: &str, args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_customs"))
+        .arg("--db")
+        .arg(url)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn db_url(dir: &tempfile::TempDir) -> String {
+    format!(
+        "sqlite://{}",
+        dir.path().join("sub").join("host.db").display()
+    )
+}
+
+#[test]
+fn load_the_sample_configuration_then_list() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("sub")).unwrap();
+    let url = db_url(&dir);
+    let sample = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/sample_configuration.yaml"
+    );
+    let (code, out, err) = customs(&url, &["load", sample]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("0 failed"), "{out}");
+    // Loading again updates, creates nothing.
+    let (code, out, _) = customs(&url, &["load", sample]);
+    assert_eq!(code, 0);
+    assert!(out.starts_with("0 trackers created"), "{out}");
+    let (code, out, _) = customs(&url, &["list", "--json"]);
+    assert_eq!(code, 0);
+    let list: Vec<serde_json::Value> = serde_json::from_str(&out).unwrap();
+    assert!(list
+        .iter()
+        .any(|t| t["tracker_name"] == "Twisted" && t["bugimporter"] == "trac"));
+    let (code, out, _) = customs(&url, &["list"]);
+    assert_eq!(code, 0);
+    assert!(out.starts_with("NAME"), "{out}");
+    assert!(
+        out.contains("openhatch") && out.contains("openhatch/oh-bugimporters"),
+        "{out}"
+    );
+}
+
+#[test]
+fn add_edit_show_remove() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("sub")).unwrap();
+    let url = db_url(&dir);
+    let add = [
+        "add-tracker",
+        "github",
+        "oh",
+        "-o",
+        "github_name=openhatch",
+        "-o",
+        "github_repo=oh-mainline",
+        "--project",
+        "OpenHatch",
+    ];
+    let (code, out, err) = customs(&url, &add);
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, _, err) = customs(&url, &add);
+    assert_eq!(code, 2);
+    assert!(err.contains("exists already"), "{err}");
+    let (code, _, err) = customs(
+        &url,
+        &[
+            "add-tracker",
+            "githib",
+            "x",
+            "-o",
+            "github_name=a",
+            "-o",
+            "github_repo=b",
+        ],
+    );
+    assert_eq!(code, 2);
+    assert!(err.contains("githib") && err.contains("github"), "{err}");
+    let (code, _, err) = customs(
+        &url,
+        &[
+            "add-tracker",
+            "github",
+            "y",
+            "-o",
+            "github_nam=a",
+            "-o",
+            "github_repo=b",
+        ],
+    );
+    assert_eq!(code, 2);
+    assert!(err.contains("github_nam"), "{err}");
+    let (code, _, err) = customs(
+        &url,
+        &[
+            "add-query",
+            "oh",
+            "https://api.github.com/repos/openhatch/oh-mainline/issues?state=open",
+            "--description",
+            "open issues",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = customs(
+        &url,
+        &[
+            "edit",
+            "oh",
+            "-o",
+            "bitesized_tag=easy",
+            "-o",
+            "max_connections:=2",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    let (code, out, _) = customs(&url, &["show", "oh", "--json"]);
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["bitesized_tag"], "easy");
+    assert_eq!(v["max_connections"], 2);
+    assert_eq!(v["created_for_project"], "OpenHatch");
+    assert_eq!(v["queries"][0]["description"], "open issues");
+    let (code, out, _) = customs(&url, &["show", "oh"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("github_repo: oh-mainline"), "{out}");
+
+    // No terminal, no --yes: refused at once, nothing removed.
+    let (code, _, err) = customs(&url, &["remove", "oh"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("--yes"), "{err}");
+    let (code, out, _) = customs(&url, &["remove", "oh", "--yes"]);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("removed tracker \"oh\" (1 queries, 0 bugs)"),
+        "{out}"
+    );
+    let (code, _, _) = customs(&url, &["show", "oh"]);
+    assert_eq!(code, 2);
+}
+
+#[test]
+fn migrate_prints_versions() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("sub")).unwrap();
+    let (code, out, err) = customs(&db_url(&dir), &["migrate"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("initial"), "{out}");
+}

@@ -1,0 +1,100 @@
+//! Import throughput: 100 000 crawl records (JSON lines) into a fresh database, printing
+//! records/s and the process's peak resident memory.
+//!
+//! ```text
+//! cargo bench -p bugimporters-hostdb --bench import               # SQLite
+//! BUGIMPORTERS_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/test \
+//! BUGIMPORTERS_TEST_MYSQL_URL=mysql://root@127.0.0.1:3306/test \
+//!   cargo bench -p bugimporters-hostdb --bench import             # + PostgreSQL, MariaDB
+//! ```
+//! `BENCH_RECORDS=N` changes the number of records. Under `cargo test --all-targets` it runs
+//! once with 1 000 records, as a smoke test.
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use std::io::Write;
+use std::time::Instant;
+
+use bugimporters_hostdb::{ImportOptions, ImportSource};
+use common::{bug_line, registry, TestDb, CONFIG, MYSQL_ENV, POSTGRES_ENV};
+
+/// Peak resident set size of this process, in MiB (Linux `VmHWM`).
+fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
+
+async fn bench(label: &str, tdb: TestDb, path: &std::path::Path, n: usize) {
+    let db = tdb.connect().await;
+    let reg = registry();
+    for c in bugimporters_core::load_config_str(CONFIG, bugimporters_core::ConfigFormat::Yaml)
+        .unwrap()
+        .into_iter()
+        .flatten()
+    {
+        db.load_config(&reg, &c).await.unwrap();
+    }
+    for (pass, what) in [(1, "insert"), (2, "same file again (unchanged)")] {
+        let start = Instant::now();
+        let s = db
+            .import(vec![ImportSource::path(path)], &ImportOptions::default())
+            .await
+            .unwrap();
+        let secs = start.elapsed().as_secs_f64();
+        assert_eq!(s.rejected, 0);
+        assert_eq!(s.records as usize, n);
+        if pass == 1 {
+            assert_eq!(s.inserted as usize, n);
+        }
+        println!(
+            "{label:<14} {what:<28} {n} records in {secs:6.2} s = {:>9.0} records/s, peak RSS {:.1} MiB",
+            n as f64 / secs,
+            peak_rss_mib().unwrap_or(f64::NAN)
+        );
+    }
+    db.close().await;
+    tdb.cleanup().await;
+}
+
+#[tokio::main]
+async fn main() {
+    // `cargo bench` passes `--bench`; `cargo test --all-targets` does not: a quick smoke run.
+    let benching = std::env::args().any(|a| a == "--bench");
+    let n: usize = std::env::var("BENCH_RECORDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(if benching { 100_000 } else { 1_000 });
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("results.jsonl");
+    {
+        let mut w = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
+        for i in 0..n {
+            let line = bug_line(
+                &format!("https://twistedmatrix.com/trac/ticket/{i}"),
+                "Twisted",
+                &format!("bug number {i}: something is broken"),
+                "2013-01-01T00:00:00.123456",
+            );
+            writeln!(w, "{line}").unwrap();
+        }
+    }
+    let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+    println!(
+        "input: {n} records, {:.1} MiB of JSON lines; peak RSS before importing {:.1} MiB",
+        size as f64 / (1 << 20) as f64,
+        peak_rss_mib().unwrap_or(f64::NAN)
+    );
+    bench("SQLite", TestDb::sqlite().await, &path, n).await;
+    for (label, env) in [("PostgreSQL", POSTGRES_ENV), ("MariaDB", MYSQL_ENV)] {
+        if std::env::var_os(env).is_none() {
+            println!("{label:<14} skipped: set {env}");
+            continue;
+        }
+        if let Some(tdb) = TestDb::server(env).await {
+            bench(label, tdb, &path, n).await;
+        }
+    }
+}

@@ -1,0 +1,417 @@
+//! Applying a batch of checked records in one transaction.
+
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+use chrono::NaiveDateTime;
+use sqlx::Row;
+
+use super::record::{Field, COLUMNS};
+use super::{ImportSummary, Pending, State};
+use crate::admin::project_id;
+use crate::db::{begin_statement, is_connection_error, is_retryable, with_pool};
+use crate::{now, Backend, HostDb, Result};
+
+/// What a committed batch did.
+#[derive(Debug, Default)]
+struct Outcome {
+    inserted: u64,
+    updated: u64,
+    unchanged: u64,
+    deleted: u64,
+    rejections: Vec<(usize, String)>,
+    new_projects: Vec<(String, i64)>,
+    polled: Vec<(i64, NaiveDateTime)>,
+}
+
+/// Links per `IN (...)` look-up.
+const LOOKUP_CHUNK: usize = 500;
+/// Rows per multi-row upsert (PostgreSQL takes at most 65535 parameters, 21 per row).
+const UPSERT_ROWS: usize = 500;
+/// Text bytes per multi-row upsert (MySQL's max_allowed_packet is 16 MiB by default).
+const UPSERT_BYTES: usize = 4 << 20;
+/// Attempts of a batch that hit a deadlock, a serialisation failure or a busy database.
+const ATTEMPTS: u32 = 10;
+
+/// The upsert for records with the data columns of `shape`: the newer (or equal)
+/// `last_polled` wins, so that concurrent imports converge on the newest record; absent
+/// columns keep their value (reference §1.1).
+fn upsert_sql(db: &HostDb, shape: u32, rows: usize) -> String {
+    let cols: Vec<&str> = COLUMNS
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| shape & (1 << i) != 0)
+        .map(|(_, (c, _))| *c)
+        .collect();
+    let mut names = vec![
+        "canonical_bug_link",
+        "project_id",
+        "tracker_id",
+        "last_polled",
+        "content_hash",
+        "created_at",
+        "modified_at",
+    ];
+    names.extend(&cols);
+    let one = format!("({})", vec!["?"; names.len()].join(", "));
+    let marks = vec![one; rows.max(1)].join(", ");
+    let mut updated: Vec<&str> = vec!["project_id", "tracker_id", "content_hash", "modified_at"];
+    updated.extend(&cols);
+    let text = match db.backend {
+        Backend::MySql => {
+            let mut sets: Vec<String> = updated
+                .iter()
+                .map(|c| format!("{c} = IF(VALUES(last_polled) >= last_polled, VALUES({c}), {c})"))
+                .collect();
+            // Last: the assignments above compare with the old value.
+            sets.push("last_polled = GREATEST(last_polled, VALUES(last_polled))".into());
+            format!(
+                "INSERT INTO bugs ({}) VALUES {marks} ON DUPLICATE KEY UPDATE {}",
+                names.join(", "),
+                sets.join(", ")
+            )
+        }
+        _ => {
+            let mut sets: Vec<String> = updated
+                .iter()
+                .map(|c| format!("{c} = excluded.{c}"))
+                .collect();
+            sets.push("last_polled = excluded.last_polled".into());
+            format!(
+                "INSERT INTO bugs ({}) VALUES {marks} ON CONFLICT (canonical_bug_link) DO UPDATE \
+                 SET {} WHERE bugs.last_polled <= excluded.last_polled",
+                names.join(", "),
+                sets.join(", ")
+            )
+        }
+    };
+    db.sql(&text)
+}
+
+macro_rules! bind_field {
+    ($q:expr, $f:expr) => {
+        match $f {
+            Field::Text(v) | Field::Json(v) => $q.bind(v.as_deref()),
+            Field::Int(v) => $q.bind(*v),
+            Field::Time(v) => $q.bind(*v),
+            Field::Bool(b) => $q.bind(*b),
+        }
+    };
+}
+
+impl HostDb {
+    /// Applies and empties `batch`; on a data error, record by record so that only the bad
+    /// records are rejected. Errors only when the database itself fails.
+    pub(super) async fn apply(
+        &self,
+        state: &mut State,
+        summary: &mut ImportSummary,
+        batch: &mut Vec<Pending>,
+        keep: usize,
+    ) -> Result<()> {
+        let items = std::mem::take(batch);
+        match self.apply_with_retry(state, &items).await {
+            Ok(outcome) => {
+                merge(state, summary, &items, outcome, keep);
+                Ok(())
+            }
+            Err(e) if is_connection_error(&e) || items.len() == 1 => {
+                if is_connection_error(&e) {
+                    return Err(e.into());
+                }
+                summary.reject(
+                    keep,
+                    items[0].rejection(format!("database refused it: {e}")),
+                );
+                Ok(())
+            }
+            Err(e) => {
+                tracing::warn!(
+                    target: "import",
+                    "a batch of {} records failed ({e}); importing them one by one",
+                    items.len()
+                );
+                for item in items {
+                    let one = [item];
+                    match self.apply_with_retry(state, &one).await {
+                        Ok(outcome) => merge(state, summary, &one, outcome, keep),
+                        Err(e) if is_connection_error(&e) => return Err(e.into()),
+                        Err(e) => {
+                            summary.reject(
+                                keep,
+                                one[0].rejection(format!("database refused it: {e}")),
+                            );
+                        }
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+
+    async fn apply_with_retry(
+        &self,
+        state: &State,
+        items: &[Pending],
+    ) -> std::result::Result<Outcome, sqlx::Error> {
+        let mut attempt = 0;
+        loop {
+            match self.apply_once(state, items).await {
+                Ok(o) => return Ok(o),
+                Err(e) if is_retryable(&e) && attempt + 1 < ATTEMPTS => {
+                    attempt += 1;
+                    let wait = 20u64 << attempt.min(6);
+                    let jitter = fastrand_jitter(wait);
+                    tracing::debug!(target: "import", "retrying a batch after {e}");
+                    tokio::time::sleep(Duration::from_millis(wait + jitter)).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    async fn apply_once(
+        &self,
+        state: &State,
+        items: &[Pending],
+    ) -> std::result::Result<Outcome, sqlx::Error> {
+        let now = now();
+        let mut links: Vec<&str> = items.iter().map(|p| p.record.link.as_str()).collect();
+        links.sort_unstable();
+        links.dedup();
+        let lookups: Vec<(String, &[&str])> = links
+            .chunks(LOOKUP_CHUNK)
+            .map(|chunk| {
+                let marks = vec!["?"; chunk.len()].join(", ");
+                (
+                    self.sql(&format!(
+                        "SELECT TXT(canonical_bug_link), last_polled, content_hash FROM bugs \
+                         WHERE canonical_bug_link IN ({marks})"
+                    )),
+                    chunk,
+                )
+            })
+            .collect();
+        let bump = self.sql(
+            "UPDATE bugs SET last_polled = ? WHERE canonical_bug_link = ? AND last_polled < ?",
+        );
+        let delete = self.sql("DELETE FROM bugs WHERE canonical_bug_link = ? AND last_polled <= ?");
+
+        with_pool!(&self.pool, |p| {
+            async {
+                let mut out = Outcome::default();
+                let mut tx = p.begin_with(begin_statement(self.backend)).await?;
+                let mut existing: HashMap<String, (NaiveDateTime, i64)> =
+                    HashMap::with_capacity(links.len());
+                for (text, chunk) in &lookups {
+                    let mut q = sqlx::query(text);
+                    for link in *chunk {
+                        q = q.bind(*link);
+                    }
+                    for row in q.fetch_all(&mut *tx).await? {
+                        existing.insert(row.try_get(0)?, (row.try_get(1)?, row.try_get(2)?));
+                    }
+                }
+                let mut projects: HashMap<&str, i64> = HashMap::new();
+                // Upserts of one shape waiting to go out as one multi-row statement.
+                let mut pending: Vec<(usize, i64, i64, NaiveDateTime, i64)> = Vec::new();
+                let mut pending_links: HashSet<&str> = HashSet::new();
+                let mut pending_shape = 0u32;
+                let mut pending_bytes = 0usize;
+                macro_rules! flush {
+                    () => {
+                        if !pending.is_empty() {
+                            let text = upsert_sql(self, pending_shape, pending.len());
+                            let mut q = sqlx::query(&text);
+                            for (idx, pid, tid, lp, hash) in &pending {
+                                let r = &items[*idx].record;
+                                q = q
+                                    .bind(r.link.as_str())
+                                    .bind(*pid)
+                                    .bind(*tid)
+                                    .bind(*lp)
+                                    .bind(*hash)
+                                    .bind(now)
+                                    .bind(now);
+                                for (_, f) in &r.fields {
+                                    q = bind_field!(q, f);
+                                }
+                            }
+                            q.execute(&mut *tx).await?;
+                            pending.clear();
+                            pending_links.clear();
+                            pending_bytes = 0;
+                        }
+                    };
+                }
+                for (idx, item) in items.iter().enumerate() {
+                    let r = &item.record;
+                    if r.no_update {
+                        let Some(held) = existing.get_mut(&r.link) else {
+                            out.rejections.push((
+                                idx,
+                                "_no_update for a bug the database does not hold".into(),
+                            ));
+                            continue;
+                        };
+                        let t = r.last_polled.unwrap_or(now);
+                        if t > held.0 {
+                            flush!();
+                            sqlx::query(&bump)
+                                .bind(t)
+                                .bind(&r.link)
+                                .bind(t)
+                                .execute(&mut *tx)
+                                .await?;
+                            held.0 = t;
+                        }
+                        out.unchanged += 1;
+                        if let Some(tid) = item.tracker_id {
+                            out.polled.push((tid, t));
+                        }
+                        continue;
+                    }
+                    let (Some(lp), Some(tracker_id), Some(project)) =
+                        (r.last_polled, item.tracker_id, r.project.as_deref())
+                    else {
+                        out.rejections.push((
+                            idx,
+                            "missing _tracker_name, _project_name or last_polled".into(),
+                        ));
+                        continue;
+                    };
+                    out.polled.push((tracker_id, lp));
+                    if r.deleted {
+                        match existing.get(&r.link) {
+                            Some(held) if held.0 <= lp => {
+                                flush!();
+                                let n = sqlx::query(&delete)
+                                    .bind(&r.link)
+                                    .bind(lp)
+                                    .execute(&mut *tx)
+                                    .await?
+                                    .rows_affected();
+                                if n > 0 {
+                                    out.deleted += 1;
+                                    existing.remove(&r.link);
+                                } else {
+                                    out.unchanged += 1;
+                                }
+                            }
+                            _ => out.unchanged += 1,
+                        }
+                        continue;
+                    }
+                    let hash = r.content_hash();
+                    let held = existing.get(&r.link).copied();
+                    match held {
+                        Some((t, _)) if lp < t => {
+                            out.unchanged += 1;
+                            continue;
+                        }
+                        Some((t, h)) if h == hash => {
+                            if lp > t {
+                                flush!();
+                                sqlx::query(&bump)
+                                    .bind(lp)
+                                    .bind(&r.link)
+                                    .bind(lp)
+                                    .execute(&mut *tx)
+                                    .await?;
+                                existing.insert(r.link.clone(), (lp, hash));
+                            }
+                            out.unchanged += 1;
+                            continue;
+                        }
+                        _ => {}
+                    }
+                    let pid = match projects
+                        .get(project)
+                        .or_else(|| state.projects.get(project))
+                    {
+                        Some(id) => *id,
+                        None => {
+                            let id = project_id!(tx, self, project, now);
+                            projects.insert(project, id);
+                            out.new_projects.push((project.to_owned(), id));
+                            id
+                        }
+                    };
+                    let shape = r.shape();
+                    if shape != pending_shape
+                        || pending.len() >= UPSERT_ROWS
+                        || pending_bytes >= UPSERT_BYTES
+                        || pending_links.contains(r.link.as_str())
+                    {
+                        flush!();
+                        pending_shape = shape;
+                    }
+                    pending_bytes += record_bytes(r);
+                    pending_links.insert(r.link.as_str());
+                    pending.push((idx, pid, tracker_id, lp, hash));
+                    if held.is_some() {
+                        out.updated += 1;
+                    } else {
+                        out.inserted += 1;
+                    }
+                    existing.insert(r.link.clone(), (lp, hash));
+                }
+                flush!();
+                let _ = pending_bytes;
+                tx.commit().await?;
+                Ok::<Outcome, sqlx::Error>(out)
+            }
+            .await
+        })
+    }
+}
+
+/// Roughly how many bytes a record sends.
+fn record_bytes(r: &super::record::Record) -> usize {
+    r.link.len()
+        + r.fields
+            .iter()
+            .map(|(_, f)| match f {
+                Field::Text(v) | Field::Json(v) => v.as_ref().map_or(0, String::len) + 8,
+                _ => 8,
+            })
+            .sum::<usize>()
+        + 64
+}
+
+fn fastrand_jitter(max: u64) -> u64 {
+    // No randomness crate needed: the clock's nanoseconds are jitter enough here.
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| u64::from(d.subsec_nanos()))
+        .unwrap_or(0);
+    nanos % max.max(1)
+}
+
+fn merge(
+    state: &mut State,
+    summary: &mut ImportSummary,
+    items: &[Pending],
+    outcome: Outcome,
+    keep: usize,
+) {
+    summary.inserted += outcome.inserted;
+    summary.updated += outcome.updated;
+    summary.unchanged += outcome.unchanged;
+    summary.deleted += outcome.deleted;
+    for (idx, reason) in outcome.rejections {
+        if let Some(item) = items.get(idx) {
+            summary.reject(keep, item.rejection(reason));
+        }
+    }
+    for (name, id) in outcome.new_projects {
+        state.projects.insert(name, id);
+    }
+    for (tid, t) in outcome.polled {
+        state
+            .polled
+            .entry(tid)
+            .and_modify(|old| *old = (*old).min(t))
+            .or_insert(t);
+    }
+}

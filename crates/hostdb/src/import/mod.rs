@@ -1,0 +1,437 @@
+//! `import-results`: crawl records into the `bugs` table.
+
+mod apply;
+mod reader;
+mod record;
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use chrono::NaiveDateTime;
+use sqlx::Row;
+use tokio::sync::mpsc;
+
+use crate::db::{begin_statement, with_pool};
+use crate::{now, HostDb, Result};
+
+use reader::{Item, Msg};
+use record::Record;
+
+/// Longest `canonical_bug_link` accepted (MySQL indexes at most 768 `utf8mb4` characters;
+/// the same limit holds on every backend so that a file imports alike everywhere).
+pub const LINK_MAX_CHARS: usize = 768;
+/// Longest tracker or project name accepted.
+pub const NAME_MAX_CHARS: usize = 255;
+
+/// The syntax of an input file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum InputFormat {
+    /// From the file name (`.jsonl`/`.jsonlines`/`.ndjson` JSON lines, `.yaml`/`.yml` YAML),
+    /// else from the first character (`[` a JSON array, `{` JSON lines, anything else YAML).
+    #[default]
+    Auto,
+    /// One JSON object per line (read as a stream: memory does not grow with the file).
+    JsonLines,
+    /// One JSON array of objects.
+    JsonArray,
+    /// A YAML list of mappings.
+    Yaml,
+}
+
+#[derive(Debug)]
+pub(crate) enum SourceKind {
+    Path(PathBuf),
+    Stdin,
+    Text(String),
+}
+
+/// One input of an import.
+#[derive(Debug)]
+pub struct ImportSource {
+    name: String,
+    kind: SourceKind,
+}
+
+impl ImportSource {
+    /// A file; `-` means standard input.
+    pub fn path(path: impl Into<PathBuf>) -> ImportSource {
+        let path = path.into();
+        if path.as_os_str() == "-" {
+            return ImportSource::stdin();
+        }
+        ImportSource {
+            name: path.display().to_string(),
+            kind: SourceKind::Path(path),
+        }
+    }
+
+    /// Standard input (named `-` in messages).
+    pub fn stdin() -> ImportSource {
+        ImportSource {
+            name: "-".into(),
+            kind: SourceKind::Stdin,
+        }
+    }
+
+    /// Text in memory, named `name` in messages (its extension selects the format).
+    pub fn text(name: impl Into<String>, text: impl Into<String>) -> ImportSource {
+        ImportSource {
+            name: name.into(),
+            kind: SourceKind::Text(text.into()),
+        }
+    }
+
+    /// The name used in messages.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+/// How to import.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ImportOptions {
+    /// Records per transaction (default 5000).
+    pub batch_size: usize,
+    /// Input syntax (default: from the name or content).
+    pub format: InputFormat,
+    /// Rejections kept in the summary and in `import_runs.errors` (default 1000); all are
+    /// counted and logged.
+    pub max_rejections_kept: usize,
+}
+
+impl Default for ImportOptions {
+    fn default() -> Self {
+        ImportOptions {
+            batch_size: 5000,
+            format: InputFormat::Auto,
+            max_rejections_kept: 1000,
+        }
+    }
+}
+
+/// A record that was not imported, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Rejection {
+    /// The file (`-` for standard input).
+    pub file: String,
+    /// Line of the record (JSON lines: its line; JSON array and YAML: where it starts).
+    pub line: usize,
+    /// Its `canonical_bug_link`, when it had a readable one.
+    pub link: Option<String>,
+    /// Why.
+    pub reason: String,
+}
+
+impl fmt::Display for Rejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}: {}", self.file, self.line, self.reason)?;
+        if let Some(link) = &self.link {
+            write!(f, " ({link})")?;
+        }
+        Ok(())
+    }
+}
+
+/// What an import did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ImportSummary {
+    /// Records read (every line or item that was not blank).
+    pub records: u64,
+    /// Bugs created.
+    pub inserted: u64,
+    /// Bugs whose data changed.
+    pub updated: u64,
+    /// Records that changed nothing but, at most, the bug's `last_polled`: `_no_update`
+    /// records, records equal to what the database holds, and records older than it.
+    pub unchanged: u64,
+    /// Bugs removed by `_deleted` records.
+    pub deleted: u64,
+    /// Records not imported (see [`ImportSummary::rejections`]).
+    pub rejected: u64,
+    /// The first rejections, in order.
+    pub rejections: Vec<Rejection>,
+    /// Inputs that could not be read at all, with the reason.
+    pub unusable: Vec<String>,
+    /// Keys that are not `bugs` columns, ignored, with how many records had them.
+    pub ignored_keys: BTreeMap<String, u64>,
+    /// The `import_runs` row of this import.
+    pub run_id: Option<i64>,
+}
+
+impl ImportSummary {
+    /// The exit status of `import-results`: 0 clean, 1 some records rejected, 2 an input
+    /// could not be read at all.
+    pub fn exit_code(&self) -> u8 {
+        if !self.unusable.is_empty() {
+            2
+        } else if self.rejected > 0 {
+            1
+        } else {
+            0
+        }
+    }
+
+    /// The one-line summary `import-results` prints.
+    pub fn line(&self) -> String {
+        format!(
+            "{} records: {} inserted, {} updated, {} unchanged, {} deleted, {} rejected",
+            self.records, self.inserted, self.updated, self.unchanged, self.deleted, self.rejected
+        )
+    }
+
+    /// The summary as JSON (`import-results --json`).
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "records": self.records,
+            "inserted": self.inserted,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "deleted": self.deleted,
+            "rejected": self.rejected,
+            "rejections": self.rejections.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            "unusable": self.unusable,
+            "ignored_keys": self.ignored_keys,
+            "run_id": self.run_id,
+        })
+    }
+
+    fn reject(&mut self, keep: usize, r: Rejection) {
+        tracing::warn!(target: "import", "{r}");
+        self.rejected += 1;
+        if self.rejections.len() < keep {
+            self.rejections.push(r);
+        }
+    }
+}
+
+/// A checked record with where it came from and its tracker's id.
+#[derive(Debug)]
+pub(crate) struct Pending {
+    pub file: Arc<str>,
+    pub line: usize,
+    pub record: Record,
+    pub tracker_id: Option<i64>,
+}
+
+impl Pending {
+    fn rejection(&self, reason: impl Into<String>) -> Rejection {
+        Rejection {
+            file: self.file.to_string(),
+            line: self.line,
+            link: Some(self.record.link.clone()),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// State that lives for the whole import.
+#[derive(Debug, Default)]
+pub(crate) struct State {
+    trackers: HashMap<String, Option<i64>>,
+    pub projects: HashMap<String, i64>,
+    /// Oldest accepted `last_polled` per tracker id.
+    pub polled: HashMap<i64, NaiveDateTime>,
+}
+
+impl HostDb {
+    /// Imports crawl results (reference §1.1, without its defects): every record is upserted
+    /// by `canonical_bug_link` (the newer `last_polled` wins, so concurrent imports of
+    /// overlapping files converge); `_no_update` only moves `last_polled`; `_deleted` removes
+    /// the bug; the project is created when new; the tracker is found by `_tracker_name`.
+    /// Bad records are rejected with file and line and the others go in, in transactions of
+    /// [`ImportOptions::batch_size`] records. Afterwards the queries of the trackers imported
+    /// get `last_polled` (the oldest `last_polled` of the tracker's records), and the summary
+    /// goes into `import_runs`.
+    ///
+    /// An error is returned only when the database fails (not per record); what was
+    /// committed stays.
+    pub async fn import(
+        &self,
+        sources: Vec<ImportSource>,
+        options: &ImportOptions,
+    ) -> Result<ImportSummary> {
+        let started = now();
+        let files: Vec<String> = sources.iter().map(|s| s.name.clone()).collect();
+        let (tx, mut rx) = mpsc::channel::<Msg>(16); // 16 chunks of 256 items
+        let format = options.format;
+        let reader = tokio::task::spawn_blocking(move || reader::read_all(sources, format, tx));
+        let mut summary = ImportSummary::default();
+        let mut state = State::default();
+        let keep = options.max_rejections_kept;
+        let batch_size = options.batch_size.max(1);
+        let mut batch: Vec<Pending> = Vec::with_capacity(batch_size.min(100_000));
+        let mut result = Ok(());
+        'read: while let Some(msg) = rx.recv().await {
+            let items = match msg {
+                Msg::Items(items) => items,
+                Msg::Unusable { file, message } => {
+                    tracing::error!(target: "import", "{file}: {message}");
+                    summary.unusable.push(format!("{file}: {message}"));
+                    continue;
+                }
+            };
+            for Item { file, line, value } in items {
+                summary.records += 1;
+                let checked = value.and_then(record::check);
+                let record = match checked {
+                    Ok(r) => r,
+                    Err(reason) => {
+                        summary.reject(
+                            keep,
+                            Rejection {
+                                file: file.to_string(),
+                                line,
+                                link: None,
+                                reason,
+                            },
+                        );
+                        continue;
+                    }
+                };
+                for k in &record.ignored {
+                    *summary.ignored_keys.entry(k.clone()).or_default() += 1;
+                }
+                let mut pending = Pending {
+                    file,
+                    line,
+                    record,
+                    tracker_id: None,
+                };
+                if let Some(name) = pending.record.tracker.clone() {
+                    match self.tracker_id(&mut state, &name).await {
+                        Ok(Some(id)) => pending.tracker_id = Some(id),
+                        Ok(None) if pending.record.no_update => {}
+                        Ok(None) => {
+                            let r = pending.rejection(format!("unknown tracker {name:?}"));
+                            summary.reject(keep, r);
+                            continue;
+                        }
+                        Err(e) => {
+                            result = Err(e);
+                            break 'read;
+                        }
+                    }
+                }
+                batch.push(pending);
+                if batch.len() >= batch_size {
+                    if let Err(e) = self.apply(&mut state, &mut summary, &mut batch, keep).await {
+                        result = Err(e);
+                        break 'read;
+                    }
+                }
+            }
+        }
+        drop(rx);
+        if result.is_ok() && !batch.is_empty() {
+            result = self.apply(&mut state, &mut summary, &mut batch, keep).await;
+        }
+        let _ = reader.await;
+        if result.is_ok() {
+            result = self.mark_queries_polled(&state).await;
+        }
+        let status = match (&result, summary.exit_code()) {
+            (Err(_), _) => "failed",
+            (Ok(()), 0) => "ok",
+            (Ok(()), 1) => "rejections",
+            (Ok(()), _) => "unusable-input",
+        };
+        match self.record_run(started, &files, &summary, status).await {
+            Ok(id) => summary.run_id = Some(id),
+            Err(e) => tracing::error!(target: "import", "cannot record the import run: {e}"),
+        }
+        result.map(|()| summary)
+    }
+
+    async fn tracker_id(&self, state: &mut State, name: &str) -> Result<Option<i64>> {
+        if let Some(id) = state.trackers.get(name) {
+            return Ok(*id);
+        }
+        let q = self.sql("SELECT id FROM trackers WHERE name = ?");
+        let id: Option<i64> = with_pool!(&self.pool, |p| sqlx::query_scalar(&q)
+            .bind(name)
+            .fetch_optional(p)
+            .await?);
+        state.trackers.insert(name.to_owned(), id);
+        Ok(id)
+    }
+
+    async fn mark_queries_polled(&self, state: &State) -> Result<()> {
+        if state.polled.is_empty() {
+            return Ok(());
+        }
+        let q = self.sql(
+            "UPDATE tracker_queries SET last_polled = ? WHERE tracker_id = ? \
+             AND (last_polled IS NULL OR last_polled < ?)",
+        );
+        let mut polled: Vec<(i64, NaiveDateTime)> =
+            state.polled.iter().map(|(k, v)| (*k, *v)).collect();
+        polled.sort();
+        with_pool!(&self.pool, |p| {
+            let mut tx = p.begin_with(begin_statement(self.backend)).await?;
+            for (id, t) in &polled {
+                sqlx::query(&q)
+                    .bind(*t)
+                    .bind(*id)
+                    .bind(*t)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    async fn record_run(
+        &self,
+        started: NaiveDateTime,
+        files: &[String],
+        s: &ImportSummary,
+        status: &str,
+    ) -> Result<i64> {
+        let errors: Vec<String> = s
+            .unusable
+            .iter()
+            .cloned()
+            .chain(s.rejections.iter().map(ToString::to_string))
+            .collect();
+        let errors = serde_json::to_string(&errors).unwrap_or_else(|_| "[]".into());
+        let files = serde_json::to_string(files).unwrap_or_else(|_| "[]".into());
+        let n = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+        let insert = self.sql(
+            "INSERT INTO import_runs (started_at, finished_at, files, inserted, updated, \
+             unchanged, deleted, rejected, status, errors) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        );
+        let select = self.sql("SELECT MAX(id) FROM import_runs WHERE started_at = ? AND files = ?");
+        let id = with_pool!(&self.pool, |p| {
+            let mut tx = p.begin_with(begin_statement(self.backend)).await?;
+            sqlx::query(&insert)
+                .bind(started)
+                .bind(now())
+                .bind(&files)
+                .bind(n(s.inserted))
+                .bind(n(s.updated))
+                .bind(n(s.unchanged))
+                .bind(n(s.deleted))
+                .bind(n(s.rejected))
+                .bind(status)
+                .bind(&errors)
+                .execute(&mut *tx)
+                .await?;
+            let row = sqlx::query(&select)
+                .bind(started)
+                .bind(&files)
+                .fetch_one(&mut *tx)
+                .await?;
+            let id: i64 = row.try_get(0)?;
+            tx.commit().await?;
+            id
+        });
+        Ok(id)
+    }
+}

@@ -1,0 +1,366 @@
+//! One crawl record, checked and typed for the `bugs` table.
+
+use bugimporters_core::time::parse_datetime;
+use chrono::NaiveDateTime;
+use serde_json::Value;
+
+use super::{LINK_MAX_CHARS, NAME_MAX_CHARS};
+
+/// The data columns of `bugs` that a record may set, in a fixed order (bit `i` of a shape is
+/// `COLUMNS[i]`).
+pub(crate) const COLUMNS: [(&str, Kind); 14] = [
+    ("title", Kind::Text),
+    ("description", Kind::Text),
+    ("status", Kind::Text),
+    ("importance", Kind::Text),
+    ("people_involved", Kind::Int),
+    ("date_reported", Kind::Time),
+    ("last_touched", Kind::Time),
+    ("submitter_username", Kind::Text),
+    ("submitter_realname", Kind::Text),
+    ("looks_closed", Kind::Bool),
+    ("good_for_newcomers", Kind::Bool),
+    ("concerns_just_documentation", Kind::Bool),
+    ("as_appears_in_distribution", Kind::Text),
+    ("raw_data", Kind::Json),
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Text,
+    Int,
+    Time,
+    Bool,
+    Json,
+}
+
+/// A typed column value.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Field {
+    Text(Option<String>),
+    Int(Option<i64>),
+    Time(Option<NaiveDateTime>),
+    Bool(bool),
+    /// JSON text.
+    Json(Option<String>),
+}
+
+/// A record that passed the checks.
+#[derive(Debug, Clone)]
+pub(crate) struct Record {
+    pub link: String,
+    pub tracker: Option<String>,
+    pub project: Option<String>,
+    pub last_polled: Option<NaiveDateTime>,
+    pub deleted: bool,
+    pub no_update: bool,
+    /// Present data columns, by index into [`COLUMNS`].
+    pub fields: Vec<(usize, Field)>,
+    /// Keys that are not columns (ignored).
+    pub ignored: Vec<String>,
+}
+
+impl Record {
+    /// Bit mask of the present data columns.
+    pub fn shape(&self) -> u32 {
+        self.fields.iter().fold(0, |m, (i, _)| m | (1 << i))
+    }
+
+    /// A stable 64-bit hash (FNV-1a) of what the record would store: project, tracker and
+    /// every present column. Equal hashes mean "unchanged".
+    pub fn content_hash(&self) -> i64 {
+        let mut h = Fnv::new();
+        h.str(self.project.as_deref().unwrap_or_default());
+        h.str(self.tracker.as_deref().unwrap_or_default());
+        for (i, f) in &self.fields {
+            h.bytes(&[*i as u8]);
+            match f {
+                Field::Text(v) | Field::Json(v) => h.opt_str(v.as_deref()),
+                Field::Int(v) => h.opt_str(v.map(|n| n.to_string()).as_deref()),
+                Field::Time(v) => h.opt_str(
+                    v.map(|t| t.format("%Y-%m-%dT%H:%M:%S%.6f").to_string())
+                        .as_deref(),
+                ),
+                Field::Bool(b) => h.bytes(&[u8::from(*b)]),
+            }
+        }
+        i64::from_ne_bytes(h.0.to_ne_bytes())
+    }
+}
+
+struct Fnv(u64);
+
+impl Fnv {
+    fn new() -> Self {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+    fn bytes(&mut self, b: &[u8]) {
+        for byte in b {
+            self.0 ^= u64::from(*byte);
+            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    fn str(&mut self, s: &str) {
+        self.bytes(&(s.len() as u64).to_le_bytes());
+        self.bytes(s.as_bytes());
+    }
+    fn opt_str(&mut self, s: Option<&str>) {
+        match s {
+            None => self.bytes(&[0]),
+            Some(s) => {
+                self.bytes(&[1]);
+                self.str(s);
+            }
+        }
+    }
+}
+
+fn type_name(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// NUL cannot be stored in PostgreSQL text; it becomes U+FFFD on every backend alike.
+fn clean(s: &str) -> String {
+    if s.contains('\0') {
+        s.replace('\0', "\u{FFFD}")
+    } else {
+        s.to_owned()
+    }
+}
+
+fn opt_string(key: &str, v: Option<&Value>) -> Result<Option<String>, String> {
+    match v {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(clean(s))),
+        Some(other) => Err(format!(
+            "{key}: expected a string, got {}",
+            type_name(other)
+        )),
+    }
+}
+
+fn flag(key: &str, v: Option<&Value>) -> Result<bool, String> {
+    match v {
+        None | Some(Value::Null) => Ok(false),
+        Some(Value::Bool(b)) => Ok(*b),
+        Some(other) => Err(format!(
+            "{key}: expected true or false, got {}",
+            type_name(other)
+        )),
+    }
+}
+
+fn name(key: &str, v: Option<&Value>) -> Result<Option<String>, String> {
+    let Some(s) = opt_string(key, v)? else {
+        return Ok(None);
+    };
+    if s.is_empty() {
+        return Ok(None);
+    }
+    if s.trim() != s {
+        return Err(format!("{key}: {s:?} starts or ends with spaces"));
+    }
+    if s.chars().count() > NAME_MAX_CHARS {
+        return Err(format!("{key}: longer than {NAME_MAX_CHARS} characters"));
+    }
+    Ok(Some(s))
+}
+
+fn time(key: &str, v: Option<&Value>) -> Result<Option<NaiveDateTime>, String> {
+    match opt_string(key, v)? {
+        None => Ok(None),
+        Some(s) if s.trim().is_empty() => Ok(None),
+        Some(s) => {
+            // Fast path: the crawl's own format (naive ISO-8601, no zone).
+            if let Ok(t) = NaiveDateTime::parse_from_str(&s, "%Y-%m-%dT%H:%M:%S%.f") {
+                return Ok(Some(t));
+            }
+            parse_datetime(&s)
+                .map(Some)
+                .ok_or_else(|| format!("{key}: not a date: {s:?}"))
+        }
+    }
+}
+
+/// Checks one record (a JSON value) and types it. The error says which key is wrong and why.
+pub(crate) fn check(value: Value) -> Result<Record, String> {
+    let Value::Object(map) = value else {
+        return Err(format!(
+            "a record must be an object, got {}",
+            type_name(&value)
+        ));
+    };
+    let link = match map.get("canonical_bug_link") {
+        None | Some(Value::Null) => return Err("missing canonical_bug_link".into()),
+        Some(Value::String(s)) => s.clone(),
+        Some(other) => {
+            return Err(format!(
+                "canonical_bug_link: expected a string, got {}",
+                type_name(other)
+            ))
+        }
+    };
+    if link.trim().is_empty() {
+        return Err("canonical_bug_link is empty".into());
+    }
+    if link.trim() != link || link.contains(char::is_control) {
+        return Err(format!(
+            "canonical_bug_link {link:?} has surrounding spaces or control characters"
+        ));
+    }
+    if link.chars().count() > LINK_MAX_CHARS {
+        return Err(format!(
+            "canonical_bug_link is longer than {LINK_MAX_CHARS} characters"
+        ));
+    }
+    let mut record = Record {
+        link,
+        tracker: name("_tracker_name", map.get("_tracker_name"))?,
+        project: name("_project_name", map.get("_project_name"))?,
+        last_polled: time("last_polled", map.get("last_polled"))?,
+        deleted: flag("_deleted", map.get("_deleted"))?,
+        no_update: flag("_no_update", map.get("_no_update"))?,
+        fields: Vec::new(),
+        ignored: Vec::new(),
+    };
+    for (i, (key, kind)) in COLUMNS.iter().enumerate() {
+        let Some(v) = map.get(*key) else { continue };
+        let field = match kind {
+            Kind::Text => Field::Text(opt_string(key, Some(v))?),
+            Kind::Time => Field::Time(time(key, Some(v))?),
+            Kind::Bool => match v {
+                Value::Bool(b) => Field::Bool(*b),
+                other => {
+                    return Err(format!(
+                        "{key}: expected true or false, got {}",
+                        type_name(other)
+                    ))
+                }
+            },
+            Kind::Int => match v {
+                Value::Null => Field::Int(None),
+                Value::Number(n) => match n.as_u64().and_then(|n| u32::try_from(n).ok()) {
+                    Some(n) => Field::Int(Some(i64::from(n))),
+                    None => {
+                        return Err(format!(
+                            "{key}: expected a count (a whole number from 0), got {n}"
+                        ))
+                    }
+                },
+                other => {
+                    return Err(format!(
+                        "{key}: expected a whole number, got {}",
+                        type_name(other)
+                    ))
+                }
+            },
+            Kind::Json => match v {
+                Value::Null => Field::Json(None),
+                other => Field::Json(Some(other.to_string())),
+            },
+        };
+        record.fields.push((i, field));
+    }
+    const BOOKKEEPING: &[&str] = &[
+        "canonical_bug_link",
+        "_tracker_name",
+        "_project_name",
+        "last_polled",
+        "_deleted",
+        "_no_update",
+    ];
+    record.ignored = map
+        .keys()
+        .filter(|k| !BOOKKEEPING.contains(&k.as_str()) && !COLUMNS.iter().any(|(c, _)| c == k))
+        .cloned()
+        .collect();
+    if !record.no_update {
+        // Reference §1.1 step 3, deletions included.
+        let mut missing = Vec::new();
+        if record.tracker.is_none() {
+            missing.push("_tracker_name");
+        }
+        if record.project.is_none() {
+            missing.push("_project_name");
+        }
+        if record.last_polled.is_none() {
+            missing.push("last_polled");
+        }
+        if !missing.is_empty() {
+            return Err(format!("missing {}", missing.join(", ")));
+        }
+    }
+    Ok(record)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn base() -> Value {
+        json!({"canonical_bug_link": "http://t/1", "_tracker_name": "T", "_project_name": "P",
+               "last_polled": "2012-07-03T14:05:09.899000"})
+    }
+
+    #[test]
+    fn types_are_checked_and_named() {
+        let mut v = base();
+        v["title"] = json!(5);
+        assert_eq!(
+            check(v).unwrap_err(),
+            "title: expected a string, got a number"
+        );
+        let mut v = base();
+        v["people_involved"] = json!(-1);
+        assert!(check(v).unwrap_err().starts_with("people_involved"));
+        let mut v = base();
+        v["looks_closed"] = json!("yes");
+        assert!(check(v).unwrap_err().starts_with("looks_closed"));
+        let mut v = base();
+        v["date_reported"] = json!("yesterday");
+        assert!(check(v).unwrap_err().contains("not a date"));
+        let mut v = base();
+        v["last_polled"] = json!("");
+        assert_eq!(check(v).unwrap_err(), "missing last_polled");
+        let mut v = base();
+        v["last_polled"] = json!("2010-02-22T19:46:30-0500");
+        let r = check(v).unwrap();
+        assert_eq!(
+            r.last_polled,
+            parse_datetime("2010-02-23T00:46:30"),
+            "offsets still convert"
+        );
+    }
+
+    #[test]
+    fn no_update_needs_only_the_link() {
+        let r = check(json!({"canonical_bug_link": "http://t/1", "_no_update": true})).unwrap();
+        assert!(r.no_update && r.tracker.is_none());
+        assert!(check(json!({"canonical_bug_link": "http://t/1", "_deleted": true})).is_err());
+    }
+
+    #[test]
+    fn hash_tracks_content_and_ignores_unknown_keys() {
+        let a = check(base()).unwrap();
+        let mut v = base();
+        v["whatever"] = json!(1);
+        let b = check(v).unwrap();
+        assert_eq!(a.content_hash(), b.content_hash());
+        assert_eq!(b.ignored, vec!["whatever".to_owned()]);
+        let mut v = base();
+        v["title"] = json!("x");
+        assert_ne!(check(v).unwrap().content_hash(), a.content_hash());
+        let mut v = base();
+        v["title"] = json!("nul\u{0}byte");
+        let r = check(v).unwrap();
+        assert_eq!(r.fields[0].1, Field::Text(Some("nul\u{FFFD}byte".into())));
+    }
+}

@@ -1,0 +1,157 @@
+//! Reading bugs and projects back (for hosts, tools and tests).
+
+use bugimporters_core::ParsedBug;
+use chrono::NaiveDateTime;
+use sqlx::Row;
+
+use crate::db::with_pool;
+use crate::{HostDb, Result};
+
+/// A bug as the database holds it.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct StoredBug {
+    /// Row id.
+    pub id: i64,
+    /// The record: every column, with `_project_name` and `_tracker_name` from the foreign
+    /// keys. Columns never set are `None` (booleans `false`).
+    pub bug: ParsedBug,
+    /// When the row was created (host clock, UTC).
+    pub created_at: NaiveDateTime,
+    /// When the row's data last changed (host clock, UTC).
+    pub modified_at: NaiveDateTime,
+}
+
+const SELECT_BUGS: &str = "SELECT b.id, TXT(b.canonical_bug_link) AS canonical_bug_link, \
+     TXT(p.name) AS project_name, TXT(t.name) AS tracker_name, b.title, b.description, b.status, b.importance, \
+     b.people_involved, b.date_reported, b.last_touched, b.last_polled, \
+     b.submitter_username, b.submitter_realname, b.looks_closed, b.good_for_newcomers, \
+     b.concerns_just_documentation, b.as_appears_in_distribution, b.raw_data, \
+     b.created_at, b.modified_at \
+     FROM bugs b JOIN projects p ON p.id = b.project_id JOIN trackers t ON t.id = b.tracker_id";
+
+macro_rules! bug_from_row {
+    ($row:expr) => {{
+        let row = $row;
+        (|| -> std::result::Result<StoredBug, sqlx::Error> {
+            let mut bug = ParsedBug::new(row.try_get::<String, _>("canonical_bug_link")?);
+            bug.project_name = row.try_get("project_name")?;
+            bug.tracker_name = row.try_get("tracker_name")?;
+            bug.title = row.try_get("title")?;
+            bug.description = row.try_get("description")?;
+            bug.status = row.try_get("status")?;
+            bug.importance = row.try_get("importance")?;
+            let people: Option<i64> = row.try_get("people_involved")?;
+            bug.people_involved = people.and_then(|n| u32::try_from(n).ok());
+            bug.date_reported = row.try_get("date_reported")?;
+            bug.last_touched = row.try_get("last_touched")?;
+            bug.last_polled = row.try_get("last_polled")?;
+            bug.submitter_username = row.try_get("submitter_username")?;
+            let realname: Option<String> = row.try_get("submitter_realname")?;
+            bug.submitter_realname = Some(realname);
+            bug.looks_closed = Some(row.try_get("looks_closed")?);
+            bug.good_for_newcomers = Some(row.try_get("good_for_newcomers")?);
+            bug.concerns_just_documentation = Some(row.try_get("concerns_just_documentation")?);
+            bug.as_appears_in_distribution = row.try_get("as_appears_in_distribution")?;
+            let raw: Option<String> = row.try_get("raw_data")?;
+            bug.raw_data = raw.and_then(|r| serde_json::from_str(&r).ok());
+            Ok(StoredBug {
+                id: row.try_get("id")?,
+                bug,
+                created_at: row.try_get("created_at")?,
+                modified_at: row.try_get("modified_at")?,
+            })
+        })()
+    }};
+}
+
+impl HostDb {
+    /// The bug whose `canonical_bug_link` is `link`, if the database holds it.
+    pub async fn bug(&self, link: &str) -> Result<Option<StoredBug>> {
+        let q = self.sql(&format!("{SELECT_BUGS} WHERE b.canonical_bug_link = ?"));
+        Ok(with_pool!(&self.pool, |p| {
+            match sqlx::query(&q).bind(link).fetch_optional(p).await? {
+                Some(row) => Some(bug_from_row!(&row)?),
+                None => None,
+            }
+        }))
+    }
+
+    /// Every bug (of `tracker`, when given), ordered by link. Loads them all: for tools and
+    /// tests, not for millions of bugs.
+    pub async fn bugs(&self, tracker: Option<&str>) -> Result<Vec<StoredBug>> {
+        let q = match tracker {
+            Some(_) => self.sql(&format!(
+                "{SELECT_BUGS} WHERE t.name = ? ORDER BY b.canonical_bug_link"
+            )),
+            None => self.sql(&format!("{SELECT_BUGS} ORDER BY b.canonical_bug_link")),
+        };
+        Ok(with_pool!(&self.pool, |p| {
+            let mut query = sqlx::query(&q);
+            if let Some(t) = tracker {
+                query = query.bind(t);
+            }
+            let rows = query.fetch_all(p).await?;
+            let mut out = Vec::with_capacity(rows.len());
+            for row in &rows {
+                out.push(bug_from_row!(row)?);
+            }
+            // Byte order, the same on every backend (collations differ).
+            out.sort_by(|a: &StoredBug, b: &StoredBug| {
+                a.bug.canonical_bug_link.cmp(&b.bug.canonical_bug_link)
+            });
+            out
+        }))
+    }
+
+    /// How many bugs the database holds.
+    pub async fn bug_count(&self) -> Result<i64> {
+        Ok(with_pool!(&self.pool, |p| sqlx::query_scalar::<_, i64>(
+            "SELECT COUNT(*) FROM bugs"
+        )
+        .fetch_one(p)
+        .await?))
+    }
+
+    /// Every project as `(id, name, created_at)`, by id.
+    pub async fn projects(&self) -> Result<Vec<(i64, String, NaiveDateTime)>> {
+        let q = self.sql("SELECT id, TXT(name), created_at FROM projects ORDER BY id");
+        Ok(with_pool!(&self.pool, |p| {
+            let rows = sqlx::query(&q).fetch_all(p).await?;
+            let mut out = Vec::with_capacity(rows.len());
+            for row in rows {
+                out.push((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?));
+            }
+            out
+        }))
+    }
+
+    /// The rows of `import_runs` as `(id, status, [inserted, updated, unchanged, deleted,
+    /// rejected], errors JSON)`, oldest first.
+    pub async fn import_runs(&self) -> Result<Vec<(i64, String, [i64; 5], String)>> {
+        Ok(with_pool!(&self.pool, |p| {
+            let rows = sqlx::query(
+                "SELECT id, status, inserted, updated, unchanged, deleted, rejected, errors \
+                 FROM import_runs ORDER BY id",
+            )
+            .fetch_all(p)
+            .await?;
+            let mut out = Vec::with_capacity(rows.len());
+            for row in rows {
+                out.push((
+                    row.try_get(0)?,
+                    row.try_get(1)?,
+                    [
+                        row.try_get(2)?,
+                        row.try_get(3)?,
+                        row.try_get(4)?,
+                        row.try_get(5)?,
+                        row.try_get(6)?,
+                    ],
+                    row.try_get(7)?,
+                ));
+            }
+            out
+        }))
+    }
+}
