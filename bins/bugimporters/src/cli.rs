@@ -1,0 +1,139 @@
+//! Command-line arguments.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Pull bugs out of public bug trackers and write them, normalised, as JSON lines.
+#[derive(Debug, Parser)]
+#[command(name = "bugimporters", version, about)]
+pub struct Cli {
+    /// Log format on standard error (`RUST_LOG` sets the level; default `info`).
+    #[arg(long, global = true, value_parser = ["text", "json"], default_value = "text")]
+    pub log_format: String,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Crawl every tracker of a configuration and write one ParsedBug JSON object per line.
+    Crawl(CrawlArgs),
+    /// Build every importer of a configuration without fetching anything.
+    Check {
+        /// The configuration (YAML or JSON; `-` for standard input).
+        #[arg(short = 'i', long = "input")]
+        input: PathBuf,
+        /// Print a JSON array instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run saved responses through a tracker's parser, without a network.
+    Parse(ParseArgs),
+    /// Run the whole pipeline on a synthetic tracker and a SQLite host database.
+    Demo(crate::demo::DemoArgs),
+    /// List the registered tracker types, aliases, custom parsers, config keys and formats.
+    Trackers {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `crawl` arguments.
+#[derive(Debug, Args)]
+pub struct CrawlArgs {
+    /// The configuration: a list of trackers or `{objects: [...]}` (YAML or JSON; `-` = stdin).
+    #[arg(short = 'i', long = "input")]
+    pub input: PathBuf,
+    /// Output file (JSON lines; `-` = stdout). Written to OUT.partial and renamed when done.
+    #[arg(short = 'o', long = "output")]
+    pub output: PathBuf,
+    /// Only this tracker (repeatable).
+    #[arg(long = "tracker", value_name = "NAME")]
+    pub trackers: Vec<String>,
+    /// Handle only shard K of N (K from 0), split deterministically by tracker name.
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<bugimporters_crawl::Shard>,
+    /// Trackers crawled at once.
+    #[arg(long, default_value_t = 32)]
+    pub concurrency: usize,
+    /// Requests in flight per host.
+    #[arg(long, default_value_t = 4)]
+    pub per_host: usize,
+    /// Seconds between the starts of two requests to one host.
+    #[arg(long, default_value_t = 0.0)]
+    pub delay: f64,
+    /// Retries of a temporary failure (5xx, 429, timeouts, resets).
+    #[arg(long, default_value_t = 4)]
+    pub retries: u32,
+    /// Longest wait honoured for Retry-After or a rate-limit reset, in seconds.
+    #[arg(long, default_value_t = 300)]
+    pub max_wait: u64,
+    /// Timeout of one request attempt, body included, in seconds.
+    #[arg(long, default_value_t = 120)]
+    pub timeout: u64,
+    /// Largest response body accepted, in MiB.
+    #[arg(long, default_value_t = 64)]
+    pub max_body_mib: u64,
+    /// Store every response in DIR (index.jsonl + bodies/).
+    #[arg(long, value_name = "DIR", conflicts_with = "replay")]
+    pub record: Option<PathBuf>,
+    /// Answer every request from DIR/index.jsonl; no network access.
+    #[arg(long, value_name = "DIR")]
+    pub replay: Option<PathBuf>,
+    /// Use this time as `last_polled` (UTC), for reproducible output.
+    #[arg(long, value_name = "TIMESTAMP")]
+    pub now: Option<String>,
+    /// Allow requests to loopback, private and link-local addresses.
+    #[arg(long)]
+    pub allow_private_networks: bool,
+    /// Allow one address range even if private, e.g. 127.0.0.0/8 (repeatable).
+    #[arg(long, value_name = "CIDR")]
+    pub allow_network: Vec<ipnet::IpNet>,
+    /// Write the run report (JSON) here.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+    /// Fill raw_data where the tracker supports it (Roundup).
+    #[arg(long)]
+    pub extended_scrape: bool,
+    /// Keep ETag/Last-Modified validators in FILE between runs (conditional requests).
+    #[arg(long, value_name = "FILE")]
+    pub state: Option<PathBuf>,
+    /// Continue an interrupted crawl into the same OUT: trackers it finished (OUT.checkpoint)
+    /// keep their records and are not fetched again; the others are crawled.
+    #[arg(long)]
+    pub resume: bool,
+    /// Never draw a progress bar.
+    #[arg(long)]
+    pub no_progress: bool,
+}
+
+/// `parse` arguments.
+#[derive(Debug, Args)]
+pub struct ParseArgs {
+    /// The tracker's configuration record (one mapping, or a list whose first record is used).
+    #[arg(long, required_unless_present = "list_formats")]
+    pub config: Option<PathBuf>,
+    /// The response format (see --list-formats).
+    #[arg(long, required_unless_present = "list_formats")]
+    pub format: Option<String>,
+    /// The URL the response was fetched from.
+    #[arg(long)]
+    pub url: Option<String>,
+    /// Use this time as `last_polled` (UTC).
+    #[arg(long, value_name = "TIMESTAMP")]
+    pub now: Option<String>,
+    /// Override the record's custom_parser.
+    #[arg(long)]
+    pub custom_parser: Option<String>,
+    /// Fill raw_data where the tracker supports it.
+    #[arg(long)]
+    pub extended_scrape: bool,
+    /// List the formats the registered trackers offer.
+    #[arg(long)]
+    pub list_formats: bool,
+    /// The saved responses, in the order the format expects.
+    pub files: Vec<PathBuf>,
+}

@@ -1,0 +1,204 @@
+//! The binary as users run it: exit statuses, `check`, and that secrets never leak.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use wiremock::matchers::{header, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_bugimporters"));
+    c.env_remove("GITHUB_TOKEN")
+        .env_remove("GITHUB_USERNAME")
+        .env_remove("GITHUB_PERSONAL_ACCESS_TOKEN");
+    c
+}
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn run(cmd: &mut Command) -> Output {
+    cmd.output().expect("the binary runs")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[test]
+fn check_reports_every_tracker_of_the_sample_configuration() {
+    let out = run(bin()
+        .args(["check", "--json", "-i"])
+        .arg(root().join("examples/sample_configuration.yaml")));
+    let entries: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(entries.len(), 6);
+    let registered: Vec<String> = serde_json::from_slice::<Vec<serde_json::Value>>(
+        &run(bin().args(["trackers", "--json"])).stdout,
+    )
+    .unwrap()
+    .iter()
+    .map(|t| t["kind"].as_str().unwrap().to_owned())
+    .collect();
+    for e in &entries {
+        let name = e["tracker_name"].as_str().unwrap();
+        match e["importer"].as_str() {
+            Some(kind) => {
+                assert_eq!(e["ok"], true, "{name}: {e}");
+                assert!(registered.iter().any(|k| k == kind));
+            }
+            None => {
+                assert_eq!(e["ok"], false);
+                assert!(
+                    e["error"]
+                        .as_str()
+                        .unwrap()
+                        .contains("unknown tracker type"),
+                    "{e}"
+                );
+            }
+        }
+    }
+    let all_ok = entries.iter().all(|e| e["ok"] == true);
+    assert_eq!(out.status.code(), Some(if all_ok { 0 } else { 1 }));
+}
+
+#[test]
+fn unusable_configuration_exits_2_and_names_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("bad.yaml");
+    std::fs::write(&cfg, "{ this is: [not valid").unwrap();
+    let out = run(bin()
+        .args(["crawl", "-i"])
+        .arg(&cfg)
+        .arg("-o")
+        .arg(dir.path().join("out.jsonl")));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("bad.yaml"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(!dir.path().join("out.jsonl").exists());
+
+    let missing = run(bin().args(["crawl", "-i", "/nonexistent/config.yaml", "-o", "-"]));
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(text(&missing.stderr).contains("/nonexistent/config.yaml"));
+}
+
+fn github_config(dir: &Path, api_url: &str, existing: &[String]) -> PathBuf {
+    let cfg = dir.join("config.yaml");
+    let existing: String = existing.iter().map(|u| format!("\n    - {u}")).collect();
+    std::fs::write(
+        &cfg,
+        format!(
+            "- tracker_name: secretive\n  bugimporter: github\n  github_name: o\n  github_repo: r\n  api_url: {api_url}\n  queries: ['{api_url}/repos/o/r/issues?state=open']\n  existing_bug_urls:{}\n",
+            if existing.is_empty() { " []".to_owned() } else { existing }
+        ),
+    )
+    .unwrap();
+    cfg
+}
+
+#[tokio::test]
+async fn tokens_never_appear_in_logs_reports_errors_or_output() {
+    const TOKEN: &str = "ghp_TOPSECRET0123456789";
+    let server = MockServer::start().await;
+    let api = format!("{}/api/v3", server.uri());
+    // The list works only with the token; a refresh hits a 500 and a malformed body.
+    Mock::given(path("/api/v3/repos/o/r/issues"))
+        .and(header("authorization", format!("Bearer {TOKEN}").as_str()))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(
+            format!(
+                r#"[{{"number": 1, "title": "t", "state": "open", "html_url": "https://github.com/o/r/issues/1",
+                    "user": {{"login": "u"}}, "labels": [], "comments": 0, "assignee": null,
+                    "created_at": "2020-01-01T00:00:00Z", "updated_at": "2020-01-02T00:00:00Z",
+                    "body": "mentions {api}"}}]"#
+            ),
+            "application/json",
+        ))
+        .mount(&server)
+        .await;
+    Mock::given(path("/api/v3/repos/o/r/issues/2"))
+        .respond_with(ResponseTemplate::new(500))
+        .mount(&server)
+        .await;
+    Mock::given(path("/api/v3/repos/o/r/issues/3"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw("{not json", "application/json"))
+        .mount(&server)
+        .await;
+
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = github_config(
+        dir.path(),
+        &api,
+        &[
+            "https://github.com/o/r/issues/2".to_owned(),
+            "https://github.com/o/r/issues/3".to_owned(),
+        ],
+    );
+    let out_file = dir.path().join("out.jsonl");
+    let report = dir.path().join("report.json");
+    let out = run(bin()
+        .env("GITHUB_TOKEN", TOKEN)
+        .env("RUST_LOG", "trace")
+        .args([
+            "crawl",
+            "--no-progress",
+            "--retries",
+            "1",
+            "--allow-network",
+            "127.0.0.0/8",
+            "-i",
+        ])
+        .arg(&cfg)
+        .arg("-o")
+        .arg(&out_file)
+        .arg("--report")
+        .arg(&report));
+    let requests = server.received_requests().await.unwrap();
+    assert!(
+        requests.iter().any(|r| r
+            .headers
+            .get("authorization")
+            .is_some_and(|v| v.to_str().unwrap().contains(TOKEN))),
+        "the token was used"
+    );
+    let everything = [
+        text(&out.stdout),
+        text(&out.stderr),
+        std::fs::read_to_string(&report).unwrap_or_default(),
+        std::fs::read_to_string(&out_file).unwrap_or_default(),
+    ];
+    assert!(!everything[1].is_empty(), "trace logging produced output");
+    for (what, t) in ["stdout", "stderr", "report", "output"]
+        .iter()
+        .zip(&everything)
+    {
+        assert!(!t.contains(TOKEN), "{what} leaks the token");
+        assert!(!t.contains("TOPSECRET"), "{what} leaks part of the token");
+    }
+    assert!(
+        everything[3].contains("https://github.com/o/r/issues/1"),
+        "the healthy bug is written"
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "the failed refreshes are reported"
+    );
+}
+
+#[test]
+fn broken_pipe_is_not_an_error() {
+    // As `bugimporters trackers | head -0`: the reader is gone before the first write.
+    let mut child = bin()
+        .args(["trackers"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+}
