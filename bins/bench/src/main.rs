@@ -1,0 +1,37 @@
+//! `bench`: benchmarks that print their figures (never timed unit tests). Run in release mode:
+//!
+//! ```sh
+//! cargo build --release --bin bugimporters --bin bench
+//! target/release/bench crawl            # synthetic server: 10 000 bugs, 0/20 ms, server concurrency 1/4/16
+//! target/release/bench parse            # parse throughput per format
+//! ```
+//!
+//! Results and the machine they were measured on go into `docs/performance.md`.
+
+mod crawl;
+mod parse;
+
+use clap::{Parser, Subcommand};
+
+/// bugimporters benchmarks.
+#[derive(Debug, Parser)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Crawl N synthetic bugs through a protocol, across latencies and server concurrency limits.
+    Crawl(crawl::Args),
+    /// Parse throughput (MB/s, bugs/s) of each tracker's parser on synthetic responses.
+    Parse(parse::Args),
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Command::Crawl(a) => crawl::run(a).await,
+        Command::Parse(a) => parse::run(a).await,
+    }
+}
