@@ -152,15 +152,17 @@ async fn crawl(
         JsonLinesWriter::create(&args.output).map(|w| (w, Default::default()))
     };
     let writer = match opened {
-        Ok((w, done)) => {
-            if !done.is_empty() {
+        Ok((w, resume)) => {
+            if w.lines() > 0 {
                 tracing::info!(
-                    finished = done.len(),
+                    finished = resume.finished.len(),
+                    half_done = resume.written.len(),
                     kept = w.lines(),
-                    "resuming: finished trackers are not crawled again"
+                    "resuming: finished trackers are not crawled again, written bugs not fetched again"
                 );
             }
-            options.skip = done;
+            options.skip = resume.finished;
+            options.resume_written = resume.written;
             w
         }
         Err(e) => return unusable(e),

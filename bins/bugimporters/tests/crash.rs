@@ -1,7 +1,7 @@
 //! `kill -9` of a crawl at 20 moments: the output never holds a partial record, and
-//! `crawl --resume` completes it into exactly the output of an uninterrupted run.
+//! `crawl --resume` completes it into exactly the output of an uninterrupted run, without
+//! fetching again what a half-done tracker had already written.
 
-use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -45,12 +45,15 @@ fn crawl(cfg: &Path, out: &Path, resume: bool) -> Command {
     c
 }
 
-fn lines(path: &Path) -> BTreeSet<String> {
-    std::fs::read_to_string(path)
+/// The records of an output, sorted (a duplicate shows as a difference).
+fn lines(path: &Path) -> Vec<String> {
+    let mut lines: Vec<String> = std::fs::read_to_string(path)
         .unwrap()
         .lines()
         .map(str::to_owned)
-        .collect()
+        .collect();
+    lines.sort();
+    lines
 }
 
 fn partial(out: &Path) -> PathBuf {
@@ -88,6 +91,8 @@ async fn killed_crawls_never_leave_half_records_and_resume_completes_them() {
 
     // A fixed LCG: the same 20 kill moments on every run of the test.
     let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+    // Records that resumed runs kept from half-done trackers instead of fetching them again.
+    let mut kept_mid_tracker = 0;
     for trial in 0..20 {
         seed = seed
             .wrapping_mul(6_364_136_223_846_793_005)
@@ -115,13 +120,28 @@ async fn killed_crawls_never_leave_half_records_and_resume_completes_them() {
                 }
             }
         }
+        let report = dir.path().join(format!("trial-{trial}.report.json"));
         let status = tokio::task::spawn_blocking({
-            let (cfg, out) = (cfg.clone(), out.clone());
-            move || crawl(&cfg, &out, true).status().unwrap()
+            let (cfg, out, report) = (cfg.clone(), out.clone(), report.clone());
+            move || {
+                crawl(&cfg, &out, true)
+                    .arg("--report")
+                    .arg(&report)
+                    .status()
+                    .unwrap()
+            }
         })
         .await
         .unwrap();
         assert!(status.success(), "trial {trial}: resume failed");
+        let report: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+        kept_mid_tracker += report["trackers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["resumed"].as_u64().unwrap())
+            .sum::<u64>();
         assert_eq!(
             lines(&out),
             want,
@@ -129,4 +149,8 @@ async fn killed_crawls_never_leave_half_records_and_resume_completes_them() {
         );
         assert!(!partial(&out).exists());
     }
+    assert!(
+        kept_mid_tracker > 0,
+        "no trial was killed in the middle of a tracker; the test proves nothing of --resume"
+    );
 }

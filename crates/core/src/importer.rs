@@ -90,6 +90,9 @@ pub struct TrackerStats {
     pub bytes: u64,
     /// Errors, each with URL and reason.
     pub errors: Vec<ReportedError>,
+    /// Records an interrupted run had already written, kept instead of fetched again
+    /// (`--resume`).
+    pub resumed: u64,
 }
 
 /// Totals of a run (see the crawl report).
@@ -114,6 +117,7 @@ struct Counters {
     requests: AtomicU64,
     ok: AtomicU64,
     bytes: AtomicU64,
+    resumed: AtomicU64,
 }
 
 /// What an importer uses to fetch and to emit: the shared HTTP client with this tracker's
@@ -132,6 +136,7 @@ pub struct ImportContext {
     output: mpsc::Sender<ParsedBug>,
     options: ImportOptions,
     existing: HashSet<String>,
+    written: HashSet<String>,
     seen: Mutex<HashSet<u64>>,
     pending_deletions: Mutex<Vec<ParsedBug>>,
     errors: Mutex<Vec<ReportedError>>,
@@ -157,11 +162,28 @@ impl ImportContext {
             output,
             options,
             existing: existing_bug_urls.iter().cloned().collect(),
+            written: HashSet::new(),
             seen: Mutex::new(HashSet::new()),
             pending_deletions: Mutex::new(Vec::new()),
             errors: Mutex::new(Vec::new()),
             counters: Counters::default(),
         }
+    }
+
+    /// Continues a tracker whose run was interrupted (`crawl --resume`): `written` are the
+    /// canonical links whose records the interrupted run already wrote. They are claimed in
+    /// advance, so importers that fetch bug by bug do not fetch them again, and a record for
+    /// one of them (from a list page fetched again) is not written twice.
+    pub fn resuming(mut self, written: HashSet<String>) -> Self {
+        {
+            let seen = self.seen.get_mut().expect("seen lock");
+            for link in &written {
+                seen.insert(link_hash(link));
+            }
+        }
+        *self.counters.resumed.get_mut() = written.len() as u64;
+        self.written = written;
+        self
     }
 
     /// `tracker_name` of the configuration.
@@ -214,9 +236,10 @@ impl ImportContext {
     /// Claims `canonical_link` for this run: `true` the first time, `false` after, so that a
     /// bug named by two queries (or by a query and the existing list) is fetched once.
     pub fn claim(&self, canonical_link: &str) -> bool {
-        let mut h = DefaultHasher::new();
-        canonical_link.hash(&mut h);
-        self.seen.lock().expect("seen lock").insert(h.finish())
+        self.seen
+            .lock()
+            .expect("seen lock")
+            .insert(link_hash(canonical_link))
     }
 
     /// Whether the host holds `canonical_link` (it is in `existing_bug_urls`).
@@ -228,6 +251,9 @@ impl ImportContext {
     /// are filled in when the importer left them empty. Waits when the writer is behind
     /// (back-pressure keeps memory flat). Deletions are held back (see the type docs).
     pub async fn emit(&self, mut bug: ParsedBug) -> Result<(), Error> {
+        if !self.written.is_empty() && self.written.contains(&bug.canonical_bug_link) {
+            return Ok(());
+        }
         if bug.tracker_name.is_none() {
             bug.tracker_name = Some(self.tracker_name.clone());
         }
@@ -313,8 +339,15 @@ impl ImportContext {
             ok_responses: c.ok.load(Ordering::Relaxed),
             bytes: c.bytes.load(Ordering::Relaxed),
             errors: self.errors.lock().expect("errors lock").clone(),
+            resumed: c.resumed.load(Ordering::Relaxed),
         }
     }
+}
+
+fn link_hash(canonical_link: &str) -> u64 {
+    let mut h = DefaultHasher::new();
+    canonical_link.hash(&mut h);
+    h.finish()
 }
 
 #[cfg(test)]
@@ -385,6 +418,22 @@ mod tests {
             0,
             "a failed run deletes nothing"
         );
+    }
+
+    #[tokio::test]
+    async fn resuming_skips_what_the_interrupted_run_wrote() {
+        let (ctx, mut rx) = ctx(&[]);
+        let ctx = ctx.resuming(HashSet::from(["http://x/1".to_owned()]));
+        assert!(
+            !ctx.claim("http://x/1"),
+            "already written: not fetched again"
+        );
+        assert!(ctx.claim("http://x/2"));
+        ctx.emit(ParsedBug::new("http://x/1")).await.unwrap();
+        ctx.emit(ParsedBug::new("http://x/2")).await.unwrap();
+        let stats = ctx.finish(true).await;
+        assert_eq!((stats.bugs_emitted, stats.resumed), (1, 1));
+        assert_eq!(rx.recv().await.unwrap().canonical_bug_link, "http://x/2");
     }
 
     #[test]

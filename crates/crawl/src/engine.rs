@@ -1,5 +1,6 @@
 //! Running the importers.
 
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
@@ -39,7 +40,10 @@ pub struct CrawlOptions {
     /// Load and save conditional-request validators here.
     pub validators_file: Option<std::path::PathBuf>,
     /// Trackers already finished by an interrupted run (`--resume`): not crawled again.
-    pub skip: std::collections::HashSet<String>,
+    pub skip: HashSet<String>,
+    /// For trackers an interrupted run left half done (`--resume`): the canonical links it
+    /// already wrote, which are neither fetched nor written again.
+    pub resume_written: HashMap<String, HashSet<String>>,
 }
 
 impl Default for CrawlOptions {
@@ -53,7 +57,8 @@ impl Default for CrawlOptions {
             shard: Shard::ALL,
             progress: false,
             validators_file: None,
-            skip: std::collections::HashSet::new(),
+            skip: HashSet::new(),
+            resume_written: HashMap::new(),
         }
     }
 }
@@ -89,7 +94,7 @@ pub fn load_config_file(path: &Path) -> Result<Vec<Result<TrackerConfig, Error>>
 pub async fn run_crawl<S: BugSink + 'static>(
     registry: &Registry,
     configs: Vec<Result<TrackerConfig, Error>>,
-    options: CrawlOptions,
+    mut options: CrawlOptions,
     sink: S,
 ) -> Result<RunReport, Error> {
     let started_at = Instant::now();
@@ -158,19 +163,31 @@ pub async fn run_crawl<S: BugSink + 'static>(
                 }
                 Msg::Done(name) => sink.tracker_done(&name)?,
             }
+            // Caught up with the importers: hand what is buffered to the OS, so that a killed
+            // crawl loses only the records of the moment and `--resume` keeps the rest.
+            if rx.is_empty() {
+                sink.flush()?;
+            }
         }
         sink.finish()?;
         Ok(n)
     });
 
+    let mut resume_written = std::mem::take(&mut options.resume_written);
     let mut reports: Vec<(usize, TrackerReport)> = futures::stream::iter(selected)
         .map(|(i, config)| {
+            let written = config
+                .as_ref()
+                .ok()
+                .and_then(|c| resume_written.remove(&c.tracker_name))
+                .unwrap_or_default();
             let tx = tx.clone();
             let client = client.clone();
             let import_options = import_options.clone();
             let progress = progress.clone();
             async move {
-                let report = run_one(registry, i, config, client, tx, import_options).await;
+                let report =
+                    run_one(registry, i, config, client, tx, import_options, written).await;
                 progress.inc(1);
                 (i, report)
             }
@@ -225,9 +242,19 @@ async fn run_one(
     client: Arc<HttpClient>,
     tx: mpsc::Sender<Msg>,
     options: ImportOptions,
+    written: HashSet<String>,
 ) -> TrackerReport {
     let name = config.as_ref().map(|c| c.tracker_name.clone()).ok();
-    let report = run_tracker(registry, index, config, client, tx.clone(), options).await;
+    let report = run_tracker(
+        registry,
+        index,
+        config,
+        client,
+        tx.clone(),
+        options,
+        written,
+    )
+    .await;
     if let Some(name) = name {
         // Only a tracker whose run ended is checkpointed; a failed one is crawled again on
         // --resume like any other, which is what a re-run would do.
@@ -243,6 +270,7 @@ async fn run_tracker(
     client: Arc<HttpClient>,
     tx: mpsc::Sender<Msg>,
     options: ImportOptions,
+    written: HashSet<String>,
 ) -> TrackerReport {
     let started = Instant::now();
     let config = match config {
@@ -281,6 +309,12 @@ async fn run_tracker(
         options,
         &config.existing_bug_urls,
     );
+    let ctx = if written.is_empty() {
+        ctx
+    } else {
+        tracing::info!(tracker = %name, already_written = written.len(), "resuming a half-done tracker");
+        ctx.resuming(written)
+    };
     tracing::info!(tracker = %name, kind = built.kind, queries = config.queries.len(), existing = config.existing_bug_urls.len(), "crawl started");
     let mut ok = true;
     if let Err(e) = built.importer.process_queries(&ctx).await {
@@ -310,6 +344,7 @@ async fn run_tracker(
         no_update: stats.no_update,
         deleted: stats.deleted,
         deletions_withheld: stats.deletions_withheld,
+        resumed: stats.resumed,
         requests: stats.requests,
         bytes: stats.bytes,
         errors: stats.errors,
@@ -326,6 +361,7 @@ fn failed_report(name: String, kind: Option<String>, e: Error, started: Instant)
         no_update: 0,
         deleted: 0,
         deletions_withheld: 0,
+        resumed: 0,
         requests: 0,
         bytes: 0,
         errors: vec![ReportedError {

@@ -34,4 +34,4 @@ pub use commands::{check, parse_files, parse_options, tracker_list, CheckEntry, 
 pub use engine::{load_config_file, run_crawl, CrawlOptions};
 pub use report::{RunReport, TrackerReport};
 pub use shard::Shard;
-pub use writer::{BugSink, JsonLinesWriter, VecSink};
+pub use writer::{BugSink, JsonLinesWriter, Resume, VecSink};

@@ -20,6 +20,8 @@ pub struct TrackerReport {
     pub deleted: u64,
     /// Deletions not written (failed run, or not a bug the host holds).
     pub deletions_withheld: u64,
+    /// Records an interrupted run had written, kept and not written again (`--resume`).
+    pub resumed: u64,
     /// Requests made.
     pub requests: u64,
     /// Body bytes received.

@@ -1,6 +1,6 @@
 //! The JSON-lines writer.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -11,6 +11,11 @@ use bugimporters_core::{Error, ParsedBug};
 pub trait BugSink: Send {
     /// Writes one record.
     fn write_bug(&mut self, bug: &ParsedBug) -> Result<(), Error>;
+    /// Hands buffered records to the operating system (called whenever the crawl has no
+    /// record waiting), so that a killed process loses at most the records of the moment.
+    fn flush(&mut self) -> Result<(), Error> {
+        Ok(())
+    }
     /// Every record of `tracker_name` has been written (a checkpoint for `--resume`).
     fn tracker_done(&mut self, tracker_name: &str) -> Result<(), Error> {
         let _ = tracker_name;
@@ -28,8 +33,9 @@ pub trait BugSink: Send {
 /// exactly when it ends with `\n`. The path `-` writes to standard output instead, line by line.
 ///
 /// When a tracker's last record is written, its name is appended to `OUT.checkpoint` (after
-/// the records are synced). [`JsonLinesWriter::resume`] uses it: it keeps the complete records
-/// of finished trackers, drops everything else, and tells the crawl which trackers to skip.
+/// the records are synced). [`JsonLinesWriter::resume`] uses it: it keeps every complete
+/// record, drops a cut last line, and tells the crawl which trackers to skip and, for the
+/// trackers that were half done, which bugs are already written.
 pub struct JsonLinesWriter {
     target: Option<PathBuf>,
     partial: Option<PathBuf>,
@@ -63,15 +69,16 @@ impl JsonLinesWriter {
         })
     }
 
-    /// Continues an interrupted crawl into `path`: keeps the records of the trackers listed
-    /// in `OUT.checkpoint` from `OUT.partial` (complete lines only), drops the rest, and
-    /// returns the writer with the names of the finished trackers, which the crawl skips. With
-    /// nothing to resume from it behaves as [`JsonLinesWriter::create`].
-    pub fn resume(path: &Path) -> Result<(Self, HashSet<String>), Error> {
+    /// Continues an interrupted crawl into `path`: keeps the complete records of
+    /// `OUT.partial` (a cut last line is dropped) and returns the writer with a [`Resume`]:
+    /// the trackers listed in `OUT.checkpoint` are finished and not crawled again; for the
+    /// others, the links already written are not fetched or written again. With nothing to
+    /// resume from it behaves as [`JsonLinesWriter::create`].
+    pub fn resume(path: &Path) -> Result<(Self, Resume), Error> {
         let partial = partial_path(path);
         let cp = checkpoint_path(path);
         if path.as_os_str() == "-" || !partial.exists() || !cp.exists() {
-            return Ok((JsonLinesWriter::create(path)?, HashSet::new()));
+            return Ok((JsonLinesWriter::create(path)?, Resume::default()));
         }
         let done: HashSet<String> = std::fs::read_to_string(&cp)
             .map_err(|e| Error::io(&cp, e))?
@@ -79,9 +86,10 @@ impl JsonLinesWriter {
             .filter(|l| l.ends_with('\n'))
             .filter_map(|l| serde_json::from_str::<String>(l.trim_end()).ok())
             .collect();
-        // Rewrite the partial file with only complete records of finished trackers.
+        // Rewrite the partial file with only its complete records.
         let kept = partial.with_extension("partial.resume");
         let mut lines = 0u64;
+        let mut written: HashMap<String, HashSet<String>> = HashMap::new();
         {
             let reader = BufReader::new(File::open(&partial).map_err(|e| Error::io(&partial, e))?);
             let mut out = BufWriter::new(File::create(&kept).map_err(|e| Error::io(&kept, e))?);
@@ -92,15 +100,20 @@ impl JsonLinesWriter {
                 let Ok(value) = serde_json::from_slice::<serde_json::Value>(&line) else {
                     continue;
                 };
-                let finished = value
-                    .get("_tracker_name")
-                    .and_then(|t| t.as_str())
-                    .is_some_and(|t| done.contains(t));
-                if finished {
-                    out.write_all(&line).map_err(|e| Error::io(&kept, e))?;
-                    out.write_all(b"\n").map_err(|e| Error::io(&kept, e))?;
-                    lines += 1;
+                let tracker = value.get("_tracker_name").and_then(|t| t.as_str());
+                let link = value.get("canonical_bug_link").and_then(|t| t.as_str());
+                let (Some(tracker), Some(link)) = (tracker, link) else {
+                    continue;
+                };
+                if !done.contains(tracker) {
+                    written
+                        .entry(tracker.to_owned())
+                        .or_default()
+                        .insert(link.to_owned());
                 }
+                out.write_all(&line).map_err(|e| Error::io(&kept, e))?;
+                out.write_all(b"\n").map_err(|e| Error::io(&kept, e))?;
+                lines += 1;
             }
             out.flush().map_err(|e| Error::io(&kept, e))?;
             out.get_ref().sync_all().map_err(|e| Error::io(&kept, e))?;
@@ -122,7 +135,10 @@ impl JsonLinesWriter {
                 out: BufWriter::with_capacity(256 * 1024, Box::new(file)),
                 lines,
             },
-            done,
+            Resume {
+                finished: done,
+                written,
+            },
         ))
     }
 
@@ -138,6 +154,16 @@ impl JsonLinesWriter {
             .unwrap_or_else(|| PathBuf::from("<stdout>"));
         Error::io(p, e)
     }
+}
+
+/// What an interrupted crawl left, as read by [`JsonLinesWriter::resume`].
+#[derive(Debug, Default, Clone)]
+#[non_exhaustive]
+pub struct Resume {
+    /// Trackers whose every record is written: not crawled again.
+    pub finished: HashSet<String>,
+    /// For each tracker that was half done, the canonical links already written.
+    pub written: HashMap<String, HashSet<String>>,
 }
 
 impl std::fmt::Debug for JsonLinesWriter {
@@ -172,6 +198,10 @@ impl BugSink for JsonLinesWriter {
             .map_err(|e| self.io_err(e))?;
         self.lines += 1;
         Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), Error> {
+        self.out.flush().map_err(|e| self.io_err(e))
     }
 
     fn tracker_done(&mut self, tracker_name: &str) -> Result<(), Error> {
@@ -258,7 +288,7 @@ mod tests {
     }
 
     #[test]
-    fn resume_keeps_finished_trackers_and_drops_cut_lines() {
+    fn resume_keeps_complete_records_and_drops_cut_lines() {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("bugs.jsonl");
         let bug = |t: &str, n: u32| {
@@ -284,12 +314,19 @@ mod tests {
             .unwrap();
         drop(f);
 
-        let (w, done) = JsonLinesWriter::resume(&out).unwrap();
-        assert_eq!(done, HashSet::from(["A".to_owned()]));
-        assert_eq!(w.lines(), 2);
+        let (w, resume) = JsonLinesWriter::resume(&out).unwrap();
+        assert_eq!(resume.finished, HashSet::from(["A".to_owned()]));
+        assert_eq!(
+            resume.written,
+            HashMap::from([(
+                "B".to_owned(),
+                HashSet::from(["http://x/B/1".to_owned(), "http://x/B/2".to_owned()])
+            )]),
+            "B's complete records are kept; the cut B/3 is not"
+        );
+        assert_eq!(w.lines(), 4);
         let mut w = Box::new(w);
-        w.write_bug(&bug("B", 1)).unwrap();
-        w.write_bug(&bug("B", 2)).unwrap();
+        w.write_bug(&bug("B", 3)).unwrap();
         w.tracker_done("B").unwrap();
         w.finish().unwrap();
         let text = std::fs::read_to_string(&out).unwrap();
@@ -305,9 +342,10 @@ mod tests {
             links,
             [
                 "http://x/A/1",
-                "http://x/A/2",
                 "http://x/B/1",
-                "http://x/B/2"
+                "http://x/A/2",
+                "http://x/B/2",
+                "http://x/B/3"
             ]
         );
         assert!(!checkpoint_path(&out).exists());
