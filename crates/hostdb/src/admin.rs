@@ -171,6 +171,8 @@ pub(crate) fn check_tracker(registry: &Registry, config: &TrackerConfig) -> Resu
     checked.bugimporter = kind.to_owned();
     checked.existing_bug_urls.clear();
     checked.get_older_bug_data = None;
+    // Computed on export from the bugs table, like `get_older_bug_data`; never stored.
+    checked.extra.remove(crate::export::BUGS_LAST_POLLED);
     registry.build(&checked).map_err(|e| {
         let e = match e {
             bugimporters_core::Error::Tracker { source, .. } => *source,

@@ -202,7 +202,24 @@ fn record_to_map(record: &TrackerRecord, existing: Vec<String>) -> Result<Map<St
     if let Some(n) = c.max_connections {
         m.insert("max_connections".into(), Value::from(n));
     }
+    if let Some(t) = bugs_last_polled(record) {
+        m.insert(BUGS_LAST_POLLED.into(), Value::String(format_naive(&t)));
+    }
     Ok(m)
+}
+
+/// The key of [`bugs_last_polled`], computed on export and never stored.
+pub(crate) const BUGS_LAST_POLLED: &str = "bugs_last_polled";
+
+/// `bugs_last_polled` (ours, not the original's): the oldest `last_polled` of the tracker's
+/// bugs, for the types that refresh held bugs incrementally from it (Trac and Roundup ask
+/// the tracker which tickets changed since then and emit `_no_update` for the others). A
+/// bug that failed to refresh keeps its old `last_polled`, so the cut-off never skips it.
+fn bugs_last_polled(record: &TrackerRecord) -> Option<NaiveDateTime> {
+    match record.config.bugimporter.as_str() {
+        "trac" | "roundup" => record.oldest_bug_poll,
+        _ => None,
+    }
 }
 
 impl HostDb {
@@ -360,5 +377,26 @@ mod tests {
             )),
             None
         );
+    }
+
+    #[test]
+    fn bugs_last_polled_only_for_incremental_types() {
+        let map = |kind: &str, oldest: Option<&str>| {
+            record_to_map(&record(kind, "http://t/", &[], oldest), Vec::new()).unwrap()
+        };
+        assert_eq!(
+            map("trac", Some("2012-09-15T10:11:12")).get("bugs_last_polled"),
+            Some(&Value::String("2012-09-15T10:11:12".into()))
+        );
+        assert!(map("roundup", Some("2012-09-15T10:11:12"))
+            .get("bugs_last_polled")
+            .is_some());
+        assert!(
+            map("trac", None).get("bugs_last_polled").is_none(),
+            "no bugs yet: fetch everything"
+        );
+        assert!(map("bugzilla", Some("2012-09-15T10:11:12"))
+            .get("bugs_last_polled")
+            .is_none());
     }
 }
