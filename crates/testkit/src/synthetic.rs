@@ -637,8 +637,20 @@ fn trac_matches(b: &SyntheticBug, q: &[(String, String)]) -> bool {
                 }
             }
             "id" if v != "!0" => {
-                let ids: Vec<u64> = v.split(',').filter_map(|x| x.trim().parse().ok()).collect();
-                if !ids.contains(&b.id) {
+                // Trac's id lists: `1,3,5-10`.
+                let listed = v.split(',').any(|item| {
+                    let item = item.trim();
+                    match item.split_once('-') {
+                        Some((lo, hi)) => {
+                            match (lo.trim().parse::<u64>(), hi.trim().parse::<u64>()) {
+                                (Ok(lo), Ok(hi)) => (lo..=hi).contains(&b.id),
+                                _ => false,
+                            }
+                        }
+                        None => item.parse::<u64>() == Ok(b.id),
+                    }
+                });
+                if !listed {
                     return false;
                 }
             }
