@@ -148,6 +148,15 @@ impl TracImporter {
                 ctx.report_error(e);
             }
             if page.empty {
+                // Trac answers a page past the end with an empty body, but its first page
+                // always has the header row, even for an empty result: an empty first answer
+                // is a broken server or proxy, not "no tickets".
+                if pages == 1 && page_number(query) == 1 {
+                    return Err(Error::parse(
+                        &url,
+                        "empty body, not a query CSV (an empty result still has its header row)",
+                    ));
+                }
                 return Ok(());
             }
             let fresh = page.ids.iter().filter(|id| seen.insert(**id)).count();

@@ -444,6 +444,30 @@ async fn an_html_query_answer_is_reported_not_followed() {
 }
 
 #[tokio::test]
+async fn an_empty_first_query_answer_is_an_error_not_an_empty_result() {
+    // Only a page past the end is empty; the first page has its header row even when no
+    // ticket matches, so an empty 200 there is a broken server and must not read as "none".
+    let server = MockServer::start().await;
+    Mock::given(path("/trac/query"))
+        .respond_with(ResponseTemplate::new(200).set_body_string(""))
+        .mount(&server)
+        .await;
+    let c = config(&server, &["query?format=csv&status=new&max=2"], &[]);
+    let (bugs, stats) = run(&c).await;
+    assert!(bugs.is_empty());
+    assert_eq!(stats.errors.len(), 1, "{:?}", stats.errors);
+    assert!(
+        stats.errors[0].reason.contains("empty"),
+        "{:?}",
+        stats.errors
+    );
+    assert_eq!(
+        stats.errors[0].url.as_deref(),
+        Some(format!("{}/trac/query?format=csv&status=new&max=2", server.uri()).as_str())
+    );
+}
+
+#[tokio::test]
 async fn the_queries_last_polled_is_the_fallback_cut_off_and_covers_query_tickets() {
     let server = MockServer::start().await;
     // The oldest query poll is the cut-off.
