@@ -621,7 +621,9 @@ pub fn parse_issue_html(
 }
 
 /// The issue ids of a CSV export (`issue?@action=export_csv&@columns=id,...`), in order.
-/// A missing `id` column or a non-numeric id is an error (the original failed the query).
+/// A missing `id` column or a non-numeric id is an error (the original failed the query), and
+/// so is an empty body: Roundup writes the header row even for an empty result, so an empty
+/// answer is a broken server or proxy, not "no issues".
 pub fn parse_csv_ids(body: &[u8], url: &str) -> Result<Vec<u64>, Error> {
     let body = body.strip_prefix(b"\xef\xbb\xbf").unwrap_or(body);
     let mut reader = csv::ReaderBuilder::new()
@@ -633,7 +635,10 @@ pub fn parse_csv_ids(body: &[u8], url: &str) -> Result<Vec<u64>, Error> {
         .map_err(|e| Error::parse(url, format!("not a CSV export: {e}")))?
         .clone();
     if headers.is_empty() {
-        return Ok(Vec::new());
+        return Err(Error::parse(
+            url,
+            "empty body, not a CSV export (an export has a header row even without issues)",
+        ));
     }
     let column = headers
         .iter()
@@ -769,7 +774,12 @@ line</pre></td></tr>
         );
         assert!(parse_csv_ids(b"title\nx\n", "u").is_err());
         assert!(parse_csv_ids(b"id\nx\n", "u").is_err());
-        assert_eq!(parse_csv_ids(b"", "u").unwrap(), Vec::<u64>::new());
+        // An empty answer is no export (an empty result still has its header row).
+        assert!(parse_csv_ids(b"", "u").is_err());
+        assert_eq!(
+            parse_csv_ids(b"\"id\",\"title\"\r\n", "u").unwrap(),
+            Vec::<u64>::new()
+        );
         assert_eq!(issue_id("http://h/bts/issue42"), Some(42));
         assert_eq!(issue_id("http://h/bts/issue42?x=1"), None);
         assert_eq!(issue_id("http://h/bts/msg42"), None);
