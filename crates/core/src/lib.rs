@@ -14,6 +14,8 @@
 //! * [`fetch`] — the one polite HTTP layer every importer must use (limits, retries,
 //!   `Retry-After`, rate-limit headers, conditional requests, record/replay and the
 //!   private-address guard);
+//! * [`forge`] — helpers shared by the issue-list API trackers (GitHub, GitLab,
+//!   Gitea/Forgejo, Pagure): refresh of held issues, label rules, parsing helpers;
 //! * [`classify`] and [`time`] — the bite-size/documentation rules, project naming and the date
 //!   formats trackers use.
 //!
@@ -71,6 +73,7 @@ pub mod classify;
 mod config;
 mod error;
 pub mod fetch;
+pub mod forge;
 mod importer;
 mod model;
 pub mod paging;

@@ -5,18 +5,16 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use async_trait::async_trait;
+use bugimporters_core::fetch::Response;
+use bugimporters_core::forge::{self, IssueRefresh, Refreshed};
 use bugimporters_core::paging::{query_param, with_query_param};
-use bugimporters_core::{Error, ImportContext, Importer, ParsedBug, TrackerConfig};
-use futures::StreamExt;
+use bugimporters_core::{Error, ImportContext, Importer, TrackerConfig};
+use chrono::NaiveDateTime;
 use url::Url;
 
 use crate::client::{GiteaClient, PageOutcome, Pager, PAGE_LIMIT};
 use crate::config::{GiteaOptions, GiteaRepo};
 use crate::parser::{parse_issue, IssueItem, ParseSettings};
-
-/// Requests made at the same time for the refresh (the context still bounds requests in
-/// flight by `max_connections`).
-const PARALLEL_REFRESH: usize = 16;
 
 /// Imports the issues of one Gitea or Forgejo repository. See the crate docs and
 /// `docs/trackers/gitea.md`.
@@ -183,7 +181,7 @@ impl GiteaImporter {
                     else {
                         continue;
                     };
-                    self.emit_refreshed(ctx, held, bug).await?;
+                    forge::emit_refreshed(ctx, &self.refresher(gt), held, bug).await?;
                 }
             }
             if pending.is_empty() {
@@ -193,87 +191,45 @@ impl GiteaImporter {
         Ok(())
     }
 
-    /// Emits a refreshed bug for the held link `held`: as it is, or, when the instance now
-    /// names it by another link (repository renamed or transferred), under its new link with
-    /// a deletion of the old one.
-    async fn emit_refreshed(
-        &self,
-        ctx: &ImportContext,
-        held: String,
-        bug: ParsedBug,
-    ) -> Result<(), Error> {
-        if bug.canonical_bug_link == held {
-            return ctx.emit(bug).await;
-        }
-        let name = ctx.tracker_name();
-        tracing::info!(tracker = %name, from = %held, to = %bug.canonical_bug_link, "issue link changed");
-        if ctx.claim(&bug.canonical_bug_link) {
-            ctx.emit(bug).await?;
-        }
-        ctx.emit(ParsedBug::deleted(
-            held,
-            name,
-            &self.settings.project_name,
-            ctx.now(),
-        ))
-        .await
+    /// The refresh of held bugs through `gt` (see [`forge::refresh_one`]).
+    fn refresher<'a>(&'a self, gt: &'a GiteaClient) -> Refresher<'a> {
+        Refresher { imp: self, gt }
+    }
+}
+
+/// [`IssueRefresh`] for one Gitea importer and its client.
+struct Refresher<'a> {
+    imp: &'a GiteaImporter,
+    gt: &'a GiteaClient,
+}
+
+#[async_trait]
+impl IssueRefresh for Refresher<'_> {
+    fn project_name(&self) -> &str {
+        &self.imp.settings.project_name
     }
 
-    async fn refresh_each(
-        &self,
-        ctx: &ImportContext,
-        gt: &GiteaClient,
-        links: Vec<String>,
-    ) -> Result<(), Error> {
-        let results: Vec<Result<(), Error>> = futures::stream::iter(links)
-            .map(|link| self.refresh_one(ctx, gt, link))
-            .buffer_unordered(PARALLEL_REFRESH)
-            .collect()
-            .await;
-        results.into_iter().collect()
+    fn issue_api_url(&self, link: &str) -> Option<String> {
+        self.imp.repo.issue_api_url(link)
     }
 
-    async fn refresh_one(
-        &self,
-        ctx: &ImportContext,
-        gt: &GiteaClient,
-        link: String,
-    ) -> Result<(), Error> {
-        let name = ctx.tracker_name();
-        let project_name = self.settings.project_name.as_str();
-        let Some(api) = self.repo.issue_api_url(&link) else {
-            ctx.report_error(Error::parse(
-                link.as_str(),
-                "not an issue link of this instance (…/OWNER/REPO/issues/N); cannot refresh it",
-            ));
-            return Ok(());
-        };
-        match gt.get(ctx, &api, true).await {
-            Ok(resp) if resp.not_modified() => {
-                ctx.emit(ParsedBug::no_update(link, name, project_name, ctx.now()))
-                    .await
-            }
-            Ok(resp) => match parse_issue(&resp.body, resp.url.as_str(), &gt.settings, ctx.now()) {
-                Ok(IssueItem::Issue(bug)) => self.emit_refreshed(ctx, link, *bug).await,
-                Ok(IssueItem::PullRequest { .. }) => {
-                    tracing::info!(tracker = %name, url = %link, "a pull request, not an issue; deleting it");
-                    ctx.emit(ParsedBug::deleted(link, name, project_name, ctx.now()))
-                        .await
-                }
-                Err(e) => {
-                    ctx.report_error(e);
-                    Ok(())
+    fn not_an_issue_link(&self) -> &'static str {
+        "not an issue link of this instance (…/OWNER/REPO/issues/N); cannot refresh it"
+    }
+
+    async fn get(&self, ctx: &ImportContext, url: &str) -> Result<Response, Error> {
+        self.gt.get(ctx, url, true).await
+    }
+
+    fn parse_issue(&self, resp: &Response, now: NaiveDateTime) -> Result<Refreshed, Error> {
+        Ok(
+            match parse_issue(&resp.body, resp.url.as_str(), &self.gt.settings, now)? {
+                IssueItem::Issue(bug) => Refreshed::Issue(bug),
+                IssueItem::PullRequest { .. } => {
+                    Refreshed::Gone("a pull request, not an issue; deleting it")
                 }
             },
-            Err(e) if e.is_not_found() => {
-                ctx.emit(ParsedBug::deleted(link, name, project_name, ctx.now()))
-                    .await
-            }
-            Err(e) => {
-                ctx.report_error(e);
-                Ok(())
-            }
-        }
+        )
     }
 }
 
@@ -305,7 +261,7 @@ impl Importer for GiteaImporter {
         // moved or pull requests; with at most a page's worth of bugs, asking for each costs
         // no more than a listing would.
         if self.full_listing_done.load(Ordering::Relaxed) || order.len() <= PAGE_LIMIT as usize {
-            return self.refresh_each(ctx, gt.as_ref(), order).await;
+            return forge::refresh_each(ctx, &self.refresher(&gt), order).await;
         }
         let mut pending: HashMap<IssueKey, String> = HashMap::new();
         let mut rest = Vec::new();
@@ -325,6 +281,6 @@ impl Importer for GiteaImporter {
                 .await?;
         }
         rest.extend(pending.into_values());
-        self.refresh_each(ctx, gt.as_ref(), rest).await
+        forge::refresh_each(ctx, &self.refresher(&gt), rest).await
     }
 }

@@ -5,18 +5,17 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use async_trait::async_trait;
+use bugimporters_core::fetch::Response;
+use bugimporters_core::forge::{self, IssueRefresh, Refreshed, PARALLEL_REFRESH};
 use bugimporters_core::paging::{query_param, with_query_param};
 use bugimporters_core::{Error, ImportContext, Importer, ParsedBug, TrackerConfig};
+use chrono::NaiveDateTime;
 use futures::StreamExt;
 use url::Url;
 
 use crate::client::{GitLabClient, PageOutcome, Pager, PER_PAGE};
 use crate::config::{GitLabOptions, GitLabProject};
 use crate::parser::{parse_issue, parse_issue_list, parse_participants, IssueItem, ParseSettings};
-
-/// Requests made at the same time for the refresh (the context still bounds requests in
-/// flight by `max_connections`).
-const PARALLEL_REFRESH: usize = 16;
 
 /// Held bugs refreshed per listing request (`iids[]=`; GitLab's page maximum).
 const IIDS_PER_REQUEST: usize = 100;
@@ -188,7 +187,7 @@ impl GitLabImporter {
             Err(e) if e.is_not_found() => {
                 // The project is gone or hidden: ask for each bug (a 404 each is a deletion).
                 let links = batch.into_iter().map(|(_, l)| l).collect();
-                return self.refresh_each(ctx, gl, links).await;
+                return forge::refresh_each(ctx, &self.refresher(gl), links).await;
             }
             Err(e) => {
                 ctx.report_error(e);
@@ -225,17 +224,15 @@ impl GitLabImporter {
             let Some(held) = take(&bug.canonical_bug_link) else {
                 continue;
             };
-            self.emit_refreshed(ctx, gl, held, bug).await?;
+            forge::emit_refreshed(ctx, &self.refresher(gl), held, bug).await?;
         }
         for link in page.skipped {
             if let Some(held) = take(&link) {
-                tracing::info!(tracker = %name, url = %held, "now confidential; deleting it");
-                ctx.emit(ParsedBug::deleted(held, name, project_name, ctx.now()))
-                    .await?;
+                forge::emit_gone(ctx, &self.refresher(gl), held, NOW_CONFIDENTIAL).await?;
             }
         }
         let rest: Vec<String> = pending.into_values().collect();
-        self.refresh_each(ctx, gl, rest).await
+        forge::refresh_each(ctx, &self.refresher(gl), rest).await
     }
 
     /// With `fetch_participants`, `people_involved` becomes the number of the issue's
@@ -269,91 +266,54 @@ impl GitLabImporter {
         bug
     }
 
-    /// Emits a refreshed bug for the held link `held`: as it is, or, when GitLab now names it
-    /// by another link (project renamed or moved, old link form), under its new link with a
-    /// deletion of the old one.
-    async fn emit_refreshed(
-        &self,
-        ctx: &ImportContext,
-        gl: &GitLabClient,
-        held: String,
-        bug: ParsedBug,
-    ) -> Result<(), Error> {
-        let bug = self.with_participants(ctx, gl, bug).await;
-        if bug.canonical_bug_link == held {
-            return ctx.emit(bug).await;
-        }
-        let name = ctx.tracker_name();
-        tracing::info!(tracker = %name, from = %held, to = %bug.canonical_bug_link, "issue link changed");
-        if ctx.claim(&bug.canonical_bug_link) {
-            ctx.emit(bug).await?;
-        }
-        ctx.emit(ParsedBug::deleted(
-            held,
-            name,
-            &self.settings.project_name,
-            ctx.now(),
-        ))
-        .await
-    }
-
-    async fn refresh_each(
-        &self,
-        ctx: &ImportContext,
-        gl: &GitLabClient,
-        links: Vec<String>,
-    ) -> Result<(), Error> {
-        let results: Vec<Result<(), Error>> = futures::stream::iter(links)
-            .map(|link| self.refresh_one(ctx, gl, link))
-            .buffer_unordered(PARALLEL_REFRESH)
-            .collect()
-            .await;
-        results.into_iter().collect()
-    }
-
-    async fn refresh_one(
-        &self,
-        ctx: &ImportContext,
-        gl: &GitLabClient,
-        link: String,
-    ) -> Result<(), Error> {
-        let name = ctx.tracker_name();
-        let project_name = self.settings.project_name.as_str();
-        let Some(api) = self.project.issue_api_url(&link) else {
-            ctx.report_error(Error::parse(
-                link.as_str(),
-                "not an issue link of this GitLab instance (…/GROUP/PROJECT/-/issues/N); cannot refresh it",
-            ));
-            return Ok(());
-        };
-        match gl.get(ctx, &api, true).await {
-            Ok(resp) if resp.not_modified() => {
-                ctx.emit(ParsedBug::no_update(link, name, project_name, ctx.now()))
-                    .await
-            }
-            Ok(resp) => match parse_issue(&resp.body, resp.url.as_str(), &gl.settings, ctx.now()) {
-                Ok(IssueItem::Issue(bug)) => self.emit_refreshed(ctx, gl, link, *bug).await,
-                Ok(IssueItem::Skipped { .. }) => {
-                    tracing::info!(tracker = %name, url = %link, "now confidential; deleting it");
-                    ctx.emit(ParsedBug::deleted(link, name, project_name, ctx.now()))
-                        .await
-                }
-                Err(e) => {
-                    ctx.report_error(e);
-                    Ok(())
-                }
-            },
-            Err(e) if e.is_not_found() => {
-                ctx.emit(ParsedBug::deleted(link, name, project_name, ctx.now()))
-                    .await
-            }
-            Err(e) => {
-                ctx.report_error(e);
-                Ok(())
-            }
-        }
+    /// The refresh of held bugs through `gl` (see [`forge::refresh_one`]).
+    fn refresher<'a>(&'a self, gl: &'a GitLabClient) -> Refresher<'a> {
+        Refresher { imp: self, gl }
     }
 }
+
+/// [`IssueRefresh`] for one GitLab importer and its client.
+struct Refresher<'a> {
+    imp: &'a GitLabImporter,
+    gl: &'a GitLabClient,
+}
+
+#[async_trait]
+impl IssueRefresh for Refresher<'_> {
+    fn project_name(&self) -> &str {
+        &self.imp.settings.project_name
+    }
+
+    fn issue_api_url(&self, link: &str) -> Option<String> {
+        self.imp.project.issue_api_url(link)
+    }
+
+    fn not_an_issue_link(&self) -> &'static str {
+        "not an issue link of this GitLab instance (…/GROUP/PROJECT/-/issues/N); cannot refresh it"
+    }
+
+    async fn get(&self, ctx: &ImportContext, url: &str) -> Result<Response, Error> {
+        self.gl.get(ctx, url, true).await
+    }
+
+    fn parse_issue(&self, resp: &Response, now: NaiveDateTime) -> Result<Refreshed, Error> {
+        Ok(
+            match parse_issue(&resp.body, resp.url.as_str(), &self.gl.settings, now)? {
+                IssueItem::Issue(bug) => Refreshed::Issue(bug),
+                IssueItem::Skipped { .. } => Refreshed::Gone(NOW_CONFIDENTIAL),
+            },
+        )
+    }
+
+    /// With `fetch_participants`, the participants' count (see
+    /// [`GitLabImporter::with_participants`]).
+    async fn complete(&self, ctx: &ImportContext, bug: ParsedBug) -> ParsedBug {
+        self.imp.with_participants(ctx, self.gl, bug).await
+    }
+}
+
+/// Why a held bug that is now confidential is deleted.
+const NOW_CONFIDENTIAL: &str = "now confidential; deleting it";
 
 #[async_trait]
 impl Importer for GitLabImporter {
@@ -381,7 +341,7 @@ impl Importer for GitLabImporter {
         let gl = self.client(ctx);
         if self.full_listing_done.load(Ordering::Relaxed) {
             // A complete listing of every issue did not name these: ask for each.
-            return self.refresh_each(ctx, gl.as_ref(), order).await;
+            return forge::refresh_each(ctx, &self.refresher(&gl), order).await;
         }
         // Group by project (held bugs may name other projects of the instance), then list
         // them by iid, 100 a request.
@@ -409,6 +369,6 @@ impl Importer for GitLabImporter {
             .await;
         results.into_iter().collect::<Result<(), Error>>()?;
         // Links that are not issue pages of this instance: refresh_one reports each.
-        self.refresh_each(ctx, gl_ref, odd).await
+        forge::refresh_each(ctx, &self.refresher(gl_ref), odd).await
     }
 }

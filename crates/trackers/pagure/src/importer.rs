@@ -5,18 +5,16 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use async_trait::async_trait;
+use bugimporters_core::fetch::Response;
+use bugimporters_core::forge::{self, IssueRefresh, Refreshed};
 use bugimporters_core::paging::{query_param, with_query_param};
-use bugimporters_core::{Error, ImportContext, Importer, ParsedBug, TrackerConfig};
-use futures::StreamExt;
+use bugimporters_core::{Error, ImportContext, Importer, TrackerConfig};
+use chrono::NaiveDateTime;
 use url::Url;
 
 use crate::client::{PageOutcome, Pager, PagureClient, PER_PAGE};
 use crate::config::{PagureOptions, PagureProject};
 use crate::parser::{parse_issue, IssueItem, ParseSettings};
-
-/// Requests made at the same time for the refresh (the context still bounds requests in
-/// flight by `max_connections`).
-const PARALLEL_REFRESH: usize = 16;
 
 /// Imports the issues of one Pagure project. See the crate docs and `docs/trackers/pagure.md`.
 #[derive(Debug)]
@@ -181,11 +179,11 @@ impl PagureImporter {
                     else {
                         continue;
                     };
-                    self.emit_refreshed(ctx, held, bug).await?;
+                    forge::emit_refreshed(ctx, &self.refresher(pg), held, bug).await?;
                 }
                 for link in page.skipped {
                     if let Some(held) = self.key(&link).and_then(|k| pending.remove(&k)) {
-                        self.emit_private(ctx, held).await?;
+                        forge::emit_gone(ctx, &self.refresher(pg), held, NOW_PRIVATE).await?;
                     }
                 }
             }
@@ -196,100 +194,51 @@ impl PagureImporter {
         Ok(())
     }
 
-    /// A held bug that is now private: deleted (it must not stay on a public site).
-    async fn emit_private(&self, ctx: &ImportContext, held: String) -> Result<(), Error> {
-        let name = ctx.tracker_name();
-        tracing::info!(tracker = %name, url = %held, "now private; deleting it");
-        ctx.emit(ParsedBug::deleted(
-            held,
-            name,
-            &self.settings.project_name,
-            ctx.now(),
-        ))
-        .await
+    /// The refresh of held bugs through `pg` (see [`forge::refresh_one`]).
+    fn refresher<'a>(&'a self, pg: &'a PagureClient) -> Refresher<'a> {
+        Refresher { imp: self, pg }
+    }
+}
+
+/// Why a held bug that is now private is deleted (it must not stay on a public site).
+const NOW_PRIVATE: &str = "now private; deleting it";
+
+/// [`IssueRefresh`] for one Pagure importer and its client.
+struct Refresher<'a> {
+    imp: &'a PagureImporter,
+    pg: &'a PagureClient,
+}
+
+#[async_trait]
+impl IssueRefresh for Refresher<'_> {
+    fn project_name(&self) -> &str {
+        &self.imp.settings.project_name
     }
 
-    /// Emits a refreshed bug for the held link `held`: as it is, or, when the instance now
-    /// names it by another link (project renamed), under its new link with a deletion of the
-    /// old one.
-    async fn emit_refreshed(
-        &self,
-        ctx: &ImportContext,
-        held: String,
-        bug: ParsedBug,
-    ) -> Result<(), Error> {
-        if bug.canonical_bug_link == held {
-            return ctx.emit(bug).await;
-        }
-        let name = ctx.tracker_name();
-        tracing::info!(tracker = %name, from = %held, to = %bug.canonical_bug_link, "issue link changed");
-        if ctx.claim(&bug.canonical_bug_link) {
-            ctx.emit(bug).await?;
-        }
-        ctx.emit(ParsedBug::deleted(
-            held,
-            name,
-            &self.settings.project_name,
-            ctx.now(),
-        ))
-        .await
+    fn issue_api_url(&self, link: &str) -> Option<String> {
+        self.imp.project.issue_api_url(link)
     }
 
-    async fn refresh_each(
-        &self,
-        ctx: &ImportContext,
-        pg: &PagureClient,
-        links: Vec<String>,
-    ) -> Result<(), Error> {
-        let results: Vec<Result<(), Error>> = futures::stream::iter(links)
-            .map(|link| self.refresh_one(ctx, pg, link))
-            .buffer_unordered(PARALLEL_REFRESH)
-            .collect()
-            .await;
-        results.into_iter().collect()
+    fn not_an_issue_link(&self) -> &'static str {
+        "not an issue link of this instance (…/[NAMESPACE/]REPO/issue/N); cannot refresh it"
     }
 
-    async fn refresh_one(
-        &self,
-        ctx: &ImportContext,
-        pg: &PagureClient,
-        link: String,
-    ) -> Result<(), Error> {
-        let name = ctx.tracker_name();
-        let project_name = self.settings.project_name.as_str();
-        let Some(api) = self.project.issue_api_url(&link) else {
-            ctx.report_error(Error::parse(
-                link.as_str(),
-                "not an issue link of this instance (…/[NAMESPACE/]REPO/issue/N); cannot refresh it",
-            ));
-            return Ok(());
-        };
-        match pg.get(ctx, &api, true).await {
-            Ok(resp) if resp.not_modified() => {
-                ctx.emit(ParsedBug::no_update(link, name, project_name, ctx.now()))
-                    .await
-            }
-            Ok(resp) => match parse_issue(&resp.body, resp.url.as_str(), &pg.settings, ctx.now()) {
-                Ok(IssueItem::Issue(bug)) => self.emit_refreshed(ctx, link, *bug).await,
-                Ok(IssueItem::Skipped { .. }) => self.emit_private(ctx, link).await,
-                Err(e) => {
-                    ctx.report_error(e);
-                    Ok(())
-                }
+    async fn get(&self, ctx: &ImportContext, url: &str) -> Result<Response, Error> {
+        self.pg.get(ctx, url, true).await
+    }
+
+    fn parse_issue(&self, resp: &Response, now: NaiveDateTime) -> Result<Refreshed, Error> {
+        Ok(
+            match parse_issue(&resp.body, resp.url.as_str(), &self.pg.settings, now)? {
+                IssueItem::Issue(bug) => Refreshed::Issue(bug),
+                IssueItem::Skipped { .. } => Refreshed::Gone(NOW_PRIVATE),
             },
-            Err(e) if e.is_not_found() => {
-                ctx.emit(ParsedBug::deleted(link, name, project_name, ctx.now()))
-                    .await
-            }
-            // Pagure answers 403 (EISSUENOTALLOWED) for a private issue.
-            Err(e) if e.status() == Some(403) && !self.settings.include_private => {
-                self.emit_private(ctx, link).await
-            }
-            Err(e) => {
-                ctx.report_error(e);
-                Ok(())
-            }
-        }
+        )
+    }
+
+    /// Pagure answers 403 (EISSUENOTALLOWED) for a private issue.
+    fn gone_on_error(&self, err: &Error) -> Option<&'static str> {
+        (err.status() == Some(403) && !self.imp.settings.include_private).then_some(NOW_PRIVATE)
     }
 }
 
@@ -321,7 +270,7 @@ impl Importer for PagureImporter {
         // moved or private; with at most a page's worth of bugs, asking for each costs no more
         // than a listing would.
         if self.full_listing_done.load(Ordering::Relaxed) || order.len() <= PER_PAGE as usize {
-            return self.refresh_each(ctx, pg.as_ref(), order).await;
+            return forge::refresh_each(ctx, &self.refresher(&pg), order).await;
         }
         let mut pending: HashMap<IssueKey, String> = HashMap::new();
         let mut rest = Vec::new();
@@ -338,6 +287,6 @@ impl Importer for PagureImporter {
                 .await?;
         }
         rest.extend(pending.into_values());
-        self.refresh_each(ctx, pg.as_ref(), rest).await
+        forge::refresh_each(ctx, &self.refresher(&pg), rest).await
     }
 }

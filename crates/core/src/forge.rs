@@ -1,0 +1,336 @@
+//! Helpers shared by the issue-list API trackers (GitHub, GitLab, Gitea/Forgejo, Pagure).
+//!
+//! These trackers work alike: a JSON issue list walked page by page, one JSON object per
+//! issue, labels (or tags) that mark bite-sized and documentation bugs, and a refresh of the
+//! bugs a host already holds that asks for each issue with a conditional request. What is
+//! the same in all of them lives here; what differs (the URLs, the token header, the JSON
+//! fields) stays in each tracker crate.
+//!
+//! * configuration: [`text`], [`blank_as_none`], [`flag`] (`deserialize_with` helpers),
+//!   [`label_rule`], [`label_rules`] and [`project_name_of`];
+//! * parsing: [`json_object`], [`scoped_importance`], [`people_involved`] and
+//!   [`set_label_flags`];
+//! * refresh: the [`IssueRefresh`] trait, [`refresh_each`], [`refresh_one`] and
+//!   [`emit_refreshed`], [`emit_gone`].
+//!
+//! ```
+//! use bugimporters_core::forge::{label_rule, people_involved, scoped_importance};
+//! assert_eq!(label_rule("", "labels", "easy"), "easy");
+//! assert_eq!(label_rule("gfi", "labels", "easy"), "gfi");
+//! assert_eq!(label_rule("", "keywords", "easy"), "");
+//! let labels = ["kind::bug", "Priority::high"];
+//! assert_eq!(
+//!     scoped_importance(labels, |l| l.rsplit_once("::")).as_deref(),
+//!     Some("high")
+//! );
+//! assert_eq!(people_involved("ann", ["bob".to_owned(), "ann".to_owned()]), 2);
+//! ```
+
+use async_trait::async_trait;
+use chrono::NaiveDateTime;
+use futures::StreamExt;
+use serde::{Deserialize, Deserializer};
+
+use crate::classify::{any_piece_equals, project_name, validate_project_name_format};
+use crate::fetch::Response;
+use crate::{Error, ImportContext, ParsedBug, TrackerConfig};
+
+/// Held bugs refreshed at the same time by [`refresh_each`] (the context still bounds
+/// requests in flight by `max_connections`).
+pub const PARALLEL_REFRESH: usize = 16;
+
+// ---------------------------------------------------------------------------------------
+// Configuration
+// ---------------------------------------------------------------------------------------
+
+/// `deserialize_with` for a text key: absent or null is empty, a string is itself, any other
+/// value (a number, say) is its JSON text.
+pub fn text<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    Ok(match Option::<serde_json::Value>::deserialize(d)? {
+        None | Some(serde_json::Value::Null) => String::new(),
+        Some(serde_json::Value::String(s)) => s,
+        Some(other) => other.to_string(),
+    })
+}
+
+/// `deserialize_with` for an optional text key: trimmed, and `None` when absent or blank.
+pub fn blank_as_none<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(Option::<String>::deserialize(d)?
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty()))
+}
+
+/// `deserialize_with` for a switch: absent or null is `false`.
+pub fn flag<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    Ok(Option::<bool>::deserialize(d)?.unwrap_or(false))
+}
+
+/// The label rule of one flag: the `*_tag` key when set, else the common `*_text` key when
+/// the common `*_type` key says `label` (or `labels`, `tag`, `tags`), else no rule.
+pub fn label_rule(tag: &str, common_type: &str, common_text: &str) -> String {
+    if !tag.trim().is_empty() {
+        return tag.to_owned();
+    }
+    let t = common_type.trim().to_ascii_lowercase();
+    if matches!(t.as_str(), "label" | "labels" | "tag" | "tags") {
+        common_text.to_owned()
+    } else {
+        String::new()
+    }
+}
+
+/// The bite-size and documentation label rules of `config` (see [`label_rule`]), from the
+/// tracker's own `bitesized_tag` and `documentation_tag` keys and the common keys.
+pub fn label_rules(
+    config: &TrackerConfig,
+    bitesized_tag: &str,
+    documentation_tag: &str,
+) -> (String, String) {
+    (
+        label_rule(
+            bitesized_tag,
+            &config.bitesized_type,
+            &config.bitesized_text,
+        ),
+        label_rule(
+            documentation_tag,
+            &config.documentation_type,
+            &config.documentation_text,
+        ),
+    )
+}
+
+/// The project name of every bug of `config`: the tracker name when
+/// `bug_project_name_format` is blank, else that format (which must be well formed) filled in
+/// with the tracker name.
+pub fn project_name_of(config: &TrackerConfig) -> Result<String, Error> {
+    if config.bug_project_name_format.trim().is_empty() {
+        return Ok(config.tracker_name.clone());
+    }
+    validate_project_name_format(&config.bug_project_name_format)?;
+    project_name(
+        &config.bug_project_name_format,
+        &config.tracker_name,
+        None,
+        None,
+    )
+}
+
+// ---------------------------------------------------------------------------------------
+// Parsing
+// ---------------------------------------------------------------------------------------
+
+/// Decodes a body that must be one JSON object (one issue); errors name `url`.
+pub fn json_object(body: &[u8], url: &str) -> Result<serde_json::Value, Error> {
+    let value: serde_json::Value = serde_json::from_slice(body)
+        .map_err(|e| Error::parse(url, format!("invalid JSON: {e}")))?;
+    if !value.is_object() {
+        return Err(Error::parse(url, "expected one issue object"));
+    }
+    Ok(value)
+}
+
+/// The value of the first scoped label whose scope is `priority`, else `severity` (scopes
+/// compared case-insensitively, values trimmed, empty values ignored). `split` cuts a label
+/// into scope and value (`None` for an unscoped label).
+pub fn scoped_importance<'a>(
+    labels: impl IntoIterator<Item = &'a str> + Clone,
+    split: impl Fn(&'a str) -> Option<(&'a str, &'a str)>,
+) -> Option<String> {
+    ["priority", "severity"].iter().find_map(|scope| {
+        labels.clone().into_iter().find_map(|label| {
+            let (s, v) = split(label)?;
+            (s.trim().eq_ignore_ascii_case(scope) && !v.trim().is_empty())
+                .then(|| v.trim().to_owned())
+        })
+    })
+}
+
+/// The number of different people among the submitter and `others` (assignees...).
+pub fn people_involved(submitter: &str, others: impl IntoIterator<Item = String>) -> u32 {
+    let mut people: Vec<String> = vec![submitter.to_owned()];
+    for login in others {
+        if !people.contains(&login) {
+            people.push(login);
+        }
+    }
+    u32::try_from(people.len()).unwrap_or(u32::MAX)
+}
+
+/// Sets `good_for_newcomers` and `concerns_just_documentation` of `bug`: whether one of
+/// `labels` equals a piece of the `bitesized`, resp. `documentation`, rule (comma-separated;
+/// see [`any_piece_equals`] for `trim`).
+pub fn set_label_flags(
+    bug: &mut ParsedBug,
+    bitesized: &str,
+    documentation: &str,
+    labels: &[&str],
+    trim: bool,
+) {
+    bug.good_for_newcomers = Some(any_piece_equals(bitesized, labels.iter().copied(), trim));
+    bug.concerns_just_documentation = Some(any_piece_equals(
+        documentation,
+        labels.iter().copied(),
+        trim,
+    ));
+}
+
+// ---------------------------------------------------------------------------------------
+// Refresh of held bugs
+// ---------------------------------------------------------------------------------------
+
+/// What one issue request of a refresh gave.
+#[derive(Debug)]
+pub enum Refreshed {
+    /// The issue, parsed.
+    Issue(Box<ParsedBug>),
+    /// Not a bug to keep (a pull request, confidential or private now): deleted, with this
+    /// reason logged.
+    Gone(&'static str),
+}
+
+/// What a tracker tells [`refresh_one`] about its issues: where each held link is asked for,
+/// how, and how the answer reads.
+#[async_trait]
+pub trait IssueRefresh: Sync {
+    /// The project name of deletion and no-update records.
+    fn project_name(&self) -> &str;
+
+    /// The API URL of the issue behind the held `link`; `None` when `link` is not an issue
+    /// link of this tracker.
+    fn issue_api_url(&self, link: &str) -> Option<String>;
+
+    /// The error reported for a held link that is not an issue link (it names the form of
+    /// one).
+    fn not_an_issue_link(&self) -> &'static str;
+
+    /// A conditional GET of `url` (an [`IssueRefresh::issue_api_url`]).
+    async fn get(&self, ctx: &ImportContext, url: &str) -> Result<Response, Error>;
+
+    /// Parses one issue response; `now` becomes `last_polled`.
+    fn parse_issue(&self, resp: &Response, now: NaiveDateTime) -> Result<Refreshed, Error>;
+
+    /// When a failed request (not a 404/410) means the issue is gone for us, the reason
+    /// logged with its deletion. None by default: the error is reported.
+    fn gone_on_error(&self, _err: &Error) -> Option<&'static str> {
+        None
+    }
+
+    /// Completes a refreshed bug before it is emitted (more requests, say). As it is by
+    /// default.
+    async fn complete(&self, _ctx: &ImportContext, bug: ParsedBug) -> ParsedBug {
+        bug
+    }
+}
+
+/// Emits a refreshed bug for the held link `held` (after [`IssueRefresh::complete`]): as it
+/// is, or, when the tracker now names it by another link (renamed, moved, transferred),
+/// under its new link (unless this run emitted it already) with a deletion of the old one.
+pub async fn emit_refreshed<R: IssueRefresh + ?Sized>(
+    ctx: &ImportContext,
+    src: &R,
+    held: String,
+    bug: ParsedBug,
+) -> Result<(), Error> {
+    let bug = src.complete(ctx, bug).await;
+    if bug.canonical_bug_link == held {
+        return ctx.emit(bug).await;
+    }
+    let name = ctx.tracker_name();
+    tracing::info!(tracker = %name, from = %held, to = %bug.canonical_bug_link, "issue link changed");
+    if ctx.claim(&bug.canonical_bug_link) {
+        ctx.emit(bug).await?;
+    }
+    ctx.emit(ParsedBug::deleted(
+        held,
+        name,
+        src.project_name(),
+        ctx.now(),
+    ))
+    .await
+}
+
+/// Emits the deletion of the held `link`, logging `reason` (a pull request, confidential or
+/// private now...).
+pub async fn emit_gone<R: IssueRefresh + ?Sized>(
+    ctx: &ImportContext,
+    src: &R,
+    link: String,
+    reason: &str,
+) -> Result<(), Error> {
+    let name = ctx.tracker_name();
+    tracing::info!(tracker = %name, url = %link, "{reason}");
+    ctx.emit(ParsedBug::deleted(
+        link,
+        name,
+        src.project_name(),
+        ctx.now(),
+    ))
+    .await
+}
+
+/// Refreshes each of `links` with [`refresh_one`], [`PARALLEL_REFRESH`] at a time. The
+/// first error that stops the run (an emit failure) is returned after all are done.
+pub async fn refresh_each<R: IssueRefresh + ?Sized>(
+    ctx: &ImportContext,
+    src: &R,
+    links: Vec<String>,
+) -> Result<(), Error> {
+    let results: Vec<Result<(), Error>> = futures::stream::iter(links)
+        .map(|link| refresh_one(ctx, src, link))
+        .buffer_unordered(PARALLEL_REFRESH)
+        .collect()
+        .await;
+    results.into_iter().collect()
+}
+
+/// Refreshes one held link with its own conditional request: `_no_update` on 304, the bug
+/// (see [`emit_refreshed`]) when fetched, `_deleted` on 404/410 or when the issue is
+/// [`Refreshed::Gone`]; a link that is not an issue link, a failed request or a malformed
+/// answer is reported and the next one goes on.
+pub async fn refresh_one<R: IssueRefresh + ?Sized>(
+    ctx: &ImportContext,
+    src: &R,
+    link: String,
+) -> Result<(), Error> {
+    let name = ctx.tracker_name();
+    let Some(api) = src.issue_api_url(&link) else {
+        ctx.report_error(Error::parse(link.as_str(), src.not_an_issue_link()));
+        return Ok(());
+    };
+    match src.get(ctx, &api).await {
+        Ok(resp) if resp.not_modified() => {
+            ctx.emit(ParsedBug::no_update(
+                link,
+                name,
+                src.project_name(),
+                ctx.now(),
+            ))
+            .await
+        }
+        Ok(resp) => match src.parse_issue(&resp, ctx.now()) {
+            Ok(Refreshed::Issue(bug)) => emit_refreshed(ctx, src, link, *bug).await,
+            Ok(Refreshed::Gone(reason)) => emit_gone(ctx, src, link, reason).await,
+            Err(e) => {
+                ctx.report_error(e);
+                Ok(())
+            }
+        },
+        Err(e) if e.is_not_found() => {
+            ctx.emit(ParsedBug::deleted(
+                link,
+                name,
+                src.project_name(),
+                ctx.now(),
+            ))
+            .await
+        }
+        Err(e) => match src.gone_on_error(&e) {
+            Some(reason) => emit_gone(ctx, src, link, reason).await,
+            None => {
+                ctx.report_error(e);
+                Ok(())
+            }
+        },
+    }
+}
