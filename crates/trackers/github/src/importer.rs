@@ -5,17 +5,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use async_trait::async_trait;
+use bugimporters_core::fetch::Response;
+use bugimporters_core::forge::{self, IssueRefresh, Refreshed};
 use bugimporters_core::{Error, ImportContext, Importer, ParsedBug, TrackerConfig};
-use futures::StreamExt;
+use chrono::NaiveDateTime;
 use url::Url;
 
 use crate::client::{query_param, with_param, Auth, GitHubClient, PageOutcome, Pager};
 use crate::config::{issue_link_parts, GitHubOptions, Repo};
 use crate::parser::{parse_issue, IssueItem};
-
-/// Issues refreshed one by one at the same time (the context still bounds requests in flight
-/// by `max_connections`).
-const PARALLEL_REFRESH: usize = 16;
 
 /// Imports the issues of one GitHub (or GitHub Enterprise) repository. See the crate docs and
 /// `docs/trackers/github.md` for the behaviour.
@@ -199,72 +197,53 @@ impl GitHubImporter {
         Ok(complete)
     }
 
-    /// Refreshes each of `links` with its own conditional request.
-    async fn refresh_each(
-        &self,
-        ctx: &ImportContext,
-        gh: &GitHubClient,
-        links: Vec<String>,
-    ) -> Result<(), Error> {
-        let results: Vec<Result<(), Error>> = futures::stream::iter(links)
-            .map(|link| self.refresh_one(ctx, gh, link))
-            .buffer_unordered(PARALLEL_REFRESH)
-            .collect()
-            .await;
-        results.into_iter().collect()
+    /// The refresh of held bugs through `gh` (see [`forge::refresh_one`]).
+    fn refresher<'a>(&'a self, ctx: &'a ImportContext, gh: &'a GitHubClient) -> Refresher<'a> {
+        Refresher {
+            imp: self,
+            gh,
+            project_name: ctx.tracker_name(),
+        }
+    }
+}
+
+/// [`IssueRefresh`] for one GitHub importer and its client. A transferred issue (301
+/// followed by the fetch layer), a renamed repository or a differently spelled held link:
+/// the bug lives on under its new link, and the old record goes.
+struct Refresher<'a> {
+    imp: &'a GitHubImporter,
+    gh: &'a GitHubClient,
+    /// The tracker name, which is also the project name of GitHub bugs.
+    project_name: &'a str,
+}
+
+#[async_trait]
+impl IssueRefresh for Refresher<'_> {
+    fn project_name(&self) -> &str {
+        self.project_name
     }
 
-    async fn refresh_one(
-        &self,
-        ctx: &ImportContext,
-        gh: &GitHubClient,
-        link: String,
-    ) -> Result<(), Error> {
-        let name = ctx.tracker_name();
-        let Some(api) = self.repo.issue_api_url(&link) else {
-            ctx.report_error(Error::parse(
-                link.as_str(),
-                "not a GitHub issue link (…/OWNER/REPO/issues/N); cannot refresh it",
-            ));
-            return Ok(());
-        };
-        match gh.get(ctx, &api, true).await {
-            Ok(resp) if resp.not_modified() => {
-                ctx.emit(ParsedBug::no_update(link.as_str(), name, name, ctx.now()))
-                    .await
-            }
-            Ok(resp) => match parse_issue(&resp.body, resp.url.as_str(), &gh.settings, ctx.now()) {
-                Ok(IssueItem::Issue(bug)) if bug.canonical_bug_link == link => ctx.emit(*bug).await,
-                Ok(IssueItem::Issue(bug)) => {
-                    // Transferred (301 followed by the fetch layer), repository renamed, or the
-                    // host holds a differently spelled link: the bug lives on under its new
-                    // link, and the old record goes.
-                    tracing::info!(tracker = %name, from = %link, to = %bug.canonical_bug_link, "issue moved");
-                    if ctx.claim(&bug.canonical_bug_link) {
-                        ctx.emit(*bug).await?;
-                    }
-                    ctx.emit(ParsedBug::deleted(link.as_str(), name, name, ctx.now()))
-                        .await
-                }
-                Ok(IssueItem::PullRequest { .. }) => {
-                    tracing::info!(tracker = %name, url = %link, "a pull request, not an issue (the original imported those); deleting it");
-                    ctx.emit(ParsedBug::deleted(link.as_str(), name, name, ctx.now()))
-                        .await
-                }
-                Err(e) => {
-                    ctx.report_error(e);
-                    Ok(())
-                }
+    fn issue_api_url(&self, link: &str) -> Option<String> {
+        self.imp.repo.issue_api_url(link)
+    }
+
+    fn not_an_issue_link(&self) -> &'static str {
+        "not a GitHub issue link (…/OWNER/REPO/issues/N); cannot refresh it"
+    }
+
+    async fn get(&self, ctx: &ImportContext, url: &str) -> Result<Response, Error> {
+        self.gh.get(ctx, url, true).await
+    }
+
+    fn parse_issue(&self, resp: &Response, now: NaiveDateTime) -> Result<Refreshed, Error> {
+        Ok(
+            match parse_issue(&resp.body, resp.url.as_str(), &self.gh.settings, now)? {
+                IssueItem::Issue(bug) => Refreshed::Issue(bug),
+                IssueItem::PullRequest { .. } => Refreshed::Gone(
+                    "a pull request, not an issue (the original imported those); deleting it",
+                ),
             },
-            Err(e) if e.is_not_found() => {
-                ctx.emit(ParsedBug::deleted(link.as_str(), name, name, ctx.now()))
-                    .await
-            }
-            Err(e) => {
-                ctx.report_error(e);
-                Ok(())
-            }
-        }
+        )
     }
 }
 
@@ -318,11 +297,11 @@ impl Importer for GitHubImporter {
         if self.full_listing_done.load(Ordering::Relaxed) {
             // A complete listing of every issue did not name these: gone, moved or pull
             // requests. Ask for each.
-            return self.refresh_each(ctx, gh.as_ref(), order).await;
+            return forge::refresh_each(ctx, &self.refresher(ctx, &gh), order).await;
         }
 
         let Some(listing) = self.older_bug_data() else {
-            return self.refresh_each(ctx, gh.as_ref(), order).await;
+            return forge::refresh_each(ctx, &self.refresher(ctx, &gh), order).await;
         };
 
         let mut complete = self
@@ -364,6 +343,6 @@ impl Importer for GitHubImporter {
                 one_by_one.push(link);
             }
         }
-        self.refresh_each(ctx, gh.as_ref(), one_by_one).await
+        forge::refresh_each(ctx, &self.refresher(ctx, &gh), one_by_one).await
     }
 }
