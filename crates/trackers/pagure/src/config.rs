@@ -1,8 +1,9 @@
 //! The Pagure-specific configuration keys, typed and checked.
 
-use bugimporters_core::classify::{project_name, validate_project_name_format};
+pub use bugimporters_core::forge::label_rule;
+use bugimporters_core::forge::{blank_as_none, flag, label_rules, project_name_of, text};
 use bugimporters_core::{ConfigKey, Error, TrackerConfig};
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 use url::Url;
 
 use crate::parser::ParseSettings;
@@ -41,24 +42,6 @@ pub const CONFIG_KEYS: &[ConfigKey] = &[
     },
 ];
 
-fn text<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
-    Ok(match Option::<serde_json::Value>::deserialize(d)? {
-        None | Some(serde_json::Value::Null) => String::new(),
-        Some(serde_json::Value::String(s)) => s,
-        Some(other) => other.to_string(),
-    })
-}
-
-fn blank_as_none<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    Ok(Option::<String>::deserialize(d)?
-        .map(|s| s.trim().to_owned())
-        .filter(|s| !s.is_empty()))
-}
-
-fn flag<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
-    Ok(Option::<bool>::deserialize(d)?.unwrap_or(false))
-}
-
 /// The Pagure keys of a tracker record, as written.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
@@ -81,20 +64,6 @@ pub struct PagureOptions {
     pub include_confidential: bool,
 }
 
-/// The label rule of one flag: the `*_tag` key when set, else the common `*_text` key when
-/// the common `*_type` key says `label` (or `labels`, `tag`, `tags`), else no rule.
-pub fn label_rule(tag: &str, common_type: &str, common_text: &str) -> String {
-    if !tag.trim().is_empty() {
-        return tag.to_owned();
-    }
-    let t = common_type.trim().to_ascii_lowercase();
-    if matches!(t.as_str(), "label" | "labels" | "tag" | "tags") {
-        common_text.to_owned()
-    } else {
-        String::new()
-    }
-}
-
 impl PagureOptions {
     /// Reads the Pagure keys of `config` (unknown keys are the registry's business).
     pub fn from_config(config: &TrackerConfig) -> Result<Self, Error> {
@@ -104,30 +73,13 @@ impl PagureOptions {
     /// The parse settings of `config`: names, tag rules, private switch. Fails on a
     /// malformed `bug_project_name_format`.
     pub fn parse_settings(&self, config: &TrackerConfig) -> Result<ParseSettings, Error> {
-        let project = if config.bug_project_name_format.trim().is_empty() {
-            config.tracker_name.clone()
-        } else {
-            validate_project_name_format(&config.bug_project_name_format)?;
-            project_name(
-                &config.bug_project_name_format,
-                &config.tracker_name,
-                None,
-                None,
-            )?
-        };
+        let (bitesized, documentation) =
+            label_rules(config, &self.bitesized_tag, &self.documentation_tag);
         Ok(ParseSettings::new(
             config.tracker_name.clone(),
-            project,
-            label_rule(
-                &self.bitesized_tag,
-                &config.bitesized_type,
-                &config.bitesized_text,
-            ),
-            label_rule(
-                &self.documentation_tag,
-                &config.documentation_type,
-                &config.documentation_text,
-            ),
+            project_name_of(config)?,
+            bitesized,
+            documentation,
         )
         .with_private(self.include_confidential))
     }
