@@ -8,7 +8,8 @@
 //!
 //! * configuration: [`text`], [`blank_as_none`], [`flag`] (`deserialize_with` helpers),
 //!   [`label_rule`], [`label_rules`] and [`project_name_of`];
-//! * parsing: [`json_object`], [`scoped_importance`], [`people_involved`] and
+//! * parsing: [`json_object`], [`json_issue_array`], [`message_hint`], [`required_date`],
+//!   [`scoped_importance`], [`people_involved`] and
 //!   [`set_label_flags`];
 //! * refresh: the [`IssueRefresh`] trait, [`refresh_each`], [`refresh_one`] and
 //!   [`emit_refreshed`], [`emit_gone`].
@@ -33,6 +34,7 @@ use serde::{Deserialize, Deserializer};
 
 use crate::classify::{any_piece_equals, project_name, validate_project_name_format};
 use crate::fetch::Response;
+use crate::time::parse_datetime;
 use crate::{Error, ImportContext, ParsedBug, TrackerConfig};
 
 /// Held bugs refreshed at the same time by [`refresh_each`] (the context still bounds
@@ -128,6 +130,49 @@ pub fn json_object(body: &[u8], url: &str) -> Result<serde_json::Value, Error> {
         return Err(Error::parse(url, "expected one issue object"));
     }
     Ok(value)
+}
+
+/// Decodes a body that must be a JSON array of issues; errors name `url`, and for a body that
+/// is valid JSON but no array, end with `hint(&value)` (what the server says, see
+/// [`message_hint`]).
+pub fn json_issue_array(
+    body: &[u8],
+    url: &str,
+    hint: impl FnOnce(&serde_json::Value) -> String,
+) -> Result<Vec<serde_json::Value>, Error> {
+    let value: serde_json::Value = serde_json::from_slice(body)
+        .map_err(|e| Error::parse(url, format!("invalid JSON: {e}")))?;
+    match value {
+        serde_json::Value::Array(items) => Ok(items),
+        other => Err(Error::parse(
+            url,
+            format!("expected a JSON array of issues{}", hint(&other)),
+        )),
+    }
+}
+
+/// ` (the server says: MESSAGE)` when `value` has a string `message` member, else empty: the
+/// usual hint for [`json_issue_array`].
+pub fn message_hint(value: &serde_json::Value) -> String {
+    value
+        .get("message")
+        .and_then(|m| m.as_str())
+        .map(|m| format!(" (the server says: {m})"))
+        .unwrap_or_default()
+}
+
+/// The date of the required member `key` of an issue: `{what}: no `key`` when absent,
+/// `{what}: `key` "text" is not a date` when unreadable (see [`parse_datetime`]). `what`
+/// names the issue (`issue #12`), `url` the response.
+pub fn required_date(
+    url: &str,
+    what: &str,
+    key: &str,
+    text: Option<String>,
+) -> Result<NaiveDateTime, Error> {
+    let text = text.ok_or_else(|| Error::parse(url, format!("{what}: no `{key}`")))?;
+    parse_datetime(&text)
+        .ok_or_else(|| Error::parse(url, format!("{what}: `{key}` {text:?} is not a date")))
 }
 
 /// The value of the first scoped label whose scope is `priority`, else `severity` (scopes

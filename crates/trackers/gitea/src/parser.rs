@@ -17,8 +17,7 @@
 //! * pull requests (the issues API lists them unless `type=issues`) are recognised by a
 //!   non-null `pull_request` member or a `/pulls/N` link and skipped.
 
-use bugimporters_core::classify::any_piece_equals;
-use bugimporters_core::time::parse_datetime;
+use bugimporters_core::forge;
 use bugimporters_core::{Error, ParsedBug};
 use chrono::NaiveDateTime;
 use serde::Deserialize;
@@ -140,12 +139,8 @@ struct RawIssue {
 pub fn importance_from_labels<'a>(
     labels: impl IntoIterator<Item = &'a str> + Clone,
 ) -> Option<String> {
-    ["priority", "severity"].iter().find_map(|scope| {
-        labels.clone().into_iter().find_map(|label| {
-            let (s, v) = label.rsplit_once("::").or_else(|| label.rsplit_once('/'))?;
-            (s.trim().eq_ignore_ascii_case(scope) && !v.trim().is_empty())
-                .then(|| v.trim().to_owned())
-        })
+    forge::scoped_importance(labels, |label| {
+        label.rsplit_once("::").or_else(|| label.rsplit_once('/'))
     })
 }
 
@@ -178,12 +173,7 @@ pub fn parse_issue(
     settings: &ParseSettings,
     now: NaiveDateTime,
 ) -> Result<IssueItem, Error> {
-    let value: serde_json::Value = serde_json::from_slice(body)
-        .map_err(|e| Error::parse(url, format!("invalid JSON: {e}")))?;
-    if !value.is_object() {
-        return Err(Error::parse(url, "expected one issue object"));
-    }
-    parse_issue_value(value, url, settings, now)
+    parse_issue_value(forge::json_object(body, url)?, url, settings, now)
 }
 
 /// Parses one issue from a decoded JSON value (see [`parse_issue`]).
@@ -213,13 +203,8 @@ pub fn parse_issue_value(
         .ok_or_else(|| missing("html_url"))?;
     let title = raw.title.ok_or_else(|| missing("title"))?;
     let state = raw.state.ok_or_else(|| missing("state"))?;
-    let date = |key: &str, text: Option<String>| -> Result<NaiveDateTime, Error> {
-        let text = text.ok_or_else(|| missing(key))?;
-        parse_datetime(&text)
-            .ok_or_else(|| Error::parse(url, format!("{what}: `{key}` {text:?} is not a date")))
-    };
-    let date_reported = date("created_at", raw.created_at)?;
-    let last_touched = date("updated_at", raw.updated_at)?;
+    let date_reported = forge::required_date(url, &what, "created_at", raw.created_at)?;
+    let last_touched = forge::required_date(url, &what, "updated_at", raw.updated_at)?;
 
     // A deleted account shows as Gitea's "Ghost" user.
     let (submitter, realname) = match raw.user {
@@ -231,17 +216,12 @@ pub fn parse_issue_value(
         ),
         None => ("Ghost".to_owned(), String::new()),
     };
-    let mut people: Vec<String> = vec![submitter.clone()];
     let assignees = raw
         .assignees
         .filter(|a| !a.is_empty())
         .or_else(|| raw.assignee.map(|a| vec![a]))
         .unwrap_or_default();
-    for login in assignees.into_iter().filter_map(|a| a.login) {
-        if !people.contains(&login) {
-            people.push(login);
-        }
-    }
+    let people = forge::people_involved(&submitter, assignees.into_iter().filter_map(|a| a.login));
     let labels: Vec<&str> = raw
         .labels
         .as_deref()
@@ -256,22 +236,19 @@ pub fn parse_issue_value(
     bug.looks_closed = Some(state == "closed");
     bug.status = Some(state);
     bug.importance = importance_from_labels(labels.iter().copied());
-    bug.people_involved = Some(u32::try_from(people.len()).unwrap_or(u32::MAX));
+    bug.people_involved = Some(people);
     bug.date_reported = Some(date_reported);
     bug.last_touched = Some(last_touched);
     bug.last_polled = Some(now);
     bug.submitter_username = Some(submitter);
     bug.submitter_realname = Some(Some(realname));
-    bug.good_for_newcomers = Some(any_piece_equals(
+    forge::set_label_flags(
+        &mut bug,
         &settings.bitesized,
-        labels.iter().copied(),
-        true,
-    ));
-    bug.concerns_just_documentation = Some(any_piece_equals(
         &settings.documentation,
-        labels.iter().copied(),
+        &labels,
         true,
-    ));
+    );
     bug.project_name = Some(settings.project_name.clone());
     bug.tracker_name = Some(settings.tracker_name.clone());
     Ok(IssueItem::Issue(Box::new(bug)))
@@ -287,19 +264,7 @@ pub fn parse_issue_list(
     settings: &ParseSettings,
     now: NaiveDateTime,
 ) -> Result<IssuePage, Error> {
-    let value: serde_json::Value = serde_json::from_slice(body)
-        .map_err(|e| Error::parse(url, format!("invalid JSON: {e}")))?;
-    let serde_json::Value::Array(items) = value else {
-        let hint = value
-            .get("message")
-            .and_then(|m| m.as_str())
-            .map(|m| format!(" (the server says: {m})"))
-            .unwrap_or_default();
-        return Err(Error::parse(
-            url,
-            format!("expected a JSON array of issues{hint}"),
-        ));
-    };
+    let items = forge::json_issue_array(body, url, forge::message_hint)?;
     let mut page = IssuePage {
         items: items.len(),
         ..IssuePage::default()
@@ -324,6 +289,7 @@ pub fn parse_issue_list(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use bugimporters_core::time::parse_datetime;
     use serde_json::json;
 
     fn now() -> NaiveDateTime {

@@ -11,9 +11,8 @@
 //!   API of 2012 put `"pull_request": {"html_url": null, ...}` on *every* issue, so the mere
 //!   presence of the key does not make an item a pull request.
 
-use bugimporters_core::classify::any_piece_equals;
+use bugimporters_core::forge;
 pub use bugimporters_core::paging::link_rel;
-use bugimporters_core::time::parse_datetime;
 use bugimporters_core::{Error, ParsedBug};
 use chrono::NaiveDateTime;
 use serde::Deserialize;
@@ -153,12 +152,7 @@ pub fn parse_issue(
     settings: &ParseSettings,
     now: NaiveDateTime,
 ) -> Result<IssueItem, Error> {
-    let value: serde_json::Value = serde_json::from_slice(body)
-        .map_err(|e| Error::parse(url, format!("invalid JSON: {e}")))?;
-    if !value.is_object() {
-        return Err(Error::parse(url, "expected one issue object"));
-    }
-    parse_issue_value(value, url, settings, now)
+    parse_issue_value(forge::json_object(body, url)?, url, settings, now)
 }
 
 /// Parses one issue from an already decoded JSON value (see [`parse_issue`]).
@@ -188,13 +182,8 @@ pub fn parse_issue_value(
         .ok_or_else(|| missing("html_url"))?;
     let title = raw.title.ok_or_else(|| missing("title"))?;
     let state = raw.state.ok_or_else(|| missing("state"))?;
-    let date = |key: &str, text: Option<String>| -> Result<NaiveDateTime, Error> {
-        let text = text.ok_or_else(|| missing(key))?;
-        parse_datetime(&text)
-            .ok_or_else(|| Error::parse(url, format!("{what}: `{key}` {text:?} is not a date")))
-    };
-    let date_reported = date("created_at", raw.created_at)?;
-    let last_touched = date("updated_at", raw.updated_at)?;
+    let date_reported = forge::required_date(url, &what, "created_at", raw.created_at)?;
+    let last_touched = forge::required_date(url, &what, "updated_at", raw.updated_at)?;
 
     // A deleted account shows as GitHub's "ghost" user.
     let submitter = raw
@@ -229,16 +218,13 @@ pub fn parse_issue_value(
     bug.last_polled = Some(now);
     bug.submitter_username = Some(submitter);
     bug.submitter_realname = Some(Some(String::new()));
-    bug.good_for_newcomers = Some(any_piece_equals(
+    forge::set_label_flags(
+        &mut bug,
         &settings.bitesized_tag,
-        labels.iter().copied(),
-        false,
-    ));
-    bug.concerns_just_documentation = Some(any_piece_equals(
         &settings.documentation_tag,
-        labels.iter().copied(),
+        &labels,
         false,
-    ));
+    );
     bug.project_name = Some(settings.tracker_name.clone());
     bug.tracker_name = Some(settings.tracker_name.clone());
     Ok(IssueItem::Issue(Box::new(bug)))
@@ -253,19 +239,7 @@ pub fn parse_issue_list(
     settings: &ParseSettings,
     now: NaiveDateTime,
 ) -> Result<IssuePage, Error> {
-    let value: serde_json::Value = serde_json::from_slice(body)
-        .map_err(|e| Error::parse(url, format!("invalid JSON: {e}")))?;
-    let serde_json::Value::Array(items) = value else {
-        let hint = value
-            .get("message")
-            .and_then(|m| m.as_str())
-            .map(|m| format!(" (the server says: {m})"))
-            .unwrap_or_default();
-        return Err(Error::parse(
-            url,
-            format!("expected a JSON array of issues{hint}"),
-        ));
-    };
+    let items = forge::json_issue_array(body, url, forge::message_hint)?;
     let mut page = IssuePage {
         items: items.len(),
         ..IssuePage::default()
@@ -303,6 +277,7 @@ pub fn link_next(header: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use bugimporters_core::time::parse_datetime;
 
     fn now() -> NaiveDateTime {
         parse_datetime("2024-05-01T12:00:00").unwrap()

@@ -15,7 +15,7 @@
 //! * tags: exact names, rule pieces trimmed;
 //! * private issues are skipped ([`IssueItem::Skipped`]) unless the settings include them.
 
-use bugimporters_core::classify::any_piece_equals;
+use bugimporters_core::forge;
 use bugimporters_core::time::parse_datetime;
 use bugimporters_core::{Error, ParsedBug};
 use chrono::{DateTime, NaiveDateTime};
@@ -167,13 +167,7 @@ struct RawIssue {
 /// The value of the first tag `priority::VALUE`, else `severity::VALUE` (scope compared
 /// case-insensitively; everything before the last `::` is the scope).
 pub fn importance_from_tags<'a>(tags: impl IntoIterator<Item = &'a str> + Clone) -> Option<String> {
-    ["priority", "severity"].iter().find_map(|scope| {
-        tags.clone().into_iter().find_map(|tag| {
-            let (s, v) = tag.rsplit_once("::")?;
-            (s.trim().eq_ignore_ascii_case(scope) && !v.trim().is_empty())
-                .then(|| v.trim().to_owned())
-        })
-    })
+    forge::scoped_importance(tags, |tag| tag.rsplit_once("::"))
 }
 
 /// Parses one issue object (`GET /api/0/<repo>/issue/<id>`). `url` names the response in
@@ -184,12 +178,7 @@ pub fn parse_issue(
     settings: &ParseSettings,
     now: NaiveDateTime,
 ) -> Result<IssueItem, Error> {
-    let value: serde_json::Value = serde_json::from_slice(body)
-        .map_err(|e| Error::parse(url, format!("invalid JSON: {e}")))?;
-    if !value.is_object() {
-        return Err(Error::parse(url, "expected one issue object"));
-    }
-    parse_issue_value(value, url, settings, now)
+    parse_issue_value(forge::json_object(body, url)?, url, settings, now)
 }
 
 /// Parses one issue from a decoded JSON value (see [`parse_issue`]).
@@ -236,18 +225,16 @@ pub fn parse_issue_value(
     if submitter.is_empty() {
         return Err(missing("user.name"));
     }
-    let mut people: Vec<String> = vec![submitter.clone()];
     let others = raw.assignee.into_iter().chain(
         raw.comments
             .unwrap_or_default()
             .into_iter()
             .filter_map(|c| c.user),
     );
-    for name in others.filter_map(|u| u.name) {
-        if !name.is_empty() && !people.contains(&name) {
-            people.push(name);
-        }
-    }
+    let people = forge::people_involved(
+        &submitter,
+        others.filter_map(|u| u.name).filter(|n| !n.is_empty()),
+    );
     let tags: Vec<&str> = raw
         .tags
         .as_deref()
@@ -262,22 +249,19 @@ pub fn parse_issue_value(
     bug.looks_closed = Some(!status.eq_ignore_ascii_case("open"));
     bug.status = Some(status);
     bug.importance = importance_from_tags(tags.iter().copied());
-    bug.people_involved = Some(u32::try_from(people.len()).unwrap_or(u32::MAX));
+    bug.people_involved = Some(people);
     bug.date_reported = Some(date_reported);
     bug.last_touched = Some(last_touched);
     bug.last_polled = Some(now);
     bug.submitter_username = Some(submitter);
     bug.submitter_realname = Some(Some(realname));
-    bug.good_for_newcomers = Some(any_piece_equals(
+    forge::set_label_flags(
+        &mut bug,
         &settings.bitesized,
-        tags.iter().copied(),
-        true,
-    ));
-    bug.concerns_just_documentation = Some(any_piece_equals(
         &settings.documentation,
-        tags.iter().copied(),
+        &tags,
         true,
-    ));
+    );
     bug.project_name = Some(settings.project_name.clone());
     bug.tracker_name = Some(settings.tracker_name.clone());
     Ok(IssueItem::Issue(Box::new(bug)))
