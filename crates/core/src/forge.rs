@@ -11,6 +11,8 @@
 //! * parsing: [`json_object`], [`json_issue_array`], [`message_hint`], [`required_date`],
 //!   [`scoped_importance`], [`people_involved`] and
 //!   [`set_label_flags`];
+//! * requests and paging: [`get_json`], [`next_page_number`], the [`IssuePages`] trait and
+//!   its [`Pager`];
 //! * refresh: the [`IssueRefresh`] trait, [`refresh_each`], [`refresh_one`] and
 //!   [`emit_refreshed`], [`emit_gone`].
 //!
@@ -27,13 +29,18 @@
 //! assert_eq!(people_involved("ann", ["bob".to_owned(), "ann".to_owned()]), 2);
 //! ```
 
+use std::collections::HashSet;
+
 use async_trait::async_trait;
 use chrono::NaiveDateTime;
 use futures::StreamExt;
+use http::header::{HeaderName, HeaderValue, ACCEPT};
 use serde::{Deserialize, Deserializer};
+use url::Url;
 
 use crate::classify::{any_piece_equals, project_name, validate_project_name_format};
-use crate::fetch::Response;
+use crate::fetch::{Request, Response};
+use crate::paging::{query_param, with_query_param};
 use crate::time::parse_datetime;
 use crate::{Error, ImportContext, ParsedBug, TrackerConfig};
 
@@ -221,6 +228,147 @@ pub fn set_label_flags(
 }
 
 // ---------------------------------------------------------------------------------------
+// Requests and paging
+// ---------------------------------------------------------------------------------------
+
+/// GETs `url` asking for JSON, conditionally when `conditional`, with the token header
+/// `token` (name and value, sent as a secret) only when `trusted` says the request URL is on
+/// the instance's origin (never elsewhere: query URLs come from a database users edit).
+pub async fn get_json(
+    ctx: &ImportContext,
+    url: &str,
+    conditional: bool,
+    token: Option<(HeaderName, String)>,
+    trusted: impl FnOnce(&Url) -> bool,
+) -> Result<Response, Error> {
+    let mut req =
+        Request::get(url)?.with_header(ACCEPT, HeaderValue::from_static("application/json"));
+    if conditional {
+        req = req.conditional();
+    }
+    if let Some((name, value)) = token {
+        if trusted(&req.url) {
+            req = req.with_secret_header(name, &value)?;
+        }
+    }
+    ctx.fetch(req).await
+}
+
+/// `url` with its `page` parameter incremented (`page=2` when absent); `None` when the
+/// parameter is not a number or `url` not a URL.
+pub fn next_page_number(url: &str) -> Option<String> {
+    let page: u64 = match query_param(url, "page") {
+        Some(p) => p.parse().ok()?,
+        None => 1,
+    };
+    with_query_param(url, "page", &(page + 1).to_string())
+}
+
+/// What one step of a [`Pager`] gave.
+#[derive(Debug)]
+pub enum PageOutcome<P> {
+    /// A page of issues.
+    Page(P),
+    /// `304 Not Modified`: the page is as it was when last fetched; its issues are unknown.
+    NotModified,
+    /// The page could not be fetched or parsed; the error was reported and the listing ends.
+    Failed,
+}
+
+/// How a tracker's issue list is fetched, read and followed, for a [`Pager`].
+#[async_trait]
+pub trait IssuePages: Sync {
+    /// One parsed page.
+    type Page: Send;
+
+    /// GETs one page, conditionally when `conditional`.
+    async fn get(
+        &self,
+        ctx: &ImportContext,
+        url: &str,
+        conditional: bool,
+    ) -> Result<Response, Error>;
+
+    /// Parses one page; `now` becomes `last_polled`.
+    fn parse_page(&self, resp: &Response, now: NaiveDateTime) -> Result<Self::Page, Error>;
+
+    /// How many elements the page listed (issues or not): none ends the listing.
+    fn items(page: &Self::Page) -> usize;
+
+    /// The page after `url`, read from its response and parsed page.
+    fn next_page(&self, url: &str, resp: &Response, page: &Self::Page) -> Option<String>;
+
+    /// The page after `url` when it answered 304 (its body is unknown): by default the next
+    /// page number (a page past the end lists nothing, which ends the listing).
+    fn next_after_not_modified(&self, url: &str, _resp: &Response) -> Option<String> {
+        next_page_number(url)
+    }
+}
+
+/// Walks an issue list page by page from a first URL, following [`IssuePages::next_page`];
+/// stops on an empty page, a failure, a URL seen before or after `max_pages` pages.
+#[derive(Debug)]
+pub struct Pager {
+    next: Option<String>,
+    conditional: bool,
+    seen: HashSet<String>,
+    pages: usize,
+    max_pages: usize,
+}
+
+impl Pager {
+    /// A pager from `first`; every page is a conditional request when `conditional`.
+    pub fn new(first: String, conditional: bool, max_pages: usize) -> Self {
+        Pager {
+            next: Some(first),
+            conditional,
+            seen: HashSet::new(),
+            pages: 0,
+            max_pages,
+        }
+    }
+
+    /// The next page, or `None` at the end. Errors are reported to `ctx`.
+    pub async fn next<S: IssuePages + ?Sized>(
+        &mut self,
+        src: &S,
+        ctx: &ImportContext,
+    ) -> Option<PageOutcome<S::Page>> {
+        let url = self.next.take()?;
+        if !self.seen.insert(url.clone()) || self.pages >= self.max_pages {
+            ctx.report_error(Error::parse(
+                url.as_str(),
+                "the pagination loops or exceeds the page limit; listing stopped",
+            ));
+            return Some(PageOutcome::Failed);
+        }
+        self.pages += 1;
+        let resp = match src.get(ctx, &url, self.conditional).await {
+            Ok(r) => r,
+            Err(e) => {
+                ctx.report_error(e);
+                return Some(PageOutcome::Failed);
+            }
+        };
+        if resp.not_modified() {
+            self.next = src.next_after_not_modified(&url, &resp);
+            return Some(PageOutcome::NotModified);
+        }
+        let page = match src.parse_page(&resp, ctx.now()) {
+            Ok(p) => p,
+            Err(e) => {
+                ctx.report_error(e);
+                return Some(PageOutcome::Failed);
+            }
+        };
+        if S::items(&page) > 0 {
+            self.next = src.next_page(&url, &resp, &page);
+        }
+        Some(PageOutcome::Page(page))
+    }
+}
+
+// ---------------------------------------------------------------------------------------
 // Refresh of held bugs
 // ---------------------------------------------------------------------------------------
 
@@ -377,5 +525,58 @@ pub async fn refresh_one<R: IssueRefresh + ?Sized>(
                 Ok(())
             }
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn page_numbers() {
+        assert_eq!(
+            next_page_number("https://h/i?state=all").as_deref(),
+            Some("https://h/i?state=all&page=2")
+        );
+        assert_eq!(
+            next_page_number("https://h/i?page=4&per_page=100").as_deref(),
+            Some("https://h/i?page=5&per_page=100")
+        );
+        assert_eq!(next_page_number("https://h/i?page=x"), None);
+    }
+
+    #[test]
+    fn parse_helpers() {
+        assert!(json_object(b"[]", "u").is_err());
+        assert!(json_object(b"{}", "u").is_ok());
+        let e = json_issue_array(br#"{"message":"Not Found"}"#, "u", message_hint).unwrap_err();
+        assert!(
+            e.to_string().contains("(the server says: Not Found)"),
+            "{e}"
+        );
+        assert_eq!(
+            json_issue_array(b"[1]", "u", message_hint).unwrap().len(),
+            1
+        );
+        let e = required_date("u", "issue #3", "created_at", None).unwrap_err();
+        assert!(e.to_string().contains("issue #3: no `created_at`"), "{e}");
+        let e = required_date("u", "issue #3", "created_at", Some("x".into())).unwrap_err();
+        assert!(e.to_string().contains("is not a date"), "{e}");
+        let labels = ["priority/low", "severity::high"];
+        assert_eq!(
+            scoped_importance(labels, |l| l.rsplit_once("::")).as_deref(),
+            Some("high")
+        );
+        assert_eq!(
+            scoped_importance(labels, |l| l
+                .rsplit_once("::")
+                .or_else(|| l.rsplit_once('/')))
+            .as_deref(),
+            Some("low")
+        );
+        let mut bug = ParsedBug::new("x");
+        set_label_flags(&mut bug, "easy", "docs", &["docs"], true);
+        assert_eq!(bug.good_for_newcomers, Some(false));
+        assert_eq!(bug.concerns_just_documentation, Some(true));
     }
 }

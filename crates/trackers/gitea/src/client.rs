@@ -5,12 +5,13 @@
 //! rate-limit waits (`Retry-After`, `X-RateLimit-*`/`RateLimit-*` where an instance or its
 //! proxy sends them), conditional requests and redirect handling apply.
 
-use std::collections::HashSet;
-
-use bugimporters_core::fetch::{Request, Response};
+use async_trait::async_trait;
+use bugimporters_core::fetch::Response;
+use bugimporters_core::forge::{self, next_page_number, IssuePages};
 use bugimporters_core::paging::{next_link, query_param, with_query_param};
 use bugimporters_core::{Error, ImportContext};
-use http::header::{HeaderValue, ACCEPT, AUTHORIZATION};
+use chrono::NaiveDateTime;
+use http::header::AUTHORIZATION;
 
 use crate::config::GiteaRepo;
 use crate::parser::{parse_issue_list, IssuePage, ParseSettings};
@@ -61,52 +62,28 @@ impl GiteaClient {
         url: &str,
         conditional: bool,
     ) -> Result<Response, Error> {
-        let mut req =
-            Request::get(url)?.with_header(ACCEPT, HeaderValue::from_static("application/json"));
-        if conditional {
-            req = req.conditional();
-        }
-        if let Some(token) = &self.token {
-            if self.repo.same_origin(&req.url) {
-                req = req.with_secret_header(AUTHORIZATION, &format!("token {token}"))?;
-            }
-        }
-        ctx.fetch(req).await
+        let token = self
+            .token
+            .as_ref()
+            .map(|token| (AUTHORIZATION, format!("token {token}")));
+        forge::get_json(ctx, url, conditional, token, |u| self.repo.same_origin(u)).await
     }
 }
 
-/// What one step of a [`Pager`] gave.
-#[derive(Debug)]
-pub(crate) enum PageOutcome {
-    /// A page of issues (pull requests already skipped).
-    Page(IssuePage),
-    /// `304 Not Modified`: the page is as it was when last fetched; its issues are unknown.
-    NotModified,
-    /// The page could not be fetched or parsed; the error was reported and the listing ends.
-    Failed,
-}
+/// What one step of a [`Pager`] gave (see [`forge::PageOutcome`]).
+pub(crate) type PageOutcome = forge::PageOutcome<IssuePage>;
 
 /// Walks an issue list page by page: the first request is the URL as given; the next page
 /// is the `Link: <...>; rel="next"` target, else (an instance or proxy that drops `Link`) the
 /// next `page=` number while `X-Total-Count` says more remain; a page with no element ends
 /// the listing.
 #[derive(Debug)]
-pub(crate) struct Pager {
-    next: Option<String>,
-    conditional: bool,
-    seen: HashSet<String>,
-    pages: usize,
-}
+pub(crate) struct Pager(forge::Pager);
 
 impl Pager {
     /// A pager from `first`; every page is a conditional request when `conditional`.
     pub(crate) fn new(first: String, conditional: bool) -> Self {
-        Pager {
-            next: Some(first),
-            conditional,
-            seen: HashSet::new(),
-            pages: 0,
-        }
+        Pager(forge::Pager::new(first, conditional, MAX_PAGES))
     }
 
     /// The next page, or `None` at the end.
@@ -115,41 +92,41 @@ impl Pager {
         gt: &GiteaClient,
         ctx: &ImportContext,
     ) -> Option<PageOutcome> {
-        let url = self.next.take()?;
-        if !self.seen.insert(url.clone()) || self.pages >= MAX_PAGES {
-            ctx.report_error(Error::parse(
-                url.as_str(),
-                "the pagination loops or exceeds the page limit; listing stopped",
-            ));
-            return Some(PageOutcome::Failed);
-        }
-        self.pages += 1;
-        let resp = match gt.get(ctx, &url, self.conditional).await {
-            Ok(r) => r,
-            Err(e) => {
-                ctx.report_error(e);
-                return Some(PageOutcome::Failed);
-            }
-        };
-        if resp.not_modified() {
-            // A 304 may come without paging headers: step to the next page number (a page
-            // past the end answers `[]`, which ends the listing).
-            self.next = next_link(&resp.headers)
-                .and_then(|n| resp.url.join(&n).ok().map(String::from))
-                .or_else(|| next_page_number(&url));
-            return Some(PageOutcome::NotModified);
-        }
-        let page = match parse_issue_list(&resp.body, resp.url.as_str(), &gt.settings, ctx.now()) {
-            Ok(p) => p,
-            Err(e) => {
-                ctx.report_error(e);
-                return Some(PageOutcome::Failed);
-            }
-        };
-        if page.items > 0 {
-            self.next = following_page(&url, &resp, page.items);
-        }
-        Some(PageOutcome::Page(page))
+        self.0.next(gt, ctx).await
+    }
+}
+
+#[async_trait]
+impl IssuePages for GiteaClient {
+    type Page = IssuePage;
+
+    async fn get(
+        &self,
+        ctx: &ImportContext,
+        url: &str,
+        conditional: bool,
+    ) -> Result<Response, Error> {
+        GiteaClient::get(self, ctx, url, conditional).await
+    }
+
+    fn parse_page(&self, resp: &Response, now: NaiveDateTime) -> Result<IssuePage, Error> {
+        parse_issue_list(&resp.body, resp.url.as_str(), &self.settings, now)
+    }
+
+    fn items(page: &IssuePage) -> usize {
+        page.items
+    }
+
+    fn next_page(&self, url: &str, resp: &Response, page: &IssuePage) -> Option<String> {
+        following_page(url, resp, page.items)
+    }
+
+    /// A 304 may come without paging headers: the `Link` target, else the next page number
+    /// (a page past the end answers `[]`, which ends the listing).
+    fn next_after_not_modified(&self, url: &str, resp: &Response) -> Option<String> {
+        next_link(&resp.headers)
+            .and_then(|n| resp.url.join(&n).ok().map(String::from))
+            .or_else(|| next_page_number(url))
     }
 }
 
@@ -172,31 +149,9 @@ fn following_page(url: &str, resp: &Response, items: usize) -> Option<String> {
     with_query_param(url, "page", &(page + 1).to_string())
 }
 
-/// `url` with its `page` parameter incremented (`page=2` when absent).
-pub(crate) fn next_page_number(url: &str) -> Option<String> {
-    let page: u64 = match query_param(url, "page") {
-        Some(p) => p.parse().ok()?,
-        None => 1,
-    };
-    with_query_param(url, "page", &(page + 1).to_string())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn page_numbers() {
-        assert_eq!(
-            next_page_number("https://h/i?state=all").as_deref(),
-            Some("https://h/i?state=all&page=2")
-        );
-        assert_eq!(
-            next_page_number("https://h/i?page=4&per_page=100").as_deref(),
-            Some("https://h/i?page=5&per_page=100")
-        );
-        assert_eq!(next_page_number("https://h/i?page=x"), None);
-    }
 
     #[test]
     fn debug_hides_the_token() {
