@@ -6,6 +6,8 @@
 //!   a query answers `{"bugs": [ParsedBug...], "next": URL?}`, a bug URL answers one ParsedBug.
 //!   It exercises the whole crawl (paging, de-duplication, deletion, errors) from a hand-made
 //!   replay directory or a wiremock server.
+//! * [`forge`] — helpers shared by the importer tests of the issue-list API trackers
+//!   (GitHub, GitLab, Gitea/Forgejo, Pagure): a loopback client and one collected run.
 //! * [`synthetic`] — a synthetic tracker server on 127.0.0.1 (N generated bugs, Trac,
 //!   Bugzilla and GitHub protocols, latency, concurrency limit, fault injection, change
 //!   simulation) for end-to-end tests, the demo and the benchmarks.
@@ -18,6 +20,7 @@
 
 #![deny(missing_docs)]
 
+pub mod forge;
 pub mod fuzzing;
 pub mod json_tracker;
 pub mod synthetic;

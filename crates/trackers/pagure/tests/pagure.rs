@@ -6,15 +6,13 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bugimporters_core::fetch::{FetchConfig, HttpClient, NetworkPolicy};
+use bugimporters_core::fetch::HttpClient;
 use bugimporters_core::time::parse_datetime;
-use bugimporters_core::{
-    ImportContext, ImportOptions, Importer, ParseInput, ParseOutput, ParsedBug, Query, Registry,
-    TrackerConfig, TrackerStats,
-};
+use bugimporters_core::{ImportOptions, ParseInput, ParseOutput, Query, Registry, TrackerConfig};
 use bugimporters_pagure::{
     parse_issue, parse_issue_list, IssueItem, PagureImporter, ParseSettings,
 };
+use bugimporters_testkit::forge::{self, Run};
 use chrono::NaiveDateTime;
 use serde_json::{json, Value};
 use wiremock::matchers::{header, header_exists, method, path, query_param};
@@ -44,11 +42,7 @@ fn now() -> NaiveDateTime {
 }
 
 fn client() -> Arc<HttpClient> {
-    let mut cfg = FetchConfig::default();
-    cfg.network = NetworkPolicy::allowing(["127.0.0.0/8".parse().unwrap()]);
-    cfg.backoff_base = Duration::from_millis(10);
-    cfg.backoff_max = Duration::from_millis(50);
-    Arc::new(HttpClient::new(cfg).unwrap())
+    forge::loopback_client()
 }
 
 fn config(base: &str, tag: &str) -> TrackerConfig {
@@ -69,61 +63,9 @@ fn link(base: &str, n: u32) -> String {
     format!("{base}/fedora-infra/rota/issue/{n}")
 }
 
-struct Run {
-    bugs: Vec<ParsedBug>,
-    stats: TrackerStats,
-}
-
-impl Run {
-    fn links(&self, pick: impl Fn(&ParsedBug) -> bool) -> Vec<String> {
-        let mut v: Vec<String> = self
-            .bugs
-            .iter()
-            .filter(|b| pick(b))
-            .map(|b| b.canonical_bug_link.clone())
-            .collect();
-        v.sort();
-        v
-    }
-    fn full(&self) -> Vec<String> {
-        self.links(|b| !b.deleted && !b.no_update)
-    }
-}
-
 async fn run_with(config: &TrackerConfig, queries: bool) -> Run {
     let importer = PagureImporter::new(config).unwrap();
-    let (tx, mut rx) = tokio::sync::mpsc::channel(1024);
-    let ctx = ImportContext::new(
-        &config.tracker_name,
-        client(),
-        4,
-        tx,
-        ImportOptions::new(now()),
-        &config.existing_bug_urls,
-    );
-    let mut ok = true;
-    if queries {
-        if let Err(e) = importer.process_queries(&ctx).await {
-            ok = false;
-            ctx.report_error(e);
-        }
-    }
-    if !config.existing_bug_urls.is_empty() {
-        if let Err(e) = importer
-            .process_existing_bugs(&ctx, &config.existing_bug_urls)
-            .await
-        {
-            ok = false;
-            ctx.report_error(e);
-        }
-    }
-    let stats = ctx.finish(ok).await;
-    drop(ctx);
-    let mut bugs = Vec::new();
-    while let Some(b) = rx.recv().await {
-        bugs.push(b);
-    }
-    Run { bugs, stats }
+    forge::run_importer(&importer, config, client(), now(), queries).await
 }
 
 async fn run(config: &TrackerConfig) -> Run {

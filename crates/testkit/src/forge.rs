@@ -1,0 +1,93 @@
+//! Helpers shared by the importer tests of the issue-list API trackers (GitHub, GitLab,
+//! Gitea/Forgejo, Pagure): a client allowed to reach a loopback mock server, and one import
+//! run whose emitted records are collected.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bugimporters_core::fetch::{FetchConfig, HttpClient, NetworkPolicy};
+use bugimporters_core::{
+    ImportContext, ImportOptions, Importer, ParsedBug, TrackerConfig, TrackerStats,
+};
+use chrono::NaiveDateTime;
+
+/// An HTTP client that may reach 127.0.0.0/8 (a wiremock server), with short back-offs.
+pub fn loopback_client() -> Arc<HttpClient> {
+    let mut cfg = FetchConfig::default();
+    cfg.network = NetworkPolicy::allowing(["127.0.0.0/8".parse().expect("a network")]);
+    cfg.backoff_base = Duration::from_millis(10);
+    cfg.backoff_max = Duration::from_millis(50);
+    Arc::new(HttpClient::new(cfg).expect("an HTTP client"))
+}
+
+/// What one import run emitted, and its statistics.
+#[derive(Debug)]
+pub struct Run {
+    /// Every emitted record, in emission order.
+    pub bugs: Vec<ParsedBug>,
+    /// The statistics of the run.
+    pub stats: TrackerStats,
+}
+
+impl Run {
+    /// The sorted links of the records `pick` chooses.
+    pub fn links(&self, pick: impl Fn(&ParsedBug) -> bool) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .bugs
+            .iter()
+            .filter(|b| pick(b))
+            .map(|b| b.canonical_bug_link.clone())
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// The sorted links of the full records (neither `_deleted` nor `_no_update`).
+    pub fn full(&self) -> Vec<String> {
+        self.links(|b| !b.deleted && !b.no_update)
+    }
+}
+
+/// Runs `importer` for `config` as the crawl would (4 connections, clock at `now`): its
+/// queries when `queries`, then the refresh of `config.existing_bug_urls` when there are
+/// any. A failure is reported in the statistics and marks the run unhealthy.
+pub async fn run_importer(
+    importer: &dyn Importer,
+    config: &TrackerConfig,
+    client: Arc<HttpClient>,
+    now: NaiveDateTime,
+    queries: bool,
+) -> Run {
+    let (tx, mut rx) = tokio::sync::mpsc::channel(1024);
+    let ctx = ImportContext::new(
+        &config.tracker_name,
+        client,
+        4,
+        tx,
+        ImportOptions::new(now),
+        &config.existing_bug_urls,
+    );
+    let mut ok = true;
+    if queries {
+        if let Err(e) = importer.process_queries(&ctx).await {
+            ok = false;
+            ctx.report_error(e);
+        }
+    }
+    if !config.existing_bug_urls.is_empty() {
+        if let Err(e) = importer
+            .process_existing_bugs(&ctx, &config.existing_bug_urls)
+            .await
+        {
+            ok = false;
+            ctx.report_error(e);
+        }
+    }
+    let stats = ctx.finish(ok).await;
+    drop(ctx);
+    let mut bugs = Vec::new();
+    while let Some(b) = rx.recv().await {
+        bugs.push(b);
+    }
+    Run { bugs, stats }
+}
