@@ -7,7 +7,8 @@
 //! fields) stays in each tracker crate.
 //!
 //! * configuration: [`text`], [`blank_as_none`], [`flag`] (`deserialize_with` helpers),
-//!   [`label_rule`], [`label_rules`] and [`project_name_of`];
+//!   [`label_rule`], [`label_rules`], [`project_name_of`], [`check_token_env`] and
+//!   [`instance_base`];
 //! * parsing: [`json_object`], [`json_issue_array`], [`message_hint`], [`required_date`],
 //!   [`scoped_importance`], [`people_involved`] and
 //!   [`set_label_flags`];
@@ -123,6 +124,35 @@ pub fn project_name_of(config: &TrackerConfig) -> Result<String, Error> {
         None,
         None,
     )
+}
+
+/// Checks a `token_env` key: it must name an environment variable (letters, digits, `_`).
+pub fn check_token_env(token_env: Option<&str>) -> Result<(), Error> {
+    match token_env {
+        Some(v) if !v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') => {
+            Err(Error::config(format!(
+                "token_env must name an environment variable (letters, digits, _), got {v:?}"
+            )))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The instance root of `config`, without a trailing slash: its `base_url`, or
+/// `default_base` when that is blank. A base URL with a query or fragment is an error.
+pub fn instance_base(config: &TrackerConfig, default_base: &str) -> Result<String, Error> {
+    let base = if config.base_url.trim().is_empty() {
+        Url::parse(default_base).map_err(|e| Error::config(e.to_string()))?
+    } else {
+        config.base_url_with_slash()?
+    };
+    if base.query().is_some() || base.fragment().is_some() {
+        return Err(Error::config(format!(
+            "base_url {:?} must not have a query or fragment",
+            config.base_url
+        )));
+    }
+    Ok(base.as_str().trim_end_matches('/').to_owned())
 }
 
 // ---------------------------------------------------------------------------------------

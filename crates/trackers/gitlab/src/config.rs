@@ -1,7 +1,9 @@
 //! The GitLab-specific configuration keys, typed and checked.
 
 pub use bugimporters_core::forge::label_rule;
-use bugimporters_core::forge::{blank_as_none, flag, label_rules, project_name_of, text};
+use bugimporters_core::forge::{
+    blank_as_none, check_token_env, flag, instance_base, label_rules, project_name_of, text,
+};
 use bugimporters_core::{ConfigKey, Error, TrackerConfig};
 use serde::Deserialize;
 use url::Url;
@@ -118,26 +120,10 @@ impl GitLabOptions {
                 "project {path:?} is not a GitLab project path (group/subgroup/project; letters, digits, '-', '_', '.')"
             )));
         }
-        if let Some(v) = &self.token_env {
-            if !v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
-                return Err(Error::config(format!(
-                    "token_env must name an environment variable (letters, digits, _), got {v:?}"
-                )));
-            }
-        }
-        let base = if config.base_url.trim().is_empty() {
-            Url::parse(DEFAULT_BASE_URL).map_err(|e| Error::config(e.to_string()))?
-        } else {
-            config.base_url_with_slash()?
-        };
-        if base.query().is_some() || base.fragment().is_some() {
-            return Err(Error::config(format!(
-                "base_url {:?} must not have a query or fragment",
-                config.base_url
-            )));
-        }
+        check_token_env(self.token_env.as_deref())?;
+        let base = instance_base(config, DEFAULT_BASE_URL)?;
         Ok(GitLabProject {
-            base: base.as_str().trim_end_matches('/').to_owned(),
+            base,
             path: path.to_owned(),
         })
     }
