@@ -334,7 +334,7 @@ pub fn load_config_str(
         ConfigFormat::Yaml => {
             let yaml: serde_yaml_ng::Value = serde_yaml_ng::from_str(text)
                 .map_err(|e| Error::config(format!("invalid YAML: {e}")))?;
-            yaml_to_json(yaml)
+            yaml_to_json(yaml).map_err(Error::config)?
         }
     };
     let list =
@@ -385,11 +385,13 @@ fn strip_prefix(e: &Error) -> String {
 }
 
 /// Converts YAML to JSON, reading tagged values (`!!python/unicode 'x'`) as their plain value
-/// and non-string keys as their text.
-fn yaml_to_json(v: serde_yaml_ng::Value) -> serde_json::Value {
+/// and scalar keys (numbers, booleans, null) as their text. A mapping or sequence used as a
+/// key (YAML's `? ` complex keys) is an error: no configuration has one, and rendering nested
+/// ones as text grows exponentially with their depth (found by the `config` fuzz target).
+fn yaml_to_json(v: serde_yaml_ng::Value) -> Result<serde_json::Value, String> {
     use serde_json::Value as J;
     use serde_yaml_ng::Value as Y;
-    match v {
+    Ok(match v {
         Y::Null => J::Null,
         Y::Bool(b) => J::Bool(b),
         Y::Number(n) => {
@@ -404,25 +406,48 @@ fn yaml_to_json(v: serde_yaml_ng::Value) -> serde_json::Value {
             }
         }
         Y::String(s) => J::String(s),
-        Y::Sequence(seq) => J::Array(seq.into_iter().map(yaml_to_json).collect()),
-        Y::Mapping(map) => J::Object(
-            map.into_iter()
-                .map(|(k, v)| {
-                    let key = match yaml_to_json(k) {
-                        J::String(s) => s,
-                        other => other.to_string(),
-                    };
-                    (key, yaml_to_json(v))
-                })
-                .collect(),
+        Y::Sequence(seq) => J::Array(
+            seq.into_iter()
+                .map(yaml_to_json)
+                .collect::<Result<_, _>>()?,
         ),
-        Y::Tagged(tagged) => yaml_to_json(tagged.value),
-    }
+        Y::Mapping(map) => {
+            let mut object = serde_json::Map::with_capacity(map.len());
+            for (k, v) in map {
+                let key = match yaml_to_json(k)? {
+                    J::String(s) => s,
+                    J::Array(_) | J::Object(_) => {
+                        return Err("invalid YAML: a mapping key must be a plain value, not a mapping or a list".to_owned())
+                    }
+                    scalar => scalar.to_string(),
+                };
+                object.insert(key, yaml_to_json(v)?);
+            }
+            J::Object(object)
+        }
+        Y::Tagged(tagged) => yaml_to_json(tagged.value)?,
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn complex_yaml_keys_are_an_error_not_an_exponential_blowup() {
+        // Found by the `config` fuzz target: nested `? ` keys rendered as text doubled their
+        // escaping at every level (2 GiB at depth 30).
+        // (The fuzzer's input is fixtures/fuzz/config/oom-nested-complex-keys.yaml, replayed by
+        // bins/bugimporters/tests/fuzz_regressions.rs.)
+        let err = load_config_str("- {? {a: 1}: 2}\n", ConfigFormat::Yaml).unwrap_err();
+        assert!(err.to_string().contains("mapping key"), "{err}");
+        let numbers = load_config_str(
+            "- tracker_name: t\n  bugimporter: trac\n  1: x\n",
+            ConfigFormat::Yaml,
+        )
+        .unwrap();
+        assert_eq!(numbers.len(), 1, "scalar keys still read as text");
+    }
 
     const ORIGINAL: &str = r#"
 - tracker_name: !!python/unicode 'Twisted'
