@@ -28,7 +28,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED = os.environ.get("SHARED", os.path.join(ROOT, "..", "shared"))
 MOCK = os.path.join(SHARED, "bench", "mock_trackers.py")
 VENV = os.environ.get("PERCEVAL_VENV", "/tmp/perceval-venv")
-OURS = os.path.join(ROOT, "target", "release", "bugimporters")
+# BUGIMPORTERS_BIN: a crawler built elsewhere (no build then); else target/release's, rebuilt.
+OURS = os.environ.get("BUGIMPORTERS_BIN") or os.path.join(ROOT, "target", "release", "bugimporters")
 
 # Perceval's figures as published in ../shared/bench/README.md (items/s), for --skip-perceval.
 PUBLISHED = {
@@ -164,7 +165,8 @@ def main():
     ap.add_argument("--no-faults", action="store_true")
     ap.add_argument("--json")
     a = ap.parse_args()
-    subprocess.run(["cargo", "build", "--release", "--quiet", "--bin", "bugimporters"], cwd=ROOT, check=True)
+    if not os.environ.get("BUGIMPORTERS_BIN"):
+        subprocess.run(["cargo", "build", "--release", "--quiet", "--bin", "bugimporters"], cwd=ROOT, check=True)
     if not a.skip_perceval:
         ensure_perceval()
     backends = a.backends.split(",") if a.backends else registered_backends()
