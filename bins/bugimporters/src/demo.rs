@@ -158,13 +158,16 @@ pub async fn run(registry: &Registry, a: DemoArgs) -> anyhow::Result<ExitCode> {
     let rejected1 = summary1.rejected;
 
     // The tracker moves on: some bugs edited, some closed, some deleted.
-    let later = server
+    // Changes happen now, after the first crawl, as on a live tracker (the generated history
+    // ends in the past): incremental refreshes must see them.
+    let last_change = server
         .bugs()
         .iter()
         .map(|b| b.modified)
         .max()
-        .unwrap_or_default()
-        + chrono::TimeDelta::days(1);
+        .unwrap_or_default();
+    let later =
+        bugimporters_core::time::now_naive().max(last_change) + chrono::TimeDelta::seconds(1);
     let touched = server.touch(5, 3, later);
     let closed = server.close(3, 5, later);
     let deleted = server.delete(2, 7);
