@@ -202,3 +202,50 @@ fn broken_pipe_is_not_an_error() {
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
 }
+
+/// The README's first command, on a fresh directory: the whole pipeline on SQLite, and a
+/// second round that sees the tracker's edits, closes and deletions.
+#[test]
+fn demo_runs_the_whole_pipeline_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let db = format!("sqlite://{}", dir.path().join("demo.db").display());
+    let out = run(bin()
+        .args([
+            "demo",
+            "--bugs",
+            "120",
+            "--db",
+            &db,
+            "--port",
+            &port.to_string(),
+        ])
+        .arg("--dir")
+        .arg(dir.path().join("files"))
+        .env("RUST_LOG", "error"));
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
+    let round = |n: u32| {
+        stdout
+            .lines()
+            .find(|l| l.trim_start().starts_with(&format!("round {n}:")))
+            .unwrap_or_else(|| panic!("no round {n} in {stdout}"))
+            .to_owned()
+    };
+    assert!(round(1).contains("0 rejected"), "{}", round(1));
+    let second = round(2);
+    let updated: u32 = second
+        .split(", ")
+        .find_map(|part| part.strip_suffix(" updated")?.parse().ok())
+        .unwrap_or_else(|| panic!("{second}"));
+    assert!(
+        updated > 0,
+        "round 2 must see the tracker's changes: {second}"
+    );
+    assert!(second.contains("0 rejected"), "{second}");
+    assert!(dir.path().join("files/bugs-2.jsonl").exists());
+}
