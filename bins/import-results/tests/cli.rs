@@ -113,31 +113,148 @@ async fn unusable_input_exits_2() {
     assert!(err.contains("unsupported database URL"), "{err}");
 }
 
-#[tokio::test]
-async fn a_killed_import_leaves_whole_batches() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = setup(&dir).await;
-    let file = dir.path().join("big.jsonl");
-    let text: Vec<String> = (0..60_000).map(line).collect();
-    std::fs::write(&file, text.join("\n")).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_import-results"))
-        .args(["--db", &url, "--batch-size", "1000", file.to_str().unwrap()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(700));
-    let _ = child.kill(); // SIGKILL: no chance to finish the batch in flight
-    let _ = child.wait();
-    let db = HostDb::connect(&url).await.unwrap();
-    let n = db.bug_count().await.unwrap();
+/// The records of the kill test: inserts, then updates, deletions and `_no_update`s of some of
+/// them, so that a batch applied twice or half would show.
+fn kill_test_lines() -> Vec<String> {
+    let link = |n: u32| format!("https://github.com/openhatch/oh-bugimporters/issues/{n}");
+    let mut lines: Vec<String> = (0..12_000).map(line).collect();
+    for n in 0..2_000 {
+        lines.push(format!(
+            r#"{{"canonical_bug_link": "{}", "title": "bug {n} v2", "_tracker_name": "openhatch", "_project_name": "openhatch", "last_polled": "2026-01-02T00:00:00"}}"#,
+            link(n)
+        ));
+    }
+    for n in 2_000..2_500 {
+        lines.push(format!(
+            r#"{{"canonical_bug_link": "{}", "_deleted": true, "_tracker_name": "openhatch", "_project_name": "openhatch", "last_polled": "2026-01-02T00:00:00"}}"#,
+            link(n)
+        ));
+    }
+    for n in 2_500..3_000 {
+        lines.push(format!(
+            r#"{{"canonical_bug_link": "{}", "_no_update": true, "_tracker_name": "openhatch", "_project_name": "openhatch", "last_polled": "2026-01-03T00:00:00"}}"#,
+            link(n)
+        ));
+    }
+    lines
+}
+
+/// What the database shows of its bugs: (link, title, last_polled), sorted.
+async fn bug_dump(url: &str) -> Vec<(String, Option<String>, Option<String>)> {
+    let db = HostDb::connect(url).await.unwrap();
+    let mut rows: Vec<_> = db
+        .bugs(None)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|b| {
+            (
+                b.bug.canonical_bug_link,
+                b.bug.title,
+                b.bug.last_polled.map(|t| t.to_string()),
+            )
+        })
+        .collect();
     db.close().await;
-    println!("killed after {n} bugs");
-    assert_eq!(n % 1000, 0, "{n} bugs: not a whole number of batches");
-    // Running it again completes the import.
-    let (code, out, err) = run(&url, &[file.to_str().unwrap()], "");
-    assert_eq!(code, 0, "{out}{err}");
-    assert!(out.contains(&format!("{} inserted", 60_000 - n)), "{out}");
+    rows.sort();
+    rows
+}
+
+/// `kill -9` of `import-results` at 6 moments: the database is always as after a whole number
+/// of batches, and importing the file again gives exactly the database of an uninterrupted run.
+#[tokio::test]
+async fn killed_imports_leave_whole_batches_and_rerun_to_the_same_database() {
+    const BATCH: usize = 1_000;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("big.jsonl");
+    let lines = kill_test_lines();
+    std::fs::write(&file, lines.join("\n")).unwrap();
+    let import = |url: &str| {
+        Command::new(env!("CARGO_BIN_EXE_import-results"))
+            .args(["--db", url, "--batch-size", &BATCH.to_string()])
+            .arg(&file)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+
+    // The database after each whole number of batches, by applying the records to a model.
+    let mut states = Vec::new();
+    let mut model: std::collections::BTreeMap<String, (Option<String>, Option<String>)> =
+        std::collections::BTreeMap::new();
+    let dump_of = |m: &std::collections::BTreeMap<String, (Option<String>, Option<String>)>| {
+        m.iter()
+            .map(|(k, (t, p))| (k.clone(), t.clone(), p.clone()))
+            .collect::<Vec<_>>()
+    };
+    states.push(dump_of(&model));
+    for (i, l) in lines.iter().enumerate() {
+        let v: serde_json::Value = serde_json::from_str(l).unwrap();
+        let link = v["canonical_bug_link"].as_str().unwrap().to_owned();
+        let polled = v["last_polled"].as_str().map(|t| {
+            bugimporters_core::time::parse_datetime(t)
+                .unwrap()
+                .to_string()
+        });
+        if v["_deleted"] == true {
+            model.remove(&link);
+        } else if v["_no_update"] == true {
+            if let Some(entry) = model.get_mut(&link) {
+                entry.1 = polled;
+            }
+        } else {
+            model.insert(link, (v["title"].as_str().map(str::to_owned), polled));
+        }
+        if (i + 1) % BATCH == 0 || i + 1 == lines.len() {
+            states.push(dump_of(&model));
+        }
+    }
+
+    let base = tempfile::tempdir().unwrap();
+    let base_url = setup(&base).await;
+    let started = std::time::Instant::now();
+    assert!(import(&base_url).wait().unwrap().success());
+    let full = started.elapsed();
+    let want = bug_dump(&base_url).await;
+    assert_eq!(
+        &want,
+        states.last().unwrap(),
+        "the model agrees with the importer"
+    );
+
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut partial_seen = 0;
+    for trial in 0..6 {
+        seed = seed
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        let at = full.mul_f64((seed >> 11) as f64 / (1u64 << 53) as f64);
+        let tdir = tempfile::tempdir().unwrap();
+        let url = setup(&tdir).await;
+        let mut child = import(&url);
+        std::thread::sleep(at);
+        let _ = child.kill(); // SIGKILL: no chance to finish the batch in flight
+        let _ = child.wait();
+        let got = bug_dump(&url).await;
+        let k = states
+            .iter()
+            .position(|s| *s == got)
+            .unwrap_or_else(|| panic!("trial {trial} (killed after {at:?}): {} bugs, not the state after a whole number of batches", got.len()));
+        if k > 0 && k + 1 < states.len() {
+            partial_seen += 1;
+        }
+        assert!(
+            import(&url).wait().unwrap().success(),
+            "trial {trial}: rerun"
+        );
+        assert_eq!(
+            bug_dump(&url).await,
+            want,
+            "trial {trial}: the rerun differs from an uninterrupted import"
+        );
+    }
+    println!("{partial_seen} of 6 kills landed between batches");
 }
 
 /// Two `import-results` processes at once against one PostgreSQL / MariaDB server (a database
