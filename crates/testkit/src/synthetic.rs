@@ -63,6 +63,9 @@ const WORDS: &[&str] = &[
     "comma, here",
 ];
 
+/// The pause before each of the 8 pieces of a slow body, in milliseconds.
+pub const SLOW_PIECE_MS: u64 = 50;
+
 /// Fault injection: each share is the probability (0.0–1.0) that a request gets that fault.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Faults {
@@ -72,7 +75,8 @@ pub struct Faults {
     pub rate_limit_429: f64,
     /// Send half the body, then abort the connection.
     pub truncated: f64,
-    /// Send the body in small pieces with pauses (about 1 s in all).
+    /// Send the body in 8 pieces with pauses ([`SLOW_PIECE_MS`] each: 0.4 s in all, well
+    /// inside a 1 s timeout even on a loaded machine).
     pub slow: f64,
     /// Abort the connection before any body byte.
     pub reset: f64,
@@ -521,7 +525,7 @@ fn respond(
                 .collect();
             let stream = futures::stream::unfold(pieces.into_iter(), |mut it| async move {
                 let next = it.next()?;
-                tokio::time::sleep(Duration::from_millis(120)).await;
+                tokio::time::sleep(Duration::from_millis(SLOW_PIECE_MS)).await;
                 Some((Ok::<_, std::io::Error>(next), it))
             });
             Body::from_stream(stream)
