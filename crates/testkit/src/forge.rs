@@ -1,6 +1,6 @@
-//! Helpers shared by the importer tests of the issue-list API trackers (GitHub, GitLab,
-//! Gitea/Forgejo, Pagure): a client allowed to reach a loopback mock server, and one import
-//! run whose emitted records are collected.
+//! Helpers shared by the importer tests of the API trackers (GitHub, GitLab, Gitea/Forgejo,
+//! Pagure, Jira, Launchpad, Redmine): a client allowed to reach a loopback mock server, and one
+//! import run whose emitted records are collected.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -46,11 +46,24 @@ impl Run {
     pub fn full(&self) -> Vec<String> {
         self.links(|b| !b.deleted && !b.no_update)
     }
+
+    /// The full records themselves (neither `_deleted` nor `_no_update`), in emission order.
+    pub fn full_bugs(&self) -> Vec<&ParsedBug> {
+        self.bugs
+            .iter()
+            .filter(|b| !b.deleted && !b.no_update)
+            .collect()
+    }
 }
+
+/// How many records [`run_importer`] holds before the importer waits: they are collected only
+/// once the run has finished, so a run emitting more needs [`run_importer_with_capacity`].
+pub const RUN_CAPACITY: usize = 1024;
 
 /// Runs `importer` for `config` as the crawl would (4 connections, clock at `now`): its
 /// queries when `queries`, then the refresh of `config.existing_bug_urls` when there are
-/// any. A failure is reported in the statistics and marks the run unhealthy.
+/// any. A failure is reported in the statistics and marks the run unhealthy. At most
+/// [`RUN_CAPACITY`] records may be emitted.
 pub async fn run_importer(
     importer: &dyn Importer,
     config: &TrackerConfig,
@@ -58,7 +71,20 @@ pub async fn run_importer(
     now: NaiveDateTime,
     queries: bool,
 ) -> Run {
-    let (tx, mut rx) = tokio::sync::mpsc::channel(1024);
+    run_importer_with_capacity(importer, config, client, now, queries, RUN_CAPACITY).await
+}
+
+/// [`run_importer`] for a run that may emit up to `capacity` records (they are collected
+/// only once the run has finished: a run emitting more would wait forever).
+pub async fn run_importer_with_capacity(
+    importer: &dyn Importer,
+    config: &TrackerConfig,
+    client: Arc<HttpClient>,
+    now: NaiveDateTime,
+    queries: bool,
+    capacity: usize,
+) -> Run {
+    let (tx, mut rx) = tokio::sync::mpsc::channel(capacity);
     let ctx = ImportContext::new(
         &config.tracker_name,
         client,
