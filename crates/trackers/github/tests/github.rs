@@ -7,15 +7,15 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use bugimporters_core::fetch::{FetchConfig, HttpClient, NetworkPolicy};
+use bugimporters_core::fetch::HttpClient;
 use bugimporters_core::time::parse_datetime;
 use bugimporters_core::{
-    ImportContext, ImportOptions, Importer, ParseInput, ParseOutput, ParsedBug, Query, Registry,
-    TrackerConfig, TrackerStats,
+    ImportOptions, ParseInput, ParseOutput, ParsedBug, Query, Registry, TrackerConfig,
 };
 use bugimporters_github::{
     parse_issue, parse_issue_list, GitHubImporter, IssueItem, ParseSettings,
 };
+use bugimporters_testkit::forge::{self, Run};
 use chrono::NaiveDateTime;
 use serde_json::{json, Value};
 use wiremock::matchers::{header, method, path, query_param, query_param_is_missing};
@@ -40,11 +40,7 @@ fn link(n: u32) -> String {
 }
 
 fn client() -> Arc<HttpClient> {
-    let mut cfg = FetchConfig::default();
-    cfg.network = NetworkPolicy::allowing(["127.0.0.0/8".parse().unwrap()]);
-    cfg.backoff_base = Duration::from_millis(10);
-    cfg.backoff_max = Duration::from_millis(50);
-    Arc::new(HttpClient::new(cfg).unwrap())
+    forge::loopback_client()
 }
 
 /// A config for the wiremock API root whose credential variables are `tag`-specific (and
@@ -70,62 +66,9 @@ fn query(url: String) -> Query {
     Query::new(url)
 }
 
-struct Run {
-    bugs: Vec<ParsedBug>,
-    stats: TrackerStats,
-}
-
-impl Run {
-    fn full(&self) -> Vec<&ParsedBug> {
-        self.bugs
-            .iter()
-            .filter(|b| !b.no_update && !b.deleted)
-            .collect()
-    }
-    fn links(&self, pick: impl Fn(&ParsedBug) -> bool) -> Vec<String> {
-        let mut v: Vec<String> = self
-            .bugs
-            .iter()
-            .filter(|b| pick(b))
-            .map(|b| b.canonical_bug_link.clone())
-            .collect();
-        v.sort();
-        v
-    }
-}
-
 async fn run_with(config: &TrackerConfig, client: Arc<HttpClient>) -> Run {
     let importer = GitHubImporter::new(config).unwrap();
-    let (tx, mut rx) = tokio::sync::mpsc::channel(1024);
-    let ctx = ImportContext::new(
-        &config.tracker_name,
-        client,
-        4,
-        tx,
-        ImportOptions::new(now()),
-        &config.existing_bug_urls,
-    );
-    let mut ok = true;
-    if let Err(e) = importer.process_queries(&ctx).await {
-        ok = false;
-        ctx.report_error(e);
-    }
-    if !config.existing_bug_urls.is_empty() {
-        if let Err(e) = importer
-            .process_existing_bugs(&ctx, &config.existing_bug_urls)
-            .await
-        {
-            ok = false;
-            ctx.report_error(e);
-        }
-    }
-    let stats = ctx.finish(ok).await;
-    drop(ctx);
-    let mut bugs = Vec::new();
-    while let Some(b) = rx.recv().await {
-        bugs.push(b);
-    }
-    Run { bugs, stats }
+    forge::run_importer(&importer, config, client, now(), true).await
 }
 
 async fn run(config: &TrackerConfig) -> Run {
@@ -456,7 +399,7 @@ async fn etag_304_costs_nothing_and_unchanged_bugs_become_no_update() {
     assert_eq!(second.links(|b| b.no_update), vec![link(1345)]);
     // The query page was 304, so nothing says whether 1347 changed: it is asked for.
     assert_eq!(second.links(|b| !b.no_update), vec![link(1347)]);
-    assert_eq!(second.full()[0].looks_closed, Some(true));
+    assert_eq!(second.full_bugs()[0].looks_closed, Some(true));
     let reqs = requests(&server).await;
     let second_reqs = &reqs[seen_before..];
     let list_req = second_reqs
@@ -690,7 +633,9 @@ async fn older_bug_data_refreshes_in_bulk_with_both_states() {
         vec![link(1340), link(1347)]
     );
     assert!(
-        r.full().iter().all(|b| b.canonical_bug_link != link(1349)),
+        r.full_bugs()
+            .iter()
+            .all(|b| b.canonical_bug_link != link(1349)),
         "not held, not named by a query: not emitted"
     );
     assert_eq!(r.links(|b| b.no_update), vec![link(1200), link(1201)]);
