@@ -6,13 +6,13 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bugimporters_core::fetch::{FetchConfig, HttpClient, NetworkPolicy};
+use bugimporters_core::fetch::HttpClient;
 use bugimporters_core::time::{format_naive, parse_datetime};
 use bugimporters_core::{
-    ImportContext, ImportOptions, Importer, ParseInput, ParseOutput, ParsedBug, Query, Registry,
-    TrackerConfig, TrackerStats,
+    ImportOptions, ParseInput, ParseOutput, ParsedBug, Query, Registry, TrackerConfig,
 };
 use bugimporters_jira::{parse_issue, parse_search, BitesizedRule, JiraImporter, ParseSettings};
+use bugimporters_testkit::forge::{self, Run};
 use chrono::NaiveDateTime;
 use serde_json::{json, Value};
 use wiremock::matchers::{header, method, path, query_param, query_param_is_missing};
@@ -33,11 +33,7 @@ fn now() -> NaiveDateTime {
 }
 
 fn client() -> Arc<HttpClient> {
-    let mut cfg = FetchConfig::default();
-    cfg.network = NetworkPolicy::allowing(["127.0.0.0/8".parse().unwrap()]);
-    cfg.backoff_base = Duration::from_millis(10);
-    cfg.backoff_max = Duration::from_millis(50);
-    Arc::new(HttpClient::new(cfg).unwrap())
+    forge::loopback_client()
 }
 
 /// A config whose `base_url` is the mock server's `/browse/` (as the original's test data)
@@ -62,59 +58,9 @@ fn link(server: &MockServer, key: &str) -> String {
     format!("{}/browse/{key}", server.uri())
 }
 
-struct Run {
-    bugs: Vec<ParsedBug>,
-    stats: TrackerStats,
-}
-
-impl Run {
-    fn links(&self, pick: impl Fn(&ParsedBug) -> bool) -> Vec<String> {
-        let mut v: Vec<String> = self
-            .bugs
-            .iter()
-            .filter(|b| pick(b))
-            .map(|b| b.canonical_bug_link.clone())
-            .collect();
-        v.sort();
-        v
-    }
-    fn full(&self) -> Vec<String> {
-        self.links(|b| !b.deleted && !b.no_update)
-    }
-}
-
 async fn run_with(config: &TrackerConfig, client: Arc<HttpClient>) -> Run {
     let importer = JiraImporter::new(config).unwrap();
-    let (tx, mut rx) = tokio::sync::mpsc::channel(4096);
-    let ctx = ImportContext::new(
-        &config.tracker_name,
-        client,
-        4,
-        tx,
-        ImportOptions::new(now()),
-        &config.existing_bug_urls,
-    );
-    let mut ok = true;
-    if let Err(e) = importer.process_queries(&ctx).await {
-        ok = false;
-        ctx.report_error(e);
-    }
-    if !config.existing_bug_urls.is_empty() {
-        if let Err(e) = importer
-            .process_existing_bugs(&ctx, &config.existing_bug_urls)
-            .await
-        {
-            ok = false;
-            ctx.report_error(e);
-        }
-    }
-    let stats = ctx.finish(ok).await;
-    drop(ctx);
-    let mut bugs = Vec::new();
-    while let Some(b) = rx.recv().await {
-        bugs.push(b);
-    }
-    Run { bugs, stats }
+    forge::run_importer_with_capacity(&importer, config, client, now(), true, 4096).await
 }
 
 async fn run(config: &TrackerConfig) -> Run {
