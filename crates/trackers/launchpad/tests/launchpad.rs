@@ -7,17 +7,17 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bugimporters_core::fetch::{FetchConfig, HttpClient, NetworkPolicy};
+use bugimporters_core::fetch::HttpClient;
 use bugimporters_core::time::{format_naive, parse_datetime};
 use bugimporters_core::{
-    ImportContext, ImportOptions, Importer, ParseInput, ParseOutput, ParsedBug, Query, Registry,
-    TrackerConfig, TrackerStats,
+    ImportOptions, ParseInput, ParseOutput, ParsedBug, Query, Registry, TrackerConfig,
 };
 use bugimporters_launchpad::parser::{
     assemble, parse_bug, parse_collection, parse_collection_size, parse_person, parse_task_value,
     CollectionSize, ParseSettings,
 };
 use bugimporters_launchpad::LaunchpadImporter;
+use bugimporters_testkit::forge::{self, Run};
 use chrono::NaiveDateTime;
 use serde_json::Value;
 use wiremock::matchers::{header, method, path, query_param, query_param_is_missing};
@@ -45,11 +45,7 @@ fn now() -> NaiveDateTime {
 }
 
 fn client() -> Arc<HttpClient> {
-    let mut cfg = FetchConfig::default();
-    cfg.network = NetworkPolicy::allowing(["127.0.0.0/8".parse().unwrap()]);
-    cfg.backoff_base = Duration::from_millis(10);
-    cfg.backoff_max = Duration::from_millis(50);
-    Arc::new(HttpClient::new(cfg).unwrap())
+    forge::loopback_client()
 }
 
 fn config(server: &MockServer) -> TrackerConfig {
@@ -76,63 +72,17 @@ fn web(n: u32) -> String {
     format!("https://bugs.launchpad.net/hello/+bug/{n}")
 }
 
-struct Run {
-    bugs: Vec<ParsedBug>,
-    stats: TrackerStats,
-}
-
-impl Run {
-    fn by_link(&self) -> HashMap<String, &ParsedBug> {
-        self.bugs
-            .iter()
-            .filter(|b| !b.deleted && !b.no_update)
-            .map(|b| (b.canonical_bug_link.clone(), b))
-            .collect()
-    }
-    fn links(&self, pick: impl Fn(&ParsedBug) -> bool) -> Vec<String> {
-        let mut v: Vec<String> = self
-            .bugs
-            .iter()
-            .filter(|b| pick(b))
-            .map(|b| b.canonical_bug_link.clone())
-            .collect();
-        v.sort();
-        v
-    }
+/// The full records of `run` by link.
+fn by_link(run: &Run) -> HashMap<String, &ParsedBug> {
+    run.full_bugs()
+        .into_iter()
+        .map(|b| (b.canonical_bug_link.clone(), b))
+        .collect()
 }
 
 async fn run_with(config: &TrackerConfig, client: Arc<HttpClient>) -> Run {
     let importer = LaunchpadImporter::new(config).unwrap();
-    let (tx, mut rx) = tokio::sync::mpsc::channel(1024);
-    let ctx = ImportContext::new(
-        &config.tracker_name,
-        client,
-        4,
-        tx,
-        ImportOptions::new(now()),
-        &config.existing_bug_urls,
-    );
-    let mut ok = true;
-    if let Err(e) = importer.process_queries(&ctx).await {
-        ok = false;
-        ctx.report_error(e);
-    }
-    if !config.existing_bug_urls.is_empty() {
-        if let Err(e) = importer
-            .process_existing_bugs(&ctx, &config.existing_bug_urls)
-            .await
-        {
-            ok = false;
-            ctx.report_error(e);
-        }
-    }
-    let stats = ctx.finish(ok).await;
-    drop(ctx);
-    let mut bugs = Vec::new();
-    while let Some(b) = rx.recv().await {
-        bugs.push(b);
-    }
-    Run { bugs, stats }
+    forge::run_importer(&importer, config, client, now(), true).await
 }
 
 async fn run(config: &TrackerConfig) -> Run {
@@ -310,7 +260,7 @@ async fn pages_to_the_end_and_fetches_each_shared_document_once() {
     c.queries = vec![Query::new(search_url(&server))];
     let r = run(&c).await;
     assert!(r.stats.errors.is_empty(), "{:?}", r.stats.errors);
-    let bugs = r.by_link();
+    let bugs = by_link(&r);
     assert_eq!(bugs.len(), 3);
     // 101 and 102 share their owner: both bugs are there, ~ann was asked for once.
     assert_eq!(count(&server, "/1.0/~ann").await, 1);
@@ -383,7 +333,7 @@ async fn rate_limited_document_is_waited_for() {
     let started = Instant::now();
     let r = run(&c).await;
     assert!(started.elapsed() >= Duration::from_millis(900));
-    assert_eq!(r.by_link().len(), 3, "{:?}", r.stats.errors);
+    assert_eq!(by_link(&r).len(), 3, "{:?}", r.stats.errors);
     assert_eq!(count(&server, "/1.0/bugs/101").await, 2);
 }
 
@@ -458,7 +408,7 @@ async fn existing_bugs_read_the_bug_tasks_collection() {
     c.existing_bug_urls = vec![web(101), web(104), web(102)];
     let r = run(&c).await;
     assert!(r.stats.errors.is_empty(), "{:?}", r.stats.errors);
-    let bugs = r.by_link();
+    let bugs = by_link(&r);
     assert_eq!(bugs.len(), 1);
     let b = bugs[&web(101)];
     assert_eq!(
@@ -503,7 +453,7 @@ async fn unchanged_existing_bug_is_no_update() {
     c.existing_bug_urls = vec![web(101)];
     let http = client();
     let first = run_with(&c, http.clone()).await;
-    assert_eq!(first.by_link().len(), 1, "{:?}", first.stats.errors);
+    assert_eq!(by_link(&first).len(), 1, "{:?}", first.stats.errors);
     let before = server.received_requests().await.unwrap().len();
     let second = run_with(&c, http).await;
     assert_eq!(second.links(|b| b.no_update), vec![web(101)]);
