@@ -9,13 +9,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use bugimporters_core::fetch::{FetchConfig, HttpClient, NetworkPolicy};
+use bugimporters_core::fetch::HttpClient;
 use bugimporters_core::time::parse_datetime;
 use bugimporters_core::{
-    ImportContext, ImportOptions, Importer, ParseInput, ParseOutput, ParsedBug, Query, Registry,
-    TrackerConfig, TrackerStats,
+    ImportOptions, ParseInput, ParseOutput, ParsedBug, Query, Registry, TrackerConfig,
 };
 use bugimporters_redmine::{parse_issue, parse_issue_list, ParseSettings, RedmineImporter, Rule};
+use bugimporters_testkit::forge::{self, Run};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use serde_json::{json, Value};
 use url::Url;
@@ -480,11 +480,7 @@ async fn fake(issues: Vec<Value>, ignore_issue_id: bool) -> (MockServer, Arc<Ato
 }
 
 fn client() -> Arc<HttpClient> {
-    let mut cfg = FetchConfig::default();
-    cfg.network = NetworkPolicy::allowing(["127.0.0.0/8".parse().unwrap()]);
-    cfg.backoff_base = Duration::from_millis(10);
-    cfg.backoff_max = Duration::from_millis(50);
-    Arc::new(HttpClient::new(cfg).unwrap())
+    forge::loopback_client()
 }
 
 fn config(base: &str, tag: &str) -> TrackerConfig {
@@ -501,62 +497,9 @@ fn config(base: &str, tag: &str) -> TrackerConfig {
     c
 }
 
-struct Run {
-    bugs: Vec<ParsedBug>,
-    stats: TrackerStats,
-}
-
-impl Run {
-    fn full(&self) -> Vec<&ParsedBug> {
-        self.bugs
-            .iter()
-            .filter(|b| !b.no_update && !b.deleted)
-            .collect()
-    }
-    fn links(&self, pick: impl Fn(&ParsedBug) -> bool) -> Vec<String> {
-        let mut v: Vec<String> = self
-            .bugs
-            .iter()
-            .filter(|b| pick(b))
-            .map(|b| b.canonical_bug_link.clone())
-            .collect();
-        v.sort();
-        v
-    }
-}
-
 async fn run(config: &TrackerConfig) -> Run {
     let importer = RedmineImporter::new(config).unwrap();
-    let (tx, mut rx) = tokio::sync::mpsc::channel(4096);
-    let ctx = ImportContext::new(
-        &config.tracker_name,
-        client(),
-        4,
-        tx,
-        ImportOptions::new(now()),
-        &config.existing_bug_urls,
-    );
-    let mut ok = true;
-    if let Err(e) = importer.process_queries(&ctx).await {
-        ok = false;
-        ctx.report_error(e);
-    }
-    if !config.existing_bug_urls.is_empty() {
-        if let Err(e) = importer
-            .process_existing_bugs(&ctx, &config.existing_bug_urls)
-            .await
-        {
-            ok = false;
-            ctx.report_error(e);
-        }
-    }
-    let stats = ctx.finish(ok).await;
-    drop(ctx);
-    let mut bugs = Vec::new();
-    while let Some(b) = rx.recv().await {
-        bugs.push(b);
-    }
-    Run { bugs, stats }
+    forge::run_importer_with_capacity(&importer, config, client(), now(), true, 4096).await
 }
 
 async fn listing_requests(server: &MockServer) -> Vec<Url> {
@@ -902,7 +845,7 @@ async fn private_issues_are_skipped_and_held_ones_deleted() {
     let r = run(&c).await;
     assert_eq!(r.full().len(), 8);
     assert!(r
-        .full()
+        .full_bugs()
         .iter()
         .all(|b| !b.canonical_bug_link.ends_with("/3") && !b.canonical_bug_link.ends_with("/7")));
     // 3 is held and private now: the host deletes it; 7 is not held: nothing.
@@ -998,7 +941,7 @@ async fn api_key_header_on_every_request_and_never_in_output() {
     assert!(!format!("{:?}", r.stats).contains(SECRET));
     // With journals and watchers: author + assignee (Dev) + commenter + watcher = 4.
     assert_eq!(r.full().len(), 120);
-    assert!(r.full().iter().all(|b| b.people_involved == Some(4)));
+    assert!(r.full_bugs().iter().all(|b| b.people_involved == Some(4)));
     assert_eq!(r.links(|b| b.deleted), [format!("{base}/issues/4242")]);
 }
 
