@@ -6,8 +6,9 @@
 //!   a query answers `{"bugs": [ParsedBug...], "next": URL?}`, a bug URL answers one ParsedBug.
 //!   It exercises the whole crawl (paging, de-duplication, deletion, errors) from a hand-made
 //!   replay directory or a wiremock server.
-//! * [`forge`] — helpers shared by the importer tests of the issue-list API trackers
-//!   (GitHub, GitLab, Gitea/Forgejo, Pagure): a loopback client and one collected run.
+//! * [`forge`] — helpers shared by the importer tests of the JSON API trackers (GitHub,
+//!   GitLab, Gitea/Forgejo, Pagure, Jira, Launchpad, Redmine): a loopback client and one
+//!   collected run.
 //! * [`synthetic`] — a synthetic tracker server on 127.0.0.1 (N generated bugs, Trac,
 //!   Bugzilla and GitHub protocols, latency, concurrency limit, fault injection, change
 //!   simulation) for end-to-end tests, the demo and the benchmarks.
