@@ -16,9 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bugimporters_core::fetch::{FetchConfig, HttpClient};
-use bugimporters_core::{
-    ImportContext, ImportOptions, Importer, ParsedBug, Query, TrackerConfig, TrackerStats,
-};
+use bugimporters_core::{ParsedBug, Query, TrackerConfig, TrackerStats};
 use bugimporters_redmine::RedmineImporter;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use serde_json::{json, Value};
@@ -195,37 +193,20 @@ fn config(srv: &Server) -> TrackerConfig {
 async fn run(config: &TrackerConfig) -> Run {
     let importer = RedmineImporter::new(config).unwrap();
     let client = Arc::new(HttpClient::new(FetchConfig::for_loopback_tests()).unwrap());
-    let (tx, mut rx) = tokio::sync::mpsc::channel(100_000);
-    let ctx = ImportContext::new(
-        &config.tracker_name,
+    let r = bugimporters_testkit::forge::run_importer_with_capacity(
+        &importer,
+        config,
         client,
-        4,
-        tx,
-        ImportOptions::new(now()),
-        &config.existing_bug_urls,
-    );
-    let mut ok = true;
-    if let Err(e) = importer.process_queries(&ctx).await {
-        ok = false;
-        ctx.report_error(e);
+        now(),
+        true,
+        100_000,
+    )
+    .await;
+    assert!(r.stats.errors.is_empty(), "{:?}", r.stats.errors);
+    Run {
+        bugs: r.bugs,
+        stats: r.stats,
     }
-    if !config.existing_bug_urls.is_empty() {
-        if let Err(e) = importer
-            .process_existing_bugs(&ctx, &config.existing_bug_urls)
-            .await
-        {
-            ok = false;
-            ctx.report_error(e);
-        }
-    }
-    let stats = ctx.finish(ok).await;
-    drop(ctx);
-    let mut bugs = Vec::new();
-    while let Some(b) = rx.recv().await {
-        bugs.push(b);
-    }
-    assert!(stats.errors.is_empty(), "{:?}", stats.errors);
-    Run { bugs, stats }
 }
 
 /// Every field of `bug` against Redmine's own issue JSON `raw` and its status list.
