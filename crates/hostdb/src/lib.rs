@@ -63,6 +63,7 @@ mod error;
 mod export;
 mod import;
 mod read;
+mod yaml11;
 
 use chrono::NaiveDateTime;
 
@@ -75,7 +76,7 @@ pub use error::{Error, Result};
 pub use export::{render_export, render_yaml, ExportFilter, ExportFormat};
 pub use import::{
     ImportOptions, ImportSource, ImportSummary, InputFormat, Rejection, LINK_MAX_CHARS,
-    NAME_MAX_CHARS,
+    NAME_MAX_CHARS, RECORD_MAX_BYTES,
 };
 pub use read::StoredBug;
 

@@ -24,6 +24,12 @@ use record::Record;
 pub const LINK_MAX_CHARS: usize = 768;
 /// Longest tracker or project name accepted.
 pub const NAME_MAX_CHARS: usize = 255;
+/// Largest record accepted, in bytes of stored text (the link and every text and JSON column),
+/// on every backend so that a file imports alike everywhere. A MySQL/MariaDB server whose
+/// `max_allowed_packet` is smaller lowers it for that server (to the packet size less 256 KiB for the
+/// statement around the record).
+/// A larger record is rejected alone; the others go in.
+pub const RECORD_MAX_BYTES: usize = 8 << 20;
 
 /// The syntax of an input file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -96,6 +102,10 @@ impl ImportSource {
 pub struct ImportOptions {
     /// Records per transaction (default 5000).
     pub batch_size: usize,
+    /// Bytes of records (as [`RECORD_MAX_BYTES`] counts them) per transaction (default
+    /// 32 MiB): a transaction ends at whichever of `batch_size` and `batch_bytes` comes first,
+    /// so memory stays bounded when records are large.
+    pub batch_bytes: usize,
     /// Input syntax (default: from the name or content).
     pub format: InputFormat,
     /// Rejections kept in the summary and in `import_runs.errors` (default 1000); all are
@@ -107,6 +117,7 @@ impl Default for ImportOptions {
     fn default() -> Self {
         ImportOptions {
             batch_size: 5000,
+            batch_bytes: 32 << 20,
             format: InputFormat::Auto,
             max_rejections_kept: 1000,
         }
@@ -237,6 +248,8 @@ pub(crate) struct State {
     pub projects: HashMap<String, i64>,
     /// Oldest accepted `last_polled` per tracker id.
     pub polled: HashMap<i64, NaiveDateTime>,
+    /// Size limits of this database.
+    pub limits: apply::Limits,
 }
 
 impl HostDb {
@@ -266,8 +279,12 @@ impl HostDb {
         let keep = options.max_rejections_kept;
         let batch_size = options.batch_size.max(1);
         let mut batch: Vec<Pending> = Vec::with_capacity(batch_size.min(100_000));
-        let mut result = Ok(());
+        let mut batch_bytes = 0usize;
+        let mut result = self.limits().await.map(|l| state.limits = l);
         'read: while let Some(msg) = rx.recv().await {
+            if result.is_err() {
+                break;
+            }
             let items = match msg {
                 Msg::Items(items) => items,
                 Msg::Unusable { file, message } => {
@@ -303,6 +320,11 @@ impl HostDb {
                     record,
                     tracker_id: None,
                 };
+                let bytes = apply::record_bytes(&pending.record);
+                if let Some(reason) = state.limits.oversize(bytes) {
+                    summary.reject(keep, pending.rejection(reason));
+                    continue;
+                }
                 if let Some(name) = pending.record.tracker.clone() {
                     match self.tracker_id(&mut state, &name).await {
                         Ok(Some(id)) => pending.tracker_id = Some(id),
@@ -319,7 +341,9 @@ impl HostDb {
                     }
                 }
                 batch.push(pending);
-                if batch.len() >= batch_size {
+                batch_bytes += bytes;
+                if batch.len() >= batch_size || batch_bytes >= options.batch_bytes {
+                    batch_bytes = 0;
                     if let Err(e) = self.apply(&mut state, &mut summary, &mut batch, keep).await {
                         result = Err(e);
                         break 'read;
