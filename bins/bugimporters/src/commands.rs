@@ -41,7 +41,12 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
                                 .map(|p| format!(", {p}"))
                                 .unwrap_or_default()
                         )?,
-                        Some(err) => writeln!(out, "FAIL  {}  {err}", e.tracker_name)?,
+                        Some(err) => writeln!(
+                            out,
+                            "FAIL  {}  {}",
+                            e.tracker_name,
+                            bugimporters_core::redact::scrub(&err.to_string())
+                        )?,
                     }
                     if !e.unknown_keys.is_empty() {
                         writeln!(out, "      unknown keys: {}", e.unknown_keys.join(", "))?;
@@ -89,7 +94,7 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
 }
 
 fn unusable(e: impl std::fmt::Display) -> anyhow::Result<ExitCode> {
-    eprintln!("error: {e}");
+    bugimporters_core::redact::eprint_error(&e);
     Ok(ExitCode::from(EXIT_UNUSABLE))
 }
 
@@ -172,8 +177,8 @@ async fn crawl(
         Err(e) => return unusable(e),
     };
     if let Some(path) = &args.report {
-        let text = serde_json::to_string_pretty(&report)?;
-        std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
+        std::fs::write(path, report.to_json_pretty())
+            .with_context(|| format!("writing {}", path.display()))?;
     }
     eprintln!(
         "{} trackers ({} failed), {} bugs written, {} errors, {} requests, {:.1} s",
@@ -246,7 +251,7 @@ fn parse(registry: &bugimporters_core::Registry, args: ParseArgs) -> anyhow::Res
     ) {
         Ok(o) => o,
         Err(e) => {
-            eprintln!("error: {e}");
+            bugimporters_core::redact::eprint_error(&e);
             return Ok(ExitCode::from(EXIT_FAILURES));
         }
     };

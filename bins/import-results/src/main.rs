@@ -41,13 +41,8 @@ struct Cli {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_target(false)
-        .with_writer(std::io::stderr)
+    bugimporters_core::log::LogSetup::new("warn")
+        .show_target(false)
         .init();
     match tokio::runtime::Runtime::new()
         .context("cannot start the async runtime")
@@ -55,7 +50,7 @@ fn main() -> ExitCode {
     {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("error: {e:#}");
+            bugimporters_core::redact::eprint_error(format_args!("{e:#}"));
             ExitCode::from(2)
         }
     }

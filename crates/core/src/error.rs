@@ -206,6 +206,63 @@ impl Error {
     }
 }
 
+/// The most bytes of input an error message quotes (see [`excerpt`]).
+pub const EXCERPT_MAX: usize = 200;
+
+/// A bounded, printable quote of untrusted input for an error message: the text in quotes,
+/// control characters (and quotes, backslashes, invisible format characters) escaped as
+/// `Debug` does, registered secrets and secret query parameters scrubbed (see
+/// [`crate::redact`]), cut on a character boundary after at most [`EXCERPT_MAX`] bytes, and
+/// then followed by `…` and the input's total length. Every parse error that quotes a field
+/// of a response uses it, so that a 60 MB title gives a message of a few hundred bytes.
+///
+/// ```
+/// use bugimporters_core::excerpt;
+/// assert_eq!(excerpt("2020-13-01"), "\"2020-13-01\"");
+/// let long = "x".repeat(1_000_000);
+/// let e = excerpt(&long);
+/// assert!(e.len() < 300 && e.ends_with("… (1000000 bytes)"), "{e}");
+/// assert_eq!(excerpt("a\nb"), "\"a\\nb\"");
+/// ```
+pub fn excerpt(text: &str) -> String {
+    // Scrub a little more than is shown, so that a secret cut by the limit is still found.
+    let window = floor_boundary(text, EXCERPT_MAX + crate::redact::longest_secret() + 64);
+    let scrubbed = crate::redact::scrub(&text[..window]);
+    let mut out = String::with_capacity(EXCERPT_MAX + 32);
+    out.push('"');
+    let mut cut = false;
+    for c in scrubbed.chars() {
+        let debug = format!("{c:?}");
+        let escaped = match c {
+            '\'' => "'",
+            '"' => "\\\"",
+            _ => &debug[1..debug.len() - 1],
+        };
+        if out.len() + escaped.len() > EXCERPT_MAX + 1 {
+            cut = true;
+            break;
+        }
+        out.push_str(escaped);
+    }
+    out.push('"');
+    if cut || window < text.len() {
+        out.push_str(&format!("… ({} bytes)", text.len()));
+    }
+    out
+}
+
+/// The largest char boundary of `text` at or below `max`.
+fn floor_boundary(text: &str, max: usize) -> usize {
+    if max >= text.len() {
+        return text.len();
+    }
+    let mut i = max;
+    while !text.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
 /// Statuses worth retrying: 408, 425, 429, 500, 502, 503, 504.
 pub(crate) fn is_temporary_status(status: u16) -> bool {
     matches!(status, 408 | 425 | 429 | 500 | 502 | 503 | 504)
@@ -231,6 +288,19 @@ mod tests {
         assert!(
             !matches!(twice, Error::Tracker { ref source, .. } if matches!(**source, Error::Tracker { .. }))
         );
+    }
+
+    #[test]
+    fn excerpts_are_bounded_and_printable() {
+        let title = "é".repeat(30_000_000);
+        let e = excerpt(&title);
+        assert!(e.len() <= EXCERPT_MAX + 40, "{} bytes", e.len());
+        assert!(e.ends_with("… (60000000 bytes)"), "{e}");
+        let control = "\u{1b}[31m\r\n".repeat(100);
+        let e = excerpt(&control);
+        assert!(!e.contains(['\u{1b}', '\r', '\n']), "{e}");
+        assert!(e.len() <= EXCERPT_MAX + 40, "{e}");
+        assert_eq!(excerpt("it's"), "\"it's\"");
     }
 
     #[test]

@@ -70,6 +70,18 @@ pub struct ReportedError {
     pub temporary: bool,
 }
 
+impl ReportedError {
+    /// The report entry of `error`: its URL and its reason (without the tracker wrapper),
+    /// scrubbed of secrets (see [`crate::redact`]).
+    pub fn new(error: &Error) -> Self {
+        ReportedError {
+            url: error.url().map(|u| crate::redact::scrub(u).into_owned()),
+            reason: crate::redact::scrub(&error.inner().to_string()).into_owned(),
+            temporary: error.is_temporary(),
+        }
+    }
+}
+
 /// Counters of one tracker's run, for the run report.
 #[derive(Debug, Default, Clone, Serialize)]
 pub struct TrackerStats {
@@ -207,9 +219,13 @@ impl ImportContext {
     }
 
     /// A secret from the environment (`GITHUB_TOKEN`, ...). Empty values count as unset.
-    /// Secrets come only from the environment, never from the config file.
+    /// Secrets come only from the environment, never from the config file. The value is
+    /// registered with [`crate::redact`], so no log line, error, report or recording of this
+    /// process shows it.
     pub fn secret(&self, name: &str) -> Option<String> {
-        std::env::var(name).ok().filter(|v| !v.is_empty())
+        let value = std::env::var(name).ok().filter(|v| !v.is_empty())?;
+        crate::redact::register(&value);
+        Some(value)
     }
 
     /// GETs `url` through the fetch layer, within this tracker's connection limit. Errors name
@@ -294,15 +310,9 @@ impl ImportContext {
     /// the report); the importer goes on.
     pub fn report_error(&self, error: Error) {
         let error = error.in_tracker(&self.tracker_name);
-        tracing::warn!(tracker = %self.tracker_name, url = error.url().unwrap_or(""), error = %error.inner(), "failed");
-        self.errors
-            .lock()
-            .expect("errors lock")
-            .push(ReportedError {
-                url: error.url().map(str::to_owned),
-                reason: error.inner().to_string(),
-                temporary: error.is_temporary(),
-            });
+        let reported = ReportedError::new(&error);
+        tracing::warn!(tracker = %self.tracker_name, url = reported.url.as_deref().unwrap_or(""), error = %reported.reason, "failed");
+        self.errors.lock().expect("errors lock").push(reported);
     }
 
     /// Ends the tracker's run: writes the held-back deletions if the run worked (`run_ok` and

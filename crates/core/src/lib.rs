@@ -16,6 +16,8 @@
 //!   private-address guard);
 //! * [`forge`] — helpers shared by the issue-list API trackers (GitHub, GitLab,
 //!   Gitea/Forgejo, Pagure): refresh of held issues, label rules, parsing helpers;
+//! * [`redact`] and [`log`] — the process-wide redaction of secrets, bounded quotes of
+//!   untrusted input in errors ([`excerpt`]) and the log setup every binary shares;
 //! * [`classify`] and [`time`] — the bite-size/documentation rules, project naming and the date
 //!   formats trackers use.
 //!
@@ -75,13 +77,15 @@ mod error;
 pub mod fetch;
 pub mod forge;
 mod importer;
+pub mod log;
 mod model;
 pub mod paging;
+pub mod redact;
 mod registry;
 pub mod time;
 
 pub use config::{load_config_str, ConfigFormat, Query, TrackerConfig};
-pub use error::{Error, Result};
+pub use error::{excerpt, Error, Result, EXCERPT_MAX};
 pub use importer::{ImportContext, ImportOptions, Importer, ReportedError, RunStats, TrackerStats};
 pub use model::ParsedBug;
 pub use registry::{
