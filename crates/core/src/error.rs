@@ -44,7 +44,9 @@ pub enum Error {
         url: String,
         /// HTTP status code.
         status: u16,
-        /// `Retry-After` the server sent, if any.
+        /// How long the server asked us to wait (`Retry-After`, a rate-limit reset), if it
+        /// did. On a 403 it marks a rate limit (GitHub's primary and secondary limits, whose
+        /// body says so, get one minute when no header says more), which is temporary.
         retry_after: Option<Duration>,
     },
     /// Connecting, sending or receiving failed (timeouts, resets, DNS, TLS).
@@ -162,11 +164,18 @@ impl Error {
         }
     }
 
-    /// Whether trying again later may succeed: 408, 425, 429 and 5xx statuses, timeouts and
-    /// connection failures. Configuration, parse and refusal errors are permanent.
+    /// Whether trying again later may succeed: 408, 425, 429 and 5xx statuses, a 403 that is
+    /// a rate limit (it carries a wait: `Retry-After`, an exhausted `X-RateLimit-Remaining`, a
+    /// rate-limit body, or a wait longer than `--max-wait`), timeouts and connection failures.
+    /// Configuration, parse and refusal errors are permanent. A temporary error in a tracker's
+    /// run withholds its deletions.
     pub fn is_temporary(&self) -> bool {
         match self.inner() {
-            Error::Status { status, .. } => is_temporary_status(*status),
+            Error::Status {
+                status,
+                retry_after,
+                ..
+            } => is_temporary_status(*status) || (*status == 403 && retry_after.is_some()),
             Error::Network { .. } => true,
             _ => false,
         }

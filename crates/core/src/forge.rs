@@ -12,7 +12,7 @@
 //! * parsing: [`json_object`], [`json_issue_array`], [`message_hint`], [`required_date`],
 //!   [`scoped_importance`], [`people_involved`] and
 //!   [`set_label_flags`];
-//! * requests and paging: [`get_json`], [`next_page_number`], the [`IssuePages`] trait and
+//! * requests and paging: [`get_json`], [`get_json_accepting`], [`next_page_number`], the [`IssuePages`] trait and
 //!   its [`Pager`];
 //! * refresh: the [`IssueRefresh`] trait, [`refresh_each`], [`refresh_one`] and
 //!   [`emit_refreshed`], [`emit_gone`].
@@ -271,10 +271,27 @@ pub async fn get_json(
     token: Option<(HeaderName, String)>,
     trusted: impl FnOnce(&Url) -> bool,
 ) -> Result<Response, Error> {
+    get_json_accepting(ctx, url, conditional, token, trusted, &[]).await
+}
+
+/// [`get_json`] that returns a final answer with one of the `accept` statuses as a
+/// [`Response`] with its body (see [`Request::accept_status`]), so that the tracker can tell
+/// the API's own "private" error from a bot wall.
+pub async fn get_json_accepting(
+    ctx: &ImportContext,
+    url: &str,
+    conditional: bool,
+    token: Option<(HeaderName, String)>,
+    trusted: impl FnOnce(&Url) -> bool,
+    accept: &[u16],
+) -> Result<Response, Error> {
     let mut req =
         Request::get(url)?.with_header(ACCEPT, HeaderValue::from_static("application/json"));
     if conditional {
         req = req.conditional();
+    }
+    for status in accept {
+        req = req.accept_status(*status);
     }
     if let Some((name, value)) = token {
         if trusted(&req.url) {
@@ -430,14 +447,11 @@ pub trait IssueRefresh: Sync {
     /// A conditional GET of `url` (an [`IssueRefresh::issue_api_url`]).
     async fn get(&self, ctx: &ImportContext, url: &str) -> Result<Response, Error>;
 
-    /// Parses one issue response; `now` becomes `last_polled`.
+    /// Parses one issue response; `now` becomes `last_polled`. Only a positive answer may
+    /// be [`Refreshed::Gone`] (the API's own "private" error in a well-formed body, read from
+    /// a status the tracker accepted with [`get_json_accepting`]): a refusal, a challenge
+    /// page or an unreadable body is an error, never a deletion.
     fn parse_issue(&self, resp: &Response, now: NaiveDateTime) -> Result<Refreshed, Error>;
-
-    /// When a failed request (not a 404/410) means the issue is gone for us, the reason
-    /// logged with its deletion. None by default: the error is reported.
-    fn gone_on_error(&self, _err: &Error) -> Option<&'static str> {
-        None
-    }
 
     /// Completes a refreshed bug before it is emitted (more requests, say). As it is by
     /// default.
@@ -509,8 +523,9 @@ pub async fn refresh_each<R: IssueRefresh + ?Sized>(
 
 /// Refreshes one held link with its own conditional request: `_no_update` on 304, the bug
 /// (see [`emit_refreshed`]) when fetched, `_deleted` on 404/410 or when the issue is
-/// [`Refreshed::Gone`]; a link that is not an issue link, a failed request or a malformed
-/// answer is reported and the next one goes on.
+/// [`Refreshed::Gone`]; a link that is not an issue link, a failed request (401, 403, 429,
+/// 5xx, a timeout...) or a malformed answer is reported, never deleted, and the next one
+/// goes on.
 pub async fn refresh_one<R: IssueRefresh + ?Sized>(
     ctx: &ImportContext,
     src: &R,
@@ -548,13 +563,10 @@ pub async fn refresh_one<R: IssueRefresh + ?Sized>(
             ))
             .await
         }
-        Err(e) => match src.gone_on_error(&e) {
-            Some(reason) => emit_gone(ctx, src, link, reason).await,
-            None => {
-                ctx.report_error(e);
-                Ok(())
-            }
-        },
+        Err(e) => {
+            ctx.report_error(e);
+            Ok(())
+        }
     }
 }
 

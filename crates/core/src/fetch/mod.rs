@@ -124,6 +124,10 @@ pub struct Request {
     pub headers: HeaderMap,
     /// Send stored validators and accept `304 Not Modified`.
     pub conditional: bool,
+    /// Final error statuses returned as a [`Response`] (body included) instead of
+    /// [`Error::Status`], for an API whose refusal body says why (see
+    /// [`Request::accept_status`]).
+    pub accept: Vec<u16>,
 }
 
 impl std::fmt::Debug for Request {
@@ -147,6 +151,7 @@ impl Request {
             url: parsed,
             headers: HeaderMap::new(),
             conditional: false,
+            accept: Vec::new(),
         })
     }
 
@@ -173,6 +178,15 @@ impl Request {
     /// Makes the request conditional (see the module docs).
     pub fn conditional(mut self) -> Self {
         self.conditional = true;
+        self
+    }
+
+    /// Returns a final answer with `status` (after the usual retries) as a [`Response`] with
+    /// its body, so that the caller can read the API's own error (Pagure's
+    /// `EISSUENOTALLOWED` 403, say) instead of a bare [`Error::Status`]. An answer that asks
+    /// us to wait (a rate limit) is still a (temporary) [`Error::Status`].
+    pub fn accept_status(mut self, status: u16) -> Self {
+        self.accept.push(status);
         self
     }
 }
@@ -382,7 +396,7 @@ impl HttpClient {
                     continue;
                 }
             }
-            return finish_status(url, entry.status, headers, body, req.conditional);
+            return finish_status(url, entry.status, headers, body, &req);
         }
         Err(Error::TooManyRedirects {
             url: req.url.to_string(),
@@ -477,7 +491,7 @@ impl HttpClient {
                         if (200..300).contains(&status) && req.conditional {
                             self.store_validators(&original, &resp_headers);
                         }
-                        return finish_status(url, status, resp_headers, body, req.conditional);
+                        return finish_status(url, status, resp_headers, body, &req);
                     }
                 }
                 Err(e) if e.is_temporary() && attempt < self.config.retries => {
@@ -645,9 +659,19 @@ fn finish_status(
     status: u16,
     headers: HeaderMap,
     body: Bytes,
-    conditional: bool,
+    req: &Request,
 ) -> Result<Response, Error> {
-    if (200..300).contains(&status) || (status == 304 && conditional) {
+    let retry_after = if (200..300).contains(&status) {
+        None
+    } else {
+        server_wait(&headers).or_else(|| {
+            (status == 403 && (rate_limited(&headers) || says_rate_limit(&body)))
+                .then_some(RATE_LIMIT_PAUSE)
+        })
+    };
+    // An accepted status that asks us to wait (a rate limit) stays a (temporary) error.
+    let accepted = req.accept.contains(&status) && retry_after.is_none();
+    if (200..300).contains(&status) || (status == 304 && req.conditional) || accepted {
         let body = if status == 304 { Bytes::new() } else { body };
         return Ok(Response {
             url,
@@ -659,8 +683,21 @@ fn finish_status(
     Err(Error::Status {
         url: url.to_string(),
         status,
-        retry_after: server_wait(&headers),
+        retry_after,
     })
+}
+
+/// The wait a 403 rate limit without a reset time asks for (GitHub: "wait at least one
+/// minute" after a secondary rate limit). It marks the 403 temporary ([`Error::is_temporary`]).
+const RATE_LIMIT_PAUSE: Duration = Duration::from_secs(60);
+
+/// Whether an error body says it is a rate limit (GitHub's primary "API rate limit exceeded"
+/// and "secondary rate limit" messages): the first 4 KiB, case-insensitively.
+fn says_rate_limit(body: &[u8]) -> bool {
+    let head = &body[..body.len().min(4096)];
+    String::from_utf8_lossy(head)
+        .to_ascii_lowercase()
+        .contains("rate limit")
 }
 
 /// Refuses non-http(s) URLs and IP-literal hosts the policy forbids (names are checked by the

@@ -451,3 +451,101 @@ async fn non_http_schemes_are_refused() {
         assert!(matches!(e, Error::Refused { .. }), "{url}: {e}");
     }
 }
+
+/// A plain 403 (a refusal, a challenge page) is permanent; a 403 rate limit — an exhausted
+/// `X-RateLimit-Remaining` without reset, GitHub's secondary-limit body, or a wait beyond
+/// `--max-wait` — is temporary, so that the run withholds its deletions.
+#[tokio::test]
+async fn rate_limited_403s_are_temporary_and_plain_403s_are_not() {
+    let server = MockServer::start().await;
+    let far = (SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 7200)
+        .to_string();
+    let secondary = r#"{"message": "You have exceeded a secondary rate limit. Please wait a few minutes before you try again."}"#;
+    let cases = [
+        ("plain", ResponseTemplate::new(403), false),
+        (
+            "challenge",
+            ResponseTemplate::new(403).set_body_raw("<html>Just a moment...</html>", "text/html"),
+            false,
+        ),
+        (
+            "remaining-0",
+            ResponseTemplate::new(403).insert_header("X-RateLimit-Remaining", "0"),
+            true,
+        ),
+        (
+            "secondary",
+            ResponseTemplate::new(403).set_body_raw(secondary, "application/json"),
+            true,
+        ),
+        (
+            "beyond-max-wait",
+            ResponseTemplate::new(403)
+                .insert_header("X-RateLimit-Remaining", "0")
+                .insert_header("X-RateLimit-Reset", far.as_str()),
+            true,
+        ),
+    ];
+    for (name, template, _) in &cases {
+        Mock::given(path(format!("/{name}")))
+            .respond_with(template.clone())
+            .mount(&server)
+            .await;
+    }
+    let mut cfg = loopback_config();
+    cfg.retries = 1;
+    cfg.max_wait = Duration::from_millis(100);
+    let c = client(cfg);
+    for (name, _, temporary) in cases {
+        let e = get(&c, &format!("{}/{name}", server.uri()))
+            .await
+            .unwrap_err();
+        assert_eq!(e.status(), Some(403), "{name}");
+        assert_eq!(e.is_temporary(), temporary, "{name}: {e:?}");
+    }
+}
+
+/// `accept_status` hands the refusal's body to the caller (to read the API's own error).
+#[tokio::test]
+async fn accepted_error_statuses_come_back_with_their_body() {
+    let server = MockServer::start().await;
+    Mock::given(path("/private"))
+        .respond_with(ResponseTemplate::new(403).set_body_string("{\"error_code\": \"X\"}"))
+        .mount(&server)
+        .await;
+    let c = client(loopback_config());
+    let url = format!("{}/private", server.uri());
+    let resp = c
+        .fetch(Request::get(&url).unwrap().accept_status(403))
+        .await
+        .unwrap();
+    assert_eq!(
+        (resp.status, &resp.body[..]),
+        (403, &b"{\"error_code\": \"X\"}"[..])
+    );
+    assert_eq!(get(&c, &url).await.unwrap_err().status(), Some(403));
+}
+
+/// A rate-limited 403 stays a temporary error even when 403 is accepted.
+#[tokio::test]
+async fn an_accepted_status_that_is_a_rate_limit_stays_an_error() {
+    let server = MockServer::start().await;
+    Mock::given(path("/limited"))
+        .respond_with(
+            ResponseTemplate::new(403)
+                .set_body_string("{\"message\": \"API rate limit exceeded\"}"),
+        )
+        .mount(&server)
+        .await;
+    let c = client(loopback_config());
+    let url = format!("{}/limited", server.uri());
+    let e = c
+        .fetch(Request::get(&url).unwrap().accept_status(403))
+        .await
+        .unwrap_err();
+    assert!(e.is_temporary(), "{e:?}");
+}

@@ -4,7 +4,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use bugimporters_core::{Error, ImportContext, Importer, Query, TrackerConfig};
+use bugimporters_core::{Error, ImportContext, Importer, ParsedBug, Query, TrackerConfig};
 use chrono::NaiveDateTime;
 use futures::stream::{self, StreamExt};
 use url::Url;
@@ -14,7 +14,7 @@ use crate::config::{ApiMode, BugzillaOptions, ParseSettings};
 use crate::custom::{BugFacts, CustomParser};
 use crate::parser::{
     build_bug, ids_from_bug_url, parse_bug_xml, parse_buglist_html, parse_tracking_xml,
-    query_response_kind, QueryResponseKind,
+    query_response_kind, QueryResponseKind, SkippedBug,
 };
 use crate::rest::{self, CommentFacts, COMMENT_CHUNK};
 
@@ -181,6 +181,48 @@ impl BugzillaImporter {
         }
     }
 
+    /// What Bugzilla said about the bugs of `chunk` it did not return (`<bug error="…">`, or
+    /// a REST fault): `NotFound` (the bug does not exist) and `NotPermitted` (it became
+    /// private) are deletions — the context writes them only for a held bug after a healthy
+    /// run —; `InvalidBugId` rejects the link as a bad one; anything else, and an error about
+    /// a bug not asked for, is reported. Only a closed output is an `Err`.
+    async fn bug_errors(
+        &self,
+        ctx: &ImportContext,
+        skipped: Vec<SkippedBug>,
+        chunk: &[u64],
+        url: &str,
+    ) -> Result<(), Error> {
+        let name = ctx.tracker_name();
+        for s in skipped {
+            let id = s.id.parse::<u64>().ok();
+            let asked = id.is_some_and(|id| chunk.contains(&id));
+            let link = id.map(|id| self.settings.bug_link(id));
+            match (s.error.as_str(), link) {
+                ("NotFound" | "NotPermitted", Some(link)) if asked => {
+                    tracing::info!(tracker = %name, url = %link, error = %s.error, "Bugzilla says the bug is gone or private; deleting it");
+                    ctx.emit(ParsedBug::deleted(link, name, name, ctx.now()))
+                        .await?;
+                }
+                ("InvalidBugId", link) => ctx.report_error(Error::parse(
+                    link.unwrap_or_else(|| url.to_owned()),
+                    format!(
+                        "Bugzilla says {:?} is not a valid bug id (InvalidBugId): a bad link, rejected, nothing deleted",
+                        s.id
+                    ),
+                )),
+                (error, link) => ctx.report_error(Error::parse(
+                    link.unwrap_or_else(|| url.to_owned()),
+                    format!(
+                        "Bugzilla answered error=\"{error}\" for bug {}: skipped, not deleted",
+                        s.id
+                    ),
+                )),
+            }
+        }
+        Ok(())
+    }
+
     /// One `show_bug.cgi?ctype=xml` batch. Only a closed output is an `Err`.
     async fn fetch_xml_batch(&self, client: &Client<'_>, chunk: &[u64]) -> Result<(), Error> {
         let ctx = client.ctx;
@@ -199,19 +241,7 @@ impl BugzillaImporter {
                 return Ok(());
             }
         };
-        for s in page.skipped {
-            let link =
-                s.id.parse::<u64>()
-                    .map(|id| self.settings.bug_link(id))
-                    .unwrap_or_else(|_| url.clone());
-            ctx.report_error(Error::parse(
-                link,
-                format!(
-                    "Bugzilla answered error=\"{}\" for bug {}: skipped, not deleted",
-                    s.error, s.id
-                ),
-            ));
-        }
+        self.bug_errors(ctx, page.skipped, chunk, &url).await?;
         for e in page.failed {
             ctx.report_error(e);
         }
@@ -231,11 +261,10 @@ impl BugzillaImporter {
     async fn fetch_rest_batch(&self, client: &Client<'_>, chunk: &[u64]) -> Result<(), Error> {
         let ctx = client.ctx;
         let url = rest::bugs_by_id_url(&self.rest_root, chunk)?;
-        let (facts, errors) = match client
-            .get_rest(&url)
-            .await
-            .and_then(|r| rest::parse_bugs(&r.body, url.as_str()))
-        {
+        let (facts, errors, faults) = match client.get_rest(&url).await.and_then(|r| {
+            let (facts, errors) = rest::parse_bugs(&r.body, url.as_str())?;
+            Ok((facts, errors, rest::parse_bug_faults(&r.body)))
+        }) {
             Ok(p) => p,
             Err(e) => {
                 ctx.report_error(e);
@@ -245,7 +274,9 @@ impl BugzillaImporter {
         for e in errors {
             ctx.report_error(e);
         }
-        let seen: HashSet<u64> = facts.iter().map(|f| f.id).collect();
+        let mut seen: HashSet<u64> = facts.iter().map(|f| f.id).collect();
+        seen.extend(faults.iter().filter_map(|f| f.id.parse::<u64>().ok()));
+        self.bug_errors(ctx, faults, chunk, url.as_str()).await?;
         self.report_missing(ctx, chunk, &seen);
         let requested: HashSet<u64> = chunk.iter().copied().collect();
         self.emit_rest_bugs(client, facts, Some(&requested)).await

@@ -29,7 +29,8 @@ pub const EMPTY_DESCRIPTION: &str = "(Empty description)";
 /// Most elements nested inside each other that a Bugzilla document may have (it has 4).
 const MAX_DEPTH: usize = 64;
 
-/// A `<bug error="...">` element: logged, reported and skipped, never a deletion.
+/// A `<bug error="...">` element (or a REST fault): `NotFound` and `NotPermitted` delete a
+/// held bug, `InvalidBugId` rejects the link, anything else is reported and skipped.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct SkippedBug {
@@ -37,6 +38,16 @@ pub struct SkippedBug {
     pub id: String,
     /// The `error` attribute: `NotFound`, `NotPermitted`, `InvalidBugId`...
     pub error: String,
+}
+
+impl SkippedBug {
+    /// The error `error` about the bug asked for as `id`.
+    pub fn new(id: impl Into<String>, error: impl Into<String>) -> Self {
+        SkippedBug {
+            id: id.into(),
+            error: error.into(),
+        }
+    }
 }
 
 /// What a `show_bug.cgi?ctype=xml` document holds.

@@ -1002,3 +1002,47 @@ fn bad_github_keys_fail_the_build_naming_key_and_tracker() {
     assert_eq!(built.kind, "github");
     assert_eq!(built.unknown_keys, vec!["bitesized_tagg".to_owned()]);
 }
+
+/// A rate-limited 403 on a held bug — GitHub's secondary-limit body without any header, or an
+/// exhausted `X-RateLimit-Remaining` — is temporary: the deletion of another held bug (410)
+/// in the same run is withheld, and the rate-limited bug is not deleted.
+#[tokio::test]
+async fn a_rate_limited_403_withholds_deletions() {
+    for (name, limited) in [
+        (
+            "secondary",
+            ResponseTemplate::new(403).set_body_string(
+                r#"{"message": "You have exceeded a secondary rate limit. Please wait a few minutes before you try again."}"#,
+            ),
+        ),
+        (
+            "primary",
+            ResponseTemplate::new(403)
+                .insert_header("X-RateLimit-Remaining", "0")
+                .set_body_string(r#"{"message": "API rate limit exceeded for 1.2.3.4."}"#),
+        ),
+    ] {
+        let server = MockServer::start().await;
+        Mock::given(method("GET"))
+            .and(path(format!("{REPO_PATH}/5")))
+            .respond_with(limited)
+            .mount(&server)
+            .await;
+        Mock::given(method("GET"))
+            .and(path(format!("{REPO_PATH}/6")))
+            .respond_with(ResponseTemplate::new(410))
+            .mount(&server)
+            .await;
+        let mut cfg = config(&server.uri(), "RATELIMIT403");
+        cfg.existing_bug_urls = vec![link(5), link(6)];
+        let importer = GitHubImporter::new(&cfg).unwrap();
+        let r = forge::run_importer(&importer, &cfg, client(), now(), false).await;
+        assert!(r.links(|b| b.deleted).is_empty(), "{name}: {:?}", r.bugs);
+        assert_eq!(r.stats.deletions_withheld, 1, "{name}");
+        assert!(
+            r.stats.errors.iter().any(|e| e.temporary),
+            "{name}: {:?}",
+            r.stats.errors
+        );
+    }
+}
