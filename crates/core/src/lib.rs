@@ -16,6 +16,7 @@
 //!   private-address guard);
 //! * [`forge`] — helpers shared by the issue-list API trackers (GitHub, GitLab,
 //!   Gitea/Forgejo, Pagure): refresh of held issues, label rules, parsing helpers;
+//! * [`link`] — link ownership ([`LinkScope`]) and the URL rules (http(s) only, no userinfo);
 //! * [`classify`] and [`time`] — the bite-size/documentation rules, project naming and the date
 //!   formats trackers use.
 //!
@@ -75,6 +76,7 @@ mod error;
 pub mod fetch;
 pub mod forge;
 mod importer;
+pub mod link;
 mod model;
 pub mod paging;
 mod registry;
@@ -83,6 +85,7 @@ pub mod time;
 pub use config::{load_config_str, ConfigFormat, Query, TrackerConfig};
 pub use error::{Error, Result};
 pub use importer::{ImportContext, ImportOptions, Importer, ReportedError, RunStats, TrackerStats};
+pub use link::{check_http_url, redact_userinfo, LinkScope};
 pub use model::ParsedBug;
 pub use registry::{
     BuildContext, BuiltImporter, ConfigKey, ImporterFactory, ParseFormat, ParseFormatKind,
