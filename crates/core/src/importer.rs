@@ -12,7 +12,14 @@ use serde::Serialize;
 use tokio::sync::{mpsc, Semaphore};
 
 use crate::fetch::{HttpClient, Request, Response};
-use crate::{Error, ParsedBug};
+use crate::{Error, LinkScope, ParsedBug};
+
+fn strip_config(e: &Error) -> String {
+    match e {
+        Error::Config { message } => message.clone(),
+        other => other.to_string(),
+    }
+}
 
 /// What a tracker type does: run its queries, and refresh the bugs the host already holds.
 ///
@@ -75,8 +82,12 @@ impl ReportedError {
     /// scrubbed of secrets (see [`crate::redact`]).
     pub fn new(error: &Error) -> Self {
         ReportedError {
-            url: error.url().map(|u| crate::redact::scrub(u).into_owned()),
-            reason: crate::redact::scrub(&error.inner().to_string()).into_owned(),
+            // A server may send URLs with userinfo (redirects, links): never print a password.
+            url: error
+                .url()
+                .map(|u| crate::redact::scrub(&crate::link::redact_userinfo(u)).into_owned()),
+            reason: crate::redact::scrub(&crate::link::redact_userinfo(&error.inner().to_string()))
+                .into_owned(),
             temporary: error.is_temporary(),
         }
     }
@@ -153,6 +164,7 @@ pub struct ImportContext {
     pending_deletions: Mutex<Vec<ParsedBug>>,
     errors: Mutex<Vec<ReportedError>>,
     counters: Counters,
+    scope: Option<LinkScope>,
 }
 
 impl ImportContext {
@@ -179,6 +191,7 @@ impl ImportContext {
             pending_deletions: Mutex::new(Vec::new()),
             errors: Mutex::new(Vec::new()),
             counters: Counters::default(),
+            scope: None,
         }
     }
 
@@ -195,6 +208,15 @@ impl ImportContext {
         }
         *self.counters.resumed.get_mut() = written.len() as u64;
         self.written = written;
+        self
+    }
+
+    /// Sets the links this tracker owns ([`crate::Registry::link_scope`]; the crawl always
+    /// sets it): [`ImportContext::emit`] then drops every record whose `canonical_bug_link` is
+    /// not in `scope`. Without a scope only the URL rules are checked (absolute http(s), no
+    /// userinfo).
+    pub fn with_link_scope(mut self, scope: LinkScope) -> Self {
+        self.scope = Some(scope);
         self
     }
 
@@ -270,6 +292,9 @@ impl ImportContext {
         if !self.written.is_empty() && self.written.contains(&bug.canonical_bug_link) {
             return Ok(());
         }
+        if !self.check_owned(&bug) {
+            return Ok(());
+        }
         if bug.tracker_name.is_none() {
             bug.tracker_name = Some(self.tracker_name.clone());
         }
@@ -292,6 +317,33 @@ impl ImportContext {
             return Ok(());
         }
         self.send(bug).await
+    }
+
+    /// Whether `bug`'s link is an http(s) URL without userinfo that this tracker owns (in its
+    /// scope, or one of the host's held links of this tracker, which may predate a move of
+    /// the instance); when
+    /// not, reports the dropped record once (tracker and a bounded, redacted link) and says
+    /// `false`.
+    fn check_owned(&self, bug: &ParsedBug) -> bool {
+        let link = &bug.canonical_bug_link;
+        let reason = match (crate::link::check_http_url(link), &self.scope) {
+            (Err(e), _) => format!("record dropped: its canonical_bug_link is unusable: {}", strip_config(&e)),
+            (Ok(_), Some(scope)) if !scope.owns(link) && !self.is_existing(link) => format!(
+                "record dropped: canonical_bug_link {} is not a link this tracker owns (it owns {scope})",
+                crate::link::quote_url(link)
+            ),
+            _ => return true,
+        };
+        tracing::warn!(tracker = %self.tracker_name, url = %crate::link::bounded_url(link), "{reason}");
+        self.errors
+            .lock()
+            .expect("errors lock")
+            .push(ReportedError {
+                url: Some(crate::link::bounded_url(link)),
+                reason,
+                temporary: false,
+            });
+        false
     }
 
     async fn send(&self, bug: ParsedBug) -> Result<(), Error> {
@@ -383,6 +435,88 @@ mod tests {
         assert_eq!(bug.tracker_name.as_deref(), Some("T"));
         assert_eq!(bug.project_name.as_deref(), Some("T"));
         assert!(bug.last_polled.is_some());
+    }
+
+    #[tokio::test]
+    async fn emit_drops_links_the_tracker_does_not_own() {
+        // Another tracker's bug: not in this tracker's held links.
+        let held = "http://legit.example/trac/ticket/7".to_owned();
+        let (ctx, mut rx) = ctx(&["https://old-name.example/o/r/issues/3".to_owned()]);
+        let ctx = ctx.with_link_scope(LinkScope::under("https://github.com/o/r/issues/").unwrap());
+        let now = ctx.now();
+        ctx.emit(ParsedBug::new("https://github.com/o/r/issues/1"))
+            .await
+            .unwrap();
+        ctx.emit(ParsedBug::new(held.clone())).await.unwrap();
+        ctx.emit(ParsedBug::deleted(&held, "T", "T", now))
+            .await
+            .unwrap();
+        ctx.emit(ParsedBug::new("javascript:alert(document.cookie)"))
+            .await
+            .unwrap();
+        ctx.emit(ParsedBug::new("https://bob:S3cret@github.com/o/r/issues/2"))
+            .await
+            .unwrap();
+        let long = format!("https://evil.example/{}", "a".repeat(100_000));
+        ctx.emit(ParsedBug::new(long)).await.unwrap();
+        // A held link of this tracker from before a move of the instance may be refreshed.
+        let mut moved = ParsedBug::new("https://old-name.example/o/r/issues/3");
+        moved.no_update = true;
+        ctx.emit(moved).await.unwrap();
+        let stats = ctx.finish(true).await;
+        assert_eq!((stats.bugs_emitted, stats.deleted), (2, 0));
+        assert_eq!(stats.errors.len(), 5, "one error per dropped record");
+        let reasons: Vec<String> = stats
+            .errors
+            .iter()
+            .map(|e| format!("{} {}", e.url.as_deref().unwrap_or(""), e.reason))
+            .collect();
+        assert!(
+            reasons[0].contains("legit.example/trac/ticket/7"),
+            "{reasons:?}"
+        );
+        assert!(reasons[0].contains("github.com/o/r/issues/"), "{reasons:?}");
+        assert!(
+            reasons
+                .iter()
+                .all(|r| !r.contains("S3cret") && r.len() < 1000),
+            "{reasons:?}"
+        );
+        assert_eq!(
+            rx.recv().await.unwrap().canonical_bug_link,
+            "https://github.com/o/r/issues/1"
+        );
+        assert!(rx.recv().await.unwrap().no_update);
+        drop(ctx);
+        assert!(rx.recv().await.is_none());
+    }
+
+    #[tokio::test]
+    async fn reported_errors_never_show_url_passwords() {
+        let (ctx, _rx) = ctx(&[]);
+        ctx.report_error(Error::Status {
+            url: "http://bob:S3cret@x.example/redirected".into(),
+            status: 500,
+            retry_after: None,
+        });
+        let stats = ctx.finish(true).await;
+        let shown = format!("{:?}", stats.errors);
+        assert!(
+            !shown.contains("S3cret") && shown.contains("x.example"),
+            "{shown}"
+        );
+    }
+
+    #[tokio::test]
+    async fn emit_without_a_scope_still_refuses_script_links() {
+        let (ctx, mut rx) = ctx(&[]);
+        ctx.emit(ParsedBug::new("data:text/html,<script>x</script>"))
+            .await
+            .unwrap();
+        ctx.emit(ParsedBug::new("http://x/1")).await.unwrap();
+        let stats = ctx.finish(true).await;
+        assert_eq!((stats.bugs_emitted, stats.errors.len()), (1, 1));
+        assert_eq!(rx.recv().await.unwrap().canonical_bug_link, "http://x/1");
     }
 
     #[tokio::test]

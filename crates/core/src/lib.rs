@@ -18,6 +18,7 @@
 //!   Gitea/Forgejo, Pagure): refresh of held issues, label rules, parsing helpers;
 //! * [`redact`] and [`log`] — the process-wide redaction of secrets, bounded quotes of
 //!   untrusted input in errors ([`excerpt`]) and the log setup every binary shares;
+//! * [`link`] — link ownership ([`LinkScope`]) and the URL rules (http(s) only, no userinfo);
 //! * [`classify`] and [`time`] — the bite-size/documentation rules, project naming and the date
 //!   formats trackers use.
 //!
@@ -77,6 +78,7 @@ mod error;
 pub mod fetch;
 pub mod forge;
 mod importer;
+pub mod link;
 pub mod log;
 mod model;
 pub mod paging;
@@ -87,6 +89,7 @@ pub mod time;
 pub use config::{load_config_str, ConfigFormat, Query, TrackerConfig};
 pub use error::{excerpt, Error, Result, EXCERPT_MAX};
 pub use importer::{ImportContext, ImportOptions, Importer, ReportedError, RunStats, TrackerStats};
+pub use link::{check_http_url, redact_userinfo, LinkScope};
 pub use model::ParsedBug;
 pub use registry::{
     BuildContext, BuiltImporter, ConfigKey, ImporterFactory, ParseFormat, ParseFormatKind,

@@ -288,6 +288,15 @@ async fn run_tracker(
             return failed_report(name, None, e, started);
         }
     };
+    // The links this tracker may emit: a record for any other link is dropped and reported
+    // (a hostile server must not write over another tracker's bugs).
+    let scope = match registry.link_scope(&config) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(tracker = %name, error = %e, "cannot tell which links this tracker owns; tracker skipped");
+            return failed_report(name, Some(built.kind.to_owned()), e, started);
+        }
+    };
     if !built.unknown_keys.is_empty() {
         tracing::warn!(tracker = %name, keys = ?built.unknown_keys, "keys this tracker type does not use (typos?)");
     }
@@ -308,7 +317,8 @@ async fn run_tracker(
         bug_tx,
         options,
         &config.existing_bug_urls,
-    );
+    )
+    .with_link_scope(scope);
     let ctx = if written.is_empty() {
         ctx
     } else {

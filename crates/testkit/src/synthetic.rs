@@ -1015,7 +1015,7 @@ fn github_json(s: &Shared, owner: &str, repo: &str, b: &SyntheticBug) -> serde_j
     );
     serde_json::json!({
         "url": api,
-        "html_url": format!("http://{}/github-web/{owner}/{repo}/issues/{}", s.addr, b.id),
+        "html_url": format!("http://{}/github/{owner}/{repo}/issues/{}", s.addr, b.id),
         "id": 1_000_000 + b.id,
         "number": b.id,
         "title": b.title,

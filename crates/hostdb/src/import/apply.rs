@@ -62,12 +62,23 @@ fn upsert_sql(db: &HostDb, shape: u32, rows: usize) -> String {
     updated.extend(&cols);
     let text = match db.backend {
         Backend::MySql => {
+            // The owner guard `tracker_id = VALUES(tracker_id)` backs up the check in Rust
+            // against a concurrent import: a bug never changes tracker.
             let mut sets: Vec<String> = updated
                 .iter()
-                .map(|c| format!("{c} = IF(VALUES(last_polled) >= last_polled, VALUES({c}), {c})"))
+                .map(|c| {
+                    format!(
+                        "{c} = IF(VALUES(last_polled) >= last_polled \
+                         AND tracker_id = VALUES(tracker_id), VALUES({c}), {c})"
+                    )
+                })
                 .collect();
             // Last: the assignments above compare with the old value.
-            sets.push("last_polled = GREATEST(last_polled, VALUES(last_polled))".into());
+            sets.push(
+                "last_polled = IF(tracker_id = VALUES(tracker_id), \
+                 GREATEST(last_polled, VALUES(last_polled)), last_polled)"
+                    .into(),
+            );
             format!(
                 "INSERT INTO bugs ({}) VALUES {marks} ON DUPLICATE KEY UPDATE {}",
                 names.join(", "),
@@ -82,7 +93,8 @@ fn upsert_sql(db: &HostDb, shape: u32, rows: usize) -> String {
             sets.push("last_polled = excluded.last_polled".into());
             format!(
                 "INSERT INTO bugs ({}) VALUES {marks} ON CONFLICT (canonical_bug_link) DO UPDATE \
-                 SET {} WHERE bugs.last_polled <= excluded.last_polled",
+                 SET {} WHERE bugs.last_polled <= excluded.last_polled \
+                 AND bugs.tracker_id = excluded.tracker_id",
                 names.join(", "),
                 sets.join(", ")
             )
@@ -269,8 +281,9 @@ impl HostDb {
                 let marks = vec!["?"; chunk.len()].join(", ");
                 (
                     self.sql(&format!(
-                        "SELECT TXT(canonical_bug_link), last_polled, content_hash FROM bugs \
-                         WHERE canonical_bug_link IN ({marks})"
+                        "SELECT TXT(b.canonical_bug_link), b.last_polled, b.content_hash, \
+                         b.tracker_id, TXT(t.name) FROM bugs b JOIN trackers t \
+                         ON t.id = b.tracker_id WHERE b.canonical_bug_link IN ({marks})"
                     )),
                     chunk,
                 )
@@ -279,7 +292,9 @@ impl HostDb {
         let bump = self.sql(
             "UPDATE bugs SET last_polled = ? WHERE canonical_bug_link = ? AND last_polled < ?",
         );
-        let delete = self.sql("DELETE FROM bugs WHERE canonical_bug_link = ? AND last_polled <= ?");
+        let delete = self.sql(
+            "DELETE FROM bugs WHERE canonical_bug_link = ? AND last_polled <= ? AND tracker_id = ?",
+        );
 
         with_pool!(&self.pool, |p| {
             async {
@@ -287,13 +302,18 @@ impl HostDb {
                 let mut tx = p.begin_with(begin_statement(self.backend)).await?;
                 let mut existing: HashMap<String, (NaiveDateTime, i64)> =
                     HashMap::with_capacity(links.len());
+                // Owner (tracker id and name) of every bug held or written in this batch.
+                let mut owners: HashMap<String, (i64, String)> =
+                    HashMap::with_capacity(links.len());
                 for (text, chunk) in &lookups {
                     let mut q = sqlx::query(text);
                     for link in *chunk {
                         q = q.bind(*link);
                     }
                     for row in q.fetch_all(&mut *tx).await? {
-                        existing.insert(row.try_get(0)?, (row.try_get(1)?, row.try_get(2)?));
+                        let link: String = row.try_get(0)?;
+                        owners.insert(link.clone(), (row.try_get(3)?, row.try_get(4)?));
+                        existing.insert(link, (row.try_get(1)?, row.try_get(2)?));
                     }
                 }
                 let mut projects: HashMap<&str, i64> = HashMap::new();
@@ -330,6 +350,10 @@ impl HostDb {
                 }
                 for (idx, item) in items.iter().enumerate() {
                     let r = &item.record;
+                    if let Some(reason) = ownership_refusal(item, owners.get(&r.link)) {
+                        out.rejections.push((idx, reason));
+                        continue;
+                    }
                     if r.no_update {
                         let Some(held) = existing.get_mut(&r.link) else {
                             out.rejections.push((
@@ -372,6 +396,7 @@ impl HostDb {
                                 let n = sqlx::query(&delete)
                                     .bind(&r.link)
                                     .bind(lp)
+                                    .bind(tracker_id)
                                     .execute(&mut *tx)
                                     .await?
                                     .rows_affected();
@@ -434,6 +459,9 @@ impl HostDb {
                     pending_bytes += bytes;
                     pending_links.insert(r.link.as_str());
                     pending.push((idx, pid, tracker_id, lp, hash));
+                    owners
+                        .entry(r.link.clone())
+                        .or_insert_with(|| (tracker_id, r.tracker.clone().unwrap_or_default()));
                     if held.is_some() {
                         out.updated += 1;
                     } else {
@@ -448,6 +476,21 @@ impl HostDb {
             }
             .await
         })
+    }
+}
+
+/// Why `item` may not touch its bug, if it may not: the bug belongs to another tracker (the
+/// existing owner wins), or its tracker does not own the link and does not already hold the
+/// bug. `owner` is the bug's tracker (id, name) when the database holds it.
+fn ownership_refusal(item: &Pending, owner: Option<&(i64, String)>) -> Option<String> {
+    let name = item.record.tracker.as_deref().unwrap_or_default();
+    match (owner, item.tracker_id) {
+        (Some((owner_id, owner_name)), Some(tid)) if *owner_id != tid => Some(format!(
+            "the bug belongs to tracker {owner_name:?}; a record of tracker {name:?} may not \
+             change it (the existing owner wins)"
+        )),
+        (Some((owner_id, _)), Some(tid)) if *owner_id == tid => None,
+        _ => item.out_of_scope.clone(),
     }
 }
 

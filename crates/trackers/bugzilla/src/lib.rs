@@ -97,8 +97,8 @@ pub mod rest;
 use std::sync::Arc;
 
 use bugimporters_core::{
-    BuildContext, ConfigKey, Error, Importer, ImporterFactory, ParseFormat, ParseFormatKind,
-    ParseInput, ParseOutput, ParsedBug, Registry,
+    BuildContext, ConfigKey, Error, Importer, ImporterFactory, LinkScope, ParseFormat,
+    ParseFormatKind, ParseInput, ParseOutput, ParsedBug, Registry, TrackerConfig,
 };
 use url::Url;
 
@@ -178,6 +178,16 @@ impl ImporterFactory for BugzillaFactory {
             cx.config,
             selected_parser(cx)?,
         )?))
+    }
+
+    /// Bug links are `urljoin(base_url, "show_bug.cgi?id=N")`: that one page under
+    /// `base_url`, whatever its query.
+    fn link_scope(&self, config: &TrackerConfig) -> Result<LinkScope, Error> {
+        let base = config.base_url_with_slash()?;
+        let page = base
+            .join("show_bug.cgi")
+            .map_err(|e| Error::config(format!("base_url: {e}")))?;
+        LinkScope::under(page.as_str())
     }
 
     fn parse_formats(&self) -> Vec<ParseFormat> {
