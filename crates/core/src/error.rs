@@ -105,6 +105,17 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// The host's circuit breaker is open: it failed `failures` consecutive attempts in this
+    /// run, so its remaining requests fail at once (temporary: the next run tries again).
+    #[error("{url}: host {host} failed {failures} consecutive attempts; its remaining requests in this run fail fast (circuit breaker)")]
+    HostUnavailable {
+        /// The requested URL.
+        url: String,
+        /// `host:port` of the breaker.
+        host: String,
+        /// The threshold that opened it.
+        failures: u32,
+    },
     /// The output channel was closed: the run is shutting down.
     #[error("the output was closed")]
     Closed,
@@ -167,7 +178,7 @@ impl Error {
     pub fn is_temporary(&self) -> bool {
         match self.inner() {
             Error::Status { status, .. } => is_temporary_status(*status),
-            Error::Network { .. } => true,
+            Error::Network { .. } | Error::HostUnavailable { .. } => true,
             _ => false,
         }
     }
@@ -200,6 +211,7 @@ impl Error {
             | Error::BodyTooLarge { url, .. }
             | Error::TooManyRedirects { url, .. }
             | Error::Parse { url, .. }
+            | Error::HostUnavailable { url, .. }
             | Error::NotRecorded { url } => Some(url),
             _ => None,
         }
