@@ -116,6 +116,13 @@ pub enum Error {
         /// The threshold that opened it.
         failures: u32,
     },
+    /// The tracker's run took longer than the per-tracker deadline (`--tracker-timeout`) and was
+    /// abandoned (temporary: its records so far are kept, its deletions withheld).
+    #[error("the tracker's run was abandoned after {limit_s} s (--tracker-timeout): records written so far are kept, deletions withheld")]
+    TrackerDeadline {
+        /// The deadline in seconds.
+        limit_s: u64,
+    },
     /// The output channel was closed: the run is shutting down.
     #[error("the output was closed")]
     Closed,
@@ -178,7 +185,9 @@ impl Error {
     pub fn is_temporary(&self) -> bool {
         match self.inner() {
             Error::Status { status, .. } => is_temporary_status(*status),
-            Error::Network { .. } | Error::HostUnavailable { .. } => true,
+            Error::Network { .. }
+            | Error::HostUnavailable { .. }
+            | Error::TrackerDeadline { .. } => true,
             _ => false,
         }
     }

@@ -16,6 +16,8 @@
 //!   private-address guard);
 //! * [`forge`] — helpers shared by the issue-list API trackers (GitHub, GitLab,
 //!   Gitea/Forgejo, Pagure): refresh of held issues, label rules, parsing helpers;
+//! * [`parse`] — the bounded blocking pool and deadline for CPU-heavy parsing, and the cost
+//!   bound of HTML; [`limits`] — the size caps of an output record;
 //! * [`classify`] and [`time`] — the bite-size/documentation rules, project naming and the date
 //!   formats trackers use.
 //!
@@ -75,8 +77,10 @@ mod error;
 pub mod fetch;
 pub mod forge;
 mod importer;
+pub mod limits;
 mod model;
 pub mod paging;
+pub mod parse;
 mod registry;
 pub mod time;
 
