@@ -125,6 +125,9 @@ async fn crawl(
     fetch.max_wait = Duration::from_secs(args.max_wait);
     fetch.timeout = Duration::from_secs(args.timeout.max(1));
     fetch.max_body_bytes = args.max_body_mib.saturating_mul(1024 * 1024);
+    fetch.speed_limit = args.speed_limit;
+    fetch.speed_time = Duration::from_secs(args.speed_time);
+    fetch.breaker_threshold = args.max_host_failures;
     fetch.record_dir = args.record.clone();
     fetch.replay_dir = args.replay.clone();
     fetch.network = NetworkPolicy {
@@ -140,6 +143,7 @@ async fn crawl(
     options.shard = args.shard.unwrap_or_default();
     options.progress = !args.no_progress && std::io::stderr().is_terminal();
     options.validators_file = args.state.clone();
+    options.tracker_timeout = Duration::from_secs(args.tracker_timeout.max(1));
 
     if let Some(name) = args.trackers.iter().find(|n| {
         !configs

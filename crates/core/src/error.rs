@@ -107,6 +107,24 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// The host's circuit breaker is open: it failed `failures` consecutive attempts in this
+    /// run, so its remaining requests fail at once (temporary: the next run tries again).
+    #[error("{url}: host {host} failed {failures} consecutive attempts; its remaining requests in this run fail fast (circuit breaker)")]
+    HostUnavailable {
+        /// The requested URL.
+        url: String,
+        /// `host:port` of the breaker.
+        host: String,
+        /// The threshold that opened it.
+        failures: u32,
+    },
+    /// The tracker's run took longer than the per-tracker deadline (`--tracker-timeout`) and was
+    /// abandoned (temporary: its records so far are kept, its deletions withheld).
+    #[error("the tracker's run was abandoned after {limit_s} s (--tracker-timeout): records written so far are kept, deletions withheld")]
+    TrackerDeadline {
+        /// The deadline in seconds.
+        limit_s: u64,
+    },
     /// The output channel was closed: the run is shutting down.
     #[error("the output was closed")]
     Closed,
@@ -176,7 +194,9 @@ impl Error {
                 retry_after,
                 ..
             } => is_temporary_status(*status) || (*status == 403 && retry_after.is_some()),
-            Error::Network { .. } => true,
+            Error::Network { .. }
+            | Error::HostUnavailable { .. }
+            | Error::TrackerDeadline { .. } => true,
             _ => false,
         }
     }
@@ -209,6 +229,7 @@ impl Error {
             | Error::BodyTooLarge { url, .. }
             | Error::TooManyRedirects { url, .. }
             | Error::Parse { url, .. }
+            | Error::HostUnavailable { url, .. }
             | Error::NotRecorded { url } => Some(url),
             _ => None,
         }

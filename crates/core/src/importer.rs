@@ -116,6 +116,11 @@ pub struct TrackerStats {
     /// Records an interrupted run had already written, kept instead of fetched again
     /// (`--resume`).
     pub resumed: u64,
+    /// Errors not listed again in `errors`: further fast failures of a host whose circuit
+    /// breaker is open (the first one is listed, once per host).
+    pub suppressed_errors: u64,
+    /// Records with at least one field cut to its size cap (see [`crate::limits`]).
+    pub truncated: u64,
 }
 
 /// Totals of a run (see the crawl report).
@@ -141,6 +146,8 @@ struct Counters {
     ok: AtomicU64,
     bytes: AtomicU64,
     resumed: AtomicU64,
+    suppressed: AtomicU64,
+    truncated: AtomicU64,
 }
 
 /// What an importer uses to fetch and to emit: the shared HTTP client with this tracker's
@@ -163,6 +170,8 @@ pub struct ImportContext {
     seen: Mutex<HashSet<u64>>,
     pending_deletions: Mutex<Vec<ParsedBug>>,
     errors: Mutex<Vec<ReportedError>>,
+    /// Hosts whose open circuit breaker is already in `errors`.
+    breaker_hosts: Mutex<HashSet<String>>,
     counters: Counters,
     scope: Option<LinkScope>,
 }
@@ -190,6 +199,7 @@ impl ImportContext {
             seen: Mutex::new(HashSet::new()),
             pending_deletions: Mutex::new(Vec::new()),
             errors: Mutex::new(Vec::new()),
+            breaker_hosts: Mutex::new(HashSet::new()),
             counters: Counters::default(),
             scope: None,
         }
@@ -304,6 +314,9 @@ impl ImportContext {
         if bug.last_polled.is_none() {
             bug.last_polled = Some(self.options.now);
         }
+        if !self.apply_limits(&mut bug) {
+            return Ok(());
+        }
         if bug.deleted {
             if self.is_existing(&bug.canonical_bug_link) {
                 self.pending_deletions
@@ -346,6 +359,23 @@ impl ImportContext {
         false
     }
 
+    /// Applies the size caps of [`crate::limits`]; `false` when the record must be dropped
+    /// (reported as an error).
+    fn apply_limits(&self, bug: &mut ParsedBug) -> bool {
+        match bug.enforce_limits() {
+            Ok(cut) if cut.is_empty() => true,
+            Ok(cut) => {
+                tracing::info!(tracker = %self.tracker_name, url = %bug.canonical_bug_link, fields = ?cut, "fields cut to their size cap");
+                self.counters.truncated.fetch_add(1, Ordering::Relaxed);
+                true
+            }
+            Err(e) => {
+                self.report_error(e);
+                false
+            }
+        }
+    }
+
     async fn send(&self, bug: ParsedBug) -> Result<(), Error> {
         if bug.no_update {
             self.counters.no_update.fetch_add(1, Ordering::Relaxed);
@@ -362,6 +392,17 @@ impl ImportContext {
     /// the report); the importer goes on.
     pub fn report_error(&self, error: Error) {
         let error = error.in_tracker(&self.tracker_name);
+        if let Error::HostUnavailable { host, .. } = error.inner() {
+            if !self
+                .breaker_hosts
+                .lock()
+                .expect("breaker lock")
+                .insert(host.clone())
+            {
+                self.counters.suppressed.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
+        }
         let reported = ReportedError::new(&error);
         tracing::warn!(tracker = %self.tracker_name, url = reported.url.as_deref().unwrap_or(""), error = %reported.reason, "failed");
         self.errors.lock().expect("errors lock").push(reported);
@@ -402,6 +443,8 @@ impl ImportContext {
             bytes: c.bytes.load(Ordering::Relaxed),
             errors: self.errors.lock().expect("errors lock").clone(),
             resumed: c.resumed.load(Ordering::Relaxed),
+            suppressed_errors: c.suppressed.load(Ordering::Relaxed),
+            truncated: c.truncated.load(Ordering::Relaxed),
         }
     }
 }
@@ -586,5 +629,43 @@ mod tests {
         assert!(ctx.claim("http://x/1"));
         assert!(!ctx.claim("http://x/1"));
         assert!(ctx.claim("http://x/2"));
+    }
+
+    #[tokio::test]
+    async fn an_open_circuit_breaker_is_reported_once_per_host() {
+        let (ctx, _rx) = ctx(&[]);
+        for i in 0..1000 {
+            ctx.report_error(Error::HostUnavailable {
+                url: format!("http://dead/{i}"),
+                host: "dead:80".into(),
+                failures: 16,
+            });
+        }
+        ctx.report_error(Error::HostUnavailable {
+            url: "http://other/1".into(),
+            host: "other:80".into(),
+            failures: 16,
+        });
+        let stats = ctx.finish(true).await;
+        assert_eq!(stats.errors.len(), 2, "{:?}", stats.errors);
+        assert_eq!(stats.suppressed_errors, 999);
+        assert!(stats.errors.iter().all(|e| e.temporary));
+    }
+
+    #[tokio::test]
+    async fn emit_caps_oversize_fields_and_drops_oversize_links() {
+        let (ctx, mut rx) = ctx(&[]);
+        let mut bug = ParsedBug::new("http://x/1");
+        bug.description = Some("&amp;".repeat(1_000_000));
+        ctx.emit(bug).await.unwrap();
+        let huge_link = format!("http://x/{}", "9".repeat(100_000));
+        ctx.emit(ParsedBug::new(huge_link)).await.unwrap();
+        let stats = ctx.finish(true).await;
+        assert_eq!((stats.bugs_emitted, stats.truncated), (1, 1));
+        assert_eq!(stats.errors.len(), 1);
+        let got = rx.recv().await.unwrap();
+        let desc = got.description.unwrap();
+        assert!(desc.len() <= crate::limits::MAX_DESCRIPTION_BYTES);
+        assert!(desc.ends_with(crate::limits::TRUNCATION_MARKER));
     }
 }

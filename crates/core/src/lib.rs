@@ -19,6 +19,8 @@
 //! * [`redact`] and [`log`] — the process-wide redaction of secrets, bounded quotes of
 //!   untrusted input in errors ([`excerpt`]) and the log setup every binary shares;
 //! * [`link`] — link ownership ([`LinkScope`]) and the URL rules (http(s) only, no userinfo);
+//! * [`parse`] — the bounded blocking pool and deadline for CPU-heavy parsing, and the cost
+//!   bound of HTML; [`limits`] — the size caps of an output record;
 //! * [`classify`] and [`time`] — the bite-size/documentation rules, project naming and the date
 //!   formats trackers use.
 //!
@@ -78,10 +80,12 @@ mod error;
 pub mod fetch;
 pub mod forge;
 mod importer;
+pub mod limits;
 pub mod link;
 pub mod log;
 mod model;
 pub mod paging;
+pub mod parse;
 pub mod redact;
 mod registry;
 pub mod time;

@@ -28,6 +28,12 @@ pub struct TrackerReport {
     pub bytes: u64,
     /// Every error, with URL and reason.
     pub errors: Vec<ReportedError>,
+    /// Errors not listed again: further fast failures of a host whose circuit breaker is open.
+    pub suppressed_errors: u64,
+    /// Records with a field cut to its size cap (`docs/output-schema.md`).
+    pub truncated: u64,
+    /// Why the tracker's run was abandoned before it ended (`--tracker-timeout`), if it was.
+    pub abandoned: Option<String>,
     /// Wall time in seconds.
     pub duration_s: f64,
 }

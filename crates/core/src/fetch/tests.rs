@@ -548,4 +548,139 @@ async fn an_accepted_status_that_is_a_rate_limit_stays_an_error() {
         .await
         .unwrap_err();
     assert!(e.is_temporary(), "{e:?}");
+/// A server on loopback that answers every connection with a `200` head at once and then
+/// `body_bytes` bytes, one every `gap` (a trickle); `head: false` sends nothing at all.
+async fn trickling_server(head: bool, body_bytes: usize, gap: Duration) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut sock, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                let _ = sock.read(&mut buf).await;
+                if !head {
+                    tokio::time::sleep(Duration::from_secs(3600)).await;
+                    return;
+                }
+                let head = format!("HTTP/1.1 200 OK\r\ncontent-length: {body_bytes}\r\n\r\n");
+                if sock.write_all(head.as_bytes()).await.is_err() {
+                    return;
+                }
+                for _ in 0..body_bytes {
+                    tokio::time::sleep(gap).await;
+                    if sock.write_all(b"x").await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    format!("http://{addr}/t")
+}
+
+#[tokio::test]
+async fn a_trickling_body_is_aborted_by_the_low_speed_limit() {
+    let url = trickling_server(true, 1000, Duration::from_millis(100)).await;
+    let mut cfg = loopback_config();
+    cfg.timeout = Duration::from_secs(20);
+    cfg.speed_limit = 100;
+    cfg.speed_time = Duration::from_secs(1);
+    cfg.retries = 1;
+    let c = client(cfg);
+    let started = Instant::now();
+    let e = get(&c, &url).await.unwrap_err();
+    assert!(e.is_temporary(), "{e}");
+    assert!(e.to_string().contains("low-speed limit"), "{e}");
+    assert_eq!(
+        c.counters().retries,
+        1,
+        "retried like any temporary failure"
+    );
+    println!(
+        "two trickling attempts aborted after {:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn a_server_that_never_answers_is_aborted_by_the_low_speed_limit() {
+    let url = trickling_server(false, 0, Duration::ZERO).await;
+    let mut cfg = loopback_config();
+    cfg.timeout = Duration::from_secs(20);
+    cfg.speed_time = Duration::from_secs(1);
+    cfg.retries = 0;
+    let e = get(&client(cfg), &url).await.unwrap_err();
+    assert!(e.is_temporary(), "{e}");
+    assert!(e.to_string().contains("no response head"), "{e}");
+}
+
+#[tokio::test]
+async fn a_slow_but_steady_body_passes_the_low_speed_limit() {
+    // 20 bytes at 50 ms each: 20 bytes/s, over a limit of 5 bytes/s.
+    let url = trickling_server(true, 20, Duration::from_millis(50)).await;
+    let mut cfg = loopback_config();
+    cfg.speed_limit = 5;
+    cfg.speed_time = Duration::from_secs(1);
+    let resp = get(&client(cfg), &url).await.unwrap();
+    assert_eq!(resp.body.len(), 20);
+}
+
+#[tokio::test]
+async fn the_circuit_breaker_fails_a_dead_host_fast_and_reports_it() {
+    let server = MockServer::start().await;
+    Mock::given(path("/down"))
+        .respond_with(ResponseTemplate::new(500))
+        .mount(&server)
+        .await;
+    let mut cfg = loopback_config();
+    cfg.retries = 1;
+    cfg.breaker_threshold = 3;
+    let c = client(cfg);
+    let url = format!("{}/down", server.uri());
+    // Request 1: two failed attempts. Request 2: the third opens the breaker, its retry fails
+    // fast.
+    assert_eq!(get(&c, &url).await.unwrap_err().status(), Some(500));
+    let e = get(&c, &url).await.unwrap_err();
+    assert!(matches!(e, Error::HostUnavailable { .. }), "{e}");
+    for _ in 0..50 {
+        let e = get(&c, &url).await.unwrap_err();
+        assert!(
+            matches!(e, Error::HostUnavailable { failures: 3, .. }),
+            "{e}"
+        );
+        assert!(e.is_temporary());
+        assert!(e.to_string().contains("circuit breaker"), "{e}");
+    }
+    assert_eq!(
+        server.received_requests().await.unwrap().len(),
+        3,
+        "no request reaches the host once the breaker is open"
+    );
+}
+
+#[tokio::test]
+async fn a_success_before_the_threshold_resets_the_breaker() {
+    let server = MockServer::start().await;
+    Mock::given(path("/down"))
+        .respond_with(ResponseTemplate::new(503))
+        .mount(&server)
+        .await;
+    Mock::given(path("/up"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&server)
+        .await;
+    let mut cfg = loopback_config();
+    cfg.retries = 1;
+    cfg.breaker_threshold = 3;
+    let c = client(cfg);
+    for _ in 0..5 {
+        // Two failures, then a success: never three in a row.
+        let e = get(&c, &format!("{}/down", server.uri()))
+            .await
+            .unwrap_err();
+        assert_eq!(e.status(), Some(503), "{e}");
+        get(&c, &format!("{}/up", server.uri())).await.unwrap();
+    }
+    assert_eq!(server.received_requests().await.unwrap().len(), 15);
 }
