@@ -548,6 +548,8 @@ async fn an_accepted_status_that_is_a_rate_limit_stays_an_error() {
         .await
         .unwrap_err();
     assert!(e.is_temporary(), "{e:?}");
+}
+
 /// A server on loopback that answers every connection with a `200` head at once and then
 /// `body_bytes` bytes, one every `gap` (a trickle); `head: false` sends nothing at all.
 async fn trickling_server(head: bool, body_bytes: usize, gap: Duration) -> String {
