@@ -137,7 +137,10 @@ pub(crate) fn check_tracker(registry: &Registry, config: &TrackerConfig) -> Resu
         .map_err(|e| invalid(e.to_string()))?;
     let factory = registry.factory(kind).map_err(|e| invalid(e.to_string()))?;
     let keys = factory.config_keys();
-    let unknown = registry.unknown_keys(config);
+    let mut unknown = registry.unknown_keys(config);
+    // Keys of the service (`refresh_interval`): checked here, unknown to the tracker types.
+    unknown.retain(|k| !crate::schedule::SERVICE_KEYS.contains(&k.as_str()));
+    crate::schedule::refresh_interval(config)?;
     if !unknown.is_empty() {
         let known: Vec<&str> = keys.iter().map(|k| k.name).collect();
         return Err(invalid(format!(
@@ -173,7 +176,11 @@ pub(crate) fn check_tracker(registry: &Registry, config: &TrackerConfig) -> Resu
     checked.get_older_bug_data = None;
     // Computed on export from the bugs table, like `get_older_bug_data`; never stored.
     checked.extra.remove(crate::export::BUGS_LAST_POLLED);
-    registry.build(&checked).map_err(|e| {
+    let mut for_build = checked.clone();
+    for key in crate::schedule::SERVICE_KEYS {
+        for_build.extra.remove(*key);
+    }
+    registry.build(&for_build).map_err(|e| {
         let e = match e {
             bugimporters_core::Error::Tracker { source, .. } => *source,
             other => other,

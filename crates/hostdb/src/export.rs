@@ -181,6 +181,10 @@ fn record_to_map(record: &TrackerRecord, existing: Vec<String>) -> Result<Map<St
         }
     }
     for (k, v) in &c.extra {
+        // Service keys (`refresh_interval`) are for `serve`, not the crawler.
+        if crate::schedule::SERVICE_KEYS.contains(&k.as_str()) {
+            continue;
+        }
         m.insert(k.clone(), v.clone());
     }
     m.insert(

@@ -16,7 +16,9 @@
 //!   (the `export-config` binary);
 //! * [`HostDb::import`]: crawl results (JSON lines, a JSON array or YAML) upserted by
 //!   `canonical_bug_link` in batched transactions, idempotent and safe to run from several
-//!   machines at once (the `import-results` binary).
+//!   machines at once (the `import-results` binary);
+//! * [`schedule`]: the service's schedule and leases (`bugimporters serve`, `customs refresh`,
+//!   `customs status`).
 //!
 //! Nothing here does HTTP.
 //!
@@ -63,6 +65,7 @@ mod error;
 mod export;
 mod import;
 mod read;
+pub mod schedule;
 mod yaml11;
 
 use chrono::NaiveDateTime;
@@ -79,6 +82,7 @@ pub use import::{
     NAME_MAX_CHARS, RECORD_MAX_BYTES,
 };
 pub use read::StoredBug;
+pub use schedule::{Lease, Outcome, QueueStats, RunResult, ScheduleEntry};
 
 use db::{with_pool, Pool};
 
