@@ -102,6 +102,9 @@ mod tests {
                     reason: "echoed report-secret-123".into(),
                     temporary: false,
                 }],
+                suppressed_errors: 0,
+                truncated: 0,
+                abandoned: None,
                 duration_s: 0.0,
             }],
         };
