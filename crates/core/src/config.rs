@@ -367,6 +367,8 @@ pub fn load_config_str(
     text: &str,
     format: ConfigFormat,
 ) -> Result<Vec<Result<TrackerConfig, Error>>, Error> {
+    // A UTF-8 byte order mark (some editors write one) is not part of the text.
+    let text = text.strip_prefix('\u{FEFF}').unwrap_or(text);
     let value: serde_json::Value = match format {
         ConfigFormat::Json => {
             serde_json::from_str(text).map_err(|e| Error::config(format!("invalid JSON: {e}")))?
@@ -569,6 +571,34 @@ mod tests {
         );
         let e3 = all[3].as_ref().unwrap_err().to_string();
         assert!(e3.contains("api_token") && !e3.contains("abc"), "{e3}");
+    }
+
+    /// Issue 13 point 13: a byte order mark at the start of a configuration is accepted.
+    #[test]
+    fn byte_order_mark_is_accepted() {
+        for (text, fmt) in [
+            (
+                "- {tracker_name: a, bugimporter: trac, base_url: 'http://x/'}\n",
+                ConfigFormat::Yaml,
+            ),
+            (
+                "tracker_name: a\nbugimporter: trac\nbase_url: http://x/\n",
+                ConfigFormat::Yaml,
+            ),
+            (
+                r#"[{"tracker_name": "a", "bugimporter": "trac", "base_url": "http://x/"}]"#,
+                ConfigFormat::Json,
+            ),
+            (
+                r#"{"objects": [{"tracker_name": "a", "bugimporter": "trac", "base_url": "http://x/"}]}"#,
+                ConfigFormat::Yaml,
+            ),
+        ] {
+            let all = load_config_str(&format!("\u{FEFF}{text}"), fmt)
+                .unwrap_or_else(|e| panic!("{text}: {e}"));
+            assert_eq!(all.len(), 1, "{text}");
+            assert_eq!(all[0].as_ref().unwrap().tracker_name, "a", "{text}");
+        }
     }
 
     #[test]

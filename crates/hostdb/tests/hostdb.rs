@@ -949,6 +949,50 @@ async fn yaml_export_reads_back_in_pyyaml() {
     db.close().await;
 }
 
+/// Issue 13 point 13: a UTF-8 byte order mark at the start of an import file used to cost its
+/// first record (JSON lines, JSON) or make a file without extension read as YAML.
+#[tokio::test]
+async fn byte_order_marks_cost_no_record() {
+    let tdb = TestDb::sqlite().await;
+    let db = tdb.connect().await;
+    load(&db, CONFIG).await;
+    let line = |n: u32| {
+        bug_line(
+            &format!("https://twistedmatrix.com/trac/ticket/{n}"),
+            "Twisted",
+            "bom",
+            "2013-01-01T00:00:00",
+        )
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = |n: u32| {
+        format!(
+            "- canonical_bug_link: https://twistedmatrix.com/trac/ticket/{n}\n  _tracker_name: Twisted\n  _project_name: Twisted\n  last_polled: '2013-01-01T00:00:00'\n"
+        )
+    };
+    let files = [
+        ("a.jsonl", format!("{}\n{}\n", line(1), line(2))),
+        ("b.json", format!("[{},\n{}]", line(3), line(4))),
+        ("c.yaml", format!("{}{}", yaml(5), yaml(6))),
+        ("no-extension", format!("{}\n{}\n", line(7), line(8))),
+    ];
+    let mut sources = Vec::new();
+    for (name, text) in &files {
+        let path = dir.path().join(name);
+        std::fs::write(&path, format!("\u{FEFF}{text}")).unwrap();
+        sources.push(ImportSource::path(path));
+    }
+    let s = db.import(sources, &ImportOptions::default()).await.unwrap();
+    assert_eq!(
+        (s.records, s.inserted, s.rejected, s.exit_code()),
+        (8, 8, 0, 0),
+        "{:?} {:?}",
+        s.rejections,
+        s.unusable
+    );
+    db.close().await;
+}
+
 #[tokio::test]
 async fn connect_errors_hide_the_password() {
     for url in [
