@@ -96,7 +96,8 @@ async fn cycle(
     let summary = db
         .import(
             vec![ImportSource::path(&out_path)],
-            &ImportOptions::default(),
+            &ImportOptions::default()
+                .with_registry(std::sync::Arc::new(bugimporters_all::default_registry())),
         )
         .await?;
     println!(

@@ -12,9 +12,9 @@
 //! * only absolute `http`/`https` URLs with a host are accepted (no `javascript:`, `data:`,
 //!   `file:`, relative or opaque URLs);
 //! * a URL never carries userinfo (`http://bob:S3cret@host/`): credentials come from the
-//!   secrets mechanism (`token_env` and the other `*_env` keys, or the secrets file, see
-//!   `docs/config-reference.md`), never from a URL, so they cannot reach logs, reports or
-//!   `canonical_bug_link`;
+//!   secrets mechanism (environment variables named by `token_env` and the other `*_env`
+//!   keys, see `docs/config-reference.md`, "Secrets"), never from a URL, so they cannot reach
+//!   logs, reports or `canonical_bug_link`;
 //! * hosts compare case-insensitively (the `url` crate lower-cases them), ports compare by
 //!   their effective value (`http://x/` is `http://x:80/`);
 //! * `http` and `https` of the same host and port are the same origin: trackers moved from
@@ -179,8 +179,8 @@ pub fn check_http_url(text: &str) -> Result<Url, Error> {
     if has_userinfo(&url) {
         return Err(Error::config(format!(
             "{} has a user name or password in it; URLs never carry credentials: give them \
-             through the secrets mechanism (`token_env` and the other `*_env` keys, or the \
-             secrets file; see docs/config-reference.md)",
+             through the secrets mechanism, an environment variable named by `token_env` or \
+             another `*_env` key (see \"Secrets\" in docs/config-reference.md)",
             quote_url(text)
         )));
     }
