@@ -126,15 +126,12 @@ pub fn project_name_of(config: &TrackerConfig) -> Result<String, Error> {
     )
 }
 
-/// Checks a `token_env` key: it must name an environment variable (letters, digits, `_`).
+/// Checks a `token_env` key: it must name an environment variable, not hold a token (see
+/// [`crate::redact::check_env_name`]; the error does not show the value).
 pub fn check_token_env(token_env: Option<&str>) -> Result<(), Error> {
     match token_env {
-        Some(v) if !v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') => {
-            Err(Error::config(format!(
-                "token_env must name an environment variable (letters, digits, _), got {v:?}"
-            )))
-        }
-        _ => Ok(()),
+        Some(v) => crate::redact::check_env_name("token_env", v),
+        None => Ok(()),
     }
 }
 
@@ -194,7 +191,7 @@ pub fn message_hint(value: &serde_json::Value) -> String {
     value
         .get("message")
         .and_then(|m| m.as_str())
-        .map(|m| format!(" (the server says: {m})"))
+        .map(|m| format!(" (the server says: {})", crate::excerpt(m)))
         .unwrap_or_default()
 }
 
@@ -208,8 +205,12 @@ pub fn required_date(
     text: Option<String>,
 ) -> Result<NaiveDateTime, Error> {
     let text = text.ok_or_else(|| Error::parse(url, format!("{what}: no `{key}`")))?;
-    parse_datetime(&text)
-        .ok_or_else(|| Error::parse(url, format!("{what}: `{key}` {text:?} is not a date")))
+    parse_datetime(&text).ok_or_else(|| {
+        Error::parse(
+            url,
+            format!("{what}: `{key}` {} is not a date", crate::excerpt(&text)),
+        )
+    })
 }
 
 /// The value of the first scoped label whose scope is `priority`, else `severity` (scopes

@@ -225,6 +225,27 @@ pub fn refuse_credential_params(what: &str, url: &url::Url, env_key: &str) -> Re
     }
 }
 
+/// [`refuse_credential_params`] for every query URL of `config` and its
+/// `get_older_bug_data`: the check of the trackers whose APIs accept a token in the query
+/// string (GitHub's `access_token=`, GitLab's `private_token=`, Gitea's `token=`...).
+/// URLs that do not parse are left to the tracker's own checks.
+pub fn refuse_credential_queries(
+    config: &crate::TrackerConfig,
+    env_key: &str,
+) -> Result<(), Error> {
+    let older = config
+        .get_older_bug_data
+        .iter()
+        .map(|u| ("get_older_bug_data", u));
+    let queries = config.queries.iter().map(|q| ("queries", &q.url));
+    for (what, text) in queries.chain(older) {
+        if let Ok(url) = url::Url::parse(text.trim()) {
+            refuse_credential_params(what, &url, env_key)?;
+        }
+    }
+    Ok(())
+}
+
 /// Checks the value of a configuration key (`key`: `token_env`, `api_key_env`, ...) that must
 /// name an environment variable: letters, digits and `_`, not starting with a digit, and not
 /// looking like a secret itself (a known token prefix such as `ghp_` or `glpat-`, or a long

@@ -25,15 +25,6 @@ const QUERY_CONCURRENCY: usize = 4;
 /// Most pages of one REST search.
 pub const MAX_REST_PAGES: usize = 10_000;
 
-/// Query-string keys that carry credentials; a query URL holding one is refused.
-const CREDENTIAL_PARAMS: &[&str] = &[
-    "api_key",
-    "bugzilla_api_key",
-    "bugzilla_password",
-    "bugzilla_token",
-    "token",
-];
-
 /// The comments of one chunk of bugs, by bug id.
 type CommentsResult = Result<HashMap<u64, CommentFacts>, Error>;
 
@@ -67,15 +58,7 @@ impl BugzillaImporter {
         for q in &config.queries {
             let url = Url::parse(q.url.trim())
                 .map_err(|e| Error::config(format!("queries: {:?}: {e}", q.url)))?;
-            if let Some((k, _)) = url
-                .query_pairs()
-                .find(|(k, _)| CREDENTIAL_PARAMS.contains(&k.to_ascii_lowercase().as_str()))
-            {
-                return Err(Error::config(format!(
-                    "queries: a query URL carries a credential ({k}=…); remove it and name the \
-                     variable holding the API key with api_key_env"
-                )));
-            }
+            bugimporters_core::redact::refuse_credential_params("queries", &url, "api_key_env")?;
             if let Some(root) = rest::rest_root_of(&url) {
                 if options.bugzilla_api == ApiMode::Xml {
                     return Err(Error::config(format!(

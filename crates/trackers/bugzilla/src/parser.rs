@@ -94,8 +94,8 @@ pub fn parse_bug_xml(
             page.failed.push(Error::parse(
                 url,
                 format!(
-                    "a <bug> without a numeric bug_id ({:?})",
-                    raw.id_text.trim()
+                    "a <bug> without a numeric bug_id ({})",
+                    bugimporters_core::excerpt(raw.id_text.trim())
                 ),
             ));
             return;
@@ -245,10 +245,12 @@ pub fn ids_from_bug_url(bug_url: &str) -> Result<Vec<u64>, Error> {
     let mut ids = Vec::new();
     for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
         if k == "id" {
-            let id = v
-                .trim()
-                .parse::<u64>()
-                .map_err(|_| Error::parse(bug_url, format!("bug id {v:?} is not a number")))?;
+            let id = v.trim().parse::<u64>().map_err(|_| {
+                Error::parse(
+                    bug_url,
+                    format!("bug id {} is not a number", bugimporters_core::excerpt(&v)),
+                )
+            })?;
             ids.push(id);
         }
     }
@@ -274,8 +276,12 @@ pub fn build_bug(
 ) -> Result<ParsedBug, Error> {
     let link = settings.bug_link(facts.id);
     let date = |text: &str, what: &str| {
-        time::parse_datetime(text)
-            .ok_or_else(|| Error::parse(&link, format!("{what} {text:?} is not a date")))
+        time::parse_datetime(text).ok_or_else(|| {
+            Error::parse(
+                &link,
+                format!("{what} {} is not a date", bugimporters_core::excerpt(text)),
+            )
+        })
     };
     let mut bug = ParsedBug::new(link.clone());
     bug.title = Some(facts.title.clone());

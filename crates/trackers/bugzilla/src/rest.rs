@@ -158,7 +158,11 @@ fn check_error(v: &Value, url: &str) -> Result<(), Error> {
         let code = v.get("code").map(Value::to_string).unwrap_or_default();
         return Err(Error::parse(
             url,
-            format!("Bugzilla REST error {code}: {msg}"),
+            format!(
+                "Bugzilla REST error {}: {}",
+                bugimporters_core::excerpt(&code),
+                bugimporters_core::excerpt(msg)
+            ),
         ));
     }
     Ok(())

@@ -141,11 +141,7 @@ impl GitHubOptions {
             ("personal_access_token_env", &self.personal_access_token_env),
         ] {
             if let Some(v) = value {
-                if !v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
-                    return Err(Error::config(format!(
-                        "{key} must name an environment variable (letters, digits, _), got {v:?}"
-                    )));
-                }
+                bugimporters_core::redact::check_env_name(key, v)?;
             }
         }
         Ok(Repo {

@@ -34,6 +34,7 @@ impl GitHubImporter {
     pub fn new(config: &TrackerConfig) -> Result<Self, Error> {
         let options = GitHubOptions::from_config(config)?;
         let repo = options.repo()?;
+        bugimporters_core::redact::refuse_credential_queries(config, "token_env")?;
         Ok(GitHubImporter {
             config: config.clone(),
             options,

@@ -201,9 +201,15 @@ fn date(
 ) -> Result<Option<NaiveDateTime>, Error> {
     match value.map(str::trim).filter(|v| !v.is_empty()) {
         None => Ok(None),
-        Some(v) => parse_datetime(v)
-            .map(Some)
-            .ok_or_else(|| Error::parse(url, format!("issue {id}: {field} {v:?} is not a date"))),
+        Some(v) => parse_datetime(v).map(Some).ok_or_else(|| {
+            Error::parse(
+                url,
+                format!(
+                    "issue {id}: {field} {} is not a date",
+                    bugimporters_core::excerpt(v)
+                ),
+            )
+        }),
     }
 }
 
@@ -342,10 +348,14 @@ fn issue_from_value(
 ) -> Result<RedmineIssue, Error> {
     let hint = value
         .get("id")
-        .map(|v| format!("issue {v}"))
+        .map(|v| format!("issue {}", bugimporters_core::excerpt(&v.to_string())))
         .unwrap_or_else(|| "an issue without an id".to_owned());
-    let issue: Issue =
-        serde_json::from_value(value).map_err(|e| Error::parse(url, format!("{hint}: {e}")))?;
+    let issue: Issue = serde_json::from_value(value).map_err(|e| {
+        Error::parse(
+            url,
+            format!("{hint}: {}", bugimporters_core::excerpt(&e.to_string())),
+        )
+    })?;
     issue_to_bug(issue, url, settings, now)
 }
 
@@ -419,8 +429,15 @@ pub fn parse_statuses(body: &[u8], url: &str) -> Result<StatusMap, Error> {
     struct L {
         issue_statuses: Vec<S>,
     }
-    let list: L = serde_json::from_slice(body)
-        .map_err(|e| Error::parse(url, format!("not a Redmine status list: {e}")))?;
+    let list: L = serde_json::from_slice(body).map_err(|e| {
+        Error::parse(
+            url,
+            format!(
+                "not a Redmine status list: {}",
+                bugimporters_core::excerpt(&e.to_string())
+            ),
+        )
+    })?;
     Ok(list
         .issue_statuses
         .into_iter()

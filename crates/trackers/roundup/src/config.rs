@@ -158,11 +158,7 @@ impl RoundupOptions {
             ("roundup_password_env", &options.roundup_password_env),
         ] {
             if let Some(v) = value {
-                if !v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
-                    return Err(Error::config(format!(
-                        "{key} must name an environment variable (letters, digits, _), got {v:?}"
-                    )));
-                }
+                bugimporters_core::redact::check_env_name(key, v)?;
             }
         }
         for (key, value) in [

@@ -525,8 +525,15 @@ pub fn parse_issue_html(
         values.truncate(4);
     }
     let date = |label: &str, text: &str| {
-        parse_roundup_date(text)
-            .ok_or_else(|| Error::parse(url, format!("{label} {text:?} is not a Roundup date")))
+        parse_roundup_date(text).ok_or_else(|| {
+            Error::parse(
+                url,
+                format!(
+                    "{label} {} is not a Roundup date",
+                    bugimporters_core::excerpt(text)
+                ),
+            )
+        })
     };
     let (date_reported, submitter_username, last_touched) = match values.as_slice() {
         [reported, reporter, changed, _changer] => (
@@ -648,7 +655,7 @@ pub fn parse_csv_ids(body: &[u8], url: &str) -> Result<Vec<u64>, Error> {
                 url,
                 format!(
                     "the CSV export has no id column (columns: {}); add id to @columns",
-                    headers.iter().collect::<Vec<_>>().join(",")
+                    bugimporters_core::excerpt(&headers.iter().collect::<Vec<_>>().join(","))
                 ),
             )
         })?;
@@ -659,9 +666,15 @@ pub fn parse_csv_ids(body: &[u8], url: &str) -> Result<Vec<u64>, Error> {
             continue;
         }
         let field = record.get(column).unwrap_or("").trim();
-        let id = field
-            .parse::<u64>()
-            .map_err(|_| Error::parse(url, format!("issue id {field:?} is not a number")))?;
+        let id = field.parse::<u64>().map_err(|_| {
+            Error::parse(
+                url,
+                format!(
+                    "issue id {} is not a number",
+                    bugimporters_core::excerpt(field)
+                ),
+            )
+        })?;
         ids.push(id);
     }
     Ok(ids)
@@ -695,6 +708,19 @@ pub fn parse_query_csv(body: &[u8], url: &str, base: &Url) -> Result<Vec<String>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn no_id_column_error_is_bounded_and_holds_no_token() {
+        // The server knows the token (it echoes it) and puts it in a 1 MB first line.
+        let token = "rt0k3n-very-secret-value-17";
+        bugimporters_core::redact::register(token);
+        let header = format!("title,{token},{}\n1,x\n", "c,".repeat(500_000));
+        let e = parse_csv_ids(header.as_bytes(), "http://r/issue?@action=export_csv")
+            .unwrap_err()
+            .to_string();
+        assert!(e.len() < 1024, "{} bytes", e.len());
+        assert!(e.contains("no id column") && !e.contains(token), "{e}");
+    }
 
     fn now() -> NaiveDateTime {
         bugimporters_core::time::parse_datetime("2026-01-01T00:00:00").unwrap()

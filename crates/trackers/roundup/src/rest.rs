@@ -78,7 +78,13 @@ fn json(body: &[u8], url: &str) -> Result<Value, Error> {
     let v: Value =
         serde_json::from_slice(body).map_err(|e| Error::parse(url, format!("not JSON: {e}")))?;
     if let Some(err) = v.get("error") {
-        return Err(Error::parse(url, format!("Roundup REST error: {err}")));
+        return Err(Error::parse(
+            url,
+            format!(
+                "Roundup REST error: {}",
+                bugimporters_core::excerpt(&err.to_string())
+            ),
+        ));
     }
     Ok(v)
 }

@@ -132,7 +132,11 @@ pub fn parse_query_csv(body: &[u8], url: &str, base: &Url) -> Result<QueryPage, 
             }
             Err(_) => page.errors.push(Error::parse(
                 url,
-                format!("row {}: ticket id {raw:?} is not a number", page.rows),
+                format!(
+                    "row {}: ticket id {} is not a number",
+                    page.rows,
+                    bugimporters_core::excerpt(raw)
+                ),
             )),
         }
     }
@@ -206,7 +210,7 @@ pub fn parse_ticket_csv(body: &[u8], url: &str) -> Result<TicketRow, Error> {
                 url,
                 format!(
                     "the ticket CSV has no {required} column (columns: {})",
-                    row.columns().collect::<Vec<_>>().join(", ")
+                    bugimporters_core::excerpt(&row.columns().collect::<Vec<_>>().join(", "))
                 ),
             ));
         }
@@ -283,8 +287,15 @@ fn title_date(title: &str, url: &str) -> Result<NaiveDateTime, Error> {
     let cleaned = title
         .replace("See timeline at ", "")
         .replace("in Timeline", "");
-    parse_datetime(cleaned.trim())
-        .ok_or_else(|| Error::parse(url, format!("unreadable date in title {title:?}")))
+    parse_datetime(cleaned.trim()).ok_or_else(|| {
+        Error::parse(
+            url,
+            format!(
+                "unreadable date in title {}",
+                bugimporters_core::excerpt(title)
+            ),
+        )
+    })
 }
 
 /// The first `span`/`a` with a `title` inside the first `.date p` whose text contains `word`.
@@ -400,7 +411,7 @@ fn rule(row: &TicketRow, key: &str, column: &str, text: &str, url: &str) -> Resu
             format!(
                 "{key} names the CSV column {column:?}, which this ticket does not have \
                  (columns: {})",
-                row.columns().collect::<Vec<_>>().join(", ")
+                bugimporters_core::excerpt(&row.columns().collect::<Vec<_>>().join(", "))
             ),
         )
     })?;
@@ -492,6 +503,17 @@ mod tests {
 
     fn base() -> Url {
         Url::parse("http://t.example/trac/").unwrap()
+    }
+
+    #[test]
+    fn huge_title_error_is_bounded() {
+        // A hostile server's 60 MB `title` attribute: the error quotes 200 bytes of it.
+        let title = format!("{}\n\u{1b}[31m", "&".repeat(60_000_000));
+        let e = title_date(&title, "http://t/ticket/1")
+            .unwrap_err()
+            .to_string();
+        assert!(e.len() < 1024, "{} bytes", e.len());
+        assert!(e.contains("60000006 bytes") && !e.contains('\u{1b}'), "{e}");
     }
 
     #[test]
