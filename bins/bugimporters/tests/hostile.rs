@@ -11,17 +11,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bugimporters_core::limits;
-use bugimporters_testkit::hostile::{pages, Hostile, HostileServer};
+use bugimporters_testkit::hostile::HostileCrawl;
 use bugimporters_testkit::synthetic::{Overrides, SyntheticConfig, SyntheticServer};
-
-/// A Trac tracker record with its ticket links `1..=held` held by the host.
-fn trac(name: &str, base: &str, held: u64) -> String {
-    let existing: Vec<String> = (1..=held).map(|i| format!("'{base}ticket/{i}'")).collect();
-    format!(
-        "- tracker_name: {name}\n  bugimporter: trac\n  base_url: {base}\n  queries: ['{base}query?format=csv&status=!closed&col=id&order=id']\n  existing_bug_urls: [{}]\n",
-        existing.join(", ")
-    )
-}
 
 /// Runs `bugimporters crawl` with default settings (loopback allowed); returns exit code,
 /// stderr, report and output, and the wall time.
@@ -80,43 +71,9 @@ fn reasons(t: &serde_json::Value) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_healthy_tracker_survives_every_hostile_one_with_default_settings() {
-    let healthy = SyntheticServer::start(SyntheticConfig {
-        bugs: 40,
-        ..SyntheticConfig::default()
-    })
-    .await
-    .unwrap();
-    let nested = SyntheticServer::start(SyntheticConfig {
-        bugs: 3,
-        overrides: Overrides {
-            trac_ticket_page: Some(Arc::from(pages::nested_divs(1024 * 1024))),
-            ..Overrides::default()
-        },
-        ..SyntheticConfig::default()
-    })
-    .await
-    .unwrap();
-    let mut servers = Vec::new();
-    let mut config = trac("healthy", &healthy.trac_url(), 0);
-    config.push_str(&trac("nested-div", &nested.trac_url(), 0));
-    for (name, kind, held) in [
-        ("always-500", Hostile::Always500, 200),
-        ("garbage", Hostile::Garbage, 3),
-        ("redirect-loop", Hostile::RedirectLoop, 3),
-        ("huge", Hostile::Huge(65 * 1024 * 1024), 3),
-        ("trickle", Hostile::Trickle, 0),
-        ("truncated", Hostile::Truncated, 3),
-    ] {
-        let server = HostileServer::start(kind).await.unwrap();
-        config.push_str(&trac(name, &format!("{}trac/", server.url()), held));
-        servers.push(server);
-    }
-    let bomb = HostileServer::start(Hostile::XmlBomb).await.unwrap();
-    config.push_str(&format!(
-        "- tracker_name: xml-bomb\n  bugimporter: bugzilla\n  bugzilla_api: xml\n  base_url: {u}\n  queries: []\n  existing_bug_urls: ['{u}show_bug.cgi?id=1', '{u}show_bug.cgi?id=2']\n",
-        u = bomb.url()
-    ));
-
+    let setup = HostileCrawl::start().await.unwrap();
+    let healthy = &setup.healthy;
+    let config = setup.config.clone();
     let (code, stderr, report, output, elapsed) = crawl(config).await;
     println!("hostile crawl: {:.1} s wall time", elapsed.as_secs_f64());
     assert!(!stderr.contains("panicked"), "{stderr}");
@@ -145,17 +102,7 @@ async fn a_healthy_tracker_survives_every_hostile_one_with_default_settings() {
         "a refusal is never a deletion"
     );
 
-    let expect = [
-        ("always-500", "HTTP 500"),
-        ("garbage", "cannot parse"),
-        ("redirect-loop", "redirects"),
-        ("huge", "larger than"),
-        ("trickle", "low-speed limit"),
-        ("truncated", "circuit breaker"),
-        ("xml-bomb", "declares entities"),
-        ("nested-div", "deeper than 512"),
-    ];
-    for (name, needle) in expect {
+    for &(name, needle) in &setup.hostile {
         let t = tracker(&report, name);
         let why = reasons(t);
         println!("{name}: {why}");
@@ -170,13 +117,12 @@ async fn a_healthy_tracker_survives_every_hostile_one_with_default_settings() {
             );
         }
     }
-    // 200 held bugs on a dead host: the breaker opens and is listed once, not 200 times.
+    // DEAD_HOST_HELD_BUGS (200) held bugs on a dead host: the breaker opens and is listed once, not 200 times.
     let dead = tracker(&report, "always-500");
     let listed = reasons(dead).matches("circuit breaker").count();
     assert_eq!(listed, 1, "{}", reasons(dead));
     assert!(dead["suppressed_errors"].as_u64().unwrap() > 100, "{dead}");
     assert!(dead["errors"].as_array().unwrap().len() < 40, "{dead}");
-    drop(servers);
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -14,6 +14,8 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
+use crate::synthetic::{Overrides, SyntheticConfig, SyntheticServer};
+
 /// One kind of misbehaviour.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Hostile {
@@ -186,6 +188,89 @@ async fn read_head(sock: &mut TcpStream) -> Option<String> {
     }
     let line = String::from_utf8_lossy(&buf);
     line.split_whitespace().nth(1).map(str::to_owned)
+}
+
+/// The trackers of the hostile crawl (`bins/bugimporters/tests/hostile.rs`, `bench hostile`):
+/// one healthy synthetic Trac beside one tracker of every hostile kind, each on its own port.
+#[derive(Debug)]
+pub struct HostileCrawl {
+    /// The crawl configuration (YAML).
+    pub config: String,
+    /// The healthy tracker (`healthy`), whose open tickets must all be written.
+    pub healthy: SyntheticServer,
+    /// The hostile trackers' names, each with a piece of the reason the report must give.
+    pub hostile: Vec<(&'static str, &'static str)>,
+    _servers: Vec<HostileServer>,
+    _nested: SyntheticServer,
+}
+
+/// Held bugs of the always-500 tracker (its circuit breaker must open).
+pub const DEAD_HOST_HELD_BUGS: u64 = 200;
+
+impl HostileCrawl {
+    /// Starts every server and writes the configuration.
+    pub async fn start() -> std::io::Result<Self> {
+        let healthy = SyntheticServer::start(SyntheticConfig {
+            bugs: 40,
+            ..SyntheticConfig::default()
+        })
+        .await?;
+        let nested = SyntheticServer::start(SyntheticConfig {
+            bugs: 3,
+            overrides: Overrides {
+                trac_ticket_page: Some(Arc::from(pages::nested_divs(1024 * 1024))),
+                ..Overrides::default()
+            },
+            ..SyntheticConfig::default()
+        })
+        .await?;
+        let mut servers = Vec::new();
+        let mut config = trac("healthy", &healthy.trac_url(), 0);
+        config.push_str(&trac("nested-div", &nested.trac_url(), 0));
+        for (name, kind, held) in [
+            ("always-500", Hostile::Always500, DEAD_HOST_HELD_BUGS),
+            ("garbage", Hostile::Garbage, 3),
+            ("redirect-loop", Hostile::RedirectLoop, 3),
+            ("huge", Hostile::Huge(65 * 1024 * 1024), 3),
+            ("trickle", Hostile::Trickle, 0),
+            ("truncated", Hostile::Truncated, 3),
+        ] {
+            let server = HostileServer::start(kind).await?;
+            config.push_str(&trac(name, &format!("{}trac/", server.url()), held));
+            servers.push(server);
+        }
+        let bomb = HostileServer::start(Hostile::XmlBomb).await?;
+        config.push_str(&format!(
+            "- tracker_name: xml-bomb\n  bugimporter: bugzilla\n  bugzilla_api: xml\n  base_url: {u}\n  queries: []\n  existing_bug_urls: ['{u}show_bug.cgi?id=1', '{u}show_bug.cgi?id=2']\n",
+            u = bomb.url()
+        ));
+        servers.push(bomb);
+        Ok(HostileCrawl {
+            config,
+            healthy,
+            hostile: vec![
+                ("always-500", "HTTP 500"),
+                ("garbage", "cannot parse"),
+                ("redirect-loop", "redirects"),
+                ("huge", "larger than"),
+                ("trickle", "low-speed limit"),
+                ("truncated", "circuit breaker"),
+                ("xml-bomb", "declares entities"),
+                ("nested-div", "deeper than 128"),
+            ],
+            _servers: servers,
+            _nested: nested,
+        })
+    }
+}
+
+/// A Trac tracker record with its ticket links `1..=held` held by the host.
+fn trac(name: &str, base: &str, held: u64) -> String {
+    let existing: Vec<String> = (1..=held).map(|i| format!("'{base}ticket/{i}'")).collect();
+    format!(
+        "- tracker_name: {name}\n  bugimporter: trac\n  base_url: {base}\n  queries: ['{base}query?format=csv&status=!closed&col=id&order=id']\n  existing_bug_urls: [{}]\n",
+        existing.join(", ")
+    )
 }
 
 /// A "billion laughs" document: ten levels of entities, each ten of the one below.
