@@ -37,7 +37,7 @@ pub const HTML_MAX_ELEMENTS: usize = 500_000;
 /// Deepest nesting of elements in an HTML page given to a DOM parser. Elements whose end tag
 /// HTML lets one omit (`p`, `li`, `td`, `option`, ...) and void elements (`br`, `img`, ...) do
 /// not nest in this count, as they do not in a browser.
-pub const HTML_MAX_DEPTH: usize = 512;
+pub const HTML_MAX_DEPTH: usize = 128;
 
 /// Threads that may parse at once: the machine's parallelism (at least 1).
 pub fn pool_size() -> usize {
@@ -266,6 +266,7 @@ mod tests {
         assert_eq!(c.elements, 11);
         let nested = "<div>".repeat(1000);
         assert_eq!(html_cost(nested.as_bytes()).depth, 1000);
+        assert_eq!(html_cost("<a x=\"1\">".repeat(300).as_bytes()).depth, 300);
         let closed = "<div><b>x</b></div>".repeat(1000);
         assert_eq!(html_cost(closed.as_bytes()).depth, 2);
         assert_eq!(html_cost(b"<p>".repeat(10).as_slice()).depth, 0);
@@ -277,7 +278,7 @@ mod tests {
         let deep = "<div>".repeat(HTML_MAX_DEPTH + 1);
         let e = check_html("http://t/1", &deep).unwrap_err();
         assert!(e.to_string().contains("http://t/1"), "{e}");
-        assert!(e.to_string().contains("deeper than 512"), "{e}");
+        assert!(e.to_string().contains("deeper than 128"), "{e}");
         let many = "<br>".repeat(HTML_MAX_ELEMENTS + 1);
         assert!(check_html("u", &many)
             .unwrap_err()

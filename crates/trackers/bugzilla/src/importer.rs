@@ -4,7 +4,8 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use bugimporters_core::{Error, ImportContext, Importer, ParsedBug, Query, TrackerConfig};
+use bugimporters_core::fetch::Response;
+use bugimporters_core::{parse, Error, ImportContext, Importer, ParsedBug, Query, TrackerConfig};
 use chrono::NaiveDateTime;
 use futures::stream::{self, StreamExt};
 use url::Url;
@@ -118,10 +119,12 @@ impl BugzillaImporter {
     /// Fetches a query as configured and reads the ids it names.
     async fn discover(&self, client: &Client<'_>, url: &str) -> Result<Vec<u64>, Error> {
         let resp = client.get(url).await?;
-        let ids = match query_response_kind(&resp.body) {
-            QueryResponseKind::TrackingXml => parse_tracking_xml(&resp.body, url)?,
-            QueryResponseKind::BuglistHtml => parse_buglist_html(&resp.body, url)?,
-        };
+        let (body, u) = (resp.body.clone(), url.to_owned());
+        let ids = parse::blocking(url, move || match query_response_kind(&body) {
+            QueryResponseKind::TrackingXml => parse_tracking_xml(&body, &u),
+            QueryResponseKind::BuglistHtml => parse_buglist_html(&body, &u),
+        })
+        .await?;
         tracing::debug!(tracker = %client.ctx.tracker_name(), url, bugs = ids.len(), "query read");
         Ok(ids)
     }
@@ -217,7 +220,12 @@ impl BugzillaImporter {
                 return Ok(());
             }
         };
-        let page = match parse_bug_xml(&resp.body, &url, &self.settings, &*self.parser, ctx.now()) {
+        let (body, u, settings) = (resp.body.clone(), url.clone(), self.settings.clone());
+        let (parser, now) = (self.parser.clone(), ctx.now());
+        let parsed = parse::blocking(&url, move || {
+            parse_bug_xml(&body, &u, &settings, &*parser, now)
+        });
+        let page = match parsed.await {
             Ok(p) => p,
             Err(e) => {
                 ctx.report_error(e);
@@ -244,10 +252,8 @@ impl BugzillaImporter {
     async fn fetch_rest_batch(&self, client: &Client<'_>, chunk: &[u64]) -> Result<(), Error> {
         let ctx = client.ctx;
         let url = rest::bugs_by_id_url(&self.rest_root, chunk)?;
-        let (facts, errors, faults) = match client.get_rest(&url).await.and_then(|r| {
-            let (facts, errors) = rest::parse_bugs(&r.body, url.as_str())?;
-            Ok((facts, errors, rest::parse_bug_faults(&r.body)))
-        }) {
+        let (facts, errors, faults) =
+            match parse_rest_refresh(client.get_rest(&url).await, &url).await {
             Ok(p) => p,
             Err(e) => {
                 ctx.report_error(e);
@@ -353,7 +359,7 @@ impl BugzillaImporter {
                 Some(r) => r,
                 None => client.get_rest(&url).await,
             };
-            let (facts, errors) = match resp.and_then(|r| rest::parse_bugs(&r.body, url.as_str())) {
+            let (facts, errors) = match parse_rest_bugs(resp, &url).await {
                 Ok(p) => p,
                 Err(e) => {
                     ctx.report_error(e);
@@ -388,6 +394,31 @@ impl BugzillaImporter {
         }
         Ok(())
     }
+}
+
+/// Parses a REST bug list on the blocking parse pool.
+async fn parse_rest_bugs(
+    resp: Result<Response, Error>,
+    url: &Url,
+) -> Result<(Vec<BugFacts>, Vec<Error>), Error> {
+    let body = resp?.body;
+    let u = url.to_string();
+    parse::blocking(url.as_str(), move || rest::parse_bugs(&body, &u)).await
+}
+
+/// [`parse_rest_bugs`] for a refresh by id: also the bugs the answer names as faults
+/// (`NotFound`, `NotPermitted`, ...).
+async fn parse_rest_refresh(
+    resp: Result<Response, Error>,
+    url: &Url,
+) -> Result<(Vec<BugFacts>, Vec<Error>, Vec<crate::parser::SkippedBug>), Error> {
+    let body = resp?.body;
+    let u = url.to_string();
+    parse::blocking(url.as_str(), move || {
+        let (facts, errors) = rest::parse_bugs(&body, &u)?;
+        Ok((facts, errors, rest::parse_bug_faults(&body)))
+    })
+    .await
 }
 
 #[async_trait]

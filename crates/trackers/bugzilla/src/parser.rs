@@ -167,10 +167,12 @@ pub fn parse_buglist_html(body: &[u8], url: &str) -> Result<Vec<u64>, Error> {
     // DOM is ~10 times the form's (120 MB at 100 000 bugs). The `show_bug.cgi` forms are
     // parsed on their own first; the whole page only when that finds no XML form.
     for fragment in show_bug_forms(&text) {
+        bugimporters_core::parse::check_html(url, fragment)?;
         if let Some(ids) = xml_form_ids(&Html::parse_fragment(fragment)) {
             return Ok(ids);
         }
     }
+    bugimporters_core::parse::check_html(url, &text)?;
     if let Some(ids) = xml_form_ids(&Html::parse_document(&text)) {
         return Ok(ids);
     }

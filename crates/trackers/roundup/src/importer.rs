@@ -4,7 +4,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_trait::async_trait;
-use bugimporters_core::{Error, ImportContext, Importer, ParsedBug, TrackerConfig};
+use bugimporters_core::{parse, Error, ImportContext, Importer, ParsedBug, TrackerConfig};
 use chrono::NaiveDateTime;
 use futures::StreamExt;
 
@@ -143,7 +143,9 @@ impl RoundupImporter {
                 return Ok(());
             }
         };
-        match parse_issue_html(&resp.body, &link, &self.settings(ctx), ctx.now()) {
+        let (body, url, settings, now) = (resp.body, link.clone(), self.settings(ctx), ctx.now());
+        let parsed = parse::blocking(&link, move || parse_issue_html(&body, &url, &settings, now));
+        match parsed.await {
             Ok(page) if page.retired => {
                 ctx.emit(ParsedBug::deleted(link.as_str(), name, name, ctx.now()))
                     .await
@@ -173,8 +175,9 @@ impl RoundupImporter {
     }
 
     async fn csv_id_set(&self, ctx: &ImportContext, url: &str) -> Result<HashSet<u64>, Error> {
-        let resp = ctx.get(url).await?;
-        Ok(parse_csv_ids(&resp.body, url)?.into_iter().collect())
+        let (body, u) = (ctx.get(url).await?.body, url.to_owned());
+        let ids = parse::blocking(url, move || parse_csv_ids(&body, &u)).await?;
+        Ok(ids.into_iter().collect())
     }
 
     /// Known issues through pages: with a window, one CSV of the live ids and one of the

@@ -504,6 +504,7 @@ pub fn parse_issue_html(
     now: NaiveDateTime,
 ) -> Result<IssuePage, Error> {
     let text = String::from_utf8_lossy(body).replace('\r', &CR_MARK.to_string());
+    bugimporters_core::parse::check_html(url, &text)?;
     let doc = Html::parse_document(&text);
     let meta = metadata(&doc);
     let required = |key: &str| {

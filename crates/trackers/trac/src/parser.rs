@@ -336,6 +336,7 @@ fn login_from_link(cell: Option<ElementRef<'_>>, param: &str) -> Option<String> 
 }
 
 fn page_facts(html: &str, url: &str) -> Result<PageFacts, Error> {
+    bugimporters_core::parse::check_html(url, html)?;
     let doc = Html::parse_document(html);
     let props = properties(&doc);
     if props.is_empty() {
@@ -437,7 +438,13 @@ pub fn parse_ticket(
 
     let mut bug = ParsedBug::new(canonical_link);
     bug.title = Some(field("summary"));
-    bug.description = Some(escape_html(&field("description")));
+    // Cut before escaping: escaping multiplies `&` by five (`docs/output-schema.md`).
+    let mut description = field("description");
+    bugimporters_core::limits::truncate_text(
+        &mut description,
+        bugimporters_core::limits::MAX_DESCRIPTION_BYTES,
+    );
+    bug.description = Some(escape_html(&description));
     let status = field("status");
     bug.looks_closed = Some(status == "closed");
     bug.status = Some(status);
