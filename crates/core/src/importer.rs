@@ -93,6 +93,9 @@ pub struct TrackerStats {
     /// Records an interrupted run had already written, kept instead of fetched again
     /// (`--resume`).
     pub resumed: u64,
+    /// Warnings: nothing failed, but the operator should know (a configuration rule that
+    /// matches nothing, a fallback used). Each once, in order.
+    pub warnings: Vec<String>,
 }
 
 /// Totals of a run (see the crawl report).
@@ -140,6 +143,7 @@ pub struct ImportContext {
     seen: Mutex<HashSet<u64>>,
     pending_deletions: Mutex<Vec<ParsedBug>>,
     errors: Mutex<Vec<ReportedError>>,
+    warnings: Mutex<Vec<String>>,
     counters: Counters,
 }
 
@@ -166,6 +170,7 @@ impl ImportContext {
             seen: Mutex::new(HashSet::new()),
             pending_deletions: Mutex::new(Vec::new()),
             errors: Mutex::new(Vec::new()),
+            warnings: Mutex::new(Vec::new()),
             counters: Counters::default(),
         }
     }
@@ -305,6 +310,17 @@ impl ImportContext {
             });
     }
 
+    /// Records a warning for the run report (logged once; the same text again is ignored).
+    /// A warning is no failure: it neither fails the tracker nor withholds deletions.
+    pub fn report_warning(&self, message: impl Into<String>) {
+        let message = message.into();
+        let mut w = self.warnings.lock().expect("warnings lock");
+        if !w.contains(&message) {
+            tracing::warn!(tracker = %self.tracker_name, "{message}");
+            w.push(message);
+        }
+    }
+
     /// Ends the tracker's run: writes the held-back deletions if the run worked (`run_ok` and
     /// no temporary failure reported), and returns the tracker's counters.
     pub async fn finish(&self, run_ok: bool) -> TrackerStats {
@@ -340,6 +356,7 @@ impl ImportContext {
             bytes: c.bytes.load(Ordering::Relaxed),
             errors: self.errors.lock().expect("errors lock").clone(),
             resumed: c.resumed.load(Ordering::Relaxed),
+            warnings: self.warnings.lock().expect("warnings lock").clone(),
         }
     }
 }

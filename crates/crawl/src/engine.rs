@@ -348,6 +348,7 @@ async fn run_tracker(
         requests: stats.requests,
         bytes: stats.bytes,
         errors: stats.errors,
+        warnings: stats.warnings,
         duration_s: started.elapsed().as_secs_f64(),
     }
 }
@@ -369,6 +370,7 @@ fn failed_report(name: String, kind: Option<String>, e: Error, started: Instant)
             reason: e.to_string(),
             temporary: e.is_temporary(),
         }],
+        warnings: Vec::new(),
         duration_s: started.elapsed().as_secs_f64(),
     }
 }

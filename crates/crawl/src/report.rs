@@ -28,6 +28,9 @@ pub struct TrackerReport {
     pub bytes: u64,
     /// Every error, with URL and reason.
     pub errors: Vec<ReportedError>,
+    /// Warnings (no failure: a rule that matches nothing, a fallback used), when any.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
     /// Wall time in seconds.
     pub duration_s: f64,
 }
