@@ -428,6 +428,9 @@ pub enum Refreshed {
     /// Not a bug to keep (a pull request, confidential or private now): deleted, with this
     /// reason logged.
     Gone(&'static str),
+    /// The issue has not changed since the host last polled it (the tracker knows from its
+    /// body): `_no_update`, as for a 304.
+    Unchanged,
 }
 
 /// What a tracker tells [`refresh_one`] about its issues: where each held link is asked for,
@@ -550,6 +553,15 @@ pub async fn refresh_one<R: IssueRefresh + ?Sized>(
         Ok(resp) => match src.parse_issue(&resp, ctx.now()) {
             Ok(Refreshed::Issue(bug)) => emit_refreshed(ctx, src, link, *bug).await,
             Ok(Refreshed::Gone(reason)) => emit_gone(ctx, src, link, reason).await,
+            Ok(Refreshed::Unchanged) => {
+                ctx.emit(ParsedBug::no_update(
+                    link,
+                    name,
+                    src.project_name(),
+                    ctx.now(),
+                ))
+                .await
+            }
             Err(e) => {
                 ctx.report_error(e);
                 Ok(())

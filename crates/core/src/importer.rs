@@ -121,6 +121,9 @@ pub struct TrackerStats {
     pub suppressed_errors: u64,
     /// Records with at least one field cut to its size cap (see [`crate::limits`]).
     pub truncated: u64,
+    /// Warnings: nothing failed, but the operator should know (a configuration rule that
+    /// matches nothing, a fallback used). Each once, in order.
+    pub warnings: Vec<String>,
 }
 
 /// Totals of a run (see the crawl report).
@@ -172,6 +175,7 @@ pub struct ImportContext {
     errors: Mutex<Vec<ReportedError>>,
     /// Hosts whose open circuit breaker is already in `errors`.
     breaker_hosts: Mutex<HashSet<String>>,
+    warnings: Mutex<Vec<String>>,
     counters: Counters,
     scope: Option<LinkScope>,
 }
@@ -200,6 +204,7 @@ impl ImportContext {
             pending_deletions: Mutex::new(Vec::new()),
             errors: Mutex::new(Vec::new()),
             breaker_hosts: Mutex::new(HashSet::new()),
+            warnings: Mutex::new(Vec::new()),
             counters: Counters::default(),
             scope: None,
         }
@@ -408,6 +413,17 @@ impl ImportContext {
         self.errors.lock().expect("errors lock").push(reported);
     }
 
+    /// Records a warning for the run report (logged once; the same text again is ignored).
+    /// A warning is no failure: it neither fails the tracker nor withholds deletions.
+    pub fn report_warning(&self, message: impl Into<String>) {
+        let message = message.into();
+        let mut w = self.warnings.lock().expect("warnings lock");
+        if !w.contains(&message) {
+            tracing::warn!(tracker = %self.tracker_name, "{message}");
+            w.push(message);
+        }
+    }
+
     /// Ends the tracker's run: writes the held-back deletions if the run worked (`run_ok` and
     /// no temporary failure reported), and returns the tracker's counters.
     pub async fn finish(&self, run_ok: bool) -> TrackerStats {
@@ -445,6 +461,7 @@ impl ImportContext {
             resumed: c.resumed.load(Ordering::Relaxed),
             suppressed_errors: c.suppressed.load(Ordering::Relaxed),
             truncated: c.truncated.load(Ordering::Relaxed),
+            warnings: self.warnings.lock().expect("warnings lock").clone(),
         }
     }
 }

@@ -380,6 +380,7 @@ async fn run_tracker(
         suppressed_errors: stats.suppressed_errors,
         truncated: stats.truncated,
         abandoned,
+        warnings: stats.warnings,
         duration_s: started.elapsed().as_secs_f64(),
     }
 }
@@ -424,6 +425,7 @@ fn failed_report(name: String, kind: Option<String>, e: Error, started: Instant)
         suppressed_errors: 0,
         truncated: 0,
         abandoned: None,
+        warnings: Vec::new(),
         duration_s: started.elapsed().as_secs_f64(),
     }
 }

@@ -34,6 +34,9 @@ pub struct TrackerReport {
     pub truncated: u64,
     /// Why the tracker's run was abandoned before it ended (`--tracker-timeout`), if it was.
     pub abandoned: Option<String>,
+    /// Warnings (no failure: a rule that matches nothing, a fallback used), when any.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
     /// Wall time in seconds.
     pub duration_s: f64,
 }

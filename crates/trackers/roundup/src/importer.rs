@@ -1,7 +1,8 @@
 //! The [`RoundupImporter`]: queries, refresh of known issues, pages or REST.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use bugimporters_core::{parse, Error, ImportContext, Importer, ParsedBug, TrackerConfig};
@@ -33,6 +34,10 @@ pub struct RoundupImporter {
     rest_fields: Vec<String>,
     /// `auto` mode found the REST API refused: pages for the rest of the run.
     rest_off: AtomicBool,
+    /// The field labels of the issues parsed in this run.
+    seen_fields: Arc<Mutex<BTreeSet<String>>>,
+    /// Whether the rule fields were checked against them (one warning per run at most).
+    fields_checked: AtomicBool,
 }
 
 /// Where issue data comes from in this run.
@@ -85,6 +90,8 @@ impl RoundupImporter {
             rules,
             rest_fields,
             rest_off: AtomicBool::new(false),
+            seen_fields: Arc::default(),
+            fields_checked: AtomicBool::new(false),
         })
     }
 
@@ -96,7 +103,31 @@ impl RoundupImporter {
     fn settings(&self, ctx: &ImportContext) -> ParseSettings {
         let mut s = self.settings.clone();
         s.extended_scrape = ctx.options().extended_scrape;
+        s.seen_fields = Some(self.seen_fields.clone());
         s
+    }
+
+    /// Warns (once per run, in the run report) about a rule field that no issue parsed so
+    /// far has, naming the fields they do have: such a rule classifies every bug false.
+    fn check_rule_fields(&self, ctx: &ImportContext) {
+        let seen = self.seen_fields.lock().expect("seen fields lock");
+        if seen.is_empty() || self.fields_checked.swap(true, Ordering::Relaxed) {
+            return;
+        }
+        let rules = [
+            ("bitesized_field", &self.settings.bitesized_field),
+            ("documentation_field", &self.settings.documentation_field),
+        ];
+        for (key, field) in rules {
+            if !field.is_empty() && !seen.iter().any(|f| f.eq_ignore_ascii_case(field)) {
+                let known: Vec<&str> = seen.iter().map(String::as_str).collect();
+                ctx.report_warning(format!(
+                    "{key} {field:?} is a field of no issue read in this run, so the rule \
+                     matches no bug; the issues have: {}",
+                    known.join(", ")
+                ));
+            }
+        }
     }
 
     fn source(&self, ctx: &ImportContext) -> Source {
@@ -475,6 +506,7 @@ impl Importer for RoundupImporter {
                 .collect();
             self.fetch_issues(ctx, fresh).await?;
         }
+        self.check_rule_fields(ctx);
         Ok(())
     }
 
@@ -509,6 +541,7 @@ impl Importer for RoundupImporter {
                 self.refresh_pages(ctx, chunk, since).await?;
             }
         }
+        self.check_rule_fields(ctx);
         Ok(())
     }
 }

@@ -30,9 +30,9 @@
 //! * **raw_data**: `{}`, or with `--extended-scrape` the metadata map plus `files` and
 //!   `messages`, as the original.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write as _;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use bugimporters_core::{classify, Error, ParsedBug};
 use chrono::NaiveDateTime;
@@ -105,6 +105,9 @@ pub struct ParseSettings {
     pub custom_parser: Option<Arc<dyn CustomParser>>,
     /// `--extended-scrape`: fill `raw_data` with the page's metadata.
     pub extended_scrape: bool,
+    /// When set, the field labels of every issue parsed are added to it (the importer warns
+    /// about a rule field no issue has).
+    pub seen_fields: Option<Arc<Mutex<BTreeSet<String>>>>,
 }
 
 impl ParseSettings {
@@ -153,10 +156,20 @@ pub(crate) fn finish(
     now: NaiveDateTime,
     raw_data: Value,
 ) -> ParsedBug {
-    let rule = |field: &str, text: &str| {
-        !field.is_empty()
-            && classify::any_piece_in(text, core.fields.get(field).map_or("", String::as_str))
+    if let Some(seen) = &settings.seen_fields {
+        seen.lock()
+            .expect("seen fields lock")
+            .extend(core.fields.keys().cloned());
+    }
+    // Field labels are matched case-insensitively (`keywords` names `Keywords`).
+    let value = |field: &str| {
+        core.fields
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(field))
+            .map_or("", |(_, v)| v.as_str())
     };
+    let rule =
+        |field: &str, text: &str| !field.is_empty() && classify::any_piece_in(text, value(field));
     let mut bug = ParsedBug::new(url);
     bug.looks_closed = Some(classify::status_in_list(
         &core.status,

@@ -309,9 +309,10 @@ pub fn issue_to_bug(
         (&settings.bitesized_field, &rules.bitesized),
         (&settings.documentation_field, &rules.documentation),
     ] {
-        if let Some(prop) = prop {
-            if !label.is_empty() {
-                fields.insert(label.clone(), a.get(prop).map(display).unwrap_or_default());
+        // Only a property the issue has: a missing one is a field no issue has.
+        if let (Some(prop), false) = (prop, label.is_empty()) {
+            if let Some(v) = a.get(prop) {
+                fields.insert(label.clone(), display(v));
             }
         }
     }
