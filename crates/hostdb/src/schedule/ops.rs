@@ -385,4 +385,4 @@ impl HostDb {
     }
 }
 
-mod read;
+pub(crate) mod read;
