@@ -33,6 +33,9 @@ pub enum Command {
     Parse(ParseArgs),
     /// Run the whole pipeline on a synthetic tracker and a SQLite host database.
     Demo(crate::demo::DemoArgs),
+    /// Run the service: every tracker of the host database on its own refresh_interval,
+    /// crawled and imported here, with /healthz and /metrics on --listen.
+    Serve(crate::serve::ServeArgs),
     /// List the registered tracker types, aliases, custom parsers, config keys and formats.
     Trackers {
         /// Print JSON.

@@ -61,6 +61,7 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
         }
         Command::Parse(args) => parse(&registry, args),
         Command::Demo(args) => crate::demo::run(&registry, args).await,
+        Command::Serve(args) => crate::serve::run(registry, args).await,
         Command::Trackers { json } => {
             let list = bugimporters_crawl::tracker_list(&registry);
             let mut out = std::io::stdout().lock();

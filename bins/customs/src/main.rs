@@ -90,6 +90,21 @@ enum Command {
     },
     /// Bring a crawl configuration (the original's YAML/JSON format) into the database.
     Load { config: PathBuf },
+    /// Make a tracker (or every tracker, --all) due now: `bugimporters serve` runs it next.
+    Refresh {
+        /// The tracker.
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        name: Option<String>,
+        /// Every tracker.
+        #[arg(long)]
+        all: bool,
+    },
+    /// The service's schedule: per tracker interval, next due, last run, outcome, failures,
+    /// bugs and the process that ran it (a table, or a JSON array with --json).
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
     /// Apply the database migrations (they also run on first use of any command).
     Migrate,
 }
@@ -225,6 +240,20 @@ async fn run(db: &HostDb, command: Command) -> anyhow::Result<u8> {
             let (c, u, f) = (report.created, report.updated, report.failures.len());
             println!("{c} trackers created, {u} updated, {f} failed");
             return Ok(u8::from(f > 0));
+        }
+        Command::Refresh { name, all: _ } => {
+            let now = bugimporters_core::time::now_naive();
+            let n = db.mark_due(name.as_deref(), now).await?;
+            println!("{n} tracker(s) due now");
+        }
+        Command::Status { json } => {
+            let now = bugimporters_core::time::now_naive();
+            let status = db.schedule_status(now).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&status)?);
+            } else {
+                print!("{}", bugimporters_hostdb::schedule::render_status(&status));
+            }
         }
         Command::Migrate => {
             for (version, description) in db.migrate().await? {

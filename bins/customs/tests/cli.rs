@@ -161,3 +161,73 @@ fn migrate_prints_versions() {
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("initial"), "{out}");
 }
+
+#[test]
+fn refresh_and_status() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("sub")).unwrap();
+    let url = db_url(&dir);
+    let (code, out, err) = customs(
+        &url,
+        &[
+            "add-tracker",
+            "trac",
+            "Fast",
+            "--base-url",
+            "https://fast.example/trac/",
+            "-o",
+            "refresh_interval=5m",
+        ],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, _, err) = customs(
+        &url,
+        &[
+            "add-tracker",
+            "trac",
+            "Bad",
+            "--base-url",
+            "https://b.example/",
+            "-o",
+            "refresh_interval=10s",
+        ],
+    );
+    assert_eq!(code, 2);
+    assert!(err.contains("\"Bad\"") && err.contains("minimum"), "{err}");
+
+    let (code, out, err) = customs(&url, &["status", "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let e = &v[0];
+    for key in [
+        "name",
+        "refresh_interval",
+        "next_due",
+        "last_started",
+        "last_finished",
+        "outcome",
+        "consecutive_failures",
+        "bugs",
+        "last_worker",
+    ] {
+        assert!(e.get(key).is_some(), "{key} missing in {e}");
+    }
+    assert_eq!(e["name"], "Fast");
+    assert_eq!(e["refresh_interval"], "5m");
+    assert_eq!(e["next_due"], serde_json::Value::Null);
+
+    let (code, out, _) = customs(&url, &["refresh", "Fast"]);
+    assert_eq!((code, out.trim()), (0, "1 tracker(s) due now"));
+    let (code, out, _) = customs(&url, &["refresh", "--all"]);
+    assert_eq!((code, out.trim()), (0, "1 tracker(s) due now"));
+    let (code, _, err) = customs(&url, &["refresh", "Nope"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("Nope"), "{err}");
+    let (code, out, _) = customs(&url, &["status"]);
+    assert_eq!(code, 0);
+    assert!(out.starts_with("NAME"), "{out}");
+    assert!(out.lines().nth(1).unwrap().starts_with("Fast  5m"), "{out}");
+    let (_, out, _) = customs(&url, &["status", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(v[0]["next_due"].is_string(), "{v}");
+}

@@ -101,12 +101,26 @@ pub fn load_config_file(path: &Path) -> Result<Vec<Result<TrackerConfig, Error>>
 pub async fn run_crawl<S: BugSink + 'static>(
     registry: &Registry,
     configs: Vec<Result<TrackerConfig, Error>>,
+    options: CrawlOptions,
+    sink: S,
+) -> Result<RunReport, Error> {
+    let client = Arc::new(HttpClient::new(options.fetch.clone())?);
+    run_crawl_with_client(registry, configs, options, sink, client).await
+}
+
+/// [`run_crawl`] with an HTTP client the caller owns (`options.fetch` is then unused), so
+/// that several crawls at once share its per-host limits and counters — what
+/// `bugimporters serve` does for all the runs of a process. The report's request counts are
+/// the client's totals so far.
+pub async fn run_crawl_with_client<S: BugSink + 'static>(
+    registry: &Registry,
+    configs: Vec<Result<TrackerConfig, Error>>,
     mut options: CrawlOptions,
     sink: S,
+    client: Arc<HttpClient>,
 ) -> Result<RunReport, Error> {
     let started_at = Instant::now();
     let started = chrono::Utc::now().naive_utc();
-    let client = Arc::new(HttpClient::new(options.fetch.clone())?);
     if let Some(path) = &options.validators_file {
         client.load_validators(path)?;
     }

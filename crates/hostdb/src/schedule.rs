@@ -380,6 +380,8 @@ fn insert_ignore(backend: Backend, table_cols: &str, conflict: &str) -> String {
 
 mod ops;
 
+pub use ops::read::render_status;
+
 #[cfg(test)]
 mod tests {
     use super::*;

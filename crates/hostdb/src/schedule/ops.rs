@@ -128,6 +128,22 @@ impl HostDb {
         lease_for: TimeDelta,
         host_budget: usize,
     ) -> Result<Vec<Lease>> {
+        self.lease_due_by(worker, now, now, max, lease_for, host_budget)
+            .await
+    }
+
+    /// [`HostDb::lease_due`] for the trackers due at `due_by` or before (`serve --once`
+    /// passes its start time, so that a tracker it ran is not run again in the same pass).
+    pub async fn lease_due_by(
+        &self,
+        worker: &str,
+        now: NaiveDateTime,
+        due_by: NaiveDateTime,
+        max: usize,
+        lease_for: TimeDelta,
+        host_budget: usize,
+    ) -> Result<Vec<Lease>> {
+        let due_by = due_by.min(now);
         if max == 0 {
             return Ok(Vec::new());
         }
@@ -137,7 +153,11 @@ impl HostDb {
              GROUP BY host_key ORDER BY due LIMIT 500",
         );
         let hosts: Vec<String> = with_pool!(&self.pool, |p| {
-            let rows = sqlx::query(&hosts).bind(now).bind(now).fetch_all(p).await?;
+            let rows = sqlx::query(&hosts)
+                .bind(due_by)
+                .bind(now)
+                .fetch_all(p)
+                .await?;
             let mut out = Vec::with_capacity(rows.len());
             for row in rows {
                 out.push(row.try_get::<String, _>("host_key")?);
@@ -150,8 +170,9 @@ impl HostDb {
             if room == 0 {
                 break;
             }
+            let window = (now, due_by, lease_for);
             let taken = self
-                .lease_host(worker, &host, now, room, lease_for, host_budget)
+                .lease_host(worker, &host, window, room, host_budget)
                 .await?;
             leases.extend(taken);
         }
@@ -163,9 +184,8 @@ impl HostDb {
         &self,
         worker: &str,
         host: &str,
-        now: NaiveDateTime,
+        (now, due_by, lease_for): (NaiveDateTime, NaiveDateTime, TimeDelta),
         room: usize,
-        lease_for: TimeDelta,
         host_budget: usize,
     ) -> Result<Vec<Lease>> {
         let lock_host = self.sql(&format!(
@@ -207,7 +227,7 @@ impl HostDb {
                 if n > 0 {
                     let rows = sqlx::query(&pick)
                         .bind(host)
-                        .bind(now)
+                        .bind(due_by)
                         .bind(now)
                         .bind(i64::try_from(n).unwrap_or(i64::MAX))
                         .fetch_all(&mut *tx)
@@ -365,4 +385,4 @@ impl HostDb {
     }
 }
 
-mod read;
+pub(crate) mod read;

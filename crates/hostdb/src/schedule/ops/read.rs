@@ -96,3 +96,65 @@ impl HostDb {
         Ok(stats)
     }
 }
+
+/// `customs status` as a table: one line per tracker.
+pub fn render_status(entries: &[ScheduleEntry]) -> String {
+    let t = |v: &Option<NaiveDateTime>| {
+        v.map_or_else(
+            || "-".to_owned(),
+            |t| t.format("%Y-%m-%d %H:%M:%S").to_string(),
+        )
+    };
+    let mut rows = vec![[
+        "NAME".to_owned(),
+        "EVERY".to_owned(),
+        "NEXT DUE".to_owned(),
+        "LAST FINISHED".to_owned(),
+        "OUTCOME".to_owned(),
+        "FAILS".to_owned(),
+        "BUGS".to_owned(),
+        "WORKER".to_owned(),
+    ]];
+    for e in entries {
+        let worker = match (&e.running_on, &e.last_worker) {
+            (Some(r), _) => format!("{r} (running)"),
+            (None, Some(w)) => w.clone(),
+            (None, None) => "-".to_owned(),
+        };
+        rows.push([
+            e.name.clone(),
+            e.refresh_interval.clone(),
+            e.next_due
+                .map_or_else(|| "now (not scheduled yet)".to_owned(), |d| t(&Some(d))),
+            t(&e.last_finished),
+            e.outcome.clone().unwrap_or_else(|| "-".to_owned()),
+            e.consecutive_failures.to_string(),
+            e.bugs.to_string(),
+            worker,
+        ]);
+    }
+    let mut widths = [0usize; 8];
+    for r in &rows {
+        for (w, c) in widths.iter_mut().zip(r) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    let mut out = String::new();
+    for r in &rows {
+        let cells: Vec<String> = r
+            .iter()
+            .zip(widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
+        out.push_str(cells.join("  ").trim_end());
+        out.push('\n');
+    }
+    for e in entries.iter().filter(|e| e.last_error.is_some()) {
+        out.push_str(&format!(
+            "{}: last error: {}\n",
+            e.name,
+            e.last_error.as_deref().unwrap_or_default()
+        ));
+    }
+    out
+}

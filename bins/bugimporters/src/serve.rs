@@ -1,0 +1,161 @@
+//! `bugimporters serve`: arguments → [`bugimporters_service::Service`].
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bugimporters_core::fetch::{FetchConfig, NetworkPolicy};
+use bugimporters_hostdb::schedule::parse_interval;
+use bugimporters_hostdb::{HostDb, DEFAULT_DATABASE_URL};
+use bugimporters_service::{Service, ServiceConfig};
+use clap::Args;
+
+/// `serve` arguments.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The host database: sqlite://FILE, postgres://..., mysql://...
+    #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
+    pub db: String,
+    /// Address of the HTTP server (/healthz, /metrics).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Run every due tracker once and exit (for cron): 0 all well, 1 some failed, 2 unusable.
+    #[arg(long)]
+    pub once: bool,
+    /// Runs at once in this process.
+    #[arg(long, default_value_t = 8)]
+    pub workers: usize,
+    /// Where each run's JSON lines are written before import (default: DATA_DIR/spool).
+    #[arg(long, value_name = "DIR")]
+    pub spool: Option<PathBuf>,
+    /// How long spooled runs are kept (e.g. 12h, 7d).
+    #[arg(long, default_value = "7d", value_parser = interval)]
+    pub spool_keep: Duration,
+    /// Lease length: a crashed process's trackers are taken over after this (e.g. 5m).
+    #[arg(long, default_value = "5m", value_parser = interval)]
+    pub lease: Duration,
+    /// Seconds between two looks for due trackers.
+    #[arg(long, default_value_t = 5.0)]
+    pub poll: f64,
+    /// Runs of trackers of one host at once, over every process sharing the database.
+    #[arg(long, default_value_t = 4)]
+    pub host_budget: usize,
+    /// Seconds running runs may go on after SIGTERM/SIGINT before they are stopped.
+    #[arg(long, default_value_t = 30)]
+    pub grace: u64,
+    /// This process's name in leases and `customs status` (default HOST:PID).
+    #[arg(long)]
+    pub worker_id: Option<String>,
+    /// Requests in flight per host (shared by every run of this process).
+    #[arg(long, default_value_t = 4)]
+    pub per_host: usize,
+    /// Seconds between the starts of two requests to one host.
+    #[arg(long, default_value_t = 0.0)]
+    pub delay: f64,
+    /// Retries of a temporary failure (5xx, 429, timeouts, resets).
+    #[arg(long, default_value_t = 4)]
+    pub retries: u32,
+    /// Longest wait honoured for Retry-After or a rate-limit reset, in seconds.
+    #[arg(long, default_value_t = 300)]
+    pub max_wait: u64,
+    /// Timeout of one request attempt, body included, in seconds.
+    #[arg(long, default_value_t = 120)]
+    pub timeout: u64,
+    /// Largest response body accepted, in MiB.
+    #[arg(long, default_value_t = 64)]
+    pub max_body_mib: u64,
+    /// Allow requests to loopback, private and link-local addresses.
+    #[arg(long)]
+    pub allow_private_networks: bool,
+    /// Allow one address range even if private, e.g. 127.0.0.0/8 (repeatable).
+    #[arg(long, value_name = "CIDR")]
+    pub allow_network: Vec<ipnet::IpNet>,
+}
+
+fn interval(text: &str) -> Result<Duration, String> {
+    if text.trim() == "0" {
+        return Ok(Duration::ZERO);
+    }
+    parse_interval(text).map(|s| Duration::from_secs(s.unsigned_abs()))
+}
+
+fn config(args: &ServeArgs) -> anyhow::Result<ServiceConfig> {
+    if !(args.delay.is_finite() && args.delay >= 0.0) {
+        anyhow::bail!("--delay must be a non-negative number of seconds");
+    }
+    if !(args.poll.is_finite() && args.poll > 0.0) {
+        anyhow::bail!("--poll must be a positive number of seconds");
+    }
+    let mut fetch = FetchConfig::default();
+    fetch.per_host_limit = args.per_host.max(1);
+    fetch.delay = Duration::from_secs_f64(args.delay);
+    fetch.retries = args.retries;
+    fetch.max_wait = Duration::from_secs(args.max_wait);
+    fetch.timeout = Duration::from_secs(args.timeout.max(1));
+    fetch.max_body_bytes = args.max_body_mib.saturating_mul(1024 * 1024);
+    fetch.network = NetworkPolicy {
+        allow_private: args.allow_private_networks,
+        allowed: args.allow_network.clone(),
+    };
+    let mut c = ServiceConfig::default();
+    c.workers = args.workers.max(1);
+    if let Some(dir) = &args.spool {
+        c.spool_dir = dir.clone();
+    }
+    c.spool_keep = args.spool_keep;
+    c.lease = args.lease.max(Duration::from_secs(1));
+    c.poll = Duration::from_secs_f64(args.poll);
+    c.host_budget = args.host_budget.max(1);
+    c.grace = Duration::from_secs(args.grace);
+    c.listen = args.listen;
+    c.fetch = fetch;
+    if let Some(id) = &args.worker_id {
+        c.worker_id = id.clone();
+    }
+    Ok(c)
+}
+
+pub async fn run(
+    registry: bugimporters_core::Registry,
+    args: ServeArgs,
+) -> anyhow::Result<ExitCode> {
+    let unusable = |e: &dyn std::fmt::Display| {
+        eprintln!("error: {e}");
+        Ok(ExitCode::from(2))
+    };
+    let config = match config(&args) {
+        Ok(c) => c,
+        Err(e) => return unusable(&e),
+    };
+    let _lock = match bugimporters_service::instance_lock(&args.db) {
+        Ok(l) => l,
+        Err(e) => return unusable(&e),
+    };
+    let db = match HostDb::connect(&args.db).await {
+        Ok(db) => db,
+        Err(e) => return unusable(&e),
+    };
+    let service = match Service::new(db, Arc::new(registry), config) {
+        Ok(s) => s,
+        Err(e) => return unusable(&e),
+    };
+    let result = if args.once {
+        service.run_once().await
+    } else {
+        service
+            .serve(bugimporters_service::shutdown_on_signals())
+            .await
+    };
+    match result {
+        Ok(summary) => {
+            eprintln!(
+                "{} runs: {} ok, {} failed, {} lost their lease, {} stopped at shutdown",
+                summary.runs, summary.ok, summary.failed, summary.lost, summary.released
+            );
+            Ok(ExitCode::from(summary.exit_code()))
+        }
+        Err(e) => unusable(&e),
+    }
+}

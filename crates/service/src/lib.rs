@@ -1,0 +1,210 @@
+//! # bugimporters-service
+//!
+//! `bugimporters serve`: the long-running service that keeps the host database fresh by
+//! itself (design §6a). It is the only crate that uses both the crawl engine
+//! ([`bugimporters_crawl`]) and the host database ([`bugimporters_hostdb`]):
+//!
+//! ```text
+//!  scheduler ─▶ due trackers ─lease─▶ run: export-config → crawl → spool/RUN.jsonl → import ─▶ host DB
+//! ```
+//!
+//! * every tracker is run on its own `refresh_interval` (see [`bugimporters_hostdb::schedule`]);
+//! * a run of a tracker is exactly what `export-config` → `bugimporters crawl` →
+//!   `import-results` does for it: the same exported record (queries with their
+//!   `last_polled`, `existing_bug_urls`), the same engine and the same import; its JSON lines
+//!   are written to the spool directory before they are imported, and kept there for
+//!   [`ServiceConfig::spool_keep`], so a crash between crawl and import loses nothing;
+//! * at most [`ServiceConfig::workers`] runs at once, all sharing one HTTP client (one set of
+//!   per-host limits for the process);
+//! * any number of processes share one PostgreSQL or MariaDB through leases; SQLite serves
+//!   one process ([`instance_lock`]);
+//! * one HTTP server ([`Service::router`]: `/healthz`, `/metrics`) that later features
+//!   (webhooks, events, web pages) extend by merging their own routes.
+//!
+//! ## Example
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), bugimporters_service::Error> {
+//! use std::sync::Arc;
+//! use bugimporters_hostdb::HostDb;
+//! use bugimporters_service::{Service, ServiceConfig};
+//!
+//! let db = HostDb::connect("sqlite://bugimporters.db").await?;
+//! let registry = Arc::new(bugimporters_core::Registry::new()); // register tracker crates
+//! let service = Service::new(db, registry, ServiceConfig::default())?;
+//! let summary = service.run_once().await?; // `serve --once`
+//! println!("{} runs, {} failed", summary.runs, summary.failed);
+//! # Ok(()) }
+//! ```
+
+#![deny(missing_docs)]
+
+mod http;
+mod lock;
+mod metrics;
+mod run;
+mod scheduler;
+mod spool;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bugimporters_core::fetch::{FetchConfig, HttpClient};
+use bugimporters_core::Registry;
+use bugimporters_hostdb::schedule::{Clock, SystemClock};
+use bugimporters_hostdb::HostDb;
+
+pub use lock::{instance_lock, InstanceLock};
+pub use metrics::Metrics;
+pub use scheduler::{shutdown_on_signals, OnceSummary, Shutdown};
+pub use spool::default_spool_dir;
+
+/// What can stop the service as a whole (one tracker's failure never does).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The host database failed.
+    #[error(transparent)]
+    Db(#[from] bugimporters_hostdb::Error),
+    /// The crawl engine could not be set up (HTTP client, spool file).
+    #[error(transparent)]
+    Crawl(#[from] bugimporters_core::Error),
+    /// A file or socket could not be used.
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being done.
+        what: String,
+        /// Why it failed.
+        source: std::io::Error,
+    },
+    /// Another `serve` holds this SQLite database.
+    #[error("{0}")]
+    Locked(String),
+}
+
+/// A result with [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// How the service runs.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ServiceConfig {
+    /// Runs at once in this process (`--workers`).
+    pub workers: usize,
+    /// Where each run's JSON lines are written before import (`--spool`).
+    pub spool_dir: PathBuf,
+    /// How long spooled runs are kept (`--spool-keep`); older files are removed.
+    pub spool_keep: Duration,
+    /// How long a lease lasts without a heartbeat (`--lease`); a crashed process's trackers
+    /// are taken over after this. Heartbeats come every third of it.
+    pub lease: Duration,
+    /// How often the scheduler looks for due trackers (`--poll`).
+    pub poll: Duration,
+    /// Runs of trackers of one host at once over all processes (`--host-budget`).
+    pub host_budget: usize,
+    /// How long running runs may go on after SIGTERM/SIGINT (`--grace`).
+    pub grace: Duration,
+    /// The HTTP server's address (`--listen`).
+    pub listen: SocketAddr,
+    /// The fetch layer (the crawl's `--per-host`, `--timeout`, `--retries`, ...).
+    pub fetch: FetchConfig,
+    /// This process's name in leases and `customs status` (default `host:pid`).
+    pub worker_id: String,
+}
+
+impl Default for ServiceConfig {
+    fn default() -> Self {
+        ServiceConfig {
+            workers: 8,
+            spool_dir: default_spool_dir(),
+            spool_keep: Duration::from_secs(7 * 86_400),
+            lease: Duration::from_secs(300),
+            poll: Duration::from_secs(5),
+            host_budget: 4,
+            grace: Duration::from_secs(30),
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            fetch: FetchConfig::default(),
+            worker_id: worker_id(),
+        }
+    }
+}
+
+/// This process's default identifier: `HOST:PID`.
+pub fn worker_id() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".to_owned());
+    format!("{host}:{}", std::process::id())
+}
+
+/// The service: the host database, the registry, one HTTP client, the schedule's clock and
+/// the metrics. Cheap to clone (everything is shared).
+#[derive(Debug, Clone)]
+pub struct Service {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    db: HostDb,
+    registry: Arc<Registry>,
+    config: ServiceConfig,
+    clock: Arc<dyn Clock>,
+    client: Arc<HttpClient>,
+    metrics: Metrics,
+    /// Unix seconds of the scheduler loop's last pass (for `/healthz`).
+    last_tick: std::sync::atomic::AtomicI64,
+}
+
+impl Service {
+    /// A service on `db` with the system clock.
+    pub fn new(db: HostDb, registry: Arc<Registry>, config: ServiceConfig) -> Result<Service> {
+        Service::with_clock(db, registry, config, Arc::new(SystemClock))
+    }
+
+    /// A service whose schedule reads `clock` (tests, simulations). The crawl's
+    /// `last_polled` is the clock's time when each run starts.
+    pub fn with_clock(
+        db: HostDb,
+        registry: Arc<Registry>,
+        config: ServiceConfig,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Service> {
+        let client = Arc::new(HttpClient::new(config.fetch.clone())?);
+        Ok(Service {
+            inner: Arc::new(Inner {
+                db,
+                registry,
+                config,
+                clock,
+                client,
+                metrics: Metrics::new(),
+                last_tick: std::sync::atomic::AtomicI64::new(0),
+            }),
+        })
+    }
+
+    /// The host database.
+    pub fn db(&self) -> &HostDb {
+        &self.inner.db
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &ServiceConfig {
+        &self.inner.config
+    }
+
+    /// The metrics of this process.
+    pub fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
+    }
+
+    fn now(&self) -> chrono::NaiveDateTime {
+        self.inner.clock.now()
+    }
+}

@@ -1,0 +1,270 @@
+//! One run of one tracker: export its record, crawl it into the spool, import the spool.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use bugimporters_core::{load_config_str, ConfigFormat};
+use bugimporters_crawl::{run_crawl_with_client, CrawlOptions, JsonLinesWriter, RunReport};
+use bugimporters_hostdb::{
+    render_export, ExportFormat, ImportOptions, ImportSource, ImportSummary, Lease, Outcome,
+    RunResult,
+};
+use chrono::TimeDelta;
+use tokio::sync::watch;
+use tracing::Instrument;
+
+use crate::spool::spool_path;
+use crate::{Result, Service};
+
+/// How a run ended, for the scheduler's counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RunEnd {
+    /// Crawled and imported cleanly.
+    Ok,
+    /// Imported what it could, with errors; or could not run.
+    Failed,
+    /// The lease was lost: nothing imported, nothing recorded.
+    Lost,
+    /// Stopped at shutdown before import; the lease was given back.
+    Released,
+}
+
+impl RunEnd {
+    fn as_str(self) -> &'static str {
+        match self {
+            RunEnd::Ok => "ok",
+            RunEnd::Failed => "failed",
+            RunEnd::Lost => "lost",
+            RunEnd::Released => "released",
+        }
+    }
+}
+
+impl Service {
+    /// Runs the tracker of `lease` (in a tracing span naming the tracker and the run id).
+    /// `cancel` turning `true` stops the crawl (shutdown after the grace period); an import
+    /// that has begun is never cut.
+    pub(crate) async fn run_lease(&self, lease: Lease, cancel: watch::Receiver<bool>) -> RunEnd {
+        let span = tracing::info_span!("run", tracker = %lease.tracker, run = %lease.run_id);
+        async move {
+            let started = Instant::now();
+            self.metrics().run_started(lease.taken_over_from.is_some());
+            if let Some(old) = &lease.taken_over_from {
+                tracing::warn!(previous = %old, "took over an expired lease");
+            }
+            tracing::info!(due = %lease.due, "run started");
+            let (end, requests) = self.run_guarded(lease, cancel).await;
+            let secs = started.elapsed().as_secs_f64();
+            self.metrics().run_finished(end.as_str(), secs, requests);
+            tracing::info!(outcome = end.as_str(), seconds = secs, "run finished");
+            end
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// The run with its heartbeat: the lease is renewed every third of its length while the
+    /// run goes on; a renewal that fails marks the lease lost.
+    async fn run_guarded(&self, lease: Lease, cancel: watch::Receiver<bool>) -> (RunEnd, u64) {
+        let lost = Arc::new(AtomicBool::new(false));
+        let lease_for = lease_delta(self.config().lease);
+        let beat = {
+            let service = self.clone();
+            let mut lease = lease.clone();
+            let lost = lost.clone();
+            let every = (self.config().lease / 3).max(std::time::Duration::from_millis(100));
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(every).await;
+                    match service
+                        .db()
+                        .renew_lease(&mut lease, service.now(), lease_for)
+                        .await
+                    {
+                        Ok(true) => {}
+                        Ok(false) => {
+                            tracing::warn!(tracker = %lease.tracker, run = %lease.run_id, "lease lost");
+                            lost.store(true, Ordering::SeqCst);
+                            return;
+                        }
+                        Err(e) => {
+                            tracing::warn!(tracker = %lease.tracker, error = %e, "heartbeat failed; retrying")
+                        }
+                    }
+                }
+            })
+        };
+        let result = self.crawl_and_import(&lease, &lost, cancel).await;
+        beat.abort();
+        let requests = result.as_ref().map_or(0, Step::requests);
+        let end = match result {
+            Ok(step) => self.record(&lease, step).await,
+            Err(e) => {
+                tracing::error!(error = %e, "run failed before import");
+                let r = RunResult::new(Outcome::Failed, Some(e.to_string()), 0);
+                self.finish(&lease, &r).await
+            }
+        };
+        (end, requests)
+    }
+
+    async fn crawl_and_import(
+        &self,
+        lease: &Lease,
+        lost: &AtomicBool,
+        mut cancel: watch::Receiver<bool>,
+    ) -> Result<Step> {
+        let spool = self.crawl_to_spool(lease);
+        let (path, report) = tokio::select! {
+            r = spool => r?,
+            _ = cancel.wait_for(|c| *c) => return Ok(Step::Cancelled),
+        };
+        // The lease must still be ours, checked after the crawl and right before import.
+        let mut held = lease.clone();
+        let still = !lost.load(Ordering::SeqCst)
+            && self
+                .db()
+                .renew_lease(&mut held, self.now(), lease_delta(self.config().lease))
+                .await?;
+        if !still {
+            return Ok(Step::Lost {
+                requests: tracker_requests(&report),
+            });
+        }
+        let summary = self.import_spool(&path).await?;
+        self.metrics().imported(&summary);
+        tracing::info!(spool = %path.display(), summary = %summary.line(), "imported");
+        Ok(Step::Imported { report, summary })
+    }
+
+    /// export-config → crawl for this one tracker, into a new spool file.
+    async fn crawl_to_spool(&self, lease: &Lease) -> Result<(PathBuf, RunReport)> {
+        let records = self.db().export_configs(Some(&lease.tracker)).await?;
+        let text = render_export(&records, ExportFormat::Json)?;
+        let configs = load_config_str(&text, ConfigFormat::Json)?;
+        let dir = &self.config().spool_dir;
+        std::fs::create_dir_all(dir).map_err(|source| crate::Error::Io {
+            what: format!("creating the spool directory {}", dir.display()),
+            source,
+        })?;
+        let now = self.now();
+        let path = spool_path(dir, &lease.tracker, now, &lease.run_id);
+        let writer = JsonLinesWriter::create(&path)?;
+        let mut options = CrawlOptions::default();
+        options.concurrency = 1;
+        options.now = Some(now);
+        options.fetch = self.config().fetch.clone();
+        let report = run_crawl_with_client(
+            &self.inner.registry,
+            configs,
+            options,
+            writer,
+            self.inner.client.clone(),
+        )
+        .await?;
+        Ok((path, report))
+    }
+
+    /// `import-results SPOOL`: the one place the service calls the importer.
+    async fn import_spool(&self, path: &Path) -> Result<ImportSummary> {
+        Ok(self
+            .db()
+            .import(vec![ImportSource::path(path)], &ImportOptions::default())
+            .await?)
+    }
+
+    async fn record(&self, lease: &Lease, step: Step) -> RunEnd {
+        match step {
+            Step::Cancelled => {
+                if let Err(e) = self.db().release_lease(lease).await {
+                    tracing::warn!(error = %e, "cannot release the lease; it expires by itself");
+                }
+                RunEnd::Released
+            }
+            Step::Lost { .. } => {
+                tracing::warn!(
+                    "the lease was lost during the crawl: not imported (the spool file stays)"
+                );
+                RunEnd::Lost
+            }
+            Step::Imported { report, summary } => {
+                let error = first_error(&report, &summary);
+                let outcome = if error.is_none() {
+                    Outcome::Ok
+                } else {
+                    Outcome::Failed
+                };
+                let bugs = i64::try_from(summary.records).unwrap_or(i64::MAX);
+                self.finish(lease, &RunResult::new(outcome, error, bugs))
+                    .await
+            }
+        }
+    }
+
+    async fn finish(&self, lease: &Lease, result: &RunResult) -> RunEnd {
+        match self.db().finish_run(lease, self.now(), result).await {
+            Ok(true) if result.outcome == Outcome::Ok => RunEnd::Ok,
+            Ok(true) => RunEnd::Failed,
+            Ok(false) => {
+                tracing::warn!("the lease was lost before the run was recorded");
+                RunEnd::Lost
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot record the run; the lease expires by itself");
+                RunEnd::Failed
+            }
+        }
+    }
+}
+
+/// Where a run got to (one value per run: its size does not matter).
+#[allow(clippy::large_enum_variant)]
+enum Step {
+    Cancelled,
+    Lost {
+        requests: u64,
+    },
+    Imported {
+        report: RunReport,
+        summary: ImportSummary,
+    },
+}
+
+impl Step {
+    fn requests(&self) -> u64 {
+        match self {
+            Step::Cancelled => 0,
+            Step::Lost { requests } => *requests,
+            Step::Imported { report, .. } => tracker_requests(report),
+        }
+    }
+}
+
+fn tracker_requests(report: &RunReport) -> u64 {
+    report.trackers.iter().map(|t| t.requests).sum()
+}
+
+/// The first thing that went wrong in a run, if anything did.
+fn first_error(report: &RunReport, summary: &ImportSummary) -> Option<String> {
+    let crawl = report.trackers.iter().find_map(|t| {
+        t.errors
+            .first()
+            .map(|e| match &e.url {
+                Some(u) => format!("{u}: {}", e.reason),
+                None => e.reason.clone(),
+            })
+            .or_else(|| (!t.ok).then(|| "the crawl failed".to_owned()))
+    });
+    crawl
+        .or_else(|| summary.unusable.first().cloned())
+        .or_else(|| summary.rejections.first().map(ToString::to_string))
+        .or_else(|| {
+            (summary.rejected > 0).then(|| format!("{} records rejected", summary.rejected))
+        })
+}
+
+pub(crate) fn lease_delta(d: std::time::Duration) -> TimeDelta {
+    TimeDelta::from_std(d).unwrap_or(TimeDelta::minutes(5))
+}
