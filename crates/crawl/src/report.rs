@@ -108,6 +108,7 @@ mod tests {
                 suppressed_errors: 0,
                 truncated: 0,
                 abandoned: None,
+                warnings: Vec::new(),
                 duration_s: 0.0,
             }],
         };
