@@ -178,10 +178,10 @@ async fn echoed_secrets_reach_no_log_report_or_recording() {
     // Roundup reads its query as a plain CSV export and sends its credentials with the REST
     // requests that follow: answer the export, echo on the REST requests.
     Mock::given(path_regex("^/roundup/issue$"))
-        .respond_with(ResponseTemplate::new(200).set_body_raw(
-            b"id,title\r\n1,one\r\n2,two\r\n".to_vec(),
-            "text/csv",
-        ))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_raw(b"id,title\r\n1,one\r\n2,two\r\n".to_vec(), "text/csv"),
+        )
         .with_priority(1)
         .mount(&server)
         .await;
