@@ -151,6 +151,55 @@ async fn mount_echo(server: &MockServer, name: &str, secret: &str) {
         .await;
 }
 
+/// One `bugimporters crawl --record` of `config` in `d` with `--log-format format`: the
+/// process output, the report text and the text of every recorded file.
+async fn crawl(
+    d: &Path,
+    config: &str,
+    envs: &[(String, String)],
+    format: &str,
+) -> (Output, String, String) {
+    std::fs::write(d.join("config.yaml"), config).unwrap();
+    let path = |n: &str| d.join(n).to_str().unwrap().to_owned();
+    let args: Vec<String> = [
+        "crawl",
+        "--no-progress",
+        "--retries",
+        "0",
+        "--timeout",
+        "5",
+        "--allow-network",
+        "127.0.0.0/8",
+        "--log-format",
+        format,
+    ]
+    .map(str::to_owned)
+    .into_iter()
+    .chain([
+        "-i".into(),
+        path("config.yaml"),
+        "-o".into(),
+        path("out.jsonl"),
+    ])
+    .chain(["--report".into(), path("report.json")])
+    .chain(["--record".into(), path("rec")])
+    .collect();
+    let envs = envs.to_vec();
+    let output = tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        run_bin(&args, &envs)
+    })
+    .await
+    .unwrap();
+    let report = std::fs::read_to_string(d.join("report.json")).unwrap_or_else(|e| {
+        panic!(
+            "no report ({e}): {}",
+            String::from_utf8_lossy(&output.stderr)
+        )
+    });
+    (output, report, files_text(&d.join("rec")))
+}
+
 fn run_bin(args: &[&str], envs: &[(String, String)]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_bugimporters"));
     cmd.args(args);
@@ -178,10 +227,10 @@ async fn echoed_secrets_reach_no_log_report_or_recording() {
     // Roundup reads its query as a plain CSV export and sends its credentials with the REST
     // requests that follow: answer the export, echo on the REST requests.
     Mock::given(path_regex("^/roundup/issue$"))
-        .respond_with(ResponseTemplate::new(200).set_body_raw(
-            b"id,title\r\n1,one\r\n2,two\r\n".to_vec(),
-            "text/csv",
-        ))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_raw(b"id,title\r\n1,one\r\n2,two\r\n".to_vec(), "text/csv"),
+        )
         .with_priority(1)
         .mount(&server)
         .await;
@@ -204,45 +253,22 @@ async fn echoed_secrets_reach_no_log_report_or_recording() {
     }
     envs.push(("RUST_LOG".into(), "debug".into()));
     let dir = tempfile::tempdir().unwrap();
-    let d = dir.path().to_owned();
-    std::fs::write(d.join("config.yaml"), &config).unwrap();
-    let path = |n: &str| d.join(n).to_str().unwrap().to_owned();
-    let (cfg, out, report, record) = (
-        path("config.yaml"),
-        path("out.jsonl"),
-        path("report.json"),
-        path("rec"),
-    );
-    let output = tokio::task::spawn_blocking(move || {
-        run_bin(
-            &[
-                "crawl",
-                "--no-progress",
-                "--retries",
-                "0",
-                "--timeout",
-                "5",
-                "--allow-network",
-                "127.0.0.0/8",
-                "-i",
-                &cfg,
-                "-o",
-                &out,
-                "--report",
-                &report,
-                "--record",
-                &record,
-            ],
-            &envs,
-        )
-    })
-    .await
-    .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    let report_text = std::fs::read_to_string(d.join("report.json"))
-        .unwrap_or_else(|e| panic!("no report ({e}): {stderr}"));
-    let recording = files_text(&d.join("rec"));
+    let (output, report_text, recording) = crawl(dir.path(), &config, &envs, "text").await;
+    let mut stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     assert_eq!(output.status.code(), Some(1), "{stderr}");
+    // The same crawl with JSON logs: scrubbed by the same writer.
+    let json_dir = tempfile::tempdir().unwrap();
+    let (json_out, json_report, json_recording) =
+        crawl(json_dir.path(), &config, &envs, "json").await;
+    let json_stderr = String::from_utf8_lossy(&json_out.stderr).into_owned();
+    let json_lines = json_stderr
+        .lines()
+        .filter(|l| serde_json::from_str::<serde_json::Value>(l).is_ok())
+        .count();
+    assert!(json_lines > 10, "JSON log lines: {json_stderr}");
+    stderr.push_str(&json_stderr);
+    let report_text = format!("{report_text}\n{json_report}");
+    let recording = format!("{recording}\n{json_recording}");
 
     let requests = server.received_requests().await.unwrap();
     let mut problems = Vec::new();

@@ -255,17 +255,34 @@ pub const EXCERPT_MAX: usize = 200;
 /// assert_eq!(excerpt("a\nb"), "\"a\\nb\"");
 /// ```
 pub fn excerpt(text: &str) -> String {
+    bounded(text, true)
+}
+
+/// [`excerpt`] without the quotes, for a message the server sent (`the server says: …`).
+///
+/// ```
+/// assert_eq!(bugimporters_core::excerpt_plain("Not Found"), "Not Found");
+/// ```
+pub fn excerpt_plain(text: &str) -> String {
+    bounded(text, false)
+}
+
+fn bounded(text: &str, quoted: bool) -> String {
     // Scrub a little more than is shown, so that a secret cut by the limit is still found.
     let window = floor_boundary(text, EXCERPT_MAX + crate::redact::longest_secret() + 64);
     let scrubbed = crate::redact::scrub(&text[..window]);
     let mut out = String::with_capacity(EXCERPT_MAX + 32);
-    out.push('"');
+    if quoted {
+        out.push('"');
+    }
     let mut cut = false;
     for c in scrubbed.chars() {
         let debug = format!("{c:?}");
         let escaped = match c {
             '\'' => "'",
-            '"' => "\\\"",
+            '"' if quoted => "\\\"",
+            '"' => "\"",
+            '\\' if !quoted => "\\",
             _ => &debug[1..debug.len() - 1],
         };
         if out.len() + escaped.len() > EXCERPT_MAX + 1 {
@@ -274,7 +291,9 @@ pub fn excerpt(text: &str) -> String {
         }
         out.push_str(escaped);
     }
-    out.push('"');
+    if quoted {
+        out.push('"');
+    }
     if cut || window < text.len() {
         out.push_str(&format!("… ({} bytes)", text.len()));
     }

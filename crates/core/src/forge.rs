@@ -191,7 +191,7 @@ pub fn message_hint(value: &serde_json::Value) -> String {
     value
         .get("message")
         .and_then(|m| m.as_str())
-        .map(|m| format!(" (the server says: {})", crate::excerpt(m)))
+        .map(|m| format!(" (the server says: {})", crate::excerpt_plain(m)))
         .unwrap_or_default()
 }
 
