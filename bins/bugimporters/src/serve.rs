@@ -7,7 +7,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bugimporters_core::fetch::{FetchConfig, NetworkPolicy};
-use bugimporters_hostdb::schedule::parse_interval;
 use bugimporters_hostdb::{HostDb, DEFAULT_DATABASE_URL};
 use bugimporters_service::{Service, ServiceConfig};
 use clap::Args;
@@ -74,11 +73,23 @@ pub struct ServeArgs {
     pub allow_network: Vec<ipnet::IpNet>,
 }
 
+/// A duration: `0`, seconds (`30`), or a number and a unit (`90s`, `5m`, `1h`, `7d`, `1w`).
 fn interval(text: &str) -> Result<Duration, String> {
-    if text.trim() == "0" {
-        return Ok(Duration::ZERO);
-    }
-    parse_interval(text).map(|s| Duration::from_secs(s.unsigned_abs()))
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (digits, unit) = t.split_at(split);
+    let n: u64 = digits.parse().map_err(|_| {
+        format!("{text:?}: expected a number and a unit (s, m, h, d, w), e.g. 30s, 5m")
+    })?;
+    let mult = match unit {
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        "w" => 7 * 86_400,
+        _ => return Err(format!("{text:?}: unknown unit {unit:?} (s, m, h, d, w)")),
+    };
+    Ok(Duration::from_secs(n.saturating_mul(mult)))
 }
 
 fn config(args: &ServeArgs) -> anyhow::Result<ServiceConfig> {

@@ -356,9 +356,18 @@ impl HostDb {
     /// through [`HostDb::import`], and `get_older_bug_data` is computed on export. Returns
     /// whether the tracker was created.
     pub async fn load_config(&self, registry: &Registry, config: &TrackerConfig) -> Result<bool> {
-        let checked = check_tracker(registry, config)?;
+        let mut checked = check_tracker(registry, config)?;
         let existing = self.tracker(&checked.tracker_name).await?;
         let created = existing.is_none();
+        // Service keys are not exported: a record without them keeps the stored ones, so
+        // that loading an export back changes nothing.
+        if let Some(old) = &existing {
+            for key in crate::schedule::SERVICE_KEYS {
+                if let (None, Some(v)) = (checked.extra.get(*key), old.config.extra.get(*key)) {
+                    checked.extra.insert((*key).to_owned(), v.clone());
+                }
+            }
+        }
         self.write_tracker(&checked, existing.map(|r| r.id), None, true)
             .await?;
         Ok(created)

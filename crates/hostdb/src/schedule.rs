@@ -16,8 +16,9 @@
 //!
 //! Politeness across processes: at most `host_budget` runs of trackers of one host (see
 //! [`host_key`]) hold a lease at once, over all processes. Leasing a host's trackers locks the
-//! host's `schedule_hosts` row, so the budget holds however many processes lease at the same
-//! moment.
+//! host's `schedule_hosts` row (`FOR UPDATE`, a few milliseconds), so the budget holds however
+//! many processes lease at the same moment; the trackers' rows are then taken with
+//! `SKIP LOCKED`.
 //!
 //! Times are passed in by the caller (see [`Clock`]), so the schedule can be tested with an
 //! injected clock.

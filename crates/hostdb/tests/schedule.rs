@@ -65,6 +65,14 @@ async fn refresh_interval_is_a_tracker_key(db: &TestDb) {
     assert!(export.iter().all(|m| !m.contains_key("refresh_interval")));
     assert_eq!(export.len(), 2);
 
+    // Loading that export back keeps the stored interval.
+    let text = bugimporters_hostdb::render_export(&export, bugimporters_hostdb::ExportFormat::Yaml)
+        .unwrap();
+    let report = db
+        .load_config_text(&reg, &text, bugimporters_core::ConfigFormat::Yaml)
+        .await
+        .unwrap();
+    assert_eq!(report.updated, 2, "{report:?}");
     db.sync_schedule(t0()).await.unwrap();
     let status = db.schedule_status(t0()).await.unwrap();
     let intervals: Vec<(&str, &str)> = status

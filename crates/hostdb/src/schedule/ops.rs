@@ -188,9 +188,15 @@ impl HostDb {
         room: usize,
         host_budget: usize,
     ) -> Result<Vec<Lease>> {
+        // The host's row is waited for, not skipped: its transactions last milliseconds,
+        // and a process that skipped it would find nothing to do while trackers are due.
         let lock_host = self.sql(&format!(
             "SELECT TXT(host_key) FROM schedule_hosts WHERE host_key = ?{}",
-            skip_locked(self.backend)
+            if self.backend == Backend::Sqlite {
+                ""
+            } else {
+                " FOR UPDATE"
+            }
         ));
         let live = self
             .sql("SELECT COUNT(*) FROM tracker_schedule WHERE host_key = ? AND lease_expires >= ?");
