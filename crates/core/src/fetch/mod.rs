@@ -547,14 +547,17 @@ impl HttpClient {
 
     /// Feeds one attempt's outcome to the host's circuit breaker; logs once when it opens.
     fn note_breaker(&self, slot: &HostSlot, outcome: Result<u16, &Error>) {
-        if !stall::counts_as_failure(&outcome) {
-            slot.breaker.success();
-        } else if slot.breaker.failure(self.config.breaker_threshold) {
-            tracing::warn!(
-                host = %slot.key,
-                failures = self.config.breaker_threshold,
-                "host failed too many consecutive attempts; its remaining requests in this run fail fast"
-            );
+        match stall::breaker_verdict(&outcome) {
+            None => {}
+            Some(false) => slot.breaker.success(),
+            Some(true) if !slot.breaker.failure(self.config.breaker_threshold) => {}
+            Some(true) => {
+                tracing::warn!(
+                    host = %slot.key,
+                    failures = self.config.breaker_threshold,
+                    "host failed too many consecutive attempts; its remaining requests in this run fail fast"
+                );
+            }
         }
     }
 
@@ -639,9 +642,9 @@ impl HttpClient {
         let mut stream = resp.bytes_stream();
         let mut speed = stall::SpeedGuard::start(self.config.speed_limit, self.config.speed_time);
         loop {
-            let next = tokio::select! {
-                next = stream.next() => next,
-                () = tokio::time::sleep_until(speed.deadline()) => {
+            let next = match tokio::time::timeout_at(speed.deadline(), stream.next()).await {
+                Ok(next) => next,
+                Err(_) => {
                     speed.check(url)?;
                     continue;
                 }

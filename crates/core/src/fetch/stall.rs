@@ -118,16 +118,17 @@ impl Breaker {
     }
 }
 
-/// Whether a failed attempt counts against the host's breaker: the host did not deliver a
-/// usable answer (network errors, 5xx, an oversize body). Refusals, 4xx, 429 (the server is
-/// up and asks us to slow down) and redirect trouble do not count.
-pub(super) fn counts_as_failure(outcome: &Result<u16, &Error>) -> bool {
+/// What an attempt tells the host's breaker: `Some(true)` a failure (the host did not deliver
+/// a usable answer: network errors, 5xx, an oversize body), `Some(false)` a success (any other
+/// answer, 4xx and 429 included: the server is up), `None` nothing (a refusal before any
+/// connection, redirect trouble), which neither counts nor resets.
+pub(super) fn breaker_verdict(outcome: &Result<u16, &Error>) -> Option<bool> {
     match outcome {
-        Ok(status) => (500..600).contains(status),
-        Err(e) => matches!(
-            e.inner(),
-            Error::Network { .. } | Error::BodyTooLarge { .. }
-        ),
+        Ok(status) => Some((500..600).contains(status)),
+        Err(e) => match e.inner() {
+            Error::Network { .. } | Error::BodyTooLarge { .. } => Some(true),
+            _ => None,
+        },
     }
 }
 
@@ -157,5 +158,23 @@ mod tests {
             assert!(!off.failure(0));
         }
         assert!(!off.is_open());
+    }
+
+    #[test]
+    fn refusals_neither_count_nor_reset() {
+        let refused = Error::Refused {
+            url: "http://10.0.0.1/".into(),
+            reason: "private".into(),
+        };
+        let reset = Error::Network {
+            url: "u".into(),
+            message: "reset".into(),
+            timeout: false,
+        };
+        assert_eq!(breaker_verdict(&Err(&refused)), None);
+        assert_eq!(breaker_verdict(&Err(&reset)), Some(true));
+        assert_eq!(breaker_verdict(&Ok(503)), Some(true));
+        assert_eq!(breaker_verdict(&Ok(429)), Some(false));
+        assert_eq!(breaker_verdict(&Ok(404)), Some(false));
     }
 }
