@@ -4,11 +4,14 @@
 //! cargo build --release --bin bugimporters --bin bench
 //! target/release/bench crawl            # synthetic server: 10 000 bugs, 0/20 ms, server concurrency 1/4/16
 //! target/release/bench parse            # parse throughput per format
+//! target/release/bench html-cost        # hostile HTML pages up to the cap: time, peak RSS
+//! target/release/bench hostile          # the hostile crawl's wall time, default settings
 //! ```
 //!
 //! Results and the machine they were measured on go into `docs/performance.md`.
 
 mod crawl;
+mod hostile;
 mod parse;
 
 use clap::{Parser, Subcommand};
@@ -26,6 +29,10 @@ enum Command {
     Crawl(crawl::Args),
     /// Parse throughput (MB/s, bugs/s) of each tracker's parser on synthetic responses.
     Parse(parse::Args),
+    /// Time and peak RSS of hostile HTML pages up to the HTML cap (Trac ticket parser).
+    HtmlCost(hostile::HtmlArgs),
+    /// Wall time of the hostile crawl (tests/hostile.rs) with default settings.
+    Hostile(hostile::CrawlArgs),
 }
 
 #[tokio::main]
@@ -33,5 +40,7 @@ async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Crawl(a) => crawl::run(a).await,
         Command::Parse(a) => parse::run(a).await,
+        Command::HtmlCost(a) => hostile::html(a),
+        Command::Hostile(a) => hostile::crawl(a).await,
     }
 }

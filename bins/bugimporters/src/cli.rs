@@ -80,6 +80,21 @@ pub struct CrawlArgs {
     /// Largest response body accepted, in MiB.
     #[arg(long, default_value_t = 64)]
     pub max_body_mib: u64,
+    /// Low-speed limit in bytes/s (0 = off): an attempt bringing less than this over
+    /// --speed-time seconds is aborted and retried as a temporary failure.
+    #[arg(long, value_name = "BYTES_PER_S", default_value_t = 1024)]
+    pub speed_limit: u64,
+    /// Window of --speed-limit, in seconds (the response head must come within twice this).
+    #[arg(long, value_name = "SECONDS", default_value_t = 15)]
+    pub speed_time: u64,
+    /// Consecutive failed attempts to one host after which its remaining requests of the run
+    /// fail fast (circuit breaker; 0 = off).
+    #[arg(long, value_name = "N", default_value_t = 16)]
+    pub max_host_failures: u32,
+    /// Per-tracker deadline in seconds: a tracker still running is abandoned (its records so
+    /// far kept, no deletions written, the reason in the report).
+    #[arg(long, value_name = "SECONDS", default_value_t = 3600)]
+    pub tracker_timeout: u64,
     /// Store every response in DIR (index.jsonl + bodies/).
     #[arg(long, value_name = "DIR", conflicts_with = "replay")]
     pub record: Option<PathBuf>,

@@ -41,7 +41,12 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
                                 .map(|p| format!(", {p}"))
                                 .unwrap_or_default()
                         )?,
-                        Some(err) => writeln!(out, "FAIL  {}  {err}", e.tracker_name)?,
+                        Some(err) => writeln!(
+                            out,
+                            "FAIL  {}  {}",
+                            e.tracker_name,
+                            bugimporters_core::redact::scrub(&err.to_string())
+                        )?,
                     }
                     if !e.unknown_keys.is_empty() {
                         writeln!(out, "      unknown keys: {}", e.unknown_keys.join(", "))?;
@@ -90,7 +95,7 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
 }
 
 fn unusable(e: impl std::fmt::Display) -> anyhow::Result<ExitCode> {
-    eprintln!("error: {e}");
+    bugimporters_core::redact::eprint_error(&e);
     Ok(ExitCode::from(EXIT_UNUSABLE))
 }
 
@@ -121,6 +126,9 @@ async fn crawl(
     fetch.max_wait = Duration::from_secs(args.max_wait);
     fetch.timeout = Duration::from_secs(args.timeout.max(1));
     fetch.max_body_bytes = args.max_body_mib.saturating_mul(1024 * 1024);
+    fetch.speed_limit = args.speed_limit;
+    fetch.speed_time = Duration::from_secs(args.speed_time);
+    fetch.breaker_threshold = args.max_host_failures;
     fetch.record_dir = args.record.clone();
     fetch.replay_dir = args.replay.clone();
     fetch.network = NetworkPolicy {
@@ -136,6 +144,7 @@ async fn crawl(
     options.shard = args.shard.unwrap_or_default();
     options.progress = !args.no_progress && std::io::stderr().is_terminal();
     options.validators_file = args.state.clone();
+    options.tracker_timeout = Duration::from_secs(args.tracker_timeout.max(1));
 
     if let Some(name) = args.trackers.iter().find(|n| {
         !configs
@@ -173,8 +182,8 @@ async fn crawl(
         Err(e) => return unusable(e),
     };
     if let Some(path) = &args.report {
-        let text = serde_json::to_string_pretty(&report)?;
-        std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
+        std::fs::write(path, report.to_json_pretty())
+            .with_context(|| format!("writing {}", path.display()))?;
     }
     eprintln!(
         "{} trackers ({} failed), {} bugs written, {} errors, {} requests, {:.1} s",
@@ -247,7 +256,7 @@ fn parse(registry: &bugimporters_core::Registry, args: ParseArgs) -> anyhow::Res
     ) {
         Ok(o) => o,
         Err(e) => {
-            eprintln!("error: {e}");
+            bugimporters_core::redact::eprint_error(&e);
             return Ok(ExitCode::from(EXIT_FAILURES));
         }
     };

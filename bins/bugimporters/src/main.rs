@@ -28,23 +28,16 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            bugimporters_core::redact::eprint_error(format_args!("{e:#}"));
             ExitCode::from(2)
         }
     }
 }
 
 fn init_tracing(format: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    if format == "json" {
-        builder.json().init();
-    } else {
-        builder.init();
-    }
+    bugimporters_core::log::LogSetup::new("info")
+        .json(format == "json")
+        .init();
 }
 
 fn is_broken_pipe(e: &anyhow::Error) -> bool {

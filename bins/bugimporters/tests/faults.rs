@@ -11,11 +11,12 @@ use bugimporters_testkit::synthetic::{Faults, SyntheticConfig, SyntheticServer};
 use wiremock::matchers::path_regex;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-fn issues_json(prefix: &str, n: u32) -> String {
+/// Issues whose pages live on the tracker's own (Enterprise) web root, `{web}/o/r/issues/N`.
+fn issues_json(web: &str, n: u32) -> String {
     let items: Vec<String> = (1..=n)
         .map(|i| {
             format!(
-                r#"{{"number": {i}, "title": "bug {i}", "state": "open", "html_url": "https://github.example/{prefix}/issues/{i}",
+                r#"{{"number": {i}, "title": "bug {i}", "state": "open", "html_url": "{web}/o/r/issues/{i}",
                     "user": {{"login": "u"}}, "labels": [], "comments": 0, "assignee": null,
                     "created_at": "2020-01-01T00:00:00Z", "updated_at": "2020-01-02T00:00:00Z", "body": "b"}}"#
             )
@@ -44,7 +45,10 @@ async fn mount(server: &MockServer, prefix: &str, template: ResponseTemplate, ti
 async fn every_fault_is_reported_and_healthy_trackers_are_written() {
     let server = MockServer::start().await;
     let ok = |prefix: &str| {
-        ResponseTemplate::new(200).set_body_raw(issues_json(prefix, 3), "application/json")
+        ResponseTemplate::new(200).set_body_raw(
+            issues_json(&format!("{}/{prefix}", server.uri()), 3),
+            "application/json",
+        )
     };
     // Healthy, and recoveries the fetch layer must absorb.
     mount(&server, "healthy", ok("healthy"), None).await;
@@ -241,7 +245,7 @@ async fn every_fault_is_reported_and_healthy_trackers_are_written() {
     for name in healthy {
         for i in 1..=3 {
             assert!(
-                output.contains(&format!("https://github.example/{name}/issues/{i}\"")),
+                output.contains(&format!("{}/{name}/o/r/issues/{i}\"", server.uri())),
                 "{name} bug {i}"
             );
         }

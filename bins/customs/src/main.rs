@@ -111,13 +111,7 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    bugimporters_core::log::LogSetup::new("warn").init();
     let run = async {
         let db = HostDb::connect(&cli.db).await?;
         let code = run(&db, cli.command).await;
@@ -127,7 +121,7 @@ fn main() -> ExitCode {
     match tokio::runtime::Runtime::new().map(|rt| rt.block_on(run)) {
         Ok(Ok(code)) => ExitCode::from(code),
         Ok(Err(e)) => {
-            eprintln!("error: {e:#}");
+            bugimporters_core::redact::eprint_error(format_args!("{e:#}"));
             ExitCode::from(2)
         }
         Err(e) => {
@@ -241,7 +235,7 @@ async fn run(db: &HostDb, command: Command) -> anyhow::Result<u8> {
             };
             let report = db.load_config_text(&registry, &text, format).await?;
             for failure in &report.failures {
-                eprintln!("error: {failure}");
+                bugimporters_core::redact::eprint_error(failure);
             }
             let (c, u, f) = (report.created, report.updated, report.failures.len());
             println!("{c} trackers created, {u} updated, {f} failed");

@@ -45,13 +45,7 @@ struct Cli {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    bugimporters_core::log::LogSetup::new("warn").init();
     match tokio::runtime::Runtime::new()
         .context("cannot start the async runtime")
         .and_then(|rt| rt.block_on(run(cli)))
@@ -59,7 +53,7 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            bugimporters_core::redact::eprint_error(format_args!("{e:#}"));
             ExitCode::from(2)
         }
     }

@@ -41,13 +41,8 @@ struct Cli {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_target(false)
-        .with_writer(std::io::stderr)
+    bugimporters_core::log::LogSetup::new("warn")
+        .show_target(false)
         .init();
     match tokio::runtime::Runtime::new()
         .context("cannot start the async runtime")
@@ -55,7 +50,7 @@ fn main() -> ExitCode {
     {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("error: {e:#}");
+            bugimporters_core::redact::eprint_error(format_args!("{e:#}"));
             ExitCode::from(2)
         }
     }
@@ -63,7 +58,10 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<u8> {
     let db = HostDb::connect(&cli.db).await?;
-    let mut options = ImportOptions::default();
+    // The tracker types tell which links each tracker owns: records for other links are
+    // rejected (files are imported from anywhere).
+    let mut options = ImportOptions::default()
+        .with_registry(std::sync::Arc::new(bugimporters_all::default_registry()));
     options.batch_size = cli.batch_size;
     options.format = match cli.format {
         Format::Auto => InputFormat::Auto,

@@ -142,7 +142,9 @@ impl TrackerConfig {
     }
 
     /// Checks what every type needs: a name, a type, an http(s) `base_url` when one is given,
-    /// absolute http(s) query URLs, and no secrets in the file. Errors name the key.
+    /// absolute http(s) query URLs, every URL key (`get_older_bug_data`, `api_url`, ...) an
+    /// absolute http(s) URL, no userinfo (`user:password@`) in any URL, and no secrets in the
+    /// file. Errors name the key and never echo a password (see [`crate::link`]).
     pub fn validate(&self) -> Result<(), Error> {
         if self.tracker_name.trim().is_empty() {
             return Err(Error::config("tracker_name is empty"));
@@ -156,6 +158,14 @@ impl TrackerConfig {
         for q in &self.queries {
             check_http_url("queries", &q.url)?;
         }
+        if let Some(url) = self
+            .get_older_bug_data
+            .as_deref()
+            .filter(|u| !u.trim().is_empty())
+        {
+            check_http_url("get_older_bug_data", url)?;
+        }
+        check_extra_urls(&self.extra)?;
         if let Some(key) = self.extra.keys().find(|k| looks_secret(k)) {
             return Err(Error::config(format!(
                 "key {key:?} looks like a secret; secrets come from the environment, never from \
@@ -202,17 +212,47 @@ impl TrackerConfig {
 }
 
 fn check_http_url(key: &str, text: &str) -> Result<Url, Error> {
-    let url = Url::parse(text.trim())
-        .map_err(|e| Error::config(format!("{key}: {text:?} is not a valid URL: {e}")))?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(Error::config(format!(
-            "{key}: {text:?} must be an http or https URL"
-        )));
+    crate::link::check_http_url(text)
+        .map_err(|e| Error::config(format!("{key}: {}", strip_prefix(&e))))
+}
+
+/// Whether a type-specific key holds a URL by its name (`api_url`, `web_url`, `*_uri`).
+fn is_url_key(key: &str) -> bool {
+    let k = key.to_ascii_lowercase();
+    k.ends_with("url") || k.ends_with("uri")
+}
+
+/// Checks the type-specific keys: those named as URLs must be absolute http(s) URLs without
+/// userinfo when set; any other string that is a URL with userinfo is refused too (a password
+/// in a URL would be printed and stored). Errors name the key, never the password.
+fn check_extra_urls(extra: &BTreeMap<String, serde_json::Value>) -> Result<(), Error> {
+    for (key, value) in extra {
+        let mut strings = Vec::new();
+        collect_strings(value, &mut strings);
+        for text in strings {
+            if is_url_key(key) && matches!(value, serde_json::Value::String(_)) {
+                if !text.trim().is_empty() {
+                    check_http_url(key, text)?;
+                }
+            } else if text.contains('@') && text.contains("://") {
+                if let Ok(url) = Url::parse(text.trim()) {
+                    if !url.username().is_empty() || url.password().is_some() {
+                        check_http_url(key, text)?;
+                    }
+                }
+            }
+        }
     }
-    if url.host_str().is_none_or(str::is_empty) {
-        return Err(Error::config(format!("{key}: {text:?} has no host")));
+    Ok(())
+}
+
+fn collect_strings<'a>(value: &'a serde_json::Value, out: &mut Vec<&'a str>) {
+    match value {
+        serde_json::Value::String(s) => out.push(s),
+        serde_json::Value::Array(a) => a.iter().for_each(|v| collect_strings(v, out)),
+        serde_json::Value::Object(m) => m.values().for_each(|v| collect_strings(v, out)),
+        _ => {}
     }
-    Ok(url)
 }
 
 fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>
@@ -327,6 +367,8 @@ pub fn load_config_str(
     text: &str,
     format: ConfigFormat,
 ) -> Result<Vec<Result<TrackerConfig, Error>>, Error> {
+    // A UTF-8 byte order mark (some editors write one) is not part of the text.
+    let text = text.strip_prefix('\u{FEFF}').unwrap_or(text);
     let value: serde_json::Value = match format {
         ConfigFormat::Json => {
             serde_json::from_str(text).map_err(|e| Error::config(format!("invalid JSON: {e}")))?
@@ -529,6 +571,62 @@ mod tests {
         );
         let e3 = all[3].as_ref().unwrap_err().to_string();
         assert!(e3.contains("api_token") && !e3.contains("abc"), "{e3}");
+    }
+
+    /// Issue 13 point 13: a byte order mark at the start of a configuration is accepted.
+    #[test]
+    fn byte_order_mark_is_accepted() {
+        for (text, fmt) in [
+            (
+                "- {tracker_name: a, bugimporter: trac, base_url: 'http://x/'}\n",
+                ConfigFormat::Yaml,
+            ),
+            (
+                "tracker_name: a\nbugimporter: trac\nbase_url: http://x/\n",
+                ConfigFormat::Yaml,
+            ),
+            (
+                r#"[{"tracker_name": "a", "bugimporter": "trac", "base_url": "http://x/"}]"#,
+                ConfigFormat::Json,
+            ),
+            (
+                r#"{"objects": [{"tracker_name": "a", "bugimporter": "trac", "base_url": "http://x/"}]}"#,
+                ConfigFormat::Yaml,
+            ),
+        ] {
+            let all = load_config_str(&format!("\u{FEFF}{text}"), fmt)
+                .unwrap_or_else(|e| panic!("{text}: {e}"));
+            assert_eq!(all.len(), 1, "{text}");
+            assert_eq!(all[0].as_ref().unwrap().tracker_name, "a", "{text}");
+        }
+    }
+
+    #[test]
+    fn userinfo_in_any_url_is_refused_without_echoing_the_password() {
+        let text = r#"
+- {tracker_name: base, bugimporter: trac, base_url: "http://bob:S3cret@host.example/trac/"}
+- {tracker_name: query, bugimporter: trac, base_url: "http://host.example/trac/", queries: ["http://bob:S3cret@host.example/trac/query?format=csv"]}
+- {tracker_name: api, bugimporter: github, api_url: "https://bob:S3cret@ghe.example/api/v3"}
+- {tracker_name: other, bugimporter: jira, base_url: "http://j.example/", rest_root: "https://bob:S3cret@j.example/"}
+- {tracker_name: older, bugimporter: jira, base_url: "http://j.example/", get_older_bug_data: "https://bob:S3cret@j.example/x"}
+- {tracker_name: script, bugimporter: github, api_url: "javascript:alert(1)"}
+- {tracker_name: fine, bugimporter: github, api_url: "https://ghe.example/api/v3", note: "mail bob@example.org"}
+"#;
+        let all = load_config_str(text, ConfigFormat::Yaml).unwrap();
+        for (i, name) in ["base", "query", "api", "other", "older"]
+            .iter()
+            .enumerate()
+        {
+            let e = all[i].as_ref().unwrap_err().to_string();
+            assert!(
+                e.contains(name) && !e.contains("S3cret") && !e.contains("bob"),
+                "{e}"
+            );
+            assert!(e.contains("secrets") && e.contains("token_env"), "{e}");
+        }
+        let e = all[5].as_ref().unwrap_err().to_string();
+        assert!(e.contains("api_url") && e.contains("http or https"), "{e}");
+        assert!(all[6].is_ok(), "{:?}", all[6]);
     }
 
     #[test]

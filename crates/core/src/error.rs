@@ -44,7 +44,9 @@ pub enum Error {
         url: String,
         /// HTTP status code.
         status: u16,
-        /// `Retry-After` the server sent, if any.
+        /// How long the server asked us to wait (`Retry-After`, a rate-limit reset), if it
+        /// did. On a 403 it marks a rate limit (GitHub's primary and secondary limits, whose
+        /// body says so, get one minute when no header says more), which is temporary.
         retry_after: Option<Duration>,
     },
     /// Connecting, sending or receiving failed (timeouts, resets, DNS, TLS).
@@ -105,6 +107,24 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// The host's circuit breaker is open: it failed `failures` consecutive attempts in this
+    /// run, so its remaining requests fail at once (temporary: the next run tries again).
+    #[error("{url}: host {host} failed {failures} consecutive attempts; its remaining requests in this run fail fast (circuit breaker)")]
+    HostUnavailable {
+        /// The requested URL.
+        url: String,
+        /// `host:port` of the breaker.
+        host: String,
+        /// The threshold that opened it.
+        failures: u32,
+    },
+    /// The tracker's run took longer than the per-tracker deadline (`--tracker-timeout`) and was
+    /// abandoned (temporary: its records so far are kept, its deletions withheld).
+    #[error("the tracker's run was abandoned after {limit_s} s (--tracker-timeout): records written so far are kept, deletions withheld")]
+    TrackerDeadline {
+        /// The deadline in seconds.
+        limit_s: u64,
+    },
     /// The output channel was closed: the run is shutting down.
     #[error("the output was closed")]
     Closed,
@@ -162,12 +182,21 @@ impl Error {
         }
     }
 
-    /// Whether trying again later may succeed: 408, 425, 429 and 5xx statuses, timeouts and
-    /// connection failures. Configuration, parse and refusal errors are permanent.
+    /// Whether trying again later may succeed: 408, 425, 429 and 5xx statuses, a 403 that is
+    /// a rate limit (it carries a wait: `Retry-After`, an exhausted `X-RateLimit-Remaining`, a
+    /// rate-limit body, or a wait longer than `--max-wait`), timeouts and connection failures.
+    /// Configuration, parse and refusal errors are permanent. A temporary error in a tracker's
+    /// run withholds its deletions.
     pub fn is_temporary(&self) -> bool {
         match self.inner() {
-            Error::Status { status, .. } => is_temporary_status(*status),
-            Error::Network { .. } => true,
+            Error::Status {
+                status,
+                retry_after,
+                ..
+            } => is_temporary_status(*status) || (*status == 403 && retry_after.is_some()),
+            Error::Network { .. }
+            | Error::HostUnavailable { .. }
+            | Error::TrackerDeadline { .. } => true,
             _ => false,
         }
     }
@@ -200,10 +229,87 @@ impl Error {
             | Error::BodyTooLarge { url, .. }
             | Error::TooManyRedirects { url, .. }
             | Error::Parse { url, .. }
+            | Error::HostUnavailable { url, .. }
             | Error::NotRecorded { url } => Some(url),
             _ => None,
         }
     }
+}
+
+/// The most bytes of input an error message quotes (see [`excerpt`]).
+pub const EXCERPT_MAX: usize = 200;
+
+/// A bounded, printable quote of untrusted input for an error message: the text in quotes,
+/// control characters (and quotes, backslashes, invisible format characters) escaped as
+/// `Debug` does, registered secrets and secret query parameters scrubbed (see
+/// [`crate::redact`]), cut on a character boundary after at most [`EXCERPT_MAX`] bytes, and
+/// then followed by `…` and the input's total length. Every parse error that quotes a field
+/// of a response uses it, so that a 60 MB title gives a message of a few hundred bytes.
+///
+/// ```
+/// use bugimporters_core::excerpt;
+/// assert_eq!(excerpt("2020-13-01"), "\"2020-13-01\"");
+/// let long = "x".repeat(1_000_000);
+/// let e = excerpt(&long);
+/// assert!(e.len() < 300 && e.ends_with("… (1000000 bytes)"), "{e}");
+/// assert_eq!(excerpt("a\nb"), "\"a\\nb\"");
+/// ```
+pub fn excerpt(text: &str) -> String {
+    bounded(text, true)
+}
+
+/// [`excerpt`] without the quotes, for a message the server sent (`the server says: …`).
+///
+/// ```
+/// assert_eq!(bugimporters_core::excerpt_plain("Not Found"), "Not Found");
+/// ```
+pub fn excerpt_plain(text: &str) -> String {
+    bounded(text, false)
+}
+
+fn bounded(text: &str, quoted: bool) -> String {
+    // Scrub a little more than is shown, so that a secret cut by the limit is still found.
+    let window = floor_boundary(text, EXCERPT_MAX + crate::redact::longest_secret() + 64);
+    let scrubbed = crate::redact::scrub(&text[..window]);
+    let mut out = String::with_capacity(EXCERPT_MAX + 32);
+    if quoted {
+        out.push('"');
+    }
+    let mut cut = false;
+    for c in scrubbed.chars() {
+        let debug = format!("{c:?}");
+        let escaped = match c {
+            '\'' => "'",
+            '"' if quoted => "\\\"",
+            '"' => "\"",
+            '\\' if !quoted => "\\",
+            _ => &debug[1..debug.len() - 1],
+        };
+        if out.len() + escaped.len() > EXCERPT_MAX + 1 {
+            cut = true;
+            break;
+        }
+        out.push_str(escaped);
+    }
+    if quoted {
+        out.push('"');
+    }
+    if cut || window < text.len() {
+        out.push_str(&format!("… ({} bytes)", text.len()));
+    }
+    out
+}
+
+/// The largest char boundary of `text` at or below `max`.
+fn floor_boundary(text: &str, max: usize) -> usize {
+    if max >= text.len() {
+        return text.len();
+    }
+    let mut i = max;
+    while !text.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
 }
 
 /// Statuses worth retrying: 408, 425, 429, 500, 502, 503, 504.
@@ -231,6 +337,19 @@ mod tests {
         assert!(
             !matches!(twice, Error::Tracker { ref source, .. } if matches!(**source, Error::Tracker { .. }))
         );
+    }
+
+    #[test]
+    fn excerpts_are_bounded_and_printable() {
+        let title = "é".repeat(30_000_000);
+        let e = excerpt(&title);
+        assert!(e.len() <= EXCERPT_MAX + 40, "{} bytes", e.len());
+        assert!(e.ends_with("… (60000000 bytes)"), "{e}");
+        let control = "\u{1b}[31m\r\n".repeat(100);
+        let e = excerpt(&control);
+        assert!(!e.contains(['\u{1b}', '\r', '\n']), "{e}");
+        assert!(e.len() <= EXCERPT_MAX + 40, "{e}");
+        assert_eq!(excerpt("it's"), "\"it's\"");
     }
 
     #[test]

@@ -12,7 +12,7 @@
 //! * parsing: [`json_object`], [`json_issue_array`], [`message_hint`], [`required_date`],
 //!   [`scoped_importance`], [`people_involved`] and
 //!   [`set_label_flags`];
-//! * requests and paging: [`get_json`], [`next_page_number`], the [`IssuePages`] trait and
+//! * requests and paging: [`get_json`], [`get_json_accepting`], [`next_page_number`], the [`IssuePages`] trait and
 //!   its [`Pager`];
 //! * refresh: the [`IssueRefresh`] trait, [`refresh_each`], [`refresh_one`] and
 //!   [`emit_refreshed`], [`emit_gone`].
@@ -126,15 +126,12 @@ pub fn project_name_of(config: &TrackerConfig) -> Result<String, Error> {
     )
 }
 
-/// Checks a `token_env` key: it must name an environment variable (letters, digits, `_`).
+/// Checks a `token_env` key: it must name an environment variable, not hold a token (see
+/// [`crate::redact::check_env_name`]; the error does not show the value).
 pub fn check_token_env(token_env: Option<&str>) -> Result<(), Error> {
     match token_env {
-        Some(v) if !v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') => {
-            Err(Error::config(format!(
-                "token_env must name an environment variable (letters, digits, _), got {v:?}"
-            )))
-        }
-        _ => Ok(()),
+        Some(v) => crate::redact::check_env_name("token_env", v),
+        None => Ok(()),
     }
 }
 
@@ -194,7 +191,7 @@ pub fn message_hint(value: &serde_json::Value) -> String {
     value
         .get("message")
         .and_then(|m| m.as_str())
-        .map(|m| format!(" (the server says: {m})"))
+        .map(|m| format!(" (the server says: {})", crate::excerpt_plain(m)))
         .unwrap_or_default()
 }
 
@@ -208,8 +205,12 @@ pub fn required_date(
     text: Option<String>,
 ) -> Result<NaiveDateTime, Error> {
     let text = text.ok_or_else(|| Error::parse(url, format!("{what}: no `{key}`")))?;
-    parse_datetime(&text)
-        .ok_or_else(|| Error::parse(url, format!("{what}: `{key}` {text:?} is not a date")))
+    parse_datetime(&text).ok_or_else(|| {
+        Error::parse(
+            url,
+            format!("{what}: `{key}` {} is not a date", crate::excerpt(&text)),
+        )
+    })
 }
 
 /// The value of the first scoped label whose scope is `priority`, else `severity` (scopes
@@ -271,10 +272,27 @@ pub async fn get_json(
     token: Option<(HeaderName, String)>,
     trusted: impl FnOnce(&Url) -> bool,
 ) -> Result<Response, Error> {
+    get_json_accepting(ctx, url, conditional, token, trusted, &[]).await
+}
+
+/// [`get_json`] that returns a final answer with one of the `accept` statuses as a
+/// [`Response`] with its body (see [`Request::accept_status`]), so that the tracker can tell
+/// the API's own "private" error from a bot wall.
+pub async fn get_json_accepting(
+    ctx: &ImportContext,
+    url: &str,
+    conditional: bool,
+    token: Option<(HeaderName, String)>,
+    trusted: impl FnOnce(&Url) -> bool,
+    accept: &[u16],
+) -> Result<Response, Error> {
     let mut req =
         Request::get(url)?.with_header(ACCEPT, HeaderValue::from_static("application/json"));
     if conditional {
         req = req.conditional();
+    }
+    for status in accept {
+        req = req.accept_status(*status);
     }
     if let Some((name, value)) = token {
         if trusted(&req.url) {
@@ -410,6 +428,9 @@ pub enum Refreshed {
     /// Not a bug to keep (a pull request, confidential or private now): deleted, with this
     /// reason logged.
     Gone(&'static str),
+    /// The issue has not changed since the host last polled it (the tracker knows from its
+    /// body): `_no_update`, as for a 304.
+    Unchanged,
 }
 
 /// What a tracker tells [`refresh_one`] about its issues: where each held link is asked for,
@@ -430,14 +451,11 @@ pub trait IssueRefresh: Sync {
     /// A conditional GET of `url` (an [`IssueRefresh::issue_api_url`]).
     async fn get(&self, ctx: &ImportContext, url: &str) -> Result<Response, Error>;
 
-    /// Parses one issue response; `now` becomes `last_polled`.
+    /// Parses one issue response; `now` becomes `last_polled`. Only a positive answer may
+    /// be [`Refreshed::Gone`] (the API's own "private" error in a well-formed body, read from
+    /// a status the tracker accepted with [`get_json_accepting`]): a refusal, a challenge
+    /// page or an unreadable body is an error, never a deletion.
     fn parse_issue(&self, resp: &Response, now: NaiveDateTime) -> Result<Refreshed, Error>;
-
-    /// When a failed request (not a 404/410) means the issue is gone for us, the reason
-    /// logged with its deletion. None by default: the error is reported.
-    fn gone_on_error(&self, _err: &Error) -> Option<&'static str> {
-        None
-    }
 
     /// Completes a refreshed bug before it is emitted (more requests, say). As it is by
     /// default.
@@ -509,8 +527,9 @@ pub async fn refresh_each<R: IssueRefresh + ?Sized>(
 
 /// Refreshes one held link with its own conditional request: `_no_update` on 304, the bug
 /// (see [`emit_refreshed`]) when fetched, `_deleted` on 404/410 or when the issue is
-/// [`Refreshed::Gone`]; a link that is not an issue link, a failed request or a malformed
-/// answer is reported and the next one goes on.
+/// [`Refreshed::Gone`]; a link that is not an issue link, a failed request (401, 403, 429,
+/// 5xx, a timeout...) or a malformed answer is reported, never deleted, and the next one
+/// goes on.
 pub async fn refresh_one<R: IssueRefresh + ?Sized>(
     ctx: &ImportContext,
     src: &R,
@@ -534,6 +553,15 @@ pub async fn refresh_one<R: IssueRefresh + ?Sized>(
         Ok(resp) => match src.parse_issue(&resp, ctx.now()) {
             Ok(Refreshed::Issue(bug)) => emit_refreshed(ctx, src, link, *bug).await,
             Ok(Refreshed::Gone(reason)) => emit_gone(ctx, src, link, reason).await,
+            Ok(Refreshed::Unchanged) => {
+                ctx.emit(ParsedBug::no_update(
+                    link,
+                    name,
+                    src.project_name(),
+                    ctx.now(),
+                ))
+                .await
+            }
             Err(e) => {
                 ctx.report_error(e);
                 Ok(())
@@ -548,13 +576,10 @@ pub async fn refresh_one<R: IssueRefresh + ?Sized>(
             ))
             .await
         }
-        Err(e) => match src.gone_on_error(&e) {
-            Some(reason) => emit_gone(ctx, src, link, reason).await,
-            None => {
-                ctx.report_error(e);
-                Ok(())
-            }
-        },
+        Err(e) => {
+            ctx.report_error(e);
+            Ok(())
+        }
     }
 }
 

@@ -12,7 +12,14 @@ use serde::Serialize;
 use tokio::sync::{mpsc, Semaphore};
 
 use crate::fetch::{HttpClient, Request, Response};
-use crate::{Error, ParsedBug};
+use crate::{Error, LinkScope, ParsedBug};
+
+fn strip_config(e: &Error) -> String {
+    match e {
+        Error::Config { message } => message.clone(),
+        other => other.to_string(),
+    }
+}
 
 /// What a tracker type does: run its queries, and refresh the bugs the host already holds.
 ///
@@ -70,6 +77,22 @@ pub struct ReportedError {
     pub temporary: bool,
 }
 
+impl ReportedError {
+    /// The report entry of `error`: its URL and its reason (without the tracker wrapper),
+    /// scrubbed of secrets (see [`crate::redact`]).
+    pub fn new(error: &Error) -> Self {
+        ReportedError {
+            // A server may send URLs with userinfo (redirects, links): never print a password.
+            url: error
+                .url()
+                .map(|u| crate::redact::scrub(&crate::link::redact_userinfo(u)).into_owned()),
+            reason: crate::redact::scrub(&crate::link::redact_userinfo(&error.inner().to_string()))
+                .into_owned(),
+            temporary: error.is_temporary(),
+        }
+    }
+}
+
 /// Counters of one tracker's run, for the run report.
 #[derive(Debug, Default, Clone, Serialize)]
 pub struct TrackerStats {
@@ -93,6 +116,14 @@ pub struct TrackerStats {
     /// Records an interrupted run had already written, kept instead of fetched again
     /// (`--resume`).
     pub resumed: u64,
+    /// Errors not listed again in `errors`: further fast failures of a host whose circuit
+    /// breaker is open (the first one is listed, once per host).
+    pub suppressed_errors: u64,
+    /// Records with at least one field cut to its size cap (see [`crate::limits`]).
+    pub truncated: u64,
+    /// Warnings: nothing failed, but the operator should know (a configuration rule that
+    /// matches nothing, a fallback used). Each once, in order.
+    pub warnings: Vec<String>,
 }
 
 /// Totals of a run (see the crawl report).
@@ -118,6 +149,8 @@ struct Counters {
     ok: AtomicU64,
     bytes: AtomicU64,
     resumed: AtomicU64,
+    suppressed: AtomicU64,
+    truncated: AtomicU64,
 }
 
 /// What an importer uses to fetch and to emit: the shared HTTP client with this tracker's
@@ -140,7 +173,11 @@ pub struct ImportContext {
     seen: Mutex<HashSet<u64>>,
     pending_deletions: Mutex<Vec<ParsedBug>>,
     errors: Mutex<Vec<ReportedError>>,
+    /// Hosts whose open circuit breaker is already in `errors`.
+    breaker_hosts: Mutex<HashSet<String>>,
+    warnings: Mutex<Vec<String>>,
     counters: Counters,
+    scope: Option<LinkScope>,
 }
 
 impl ImportContext {
@@ -166,7 +203,10 @@ impl ImportContext {
             seen: Mutex::new(HashSet::new()),
             pending_deletions: Mutex::new(Vec::new()),
             errors: Mutex::new(Vec::new()),
+            breaker_hosts: Mutex::new(HashSet::new()),
+            warnings: Mutex::new(Vec::new()),
             counters: Counters::default(),
+            scope: None,
         }
     }
 
@@ -183,6 +223,15 @@ impl ImportContext {
         }
         *self.counters.resumed.get_mut() = written.len() as u64;
         self.written = written;
+        self
+    }
+
+    /// Sets the links this tracker owns ([`crate::Registry::link_scope`]; the crawl always
+    /// sets it): [`ImportContext::emit`] then drops every record whose `canonical_bug_link` is
+    /// not in `scope`. Without a scope only the URL rules are checked (absolute http(s), no
+    /// userinfo).
+    pub fn with_link_scope(mut self, scope: LinkScope) -> Self {
+        self.scope = Some(scope);
         self
     }
 
@@ -207,9 +256,13 @@ impl ImportContext {
     }
 
     /// A secret from the environment (`GITHUB_TOKEN`, ...). Empty values count as unset.
-    /// Secrets come only from the environment, never from the config file.
+    /// Secrets come only from the environment, never from the config file. The value is
+    /// registered with [`crate::redact`], so no log line, error, report or recording of this
+    /// process shows it.
     pub fn secret(&self, name: &str) -> Option<String> {
-        std::env::var(name).ok().filter(|v| !v.is_empty())
+        let value = std::env::var(name).ok().filter(|v| !v.is_empty())?;
+        crate::redact::register(&value);
+        Some(value)
     }
 
     /// GETs `url` through the fetch layer, within this tracker's connection limit. Errors name
@@ -254,6 +307,9 @@ impl ImportContext {
         if !self.written.is_empty() && self.written.contains(&bug.canonical_bug_link) {
             return Ok(());
         }
+        if !self.check_owned(&bug) {
+            return Ok(());
+        }
         if bug.tracker_name.is_none() {
             bug.tracker_name = Some(self.tracker_name.clone());
         }
@@ -262,6 +318,9 @@ impl ImportContext {
         }
         if bug.last_polled.is_none() {
             bug.last_polled = Some(self.options.now);
+        }
+        if !self.apply_limits(&mut bug) {
+            return Ok(());
         }
         if bug.deleted {
             if self.is_existing(&bug.canonical_bug_link) {
@@ -276,6 +335,50 @@ impl ImportContext {
             return Ok(());
         }
         self.send(bug).await
+    }
+
+    /// Whether `bug`'s link is an http(s) URL without userinfo that this tracker owns (in its
+    /// scope, or one of the host's held links of this tracker, which may predate a move of
+    /// the instance); when
+    /// not, reports the dropped record once (tracker and a bounded, redacted link) and says
+    /// `false`.
+    fn check_owned(&self, bug: &ParsedBug) -> bool {
+        let link = &bug.canonical_bug_link;
+        let reason = match (crate::link::check_http_url(link), &self.scope) {
+            (Err(e), _) => format!("record dropped: its canonical_bug_link is unusable: {}", strip_config(&e)),
+            (Ok(_), Some(scope)) if !scope.owns(link) && !self.is_existing(link) => format!(
+                "record dropped: canonical_bug_link {} is not a link this tracker owns (it owns {scope})",
+                crate::link::quote_url(link)
+            ),
+            _ => return true,
+        };
+        tracing::warn!(tracker = %self.tracker_name, url = %crate::link::bounded_url(link), "{reason}");
+        self.errors
+            .lock()
+            .expect("errors lock")
+            .push(ReportedError {
+                url: Some(crate::link::bounded_url(link)),
+                reason,
+                temporary: false,
+            });
+        false
+    }
+
+    /// Applies the size caps of [`crate::limits`]; `false` when the record must be dropped
+    /// (reported as an error).
+    fn apply_limits(&self, bug: &mut ParsedBug) -> bool {
+        match bug.enforce_limits() {
+            Ok(cut) if cut.is_empty() => true,
+            Ok(cut) => {
+                tracing::info!(tracker = %self.tracker_name, url = %bug.canonical_bug_link, fields = ?cut, "fields cut to their size cap");
+                self.counters.truncated.fetch_add(1, Ordering::Relaxed);
+                true
+            }
+            Err(e) => {
+                self.report_error(e);
+                false
+            }
+        }
     }
 
     async fn send(&self, bug: ParsedBug) -> Result<(), Error> {
@@ -294,15 +397,31 @@ impl ImportContext {
     /// the report); the importer goes on.
     pub fn report_error(&self, error: Error) {
         let error = error.in_tracker(&self.tracker_name);
-        tracing::warn!(tracker = %self.tracker_name, url = error.url().unwrap_or(""), error = %error.inner(), "failed");
-        self.errors
-            .lock()
-            .expect("errors lock")
-            .push(ReportedError {
-                url: error.url().map(str::to_owned),
-                reason: error.inner().to_string(),
-                temporary: error.is_temporary(),
-            });
+        if let Error::HostUnavailable { host, .. } = error.inner() {
+            if !self
+                .breaker_hosts
+                .lock()
+                .expect("breaker lock")
+                .insert(host.clone())
+            {
+                self.counters.suppressed.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
+        }
+        let reported = ReportedError::new(&error);
+        tracing::warn!(tracker = %self.tracker_name, url = reported.url.as_deref().unwrap_or(""), error = %reported.reason, "failed");
+        self.errors.lock().expect("errors lock").push(reported);
+    }
+
+    /// Records a warning for the run report (logged once; the same text again is ignored).
+    /// A warning is no failure: it neither fails the tracker nor withholds deletions.
+    pub fn report_warning(&self, message: impl Into<String>) {
+        let message = message.into();
+        let mut w = self.warnings.lock().expect("warnings lock");
+        if !w.contains(&message) {
+            tracing::warn!(tracker = %self.tracker_name, "{message}");
+            w.push(message);
+        }
     }
 
     /// Ends the tracker's run: writes the held-back deletions if the run worked (`run_ok` and
@@ -340,6 +459,9 @@ impl ImportContext {
             bytes: c.bytes.load(Ordering::Relaxed),
             errors: self.errors.lock().expect("errors lock").clone(),
             resumed: c.resumed.load(Ordering::Relaxed),
+            suppressed_errors: c.suppressed.load(Ordering::Relaxed),
+            truncated: c.truncated.load(Ordering::Relaxed),
+            warnings: self.warnings.lock().expect("warnings lock").clone(),
         }
     }
 }
@@ -373,6 +495,88 @@ mod tests {
         assert_eq!(bug.tracker_name.as_deref(), Some("T"));
         assert_eq!(bug.project_name.as_deref(), Some("T"));
         assert!(bug.last_polled.is_some());
+    }
+
+    #[tokio::test]
+    async fn emit_drops_links_the_tracker_does_not_own() {
+        // Another tracker's bug: not in this tracker's held links.
+        let held = "http://legit.example/trac/ticket/7".to_owned();
+        let (ctx, mut rx) = ctx(&["https://old-name.example/o/r/issues/3".to_owned()]);
+        let ctx = ctx.with_link_scope(LinkScope::under("https://github.com/o/r/issues/").unwrap());
+        let now = ctx.now();
+        ctx.emit(ParsedBug::new("https://github.com/o/r/issues/1"))
+            .await
+            .unwrap();
+        ctx.emit(ParsedBug::new(held.clone())).await.unwrap();
+        ctx.emit(ParsedBug::deleted(&held, "T", "T", now))
+            .await
+            .unwrap();
+        ctx.emit(ParsedBug::new("javascript:alert(document.cookie)"))
+            .await
+            .unwrap();
+        ctx.emit(ParsedBug::new("https://bob:S3cret@github.com/o/r/issues/2"))
+            .await
+            .unwrap();
+        let long = format!("https://evil.example/{}", "a".repeat(100_000));
+        ctx.emit(ParsedBug::new(long)).await.unwrap();
+        // A held link of this tracker from before a move of the instance may be refreshed.
+        let mut moved = ParsedBug::new("https://old-name.example/o/r/issues/3");
+        moved.no_update = true;
+        ctx.emit(moved).await.unwrap();
+        let stats = ctx.finish(true).await;
+        assert_eq!((stats.bugs_emitted, stats.deleted), (2, 0));
+        assert_eq!(stats.errors.len(), 5, "one error per dropped record");
+        let reasons: Vec<String> = stats
+            .errors
+            .iter()
+            .map(|e| format!("{} {}", e.url.as_deref().unwrap_or(""), e.reason))
+            .collect();
+        assert!(
+            reasons[0].contains("legit.example/trac/ticket/7"),
+            "{reasons:?}"
+        );
+        assert!(reasons[0].contains("github.com/o/r/issues/"), "{reasons:?}");
+        assert!(
+            reasons
+                .iter()
+                .all(|r| !r.contains("S3cret") && r.len() < 1000),
+            "{reasons:?}"
+        );
+        assert_eq!(
+            rx.recv().await.unwrap().canonical_bug_link,
+            "https://github.com/o/r/issues/1"
+        );
+        assert!(rx.recv().await.unwrap().no_update);
+        drop(ctx);
+        assert!(rx.recv().await.is_none());
+    }
+
+    #[tokio::test]
+    async fn reported_errors_never_show_url_passwords() {
+        let (ctx, _rx) = ctx(&[]);
+        ctx.report_error(Error::Status {
+            url: "http://bob:S3cret@x.example/redirected".into(),
+            status: 500,
+            retry_after: None,
+        });
+        let stats = ctx.finish(true).await;
+        let shown = format!("{:?}", stats.errors);
+        assert!(
+            !shown.contains("S3cret") && shown.contains("x.example"),
+            "{shown}"
+        );
+    }
+
+    #[tokio::test]
+    async fn emit_without_a_scope_still_refuses_script_links() {
+        let (ctx, mut rx) = ctx(&[]);
+        ctx.emit(ParsedBug::new("data:text/html,<script>x</script>"))
+            .await
+            .unwrap();
+        ctx.emit(ParsedBug::new("http://x/1")).await.unwrap();
+        let stats = ctx.finish(true).await;
+        assert_eq!((stats.bugs_emitted, stats.errors.len()), (1, 1));
+        assert_eq!(rx.recv().await.unwrap().canonical_bug_link, "http://x/1");
     }
 
     #[tokio::test]
@@ -442,5 +646,43 @@ mod tests {
         assert!(ctx.claim("http://x/1"));
         assert!(!ctx.claim("http://x/1"));
         assert!(ctx.claim("http://x/2"));
+    }
+
+    #[tokio::test]
+    async fn an_open_circuit_breaker_is_reported_once_per_host() {
+        let (ctx, _rx) = ctx(&[]);
+        for i in 0..1000 {
+            ctx.report_error(Error::HostUnavailable {
+                url: format!("http://dead/{i}"),
+                host: "dead:80".into(),
+                failures: 16,
+            });
+        }
+        ctx.report_error(Error::HostUnavailable {
+            url: "http://other/1".into(),
+            host: "other:80".into(),
+            failures: 16,
+        });
+        let stats = ctx.finish(true).await;
+        assert_eq!(stats.errors.len(), 2, "{:?}", stats.errors);
+        assert_eq!(stats.suppressed_errors, 999);
+        assert!(stats.errors.iter().all(|e| e.temporary));
+    }
+
+    #[tokio::test]
+    async fn emit_caps_oversize_fields_and_drops_oversize_links() {
+        let (ctx, mut rx) = ctx(&[]);
+        let mut bug = ParsedBug::new("http://x/1");
+        bug.description = Some("&amp;".repeat(1_000_000));
+        ctx.emit(bug).await.unwrap();
+        let huge_link = format!("http://x/{}", "9".repeat(100_000));
+        ctx.emit(ParsedBug::new(huge_link)).await.unwrap();
+        let stats = ctx.finish(true).await;
+        assert_eq!((stats.bugs_emitted, stats.truncated), (1, 1));
+        assert_eq!(stats.errors.len(), 1);
+        let got = rx.recv().await.unwrap();
+        let desc = got.description.unwrap();
+        assert!(desc.len() <= crate::limits::MAX_DESCRIPTION_BYTES);
+        assert!(desc.ends_with(crate::limits::TRUNCATION_MARKER));
     }
 }

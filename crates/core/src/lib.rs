@@ -16,6 +16,11 @@
 //!   private-address guard);
 //! * [`forge`] — helpers shared by the issue-list API trackers (GitHub, GitLab,
 //!   Gitea/Forgejo, Pagure): refresh of held issues, label rules, parsing helpers;
+//! * [`redact`] and [`log`] — the process-wide redaction of secrets, bounded quotes of
+//!   untrusted input in errors ([`excerpt`]) and the log setup every binary shares;
+//! * [`link`] — link ownership ([`LinkScope`]) and the URL rules (http(s) only, no userinfo);
+//! * [`parse`] — the bounded blocking pool and deadline for CPU-heavy parsing, and the cost
+//!   bound of HTML; [`limits`] — the size caps of an output record;
 //! * [`classify`] and [`time`] — the bite-size/documentation rules, project naming and the date
 //!   formats trackers use.
 //!
@@ -75,14 +80,20 @@ mod error;
 pub mod fetch;
 pub mod forge;
 mod importer;
+pub mod limits;
+pub mod link;
+pub mod log;
 mod model;
 pub mod paging;
+pub mod parse;
+pub mod redact;
 mod registry;
 pub mod time;
 
 pub use config::{load_config_str, ConfigFormat, Query, TrackerConfig};
-pub use error::{Error, Result};
+pub use error::{excerpt, excerpt_plain, Error, Result, EXCERPT_MAX};
 pub use importer::{ImportContext, ImportOptions, Importer, ReportedError, RunStats, TrackerStats};
+pub use link::{check_http_url, redact_userinfo, LinkScope};
 pub use model::ParsedBug;
 pub use registry::{
     BuildContext, BuiltImporter, ConfigKey, ImporterFactory, ParseFormat, ParseFormatKind,

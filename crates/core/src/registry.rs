@@ -7,7 +7,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use crate::config::COMMON_KEYS;
-use crate::{Error, ImportOptions, Importer, ParsedBug, TrackerConfig};
+use crate::{Error, ImportOptions, Importer, LinkScope, ParsedBug, TrackerConfig};
 
 /// One tracker-specific configuration key, for `bugimporters trackers`, `customs` and the docs.
 #[derive(Debug, Clone, Copy)]
@@ -159,6 +159,16 @@ pub trait ImporterFactory: std::fmt::Debug + Send + Sync + 'static {
     /// Builds an importer for `cx.config`. Check everything that can be checked without a
     /// network here, so that `bugimporters check` catches it.
     fn build(&self, cx: &BuildContext<'_>) -> Result<Arc<dyn Importer>, Error>;
+
+    /// The links a tracker of this type with `config` owns: the only `canonical_bug_link`s its
+    /// records may carry ([`crate::ImportContext::emit`] drops the others, and the host
+    /// database refuses them on import). The default owns everything under `base_url`; types
+    /// whose links live elsewhere (GitHub's web host, Jira's `/browse/`, ...) override it.
+    /// Keep it as tight as the type's canonical-link builder allows: a wider scope lets a
+    /// hostile server of this tracker claim links of other trackers.
+    fn link_scope(&self, config: &TrackerConfig) -> Result<LinkScope, Error> {
+        LinkScope::under(config.base_url_with_slash()?.as_str())
+    }
 
     /// The `parse` formats this type offers.
     fn parse_formats(&self) -> Vec<ParseFormat> {
@@ -347,6 +357,14 @@ impl Registry {
             })
         };
         inner().map_err(|e| e.in_tracker(&config.tracker_name))
+    }
+
+    /// The links the tracker of `config` owns (its type's [`ImporterFactory::link_scope`]);
+    /// errors name the tracker.
+    pub fn link_scope(&self, config: &TrackerConfig) -> Result<LinkScope, Error> {
+        self.factory(&config.bugimporter)
+            .and_then(|f| f.link_scope(config))
+            .map_err(|e| e.in_tracker(&config.tracker_name))
     }
 
     /// The factory offering `parse` format `format`, or an error listing the known formats.

@@ -175,9 +175,9 @@ pub mod serde_opt {
         match text {
             None => Ok(None),
             Some(s) if s.trim().is_empty() => Ok(None),
-            Some(s) => parse_datetime(&s)
-                .map(Some)
-                .ok_or_else(|| serde::de::Error::custom(format!("not a date: {s:?}"))),
+            Some(s) => parse_datetime(&s).map(Some).ok_or_else(|| {
+                serde::de::Error::custom(format!("not a date: {}", crate::excerpt(&s)))
+            }),
         }
     }
 }

@@ -3,7 +3,7 @@
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bugimporters_core::fetch::{FetchConfig, HttpClient};
 use bugimporters_core::{
@@ -44,7 +44,13 @@ pub struct CrawlOptions {
     /// For trackers an interrupted run left half done (`--resume`): the canonical links it
     /// already wrote, which are neither fetched nor written again.
     pub resume_written: HashMap<String, HashSet<String>>,
+    /// Per-tracker deadline (`--tracker-timeout`): a tracker still running after it is
+    /// abandoned; its records so far are kept, none of its deletions is written.
+    pub tracker_timeout: Duration,
 }
+
+/// Default of [`CrawlOptions::tracker_timeout`]: one hour.
+pub const DEFAULT_TRACKER_TIMEOUT: Duration = Duration::from_secs(3600);
 
 impl Default for CrawlOptions {
     fn default() -> Self {
@@ -59,6 +65,7 @@ impl Default for CrawlOptions {
             validators_file: None,
             skip: HashSet::new(),
             resume_written: HashMap::new(),
+            tracker_timeout: DEFAULT_TRACKER_TIMEOUT,
         }
     }
 }
@@ -199,9 +206,21 @@ pub async fn run_crawl_with_client<S: BugSink + 'static>(
             let client = client.clone();
             let import_options = import_options.clone();
             let progress = progress.clone();
+            let deadline = options.tracker_timeout;
             async move {
-                let report =
-                    run_one(registry, i, config, client, tx, import_options, written).await;
+                let report = run_one(
+                    registry,
+                    i,
+                    config,
+                    Setup {
+                        client,
+                        tx,
+                        options: import_options,
+                        written,
+                        deadline,
+                    },
+                )
+                .await;
                 progress.inc(1);
                 (i, report)
             }
@@ -249,26 +268,24 @@ enum Msg {
     Done(String),
 }
 
-async fn run_one(
-    registry: &Registry,
-    index: usize,
-    config: Result<TrackerConfig, Error>,
+/// What one tracker's run gets from the crawl.
+struct Setup {
     client: Arc<HttpClient>,
     tx: mpsc::Sender<Msg>,
     options: ImportOptions,
     written: HashSet<String>,
+    deadline: Duration,
+}
+
+async fn run_one(
+    registry: &Registry,
+    index: usize,
+    config: Result<TrackerConfig, Error>,
+    setup: Setup,
 ) -> TrackerReport {
     let name = config.as_ref().map(|c| c.tracker_name.clone()).ok();
-    let report = run_tracker(
-        registry,
-        index,
-        config,
-        client,
-        tx.clone(),
-        options,
-        written,
-    )
-    .await;
+    let tx = setup.tx.clone();
+    let report = run_tracker(registry, index, config, setup).await;
     if let Some(name) = name {
         // Only a tracker whose run ended is checkpointed; a failed one is crawled again on
         // --resume like any other, which is what a re-run would do.
@@ -281,11 +298,15 @@ async fn run_tracker(
     registry: &Registry,
     index: usize,
     config: Result<TrackerConfig, Error>,
-    client: Arc<HttpClient>,
-    tx: mpsc::Sender<Msg>,
-    options: ImportOptions,
-    written: HashSet<String>,
+    setup: Setup,
 ) -> TrackerReport {
+    let Setup {
+        client,
+        tx,
+        options,
+        written,
+        deadline,
+    } = setup;
     let started = Instant::now();
     let config = match config {
         Ok(c) => c,
@@ -300,6 +321,15 @@ async fn run_tracker(
         Err(e) => {
             tracing::error!(tracker = %name, error = %e, "cannot build importer; tracker skipped");
             return failed_report(name, None, e, started);
+        }
+    };
+    // The links this tracker may emit: a record for any other link is dropped and reported
+    // (a hostile server must not write over another tracker's bugs).
+    let scope = match registry.link_scope(&config) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(tracker = %name, error = %e, "cannot tell which links this tracker owns; tracker skipped");
+            return failed_report(name, Some(built.kind.to_owned()), e, started);
         }
     };
     if !built.unknown_keys.is_empty() {
@@ -322,7 +352,8 @@ async fn run_tracker(
         bug_tx,
         options,
         &config.existing_bug_urls,
-    );
+    )
+    .with_link_scope(scope);
     let ctx = if written.is_empty() {
         ctx
     } else {
@@ -330,21 +361,19 @@ async fn run_tracker(
         ctx.resuming(written)
     };
     tracing::info!(tracker = %name, kind = built.kind, queries = config.queries.len(), existing = config.existing_bug_urls.len(), "crawl started");
-    let mut ok = true;
-    if let Err(e) = built.importer.process_queries(&ctx).await {
-        ok = false;
-        ctx.report_error(e);
-    }
-    if !config.existing_bug_urls.is_empty() {
-        if let Err(e) = built
-            .importer
-            .process_existing_bugs(&ctx, &config.existing_bug_urls)
-            .await
-        {
-            ok = false;
+    let work = run_entry_points(built.importer.as_ref(), &ctx, &config.existing_bug_urls);
+    let (ok, abandoned) = match tokio::time::timeout(deadline, work).await {
+        Ok(ok) => (ok, None),
+        Err(_) => {
+            let e = Error::TrackerDeadline {
+                limit_s: deadline.as_secs(),
+            };
+            let reason = e.to_string();
+            tracing::warn!(tracker = %name, limit_s = deadline.as_secs(), "tracker abandoned at its deadline; records so far kept, deletions withheld");
             ctx.report_error(e);
+            (false, Some(reason))
         }
-    }
+    };
     let stats: TrackerStats = ctx.finish(ok).await;
     drop(ctx);
     let _ = forward.await;
@@ -362,8 +391,32 @@ async fn run_tracker(
         requests: stats.requests,
         bytes: stats.bytes,
         errors: stats.errors,
+        suppressed_errors: stats.suppressed_errors,
+        truncated: stats.truncated,
+        abandoned,
+        warnings: stats.warnings,
         duration_s: started.elapsed().as_secs_f64(),
     }
+}
+
+/// Runs both entry points of an importer; `false` when one of them failed (reported).
+async fn run_entry_points(
+    importer: &dyn bugimporters_core::Importer,
+    ctx: &ImportContext,
+    existing: &[String],
+) -> bool {
+    let mut ok = true;
+    if let Err(e) = importer.process_queries(ctx).await {
+        ok = false;
+        ctx.report_error(e);
+    }
+    if !existing.is_empty() {
+        if let Err(e) = importer.process_existing_bugs(ctx, existing).await {
+            ok = false;
+            ctx.report_error(e);
+        }
+    }
+    ok
 }
 
 fn failed_report(name: String, kind: Option<String>, e: Error, started: Instant) -> TrackerReport {
@@ -383,6 +436,10 @@ fn failed_report(name: String, kind: Option<String>, e: Error, started: Instant)
             reason: e.to_string(),
             temporary: e.is_temporary(),
         }],
+        suppressed_errors: 0,
+        truncated: 0,
+        abandoned: None,
+        warnings: Vec::new(),
         duration_s: started.elapsed().as_secs_f64(),
     }
 }

@@ -31,7 +31,9 @@ mod shard;
 mod writer;
 
 pub use commands::{check, parse_files, parse_options, tracker_list, CheckEntry, TrackerInfo};
-pub use engine::{load_config_file, run_crawl, run_crawl_with_client, CrawlOptions};
+pub use engine::{
+    load_config_file, run_crawl, run_crawl_with_client, CrawlOptions, DEFAULT_TRACKER_TIMEOUT,
+};
 pub use report::{RunReport, TrackerReport};
 pub use shard::Shard;
 pub use writer::{BugSink, JsonLinesWriter, Resume, VecSink};

@@ -28,6 +28,15 @@ pub struct TrackerReport {
     pub bytes: u64,
     /// Every error, with URL and reason.
     pub errors: Vec<ReportedError>,
+    /// Errors not listed again: further fast failures of a host whose circuit breaker is open.
+    pub suppressed_errors: u64,
+    /// Records with a field cut to its size cap (`docs/output-schema.md`).
+    pub truncated: u64,
+    /// Why the tracker's run was abandoned before it ended (`--tracker-timeout`), if it was.
+    pub abandoned: Option<String>,
+    /// Warnings (no failure: a rule that matches nothing, a fallback used), when any.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
     /// Wall time in seconds.
     pub duration_s: f64,
 }
@@ -55,5 +64,59 @@ impl RunReport {
     /// Whether anything failed (exit status 1).
     pub fn has_failures(&self) -> bool {
         self.totals.errors > 0 || self.totals.trackers_failed > 0
+    }
+
+    /// The report as pretty-printed JSON, scrubbed of secrets (every value registered with
+    /// [`bugimporters_core::redact`] and every secret query parameter): the one way the report
+    /// is written.
+    pub fn to_json_pretty(&self) -> String {
+        let text = serde_json::to_string_pretty(self).expect("the run report serialises");
+        bugimporters_core::redact::scrub(&text).into_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_written_report_holds_no_secret() {
+        bugimporters_core::redact::register("report-secret-123");
+        let report = RunReport {
+            started: String::new(),
+            duration_s: 0.0,
+            shard: "1/1".into(),
+            totals: RunStats::default(),
+            http_requests: 0,
+            http_retries: 0,
+            trackers: vec![TrackerReport {
+                tracker_name: "T".into(),
+                kind: None,
+                ok: false,
+                bugs_emitted: 0,
+                no_update: 0,
+                deleted: 0,
+                deletions_withheld: 0,
+                resumed: 0,
+                requests: 0,
+                bytes: 0,
+                errors: vec![ReportedError {
+                    url: Some("http://x/?private_token=abc".into()),
+                    reason: "echoed report-secret-123".into(),
+                    temporary: false,
+                }],
+                suppressed_errors: 0,
+                truncated: 0,
+                abandoned: None,
+                warnings: Vec::new(),
+                duration_s: 0.0,
+            }],
+        };
+        let text = report.to_json_pretty();
+        assert!(
+            !text.contains("report-secret-123") && !text.contains("=abc"),
+            "{text}"
+        );
+        assert_eq!(text.matches("[REDACTED]").count(), 2, "{text}");
     }
 }

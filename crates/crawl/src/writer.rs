@@ -191,7 +191,15 @@ pub fn partial_path(path: &Path) -> PathBuf {
 
 impl BugSink for JsonLinesWriter {
     fn write_bug(&mut self, bug: &ParsedBug) -> Result<(), Error> {
-        let mut line = bug.to_json_line();
+        // The second enforcement of the size caps (the first is `ImportContext::emit`): no
+        // line longer than `limits::MAX_LINE_BYTES`, whatever the record's origin.
+        let mut line = match bug.to_json_line_capped() {
+            Ok(line) => line,
+            Err(e) => {
+                tracing::error!(error = %e, "record over the output line limit; not written");
+                return Ok(());
+            }
+        };
         line.push('\n');
         self.out
             .write_all(line.as_bytes())

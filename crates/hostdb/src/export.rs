@@ -283,7 +283,10 @@ impl HostDb {
     }
 }
 
-/// Renders exported records as YAML (a list, like the original) or pretty JSON.
+/// Renders exported records as YAML (a list, like the original) or pretty JSON. The YAML
+/// reads back the same in YAML 1.1 readers (the original crawler's PyYAML) as in YAML 1.2
+/// ones: every string a 1.1 reader would take for something else (`yes`, `<<`, `2001-01-01`,
+/// `12:30:00`, ...) is quoted.
 pub fn render_export(records: &[Map<String, Value>], format: ExportFormat) -> Result<String> {
     match format {
         ExportFormat::Json => serde_json::to_string_pretty(records)
@@ -293,17 +296,16 @@ pub fn render_export(records: &[Map<String, Value>], format: ExportFormat) -> Re
             })
             .map_err(|e| Error::Output(e.to_string())),
         ExportFormat::Yaml => {
-            if records.is_empty() {
-                return Ok("[]\n".to_owned());
-            }
-            serde_yaml_ng::to_string(records).map_err(|e| Error::Output(e.to_string()))
+            let list: Vec<Value> = records.iter().cloned().map(Value::Object).collect();
+            Ok(crate::yaml11::to_string(&Value::Array(list)))
         }
     }
 }
 
-/// Renders any JSON value as YAML (what `customs show` prints).
+/// Renders any JSON value as YAML (what `customs show` prints), quoted as
+/// [`render_export`] does.
 pub fn render_yaml(value: &Value) -> Result<String> {
-    serde_yaml_ng::to_string(value).map_err(|e| Error::Output(e.to_string()))
+    Ok(crate::yaml11::to_string(value))
 }
 
 #[cfg(test)]

@@ -66,6 +66,7 @@ mod export;
 mod import;
 mod read;
 pub mod schedule;
+mod yaml11;
 
 use chrono::NaiveDateTime;
 
@@ -78,7 +79,7 @@ pub use error::{Error, Result};
 pub use export::{render_export, render_yaml, ExportFilter, ExportFormat};
 pub use import::{
     ImportOptions, ImportSource, ImportSummary, InputFormat, Rejection, LINK_MAX_CHARS,
-    NAME_MAX_CHARS,
+    NAME_MAX_CHARS, RECORD_MAX_BYTES,
 };
 pub use read::StoredBug;
 pub use schedule::{Lease, Outcome, QueueStats, RunResult, ScheduleEntry};

@@ -475,7 +475,11 @@ async fn bad_lines_are_reported_and_skipped(tdb: &TestDb) {
 
     // Limits are the same on every backend: a link of 768 characters (4-byte ones: the whole
     // MySQL index) goes in, 769 do not; names with surrounding spaces are refused.
-    let long = |n: usize| format!("https://t/{}", "🐛".repeat(n - 10));
+    // (Under the tracker's base_url: a tracker only writes links it owns.)
+    let long = |n: usize| {
+        let owned = "https://twistedmatrix.com/trac/ticket/";
+        format!("{owned}{}", "🐛".repeat(n - owned.len()))
+    };
     let text = [
         bug_line(&long(768), "Twisted", "longest", "2013-01-01T00:00:00"),
         bug_line(&long(769), "Twisted", "too long", "2013-01-01T00:00:00"),
@@ -682,6 +686,313 @@ async fn hundred_thousand_records(tdb: &TestDb) {
     db.close().await;
 }
 
+/// Issue 13 point 11: one record over MariaDB's `max_allowed_packet` (16 MiB by default)
+/// used to fail its batch, then kill the connection in the one-by-one fallback (exit 2, most
+/// of the other records lost). It is now rejected alone, with its file and line, on every
+/// backend (the record limit is the same everywhere), and the 2 999 others go in.
+async fn oversize_record_is_rejected_alone(tdb: &TestDb) {
+    let db = tdb.connect().await;
+    load(&db, CONFIG).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("oversize.jsonl");
+    let mut text = String::with_capacity(3_000 * 420 + 21_000_000);
+    for i in 1..=3_000 {
+        let mut line = bug_line(
+            &format!("https://twistedmatrix.com/trac/ticket/{i}"),
+            "Twisted",
+            &format!("bug number {i}"),
+            "2013-01-01T00:00:00",
+        );
+        if i == 1_500 {
+            let mut v: serde_json::Value = serde_json::from_str(&line).unwrap();
+            v["description"] = "x".repeat(20_000_000).into();
+            line = v.to_string();
+        }
+        text.push_str(&line);
+        text.push('\n');
+    }
+    std::fs::write(&path, text).unwrap();
+    let start = std::time::Instant::now();
+    let s = db
+        .import(vec![ImportSource::path(&path)], &ImportOptions::default())
+        .await
+        .unwrap();
+    let took = start.elapsed();
+    println!(
+        "{}: 3000 records with one of 20 MB in {took:?} ({:.0} records/s)",
+        db.backend().name(),
+        3_000.0 / took.as_secs_f64()
+    );
+    assert_eq!(
+        (s.records, s.inserted, s.rejected),
+        (3_000, 2_999, 1),
+        "{:?}",
+        s.rejections
+    );
+    assert_eq!(s.exit_code(), 1);
+    let r = &s.rejections[0];
+    assert_eq!((r.file.as_str(), r.line), (path.to_str().unwrap(), 1_500));
+    assert!(r.reason.contains("bytes"), "{r}");
+    assert!(
+        r.to_string()
+            .starts_with(&format!("{}:1500: ", path.display())),
+        "{r}"
+    );
+    assert_eq!(db.bug_count().await.unwrap(), 2_999);
+    assert!(db
+        .bug("https://twistedmatrix.com/trac/ticket/1500")
+        .await
+        .unwrap()
+        .is_none());
+    // The connection pool is still good for the next import.
+    let again = import_text(
+        &db,
+        "after.jsonl",
+        &bug_line(
+            "https://twistedmatrix.com/trac/ticket/1500",
+            "Twisted",
+            "small now",
+            "2013-01-02T00:00:00",
+        ),
+    )
+    .await;
+    assert_eq!((again.inserted, again.rejected), (1, 0));
+    db.close().await;
+}
+
+/// Strings that a YAML 1.1 reader (PyYAML, the original crawler's) takes for something else
+/// when they are written plain, or refuses, or folds (issue 13 point 12).
+const YAML_1_1_TRAPS: &[&str] = &[
+    "<<",
+    "=",
+    "yes",
+    "Yes",
+    "YES",
+    "no",
+    "No",
+    "on",
+    "On",
+    "ON",
+    "off",
+    "Off",
+    "y",
+    "Y",
+    "n",
+    "N",
+    "true",
+    "False",
+    "TRUE",
+    "~",
+    "null",
+    "Null",
+    "NULL",
+    "",
+    "2001-01-01",
+    "2001-12-14t21:59:43.10-05:00",
+    "2001-12-14 21:59:43.10 -5",
+    "12:30:00",
+    "190:20:30",
+    "-12:30",
+    "1_000",
+    "0x1F",
+    "0o17",
+    "0b101",
+    "017",
+    "08",
+    "0",
+    "-0",
+    "+12",
+    ".inf",
+    "-.Inf",
+    "+.INF",
+    ".NaN",
+    ".nan",
+    "1.5",
+    ".5",
+    "1.",
+    "6.8523015e+5",
+    "685.230_15e+03",
+    "1e3",
+    "!",
+    "&",
+    "*",
+    "&a",
+    "*a",
+    "!tag",
+    "-",
+    "- x",
+    "?",
+    "? x",
+    ":",
+    ": x",
+    "a: b",
+    "a #b",
+    "#x",
+    "'q'",
+    "\"dq\"",
+    " lead",
+    "trail ",
+    "line\nbreak",
+    "cr\rlf",
+    "tab\there",
+    "\u{85}nel",
+    "\u{2028}ls",
+    "\u{2029}ps",
+    "\u{FEFF}bom",
+    "nul\0",
+    "bell\u{7}",
+    "del\u{7F}",
+    "🐛 emoji",
+    "%TAG",
+    "@at",
+    "`tick",
+    "[a, b]",
+    "{a: b}",
+    "|",
+    ">",
+    "|-\n x",
+    "it's",
+    "back\\slash",
+    "yes please",
+    "null pointer",
+];
+
+/// A Trac tracker whose every free-text field holds `v`.
+fn trap_tracker(i: usize, v: &str) -> TrackerConfig {
+    let plain_name = !v.is_empty() && v.trim() == v && !v.chars().any(char::is_control);
+    let name = if plain_name {
+        v.to_owned()
+    } else {
+        format!("trap {i}")
+    };
+    let mut c = TrackerConfig::new(name, "trac");
+    c.base_url = format!("https://t{i}.example/trac/");
+    c.bug_project_name_format = v.into();
+    c.bitesized_type = "keywords".into();
+    c.bitesized_text = v.into();
+    c.documentation_type = "keywords".into();
+    c.documentation_text = v.into();
+    c.as_appears_in_distribution = v.into();
+    let mut q = Query::new(format!("{}query?status=new&format=csv", c.base_url));
+    q.description = Some(v.into());
+    c.queries = vec![q];
+    c
+}
+
+/// PyYAML's `safe_load` of `yaml`, as JSON (a value JSON cannot hold, such as a date, becomes
+/// `{"not JSON": repr}`), or `None` (after printing why) when PyYAML is missing outside CI.
+fn pyyaml_reads(yaml: &str) -> Option<serde_json::Value> {
+    let have = std::process::Command::new("python3")
+        .args(["-c", "import yaml"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !have {
+        if std::env::var_os("CI").is_some() {
+            panic!("PyYAML is missing and CI is set: `pip install pyyaml` (.ci/run does)");
+        }
+        println!("skipped: python3 with PyYAML is not installed (pip install pyyaml)");
+        return None;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("export.yaml");
+    std::fs::write(&path, yaml).unwrap();
+    let script = "import json, sys, yaml\n\
+        doc = yaml.safe_load(open(sys.argv[1], encoding='utf-8'))\n\
+        print(json.dumps(doc, default=lambda o: {'not JSON': repr(o)}))";
+    let out = std::process::Command::new("python3")
+        .args(["-c", script])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "PyYAML cannot read the export: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(serde_json::from_slice(&out.stdout).unwrap())
+}
+
+/// The YAML export reads back in PyYAML (YAML 1.1) exactly as the JSON export, value by
+/// value, whatever the strings hold (issue 13 point 12: `<<` or `=` made PyYAML fail on the
+/// whole file, `yes`/`2001-01-01`/`12:30:00`/`1_000` changed type).
+#[tokio::test]
+async fn yaml_export_reads_back_in_pyyaml() {
+    let tdb = TestDb::sqlite().await;
+    let db = tdb.connect().await;
+    let reg = registry();
+    for (i, v) in YAML_1_1_TRAPS.iter().enumerate() {
+        let c = trap_tracker(i, v);
+        db.load_config(&reg, &c)
+            .await
+            .unwrap_or_else(|e| panic!("{v:?}: {e}"));
+    }
+    let records = db.export_configs(None).await.unwrap();
+    assert_eq!(records.len(), YAML_1_1_TRAPS.len());
+    let json: serde_json::Value =
+        serde_json::from_str(&render_export(&records, ExportFormat::Json).unwrap()).unwrap();
+    let yaml = render_export(&records, ExportFormat::Yaml).unwrap();
+    // Our own reader agrees too.
+    let ours = configs(&yaml);
+    assert_eq!(ours.len(), records.len());
+    let Some(read) = pyyaml_reads(&yaml) else {
+        return;
+    };
+    let (read, json) = (read.as_array().unwrap(), json.as_array().unwrap());
+    assert_eq!(read.len(), json.len());
+    for (r, j) in read.iter().zip(json) {
+        let (r, j) = (r.as_object().unwrap(), j.as_object().unwrap());
+        assert_eq!(r.len(), j.len(), "{r:?}\n{j:?}");
+        for (k, want) in j {
+            assert_eq!(r.get(k), Some(want), "key {k:?} of {:?}", j["tracker_name"]);
+        }
+    }
+    db.close().await;
+}
+
+/// Issue 13 point 13: a UTF-8 byte order mark at the start of an import file used to cost its
+/// first record (JSON lines, JSON) or make a file without extension read as YAML.
+#[tokio::test]
+async fn byte_order_marks_cost_no_record() {
+    let tdb = TestDb::sqlite().await;
+    let db = tdb.connect().await;
+    load(&db, CONFIG).await;
+    let line = |n: u32| {
+        bug_line(
+            &format!("https://twistedmatrix.com/trac/ticket/{n}"),
+            "Twisted",
+            "bom",
+            "2013-01-01T00:00:00",
+        )
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = |n: u32| {
+        format!(
+            "- canonical_bug_link: https://twistedmatrix.com/trac/ticket/{n}\n  _tracker_name: Twisted\n  _project_name: Twisted\n  last_polled: '2013-01-01T00:00:00'\n"
+        )
+    };
+    let files = [
+        ("a.jsonl", format!("{}\n{}\n", line(1), line(2))),
+        ("b.json", format!("[{},\n{}]", line(3), line(4))),
+        ("c.yaml", format!("{}{}", yaml(5), yaml(6))),
+        ("no-extension", format!("{}\n{}\n", line(7), line(8))),
+    ];
+    let mut sources = Vec::new();
+    for (name, text) in &files {
+        let path = dir.path().join(name);
+        std::fs::write(&path, format!("\u{FEFF}{text}")).unwrap();
+        sources.push(ImportSource::path(path));
+    }
+    let s = db.import(sources, &ImportOptions::default()).await.unwrap();
+    assert_eq!(
+        (s.records, s.inserted, s.rejected, s.exit_code()),
+        (8, 8, 0, 0),
+        "{:?} {:?}",
+        s.rejections,
+        s.unusable
+    );
+    db.close().await;
+}
+
 #[tokio::test]
 async fn connect_errors_hide_the_password() {
     for url in [
@@ -706,4 +1017,5 @@ on_all_backends!(
     odd_strings_are_stored_intact,
     concurrent_imports_lose_no_update,
     hundred_thousand_records,
+    oversize_record_is_rejected_alone,
 );

@@ -12,6 +12,8 @@
 //! * [`synthetic`] — a synthetic tracker server on 127.0.0.1 (N generated bugs, Trac,
 //!   Bugzilla and GitHub protocols, latency, concurrency limit, fault injection, change
 //!   simulation) for end-to-end tests, the demo and the benchmarks.
+//! * [`hostile`] — hostile servers (always 500, garbage, redirect loop, huge, trickling,
+//!   truncated, XML bomb) and hostile HTML pages, for the hostile-crawl test and benchmarks.
 //!
 //! ```
 //! let mut registry = bugimporters_core::Registry::new();
@@ -23,6 +25,7 @@
 
 pub mod forge;
 pub mod fuzzing;
+pub mod hostile;
 pub mod json_tracker;
 pub mod synthetic;
 

@@ -97,6 +97,19 @@ pub struct SyntheticConfig {
     pub faults: Faults,
     /// The creation time of the newest bug; older bugs are an hour apart.
     pub epoch: NaiveDateTime,
+    /// Hostile content served instead of the generated one.
+    pub overrides: Overrides,
+}
+
+/// Hostile content a synthetic server serves instead of the generated one (the hostile-crawl
+/// test; protocol-level misbehaviour is [`crate::hostile`]).
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    /// Every Trac ticket page (HTML) is this body (a nested-`<div>` bomb, say).
+    pub trac_ticket_page: Option<Arc<str>>,
+    /// Every bug's description is this text. The Trac ticket page then shows a short one (a
+    /// page could not hold it once escaped); the ticket CSV carries it whole.
+    pub description: Option<Arc<str>>,
 }
 
 impl Default for SyntheticConfig {
@@ -110,6 +123,7 @@ impl Default for SyntheticConfig {
             epoch: chrono::NaiveDate::from_ymd_opt(2026, 11, 1)
                 .and_then(|d| d.and_hms_opt(12, 0, 0))
                 .unwrap_or_default(),
+            overrides: Overrides::default(),
         }
     }
 }
@@ -218,12 +232,15 @@ pub fn generate_bug(cfg: &SyntheticConfig, id: u64) -> SyntheticBug {
     SyntheticBug {
         id,
         title: format!("Synthetic {} in the {} when {} [{id}]", w(1), w(2), w(3)),
-        description: format!(
-            "Reported by {}.\nSteps:\n 1. open the {}\n 2. type \"{}\" & <b>\n\nΕλληνικά, кириллица, 漢字, emoji 🐛.",
-            USERS[reporter].1,
-            w(4),
-            w(5)
-        ),
+        description: match &cfg.overrides.description {
+            Some(d) => d.to_string(),
+            None => format!(
+                "Reported by {}.\nSteps:\n 1. open the {}\n 2. type \"{}\" & <b>\n\nΕλληνικά, кириллица, 漢字, emoji 🐛.",
+                USERS[reporter].1,
+                w(4),
+                w(5)
+            ),
+        },
         status: status.to_owned(),
         resolution: if status == "closed" { "fixed".to_owned() } else { String::new() },
         priority: PRIORITIES[pick(9, PRIORITIES.len())].to_owned(),
@@ -809,11 +826,23 @@ async fn trac_ticket(
             vec![],
         );
     }
+    let page = match (
+        &s.cfg.overrides.trac_ticket_page,
+        &s.cfg.overrides.description,
+    ) {
+        (Some(page), _) => page.as_bytes().to_vec(),
+        (None, Some(_)) => trac_html(&SyntheticBug {
+            description: "(too long to show; see the CSV export)".to_owned(),
+            ..b
+        })
+        .into_bytes(),
+        (None, None) => trac_html(&b).into_bytes(),
+    };
     respond(
         fault,
         StatusCode::OK,
         "text/html;charset=utf-8",
-        trac_html(&b).into_bytes(),
+        page,
         vec![],
     )
 }
@@ -1015,7 +1044,7 @@ fn github_json(s: &Shared, owner: &str, repo: &str, b: &SyntheticBug) -> serde_j
     );
     serde_json::json!({
         "url": api,
-        "html_url": format!("http://{}/github-web/{owner}/{repo}/issues/{}", s.addr, b.id),
+        "html_url": format!("http://{}/github/{owner}/{repo}/issues/{}", s.addr, b.id),
         "id": 1_000_000 + b.id,
         "number": b.id,
         "title": b.title,

@@ -13,6 +13,11 @@
 //!   honoured, waiting (with a log line) up to [`FetchConfig::max_wait`].
 //! * **Limits**: connect and total timeouts, a maximum body size, at most
 //!   [`FetchConfig::max_redirects`] redirects, http/https only.
+//! * **Stalls**: a low-speed limit ([`FetchConfig::speed_limit`] bytes/s over
+//!   [`FetchConfig::speed_time`], like curl's `--speed-limit/--speed-time`) aborts a trickling
+//!   attempt as a temporary failure, and a per-host circuit breaker
+//!   ([`FetchConfig::breaker_threshold`]) makes the remaining requests of a host that failed
+//!   that many consecutive attempts fail at once ([`Error::HostUnavailable`]).
 //! * **Private-address guard**: loopback, private, link-local and multicast targets are refused
 //!   on the resolved address of every connection, redirects included, unless allowed by
 //!   [`NetworkPolicy`].
@@ -22,6 +27,7 @@
 
 mod guard;
 mod replay;
+mod stall;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -70,6 +76,16 @@ pub struct FetchConfig {
     pub delay: Duration,
     /// Which addresses may be reached.
     pub network: NetworkPolicy,
+    /// Low-speed limit in bytes per second (0 = off): an attempt whose body brings less than
+    /// this on average over a [`FetchConfig::speed_time`] window is aborted (temporary).
+    pub speed_limit: u64,
+    /// Window of the low-speed limit. The response head must arrive within twice this time
+    /// (a server may compute before it answers); then every window must bring
+    /// `speed_limit × speed_time` bytes.
+    pub speed_time: Duration,
+    /// Consecutive failed attempts (network errors, timeouts, the low-speed limit, 5xx,
+    /// oversize bodies) after which a host's remaining requests of the run fail fast; 0 = off.
+    pub breaker_threshold: u32,
     /// Store every response here (`--record`).
     pub record_dir: Option<PathBuf>,
     /// Answer every request from here (`--replay`); no network access at all.
@@ -91,6 +107,9 @@ impl Default for FetchConfig {
             per_host_limit: 4,
             delay: Duration::ZERO,
             network: NetworkPolicy::public_only(),
+            speed_limit: 1024,
+            speed_time: Duration::from_secs(15),
+            breaker_threshold: 16,
             record_dir: None,
             replay_dir: None,
         }
@@ -124,6 +143,10 @@ pub struct Request {
     pub headers: HeaderMap,
     /// Send stored validators and accept `304 Not Modified`.
     pub conditional: bool,
+    /// Final error statuses returned as a [`Response`] (body included) instead of
+    /// [`Error::Status`], for an API whose refusal body says why (see
+    /// [`Request::accept_status`]).
+    pub accept: Vec<u16>,
 }
 
 impl std::fmt::Debug for Request {
@@ -147,6 +170,7 @@ impl Request {
             url: parsed,
             headers: HeaderMap::new(),
             conditional: false,
+            accept: Vec::new(),
         })
     }
 
@@ -173,6 +197,15 @@ impl Request {
     /// Makes the request conditional (see the module docs).
     pub fn conditional(mut self) -> Self {
         self.conditional = true;
+        self
+    }
+
+    /// Returns a final answer with `status` (after the usual retries) as a [`Response`] with
+    /// its body, so that the caller can read the API's own error (Pagure's
+    /// `EISSUENOTALLOWED` 403, say) instead of a bare [`Error::Status`]. An answer that asks
+    /// us to wait (a rate limit) is still a (temporary) [`Error::Status`].
+    pub fn accept_status(mut self, status: u16) -> Self {
+        self.accept.push(status);
         self
     }
 }
@@ -233,8 +266,14 @@ struct HostState {
     blocked_until: Option<Instant>,
 }
 
-/// Per-host politeness state: the in-flight limit and the pacing/rate-limit clock.
-type HostSlot = (Arc<Semaphore>, Arc<tokio::sync::Mutex<HostState>>);
+/// Per-host state: the in-flight limit, the pacing/rate-limit clock and the circuit breaker.
+#[derive(Clone)]
+struct HostSlot {
+    key: String,
+    permits: Arc<Semaphore>,
+    state: Arc<tokio::sync::Mutex<HostState>>,
+    breaker: Arc<stall::Breaker>,
+}
 
 enum Backend {
     Live {
@@ -382,7 +421,7 @@ impl HttpClient {
                     continue;
                 }
             }
-            return finish_status(url, entry.status, headers, body, req.conditional);
+            return finish_status(url, entry.status, headers, body, &req);
         }
         Err(Error::TooManyRedirects {
             url: req.url.to_string(),
@@ -398,12 +437,12 @@ impl HttpClient {
         );
         let mut hosts = self.hosts.lock().expect("hosts lock");
         hosts
-            .entry(key)
-            .or_insert_with(|| {
-                (
-                    Arc::new(Semaphore::new(self.config.per_host_limit.max(1))),
-                    Arc::new(tokio::sync::Mutex::new(HostState::default())),
-                )
+            .entry(key.clone())
+            .or_insert_with(|| HostSlot {
+                key,
+                permits: Arc::new(Semaphore::new(self.config.per_host_limit.max(1))),
+                state: Arc::new(tokio::sync::Mutex::new(HostState::default())),
+                breaker: Arc::new(stall::Breaker::default()),
             })
             .clone()
     }
@@ -420,8 +459,14 @@ impl HttpClient {
     ) -> Result<Response, Error> {
         let original = req.url.to_string();
         check_url(&self.policy, &req.url)?;
-        let (permits, state) = self.host_slot(&req.url);
-        let _permit = permits.acquire_owned().await.map_err(|_| Error::Closed)?;
+        let slot = self.host_slot(&req.url);
+        let state = slot.state.clone();
+        let _permit = slot
+            .permits
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| Error::Closed)?;
 
         let mut headers = req.headers.clone();
         if req.conditional {
@@ -445,8 +490,16 @@ impl HttpClient {
 
         let mut attempt: u32 = 0;
         loop {
+            if slot.breaker.is_open() {
+                return Err(Error::HostUnavailable {
+                    url: original,
+                    host: slot.key.clone(),
+                    failures: self.config.breaker_threshold,
+                });
+            }
             self.wait_for_host(&state).await;
             let outcome = self.attempt(client, &req.url, &headers).await;
+            self.note_breaker(&slot, outcome.as_ref().map(|o| o.1));
             let wait = match outcome {
                 Ok((url, status, resp_headers, body)) => {
                     self.note_rate_limit(&state, &resp_headers).await;
@@ -477,7 +530,7 @@ impl HttpClient {
                         if (200..300).contains(&status) && req.conditional {
                             self.store_validators(&original, &resp_headers);
                         }
-                        return finish_status(url, status, resp_headers, body, req.conditional);
+                        return finish_status(url, status, resp_headers, body, &req);
                     }
                 }
                 Err(e) if e.is_temporary() && attempt < self.config.retries => {
@@ -489,6 +542,19 @@ impl HttpClient {
             attempt += 1;
             self.count(|c| c.retries += 1);
             tokio::time::sleep(wait).await;
+        }
+    }
+
+    /// Feeds one attempt's outcome to the host's circuit breaker; logs once when it opens.
+    fn note_breaker(&self, slot: &HostSlot, outcome: Result<u16, &Error>) {
+        if !stall::counts_as_failure(&outcome) {
+            slot.breaker.success();
+        } else if slot.breaker.failure(self.config.breaker_threshold) {
+            tracing::warn!(
+                host = %slot.key,
+                failures = self.config.breaker_threshold,
+                "host failed too many consecutive attempts; its remaining requests in this run fail fast"
+            );
         }
     }
 
@@ -512,7 +578,7 @@ impl HttpClient {
                     builder = builder.header(k, v);
                 }
             }
-            let resp = builder.send().await.map_err(|e| map_reqwest(&url, e))?;
+            let resp = self.send_head(builder, &url).await?;
             let status = resp.status().as_u16();
             let resp_headers = resp.headers().clone();
             if (300..400).contains(&status) && status != 304 {
@@ -537,6 +603,30 @@ impl HttpClient {
         })
     }
 
+    /// Sends the request and waits for the response head, within twice the low-speed window.
+    async fn send_head(
+        &self,
+        builder: reqwest::RequestBuilder,
+        url: &Url,
+    ) -> Result<reqwest::Response, Error> {
+        let guard = stall::SpeedGuard::start(self.config.speed_limit, self.config.speed_time);
+        if !guard.enabled() {
+            return builder.send().await.map_err(|e| map_reqwest(url, e));
+        }
+        let head_time = self.config.speed_time.saturating_mul(2);
+        match tokio::time::timeout(head_time, builder.send()).await {
+            Ok(r) => r.map_err(|e| map_reqwest(url, e)),
+            Err(_) => Err(Error::Network {
+                url: url.to_string(),
+                message: format!(
+                    "low-speed limit: no response head within {} s; attempt aborted",
+                    head_time.as_secs()
+                ),
+                timeout: true,
+            }),
+        }
+    }
+
     async fn read_body(&self, url: &Url, resp: reqwest::Response) -> Result<Bytes, Error> {
         let limit = self.config.max_body_bytes;
         if resp.content_length().is_some_and(|n| n > limit) {
@@ -547,8 +637,18 @@ impl HttpClient {
         }
         let mut body = BytesMut::new();
         let mut stream = resp.bytes_stream();
-        while let Some(chunk) = stream.next().await {
+        let mut speed = stall::SpeedGuard::start(self.config.speed_limit, self.config.speed_time);
+        loop {
+            let next = tokio::select! {
+                next = stream.next() => next,
+                () = tokio::time::sleep_until(speed.deadline()) => {
+                    speed.check(url)?;
+                    continue;
+                }
+            };
+            let Some(chunk) = next else { break };
             let chunk = chunk.map_err(|e| map_reqwest(url, e))?;
+            speed.received(chunk.len(), url)?;
             if body.len() as u64 + chunk.len() as u64 > limit {
                 return Err(Error::BodyTooLarge {
                     url: url.to_string(),
@@ -645,9 +745,19 @@ fn finish_status(
     status: u16,
     headers: HeaderMap,
     body: Bytes,
-    conditional: bool,
+    req: &Request,
 ) -> Result<Response, Error> {
-    if (200..300).contains(&status) || (status == 304 && conditional) {
+    let retry_after = if (200..300).contains(&status) {
+        None
+    } else {
+        server_wait(&headers).or_else(|| {
+            (status == 403 && (rate_limited(&headers) || says_rate_limit(&body)))
+                .then_some(RATE_LIMIT_PAUSE)
+        })
+    };
+    // An accepted status that asks us to wait (a rate limit) stays a (temporary) error.
+    let accepted = req.accept.contains(&status) && retry_after.is_none();
+    if (200..300).contains(&status) || (status == 304 && req.conditional) || accepted {
         let body = if status == 304 { Bytes::new() } else { body };
         return Ok(Response {
             url,
@@ -659,8 +769,21 @@ fn finish_status(
     Err(Error::Status {
         url: url.to_string(),
         status,
-        retry_after: server_wait(&headers),
+        retry_after,
     })
+}
+
+/// The wait a 403 rate limit without a reset time asks for (GitHub: "wait at least one
+/// minute" after a secondary rate limit). It marks the 403 temporary ([`Error::is_temporary`]).
+const RATE_LIMIT_PAUSE: Duration = Duration::from_secs(60);
+
+/// Whether an error body says it is a rate limit (GitHub's primary "API rate limit exceeded"
+/// and "secondary rate limit" messages): the first 4 KiB, case-insensitively.
+fn says_rate_limit(body: &[u8]) -> bool {
+    let head = &body[..body.len().min(4096)];
+    String::from_utf8_lossy(head)
+        .to_ascii_lowercase()
+        .contains("rate limit")
 }
 
 /// Refuses non-http(s) URLs and IP-literal hosts the policy forbids (names are checked by the

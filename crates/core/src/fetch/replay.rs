@@ -6,6 +6,10 @@
 //! normalisation ([`normalize_url`]). `file` may be absolute or relative to DIR; a line without
 //! `file` is a bodiless response of that status; `headers` is optional. When a URL appears on
 //! several lines, the last one wins.
+//!
+//! Recordings hold no secret: URLs, headers and bodies are scrubbed as they are written
+//! ([`crate::redact`]), and replayed URLs are matched after the same scrubbing, so a query
+//! whose `key=` parameter was redacted in the recording still finds its entry.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -65,7 +69,7 @@ impl ReplayIndex {
             }
             let entry: IndexEntry = serde_json::from_str(line)
                 .map_err(|e| Error::config(format!("{}:{}: {e}", path.display(), n + 1)))?;
-            entries.insert(normalize_url(&entry.url), entry);
+            entries.insert(normalize_url(&crate::redact::scrub(&entry.url)), entry);
         }
         Ok(ReplayIndex {
             dir: dir.to_owned(),
@@ -77,7 +81,7 @@ impl ReplayIndex {
     pub(crate) async fn get(&self, url: &str) -> Result<(IndexEntry, bytes::Bytes), Error> {
         let entry = self
             .entries
-            .get(&normalize_url(url))
+            .get(&normalize_url(&crate::redact::scrub(url)))
             .ok_or_else(|| Error::NotRecorded {
                 url: url.to_owned(),
             })?;
@@ -134,7 +138,7 @@ impl Recorder {
         state.1 += 1;
         let name = format!("bodies/{:06}.body", state.1);
         let path = self.dir.join(&name);
-        tokio::fs::write(&path, body)
+        tokio::fs::write(&path, crate::redact::scrub_bytes(body))
             .await
             .map_err(|e| Error::io(&path, e))?;
         let entry = IndexEntry {
@@ -143,7 +147,10 @@ impl Recorder {
             file: Some(name),
             headers,
         };
-        let mut line = serde_json::to_string(&entry).expect("index entries serialise");
+        // Scrubbed as a whole line: the URL, the headers (a `Location` echoing a token) and
+        // the body file are all free of secrets (see `crate::redact`).
+        let line = serde_json::to_string(&entry).expect("index entries serialise");
+        let mut line = crate::redact::scrub(&line).into_owned();
         line.push('\n');
         state
             .0

@@ -451,3 +451,238 @@ async fn non_http_schemes_are_refused() {
         assert!(matches!(e, Error::Refused { .. }), "{url}: {e}");
     }
 }
+
+/// A plain 403 (a refusal, a challenge page) is permanent; a 403 rate limit — an exhausted
+/// `X-RateLimit-Remaining` without reset, GitHub's secondary-limit body, or a wait beyond
+/// `--max-wait` — is temporary, so that the run withholds its deletions.
+#[tokio::test]
+async fn rate_limited_403s_are_temporary_and_plain_403s_are_not() {
+    let server = MockServer::start().await;
+    let far = (SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 7200)
+        .to_string();
+    let secondary = r#"{"message": "You have exceeded a secondary rate limit. Please wait a few minutes before you try again."}"#;
+    let cases = [
+        ("plain", ResponseTemplate::new(403), false),
+        (
+            "challenge",
+            ResponseTemplate::new(403).set_body_raw("<html>Just a moment...</html>", "text/html"),
+            false,
+        ),
+        (
+            "remaining-0",
+            ResponseTemplate::new(403).insert_header("X-RateLimit-Remaining", "0"),
+            true,
+        ),
+        (
+            "secondary",
+            ResponseTemplate::new(403).set_body_raw(secondary, "application/json"),
+            true,
+        ),
+        (
+            "beyond-max-wait",
+            ResponseTemplate::new(403)
+                .insert_header("X-RateLimit-Remaining", "0")
+                .insert_header("X-RateLimit-Reset", far.as_str()),
+            true,
+        ),
+    ];
+    for (name, template, _) in &cases {
+        Mock::given(path(format!("/{name}")))
+            .respond_with(template.clone())
+            .mount(&server)
+            .await;
+    }
+    let mut cfg = loopback_config();
+    cfg.retries = 1;
+    cfg.max_wait = Duration::from_millis(100);
+    let c = client(cfg);
+    for (name, _, temporary) in cases {
+        let e = get(&c, &format!("{}/{name}", server.uri()))
+            .await
+            .unwrap_err();
+        assert_eq!(e.status(), Some(403), "{name}");
+        assert_eq!(e.is_temporary(), temporary, "{name}: {e:?}");
+    }
+}
+
+/// `accept_status` hands the refusal's body to the caller (to read the API's own error).
+#[tokio::test]
+async fn accepted_error_statuses_come_back_with_their_body() {
+    let server = MockServer::start().await;
+    Mock::given(path("/private"))
+        .respond_with(ResponseTemplate::new(403).set_body_string("{\"error_code\": \"X\"}"))
+        .mount(&server)
+        .await;
+    let c = client(loopback_config());
+    let url = format!("{}/private", server.uri());
+    let resp = c
+        .fetch(Request::get(&url).unwrap().accept_status(403))
+        .await
+        .unwrap();
+    assert_eq!(
+        (resp.status, &resp.body[..]),
+        (403, &b"{\"error_code\": \"X\"}"[..])
+    );
+    assert_eq!(get(&c, &url).await.unwrap_err().status(), Some(403));
+}
+
+/// A rate-limited 403 stays a temporary error even when 403 is accepted.
+#[tokio::test]
+async fn an_accepted_status_that_is_a_rate_limit_stays_an_error() {
+    let server = MockServer::start().await;
+    Mock::given(path("/limited"))
+        .respond_with(
+            ResponseTemplate::new(403)
+                .set_body_string("{\"message\": \"API rate limit exceeded\"}"),
+        )
+        .mount(&server)
+        .await;
+    let c = client(loopback_config());
+    let url = format!("{}/limited", server.uri());
+    let e = c
+        .fetch(Request::get(&url).unwrap().accept_status(403))
+        .await
+        .unwrap_err();
+    assert!(e.is_temporary(), "{e:?}");
+}
+
+/// A server on loopback that answers every connection with a `200` head at once and then
+/// `body_bytes` bytes, one every `gap` (a trickle); `head: false` sends nothing at all.
+async fn trickling_server(head: bool, body_bytes: usize, gap: Duration) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut sock, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                let _ = sock.read(&mut buf).await;
+                if !head {
+                    tokio::time::sleep(Duration::from_secs(3600)).await;
+                    return;
+                }
+                let head = format!("HTTP/1.1 200 OK\r\ncontent-length: {body_bytes}\r\n\r\n");
+                if sock.write_all(head.as_bytes()).await.is_err() {
+                    return;
+                }
+                for _ in 0..body_bytes {
+                    tokio::time::sleep(gap).await;
+                    if sock.write_all(b"x").await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    format!("http://{addr}/t")
+}
+
+#[tokio::test]
+async fn a_trickling_body_is_aborted_by_the_low_speed_limit() {
+    let url = trickling_server(true, 1000, Duration::from_millis(100)).await;
+    let mut cfg = loopback_config();
+    cfg.timeout = Duration::from_secs(20);
+    cfg.speed_limit = 100;
+    cfg.speed_time = Duration::from_secs(1);
+    cfg.retries = 1;
+    let c = client(cfg);
+    let started = Instant::now();
+    let e = get(&c, &url).await.unwrap_err();
+    assert!(e.is_temporary(), "{e}");
+    assert!(e.to_string().contains("low-speed limit"), "{e}");
+    assert_eq!(
+        c.counters().retries,
+        1,
+        "retried like any temporary failure"
+    );
+    println!(
+        "two trickling attempts aborted after {:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn a_server_that_never_answers_is_aborted_by_the_low_speed_limit() {
+    let url = trickling_server(false, 0, Duration::ZERO).await;
+    let mut cfg = loopback_config();
+    cfg.timeout = Duration::from_secs(20);
+    cfg.speed_time = Duration::from_secs(1);
+    cfg.retries = 0;
+    let e = get(&client(cfg), &url).await.unwrap_err();
+    assert!(e.is_temporary(), "{e}");
+    assert!(e.to_string().contains("no response head"), "{e}");
+}
+
+#[tokio::test]
+async fn a_slow_but_steady_body_passes_the_low_speed_limit() {
+    // 20 bytes at 50 ms each: 20 bytes/s, over a limit of 5 bytes/s.
+    let url = trickling_server(true, 20, Duration::from_millis(50)).await;
+    let mut cfg = loopback_config();
+    cfg.speed_limit = 5;
+    cfg.speed_time = Duration::from_secs(1);
+    let resp = get(&client(cfg), &url).await.unwrap();
+    assert_eq!(resp.body.len(), 20);
+}
+
+#[tokio::test]
+async fn the_circuit_breaker_fails_a_dead_host_fast_and_reports_it() {
+    let server = MockServer::start().await;
+    Mock::given(path("/down"))
+        .respond_with(ResponseTemplate::new(500))
+        .mount(&server)
+        .await;
+    let mut cfg = loopback_config();
+    cfg.retries = 1;
+    cfg.breaker_threshold = 3;
+    let c = client(cfg);
+    let url = format!("{}/down", server.uri());
+    // Request 1: two failed attempts. Request 2: the third opens the breaker, its retry fails
+    // fast.
+    assert_eq!(get(&c, &url).await.unwrap_err().status(), Some(500));
+    let e = get(&c, &url).await.unwrap_err();
+    assert!(matches!(e, Error::HostUnavailable { .. }), "{e}");
+    for _ in 0..50 {
+        let e = get(&c, &url).await.unwrap_err();
+        assert!(
+            matches!(e, Error::HostUnavailable { failures: 3, .. }),
+            "{e}"
+        );
+        assert!(e.is_temporary());
+        assert!(e.to_string().contains("circuit breaker"), "{e}");
+    }
+    assert_eq!(
+        server.received_requests().await.unwrap().len(),
+        3,
+        "no request reaches the host once the breaker is open"
+    );
+}
+
+#[tokio::test]
+async fn a_success_before_the_threshold_resets_the_breaker() {
+    let server = MockServer::start().await;
+    Mock::given(path("/down"))
+        .respond_with(ResponseTemplate::new(503))
+        .mount(&server)
+        .await;
+    Mock::given(path("/up"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&server)
+        .await;
+    let mut cfg = loopback_config();
+    cfg.retries = 1;
+    cfg.breaker_threshold = 3;
+    let c = client(cfg);
+    for _ in 0..5 {
+        // Two failures, then a success: never three in a row.
+        let e = get(&c, &format!("{}/down", server.uri()))
+            .await
+            .unwrap_err();
+        assert_eq!(e.status(), Some(503), "{e}");
+        get(&c, &format!("{}/up", server.uri())).await.unwrap();
+    }
+    assert_eq!(server.received_requests().await.unwrap().len(), 15);
+}

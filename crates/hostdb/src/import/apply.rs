@@ -30,6 +30,9 @@ const LOOKUP_CHUNK: usize = 500;
 const UPSERT_ROWS: usize = 500;
 /// Text bytes per multi-row upsert (MySQL's max_allowed_packet is 16 MiB by default).
 const UPSERT_BYTES: usize = 4 << 20;
+/// What a MySQL/MariaDB packet needs beyond the record's text: the statement, the other
+/// parameters and their headers.
+pub(super) const PACKET_HEADROOM: usize = 256 << 10;
 /// Attempts of a batch that hit a deadlock, a serialisation failure or a busy database.
 const ATTEMPTS: u32 = 10;
 
@@ -59,12 +62,23 @@ fn upsert_sql(db: &HostDb, shape: u32, rows: usize) -> String {
     updated.extend(&cols);
     let text = match db.backend {
         Backend::MySql => {
+            // The owner guard `tracker_id = VALUES(tracker_id)` backs up the check in Rust
+            // against a concurrent import: a bug never changes tracker.
             let mut sets: Vec<String> = updated
                 .iter()
-                .map(|c| format!("{c} = IF(VALUES(last_polled) >= last_polled, VALUES({c}), {c})"))
+                .map(|c| {
+                    format!(
+                        "{c} = IF(VALUES(last_polled) >= last_polled \
+                         AND tracker_id = VALUES(tracker_id), VALUES({c}), {c})"
+                    )
+                })
                 .collect();
             // Last: the assignments above compare with the old value.
-            sets.push("last_polled = GREATEST(last_polled, VALUES(last_polled))".into());
+            sets.push(
+                "last_polled = IF(tracker_id = VALUES(tracker_id), \
+                 GREATEST(last_polled, VALUES(last_polled)), last_polled)"
+                    .into(),
+            );
             format!(
                 "INSERT INTO bugs ({}) VALUES {marks} ON DUPLICATE KEY UPDATE {}",
                 names.join(", "),
@@ -79,13 +93,61 @@ fn upsert_sql(db: &HostDb, shape: u32, rows: usize) -> String {
             sets.push("last_polled = excluded.last_polled".into());
             format!(
                 "INSERT INTO bugs ({}) VALUES {marks} ON CONFLICT (canonical_bug_link) DO UPDATE \
-                 SET {} WHERE bugs.last_polled <= excluded.last_polled",
+                 SET {} WHERE bugs.last_polled <= excluded.last_polled \
+                 AND bugs.tracker_id = excluded.tracker_id",
                 names.join(", "),
                 sets.join(", ")
             )
         }
     };
     db.sql(&text)
+}
+
+/// The size limits of one database, read once per import.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Limits {
+    /// Largest record accepted (see [`super::RECORD_MAX_BYTES`]).
+    record_bytes: usize,
+    /// Largest multi-row upsert, in record bytes.
+    statement_bytes: usize,
+    /// MySQL/MariaDB's `max_allowed_packet`, when it lowers the limits.
+    packet: Option<usize>,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits::for_packet(None)
+    }
+}
+
+impl Limits {
+    /// The limits under a server packet size (`None`: no packet limit, SQLite and PostgreSQL).
+    fn for_packet(packet: Option<usize>) -> Limits {
+        let budget = packet.map_or(usize::MAX, |p| p.saturating_sub(PACKET_HEADROOM).max(1));
+        Limits {
+            record_bytes: super::RECORD_MAX_BYTES.min(budget),
+            statement_bytes: UPSERT_BYTES.min(budget),
+            packet: packet.filter(|_| budget < super::RECORD_MAX_BYTES),
+        }
+    }
+
+    /// Why a record of `bytes` is too large for this database, if it is.
+    pub(crate) fn oversize(&self, bytes: usize) -> Option<String> {
+        if bytes <= self.record_bytes {
+            return None;
+        }
+        Some(match self.packet {
+            Some(p) => format!(
+                "record too large: {bytes} bytes of text, this database takes at most {} \
+                 (its max_allowed_packet is {p} bytes)",
+                self.record_bytes
+            ),
+            None => format!(
+                "record too large: {bytes} bytes of text, an import takes at most {} per record",
+                self.record_bytes
+            ),
+        })
+    }
 }
 
 macro_rules! bind_field {
@@ -99,9 +161,52 @@ macro_rules! bind_field {
     };
 }
 
+/// Why the database did not take a record, for its rejection.
+fn refusal(e: &sqlx::Error, item: &Pending) -> String {
+    if is_connection_error(e) {
+        format!(
+            "the database closed the connection while storing this record ({} bytes of \
+             text): {e}",
+            record_bytes(&item.record)
+        )
+    } else {
+        format!("database refused it: {e}")
+    }
+}
+
 impl HostDb {
+    /// The size limits of this database: on MySQL/MariaDB its `max_allowed_packet`.
+    pub(super) async fn limits(&self) -> Result<Limits> {
+        let packet = match &self.pool {
+            crate::db::Pool::MySql(p) => {
+                let n: i64 = sqlx::query_scalar("SELECT CAST(@@max_allowed_packet AS SIGNED)")
+                    .fetch_one(p)
+                    .await?;
+                Some(usize::try_from(n).unwrap_or(usize::MAX))
+            }
+            _ => None,
+        };
+        Ok(Limits::for_packet(packet))
+    }
+
+    /// Whether the database still answers (on a connection of the pool, which replaces the
+    /// connections that died).
+    async fn alive(&self) -> bool {
+        with_pool!(&self.pool, |p| sqlx::query("SELECT 1")
+            .execute(p)
+            .await
+            .is_ok())
+    }
+
+    /// Whether `e` stops the import: the database is gone, not just one connection.
+    async fn fatal(&self, e: &sqlx::Error) -> bool {
+        is_connection_error(e) && !self.alive().await
+    }
+
     /// Applies and empties `batch`; on a data error, record by record so that only the bad
-    /// records are rejected. Errors only when the database itself fails.
+    /// records are rejected. A record that makes the server drop the connection is rejected
+    /// too, when the database still answers afterwards. Errors only when the database itself
+    /// fails.
     pub(super) async fn apply(
         &self,
         state: &mut State,
@@ -110,43 +215,34 @@ impl HostDb {
         keep: usize,
     ) -> Result<()> {
         let items = std::mem::take(batch);
-        match self.apply_with_retry(state, &items).await {
+        let e = match self.apply_with_retry(state, &items).await {
             Ok(outcome) => {
                 merge(state, summary, &items, outcome, keep);
-                Ok(())
+                return Ok(());
             }
-            Err(e) if is_connection_error(&e) || items.len() == 1 => {
-                if is_connection_error(&e) {
-                    return Err(e.into());
-                }
-                summary.reject(
-                    keep,
-                    items[0].rejection(format!("database refused it: {e}")),
-                );
-                Ok(())
-            }
-            Err(e) => {
-                tracing::warn!(
-                    target: "import",
-                    "a batch of {} records failed ({e}); importing them one by one",
-                    items.len()
-                );
-                for item in items {
-                    let one = [item];
-                    match self.apply_with_retry(state, &one).await {
-                        Ok(outcome) => merge(state, summary, &one, outcome, keep),
-                        Err(e) if is_connection_error(&e) => return Err(e.into()),
-                        Err(e) => {
-                            summary.reject(
-                                keep,
-                                one[0].rejection(format!("database refused it: {e}")),
-                            );
-                        }
-                    }
-                }
-                Ok(())
+            Err(e) => e,
+        };
+        if self.fatal(&e).await {
+            return Err(e.into());
+        }
+        if let [item] = &items[..] {
+            summary.reject(keep, item.rejection(refusal(&e, item)));
+            return Ok(());
+        }
+        tracing::warn!(
+            target: "import",
+            "a batch of {} records failed ({e}); importing them one by one",
+            items.len()
+        );
+        for item in items {
+            let one = [item];
+            match self.apply_with_retry(state, &one).await {
+                Ok(outcome) => merge(state, summary, &one, outcome, keep),
+                Err(e) if self.fatal(&e).await => return Err(e.into()),
+                Err(e) => summary.reject(keep, one[0].rejection(refusal(&e, &one[0]))),
             }
         }
+        Ok(())
     }
 
     async fn apply_with_retry(
@@ -185,8 +281,9 @@ impl HostDb {
                 let marks = vec!["?"; chunk.len()].join(", ");
                 (
                     self.sql(&format!(
-                        "SELECT TXT(canonical_bug_link), last_polled, content_hash FROM bugs \
-                         WHERE canonical_bug_link IN ({marks})"
+                        "SELECT TXT(b.canonical_bug_link), b.last_polled, b.content_hash, \
+                         b.tracker_id, TXT(t.name) FROM bugs b JOIN trackers t \
+                         ON t.id = b.tracker_id WHERE b.canonical_bug_link IN ({marks})"
                     )),
                     chunk,
                 )
@@ -195,7 +292,9 @@ impl HostDb {
         let bump = self.sql(
             "UPDATE bugs SET last_polled = ? WHERE canonical_bug_link = ? AND last_polled < ?",
         );
-        let delete = self.sql("DELETE FROM bugs WHERE canonical_bug_link = ? AND last_polled <= ?");
+        let delete = self.sql(
+            "DELETE FROM bugs WHERE canonical_bug_link = ? AND last_polled <= ? AND tracker_id = ?",
+        );
 
         with_pool!(&self.pool, |p| {
             async {
@@ -203,13 +302,18 @@ impl HostDb {
                 let mut tx = p.begin_with(begin_statement(self.backend)).await?;
                 let mut existing: HashMap<String, (NaiveDateTime, i64)> =
                     HashMap::with_capacity(links.len());
+                // Owner (tracker id and name) of every bug held or written in this batch.
+                let mut owners: HashMap<String, (i64, String)> =
+                    HashMap::with_capacity(links.len());
                 for (text, chunk) in &lookups {
                     let mut q = sqlx::query(text);
                     for link in *chunk {
                         q = q.bind(*link);
                     }
                     for row in q.fetch_all(&mut *tx).await? {
-                        existing.insert(row.try_get(0)?, (row.try_get(1)?, row.try_get(2)?));
+                        let link: String = row.try_get(0)?;
+                        owners.insert(link.clone(), (row.try_get(3)?, row.try_get(4)?));
+                        existing.insert(link, (row.try_get(1)?, row.try_get(2)?));
                     }
                 }
                 let mut projects: HashMap<&str, i64> = HashMap::new();
@@ -246,6 +350,10 @@ impl HostDb {
                 }
                 for (idx, item) in items.iter().enumerate() {
                     let r = &item.record;
+                    if let Some(reason) = ownership_refusal(item, owners.get(&r.link)) {
+                        out.rejections.push((idx, reason));
+                        continue;
+                    }
                     if r.no_update {
                         let Some(held) = existing.get_mut(&r.link) else {
                             out.rejections.push((
@@ -288,6 +396,7 @@ impl HostDb {
                                 let n = sqlx::query(&delete)
                                     .bind(&r.link)
                                     .bind(lp)
+                                    .bind(tracker_id)
                                     .execute(&mut *tx)
                                     .await?
                                     .rows_affected();
@@ -338,17 +447,21 @@ impl HostDb {
                         }
                     };
                     let shape = r.shape();
+                    let bytes = record_bytes(r);
                     if shape != pending_shape
                         || pending.len() >= UPSERT_ROWS
-                        || pending_bytes >= UPSERT_BYTES
+                        || pending_bytes + bytes > state.limits.statement_bytes
                         || pending_links.contains(r.link.as_str())
                     {
                         flush!();
                         pending_shape = shape;
                     }
-                    pending_bytes += record_bytes(r);
+                    pending_bytes += bytes;
                     pending_links.insert(r.link.as_str());
                     pending.push((idx, pid, tracker_id, lp, hash));
+                    owners
+                        .entry(r.link.clone())
+                        .or_insert_with(|| (tracker_id, r.tracker.clone().unwrap_or_default()));
                     if held.is_some() {
                         out.updated += 1;
                     } else {
@@ -366,8 +479,23 @@ impl HostDb {
     }
 }
 
-/// Roughly how many bytes a record sends.
-fn record_bytes(r: &super::record::Record) -> usize {
+/// Why `item` may not touch its bug, if it may not: the bug belongs to another tracker (the
+/// existing owner wins), or its tracker does not own the link and does not already hold the
+/// bug. `owner` is the bug's tracker (id, name) when the database holds it.
+fn ownership_refusal(item: &Pending, owner: Option<&(i64, String)>) -> Option<String> {
+    let name = item.record.tracker.as_deref().unwrap_or_default();
+    match (owner, item.tracker_id) {
+        (Some((owner_id, owner_name)), Some(tid)) if *owner_id != tid => Some(format!(
+            "the bug belongs to tracker {owner_name:?}; a record of tracker {name:?} may not \
+             change it (the existing owner wins)"
+        )),
+        (Some((owner_id, _)), Some(tid)) if *owner_id == tid => None,
+        _ => item.out_of_scope.clone(),
+    }
+}
+
+/// Roughly how many bytes a record sends: its text and JSON plus a little per column.
+pub(super) fn record_bytes(r: &super::record::Record) -> usize {
     r.link.len()
         + r.fields
             .iter()
@@ -413,5 +541,32 @@ fn merge(
             .entry(tid)
             .and_modify(|old| *old = (*old).min(t))
             .or_insert(t);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits_follow_a_small_packet() {
+        let none = Limits::for_packet(None);
+        assert_eq!(none.oversize(super::super::RECORD_MAX_BYTES), None);
+        let e = none.oversize(super::super::RECORD_MAX_BYTES + 1).unwrap();
+        assert!(e.contains("8388609 bytes") && e.contains("8388608"), "{e}");
+        // MariaDB's default (16 MiB) leaves the record limit as it is.
+        let maria = Limits::for_packet(Some(16 << 20));
+        assert_eq!(maria.record_bytes, super::super::RECORD_MAX_BYTES);
+        assert_eq!(maria.statement_bytes, UPSERT_BYTES);
+        assert!(!maria
+            .oversize(20_000_000)
+            .unwrap()
+            .contains("max_allowed_packet"));
+        // MySQL 5.7's (4 MiB) lowers both, and the error says why.
+        let small = Limits::for_packet(Some(4 << 20));
+        assert_eq!(small.record_bytes, (4 << 20) - PACKET_HEADROOM);
+        assert_eq!(small.statement_bytes, (4 << 20) - PACKET_HEADROOM);
+        let e = small.oversize(4 << 20).unwrap();
+        assert!(e.contains("max_allowed_packet is 4194304 bytes"), "{e}");
     }
 }

@@ -13,6 +13,8 @@ use chrono::NaiveDateTime;
 use sqlx::Row;
 use tokio::sync::mpsc;
 
+use bugimporters_core::{LinkScope, Registry};
+
 use crate::db::{begin_statement, with_pool};
 use crate::{now, HostDb, Result};
 
@@ -24,6 +26,12 @@ use record::Record;
 pub const LINK_MAX_CHARS: usize = 768;
 /// Longest tracker or project name accepted.
 pub const NAME_MAX_CHARS: usize = 255;
+/// Largest record accepted, in bytes of stored text (the link and every text and JSON column),
+/// on every backend so that a file imports alike everywhere. A MySQL/MariaDB server whose
+/// `max_allowed_packet` is smaller lowers it for that server (to the packet size less 256 KiB for the
+/// statement around the record).
+/// A larger record is rejected alone; the others go in.
+pub const RECORD_MAX_BYTES: usize = 8 << 20;
 
 /// The syntax of an input file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -94,8 +102,17 @@ impl ImportSource {
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct ImportOptions {
+    /// The tracker types, to tell which links each tracker owns
+    /// ([`Registry::link_scope`]): a record whose `canonical_bug_link` its tracker does not
+    /// own is rejected. Default: the built-in types (`bugimporters_all::default_registry`);
+    /// a host with plugin types passes its own with [`ImportOptions::with_registry`].
+    pub registry: Arc<Registry>,
     /// Records per transaction (default 5000).
     pub batch_size: usize,
+    /// Bytes of records (as [`RECORD_MAX_BYTES`] counts them) per transaction (default
+    /// 32 MiB): a transaction ends at whichever of `batch_size` and `batch_bytes` comes first,
+    /// so memory stays bounded when records are large.
+    pub batch_bytes: usize,
     /// Input syntax (default: from the name or content).
     pub format: InputFormat,
     /// Rejections kept in the summary and in `import_runs.errors` (default 1000); all are
@@ -106,10 +123,20 @@ pub struct ImportOptions {
 impl Default for ImportOptions {
     fn default() -> Self {
         ImportOptions {
+            registry: Arc::new(bugimporters_all::default_registry()),
             batch_size: 5000,
+            batch_bytes: 32 << 20,
             format: InputFormat::Auto,
             max_rejections_kept: 1000,
         }
+    }
+}
+
+impl ImportOptions {
+    /// These options with the tracker types of `registry` (see [`ImportOptions::registry`]).
+    pub fn with_registry(mut self, registry: Arc<Registry>) -> Self {
+        self.registry = registry;
+        self
     }
 }
 
@@ -217,6 +244,9 @@ pub(crate) struct Pending {
     pub line: usize,
     pub record: Record,
     pub tracker_id: Option<i64>,
+    /// Why the record's tracker does not own its link, when it does not (the record is then
+    /// accepted only for a bug this tracker already holds).
+    pub out_of_scope: Option<String>,
 }
 
 impl Pending {
@@ -234,9 +264,13 @@ impl Pending {
 #[derive(Debug, Default)]
 pub(crate) struct State {
     trackers: HashMap<String, Option<i64>>,
+    /// The links each tracker owns, by tracker name (or why that cannot be told).
+    scopes: HashMap<String, std::result::Result<LinkScope, String>>,
     pub projects: HashMap<String, i64>,
     /// Oldest accepted `last_polled` per tracker id.
     pub polled: HashMap<i64, NaiveDateTime>,
+    /// Size limits of this database.
+    pub limits: apply::Limits,
 }
 
 impl HostDb {
@@ -244,6 +278,13 @@ impl HostDb {
     /// by `canonical_bug_link` (the newer `last_polled` wins, so concurrent imports of
     /// overlapping files converge); `_no_update` only moves `last_polled`; `_deleted` removes
     /// the bug; the project is created when new; the tracker is found by `_tracker_name`.
+    ///
+    /// Files come from anywhere, so ownership is enforced here as in the crawl: a link must be
+    /// an absolute http(s) URL without userinfo; a record never creates, updates or deletes a
+    /// bug whose link its tracker does not own ([`Registry::link_scope`] of the tracker's
+    /// stored configuration; a bug the tracker already holds stays its own), and never changes
+    /// a bug that belongs to another tracker: the existing owner wins and the record is
+    /// rejected naming both trackers.
     /// Bad records are rejected with file and line and the others go in, in transactions of
     /// [`ImportOptions::batch_size`] records. Afterwards the queries of the trackers imported
     /// get `last_polled` (the oldest `last_polled` of the tracker's records), and the summary
@@ -266,8 +307,12 @@ impl HostDb {
         let keep = options.max_rejections_kept;
         let batch_size = options.batch_size.max(1);
         let mut batch: Vec<Pending> = Vec::with_capacity(batch_size.min(100_000));
-        let mut result = Ok(());
+        let mut batch_bytes = 0usize;
+        let mut result = self.limits().await.map(|l| state.limits = l);
         'read: while let Some(msg) = rx.recv().await {
+            if result.is_err() {
+                break;
+            }
             let items = match msg {
                 Msg::Items(items) => items,
                 Msg::Unusable { file, message } => {
@@ -302,10 +347,28 @@ impl HostDb {
                     line,
                     record,
                     tracker_id: None,
+                    out_of_scope: None,
                 };
+                let bytes = apply::record_bytes(&pending.record);
+                if let Some(reason) = state.limits.oversize(bytes) {
+                    summary.reject(keep, pending.rejection(reason));
+                    continue;
+                }
                 if let Some(name) = pending.record.tracker.clone() {
                     match self.tracker_id(&mut state, &name).await {
-                        Ok(Some(id)) => pending.tracker_id = Some(id),
+                        Ok(Some(id)) => {
+                            pending.tracker_id = Some(id);
+                            match self
+                                .owns(&mut state, &options.registry, &name, &pending.record.link)
+                                .await
+                            {
+                                Ok(owned) => pending.out_of_scope = owned,
+                                Err(e) => {
+                                    result = Err(e);
+                                    break 'read;
+                                }
+                            }
+                        }
                         Ok(None) if pending.record.no_update => {}
                         Ok(None) => {
                             let r = pending.rejection(format!("unknown tracker {name:?}"));
@@ -319,7 +382,9 @@ impl HostDb {
                     }
                 }
                 batch.push(pending);
-                if batch.len() >= batch_size {
+                batch_bytes += bytes;
+                if batch.len() >= batch_size || batch_bytes >= options.batch_bytes {
+                    batch_bytes = 0;
                     if let Err(e) = self.apply(&mut state, &mut summary, &mut batch, keep).await {
                         result = Err(e);
                         break 'read;
@@ -359,6 +424,35 @@ impl HostDb {
             .await?);
         state.trackers.insert(name.to_owned(), id);
         Ok(id)
+    }
+
+    /// `None` when tracker `name` owns `link`, else why not (naming the tracker, the link and
+    /// what it owns). The tracker's scope is computed once per import from its stored
+    /// configuration.
+    async fn owns(
+        &self,
+        state: &mut State,
+        registry: &Registry,
+        name: &str,
+        link: &str,
+    ) -> Result<Option<String>> {
+        if !state.scopes.contains_key(name) {
+            let scope = match self.tracker(name).await? {
+                Some(record) => registry
+                    .link_scope(&record.config)
+                    .map_err(|e| format!("cannot tell which links tracker {name:?} owns: {e}")),
+                None => Err(format!("unknown tracker {name:?}")),
+            };
+            state.scopes.insert(name.to_owned(), scope);
+        }
+        Ok(match &state.scopes[name] {
+            Ok(scope) if scope.owns(link) => None,
+            Ok(scope) => Some(format!(
+                "tracker {name:?} does not own this link (its links are under {scope}); a \
+                 tracker may only write its own bugs"
+            )),
+            Err(reason) => Some(reason.clone()),
+        })
     }
 
     async fn mark_queries_polled(&self, state: &State) -> Result<()> {

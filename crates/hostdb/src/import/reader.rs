@@ -30,6 +30,14 @@ pub(crate) enum Msg {
 /// Items per message.
 const CHUNK: usize = 256;
 
+/// Longest line of JSON lines read (a longer line is rejected unread, the next lines are
+/// read): eight times [`super::RECORD_MAX_BYTES`], room for any escaping of a record that
+/// size.
+pub(crate) const LINE_MAX_BYTES: usize = 64 << 20;
+
+/// The UTF-8 byte order mark that some editors put at the start of a file.
+const BOM: &[u8] = b"\xEF\xBB\xBF";
+
 /// The sending end: buffers items and sends them in chunks.
 pub(crate) struct Out {
     tx: mpsc::Sender<Msg>,
@@ -74,15 +82,15 @@ fn read_sources(sources: Vec<ImportSource>, format: InputFormat, tx: &mut Out) {
     for source in sources {
         let name: Arc<str> = Arc::from(source.name.as_str());
         let result = match source.kind {
-            SourceKind::Text(text) => read_one(
+            SourceKind::Text(text) => read_start(
                 &name,
                 format,
                 BufReader::new(std::io::Cursor::new(text)),
                 tx,
             ),
-            SourceKind::Stdin => read_one(&name, format, BufReader::new(std::io::stdin()), tx),
+            SourceKind::Stdin => read_start(&name, format, BufReader::new(std::io::stdin()), tx),
             SourceKind::Path(path) => match std::fs::File::open(&path) {
-                Ok(f) => read_one(&name, format, BufReader::with_capacity(1 << 16, f), tx),
+                Ok(f) => read_start(&name, format, BufReader::with_capacity(1 << 16, f), tx),
                 Err(e) => Err(format!("cannot open: {e}")),
             },
         };
@@ -122,6 +130,25 @@ fn peek_first<R: BufRead>(r: &mut R) -> std::io::Result<Option<u8>> {
         let n = buf.len();
         r.consume(n);
     }
+}
+
+/// Reads one source after dropping a UTF-8 byte order mark at its start (issue 13: it used
+/// to cost the first record). Returns `Ok(false)` when the receiver has gone away.
+fn read_start<R: BufRead>(
+    name: &Arc<str>,
+    format: InputFormat,
+    mut r: R,
+    tx: &mut Out,
+) -> Result<bool, String> {
+    let mut head = Vec::with_capacity(BOM.len());
+    (&mut r)
+        .take(BOM.len() as u64)
+        .read_to_end(&mut head)
+        .map_err(|e| format!("cannot read: {e}"))?;
+    if head == BOM {
+        head.clear();
+    }
+    read_one(name, format, std::io::Cursor::new(head).chain(r), tx)
 }
 
 /// Returns `Ok(false)` when the receiver has gone away.
@@ -170,19 +197,55 @@ fn send(tx: &mut Out, file: &Arc<str>, line: usize, value: Result<Value, String>
     })
 }
 
+/// Reads a line into `buf` (cleared first), at most `max` bytes of it: a longer line is
+/// skipped to its end. Returns the bytes consumed and whether the line was too long.
+fn read_line<R: BufRead>(
+    r: &mut R,
+    buf: &mut Vec<u8>,
+    max: usize,
+) -> std::io::Result<(usize, bool)> {
+    buf.clear();
+    let mut n = r.by_ref().take(max as u64 + 1).read_until(b'\n', buf)?;
+    if buf.len() <= max || buf.ends_with(b"\n") {
+        return Ok((n, false));
+    }
+    buf.clear();
+    loop {
+        let chunk = r.fill_buf()?;
+        if chunk.is_empty() {
+            return Ok((n, true));
+        }
+        let (used, end) = match chunk.iter().position(|b| *b == b'\n') {
+            Some(i) => (i + 1, true),
+            None => (chunk.len(), false),
+        };
+        r.consume(used);
+        n += used;
+        if end {
+            return Ok((n, true));
+        }
+    }
+}
+
 fn read_lines<R: BufRead>(name: &Arc<str>, mut r: R, tx: &mut Out) -> Result<bool, String> {
     let mut buf = Vec::with_capacity(4096);
     let mut line = 0usize;
     loop {
-        buf.clear();
-        let n = r
-            .read_until(b'\n', &mut buf)
+        let (n, too_long) = read_line(&mut r, &mut buf, LINE_MAX_BYTES)
             .map_err(|e| format!("line {}: cannot read: {e}", line + 1))?;
         if n == 0 {
             return Ok(true);
         }
         line += 1;
-        let text = match std::str::from_utf8(&buf) {
+        if too_long {
+            let why = format!("line of {n} bytes, longer than the {LINE_MAX_BYTES} read");
+            if !send(tx, name, line, Err(why)) {
+                return Ok(false);
+            }
+            continue;
+        }
+        // A byte order mark also starts the lines where files were concatenated.
+        let text = match std::str::from_utf8(buf.strip_prefix(BOM).unwrap_or(&buf)) {
             Ok(t) => t.trim(),
             Err(e) => {
                 if !send(tx, name, line, Err(format!("not UTF-8: {e}"))) {
@@ -342,6 +405,56 @@ mod tests {
         assert_eq!(lines(&msgs), vec![(2, true), (4, true)]);
         let msgs = collect("x.json", "[{\"a\": 1},\n {\"b\": ]");
         assert!(matches!(&msgs[..], [Msg::Unusable { message, .. }] if message.contains("line 2")));
+    }
+
+    /// Issue 13 point 13: a byte order mark used to cost the first record (JSON lines, JSON)
+    /// or turn a file without extension into YAML.
+    #[test]
+    fn byte_order_marks_are_dropped() {
+        let bom = "\u{FEFF}";
+        for (name, text, expected) in [
+            (
+                "x.jsonl",
+                "{\"a\":1}\n{\"b\":2}\n",
+                vec![(1, true), (2, true)],
+            ),
+            (
+                "x.jsonl",
+                "{\"a\":1}\n\u{FEFF}{\"b\":2}\n",
+                vec![(1, true), (2, true)],
+            ),
+            ("-", "{\"a\":1}\n", vec![(1, true)]),
+            (
+                "x.json",
+                "[{\"a\":1},\n{\"b\":2}]",
+                vec![(1, true), (2, true)],
+            ),
+            ("-", "[{\"a\":1}]", vec![(1, true)]),
+            ("x.yaml", "- a: 1\n- b: 2\n", vec![(1, true), (2, true)]),
+            ("x.yaml", "", vec![]),
+        ] {
+            let msgs = collect(name, &format!("{bom}{text}"));
+            assert_eq!(lines(&msgs), expected, "{name} {text:?}");
+            assert!(
+                msgs.iter().all(|m| matches!(m, Msg::Items(_))),
+                "{name} {text:?}: {msgs:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn overlong_lines_are_skipped_unread() {
+        let mut r = std::io::Cursor::new(b"abcdefgh\nab\nabcdefghij".to_vec());
+        let mut buf = Vec::new();
+        assert_eq!(read_line(&mut r, &mut buf, 5).unwrap(), (9, true));
+        assert!(buf.is_empty());
+        assert_eq!(read_line(&mut r, &mut buf, 5).unwrap(), (3, false));
+        assert_eq!(buf, b"ab\n");
+        assert_eq!(read_line(&mut r, &mut buf, 5).unwrap(), (10, true));
+        assert_eq!(read_line(&mut r, &mut buf, 5).unwrap(), (0, false));
+        let mut r = std::io::Cursor::new(b"abcde\nabcde".to_vec());
+        assert_eq!(read_line(&mut r, &mut buf, 5).unwrap(), (6, false));
+        assert_eq!(read_line(&mut r, &mut buf, 5).unwrap(), (5, false));
     }
 
     #[test]

@@ -115,6 +115,13 @@ impl Fnv {
     }
 }
 
+fn config_message(e: &bugimporters_core::Error) -> String {
+    match e {
+        bugimporters_core::Error::Config { message } => message.clone(),
+        other => other.to_string(),
+    }
+}
+
 fn type_name(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
@@ -219,6 +226,11 @@ pub(crate) fn check(value: Value) -> Result<Record, String> {
         return Err(format!(
             "canonical_bug_link is longer than {LINK_MAX_CHARS} characters"
         ));
+    }
+    // Only absolute http(s) links without userinfo are stored: no `javascript:`/`data:`
+    // links for the host's pages, no password in a link.
+    if let Err(e) = bugimporters_core::check_http_url(&link) {
+        return Err(format!("canonical_bug_link: {}", config_message(&e)));
     }
     let mut record = Record {
         link,

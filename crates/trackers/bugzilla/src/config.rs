@@ -151,11 +151,7 @@ impl BugzillaOptions {
             }
         }
         if let Some(var) = &o.api_key_env {
-            if !var.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-                return Err(Error::config(format!(
-                    "api_key_env {var:?}: the name of an environment variable (letters, digits, _), not a key"
-                )));
-            }
+            bugimporters_core::redact::check_env_name("api_key_env", var)?;
         }
         Ok(o)
     }

@@ -4,7 +4,8 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use bugimporters_core::{Error, ImportContext, Importer, Query, TrackerConfig};
+use bugimporters_core::fetch::Response;
+use bugimporters_core::{parse, Error, ImportContext, Importer, ParsedBug, Query, TrackerConfig};
 use chrono::NaiveDateTime;
 use futures::stream::{self, StreamExt};
 use url::Url;
@@ -14,7 +15,7 @@ use crate::config::{ApiMode, BugzillaOptions, ParseSettings};
 use crate::custom::{BugFacts, CustomParser};
 use crate::parser::{
     build_bug, ids_from_bug_url, parse_bug_xml, parse_buglist_html, parse_tracking_xml,
-    query_response_kind, QueryResponseKind,
+    query_response_kind, QueryResponseKind, SkippedBug,
 };
 use crate::rest::{self, CommentFacts, COMMENT_CHUNK};
 
@@ -24,15 +25,6 @@ pub const BATCH_CONCURRENCY: usize = 8;
 const QUERY_CONCURRENCY: usize = 4;
 /// Most pages of one REST search.
 pub const MAX_REST_PAGES: usize = 10_000;
-
-/// Query-string keys that carry credentials; a query URL holding one is refused.
-const CREDENTIAL_PARAMS: &[&str] = &[
-    "api_key",
-    "bugzilla_api_key",
-    "bugzilla_password",
-    "bugzilla_token",
-    "token",
-];
 
 /// The comments of one chunk of bugs, by bug id.
 type CommentsResult = Result<HashMap<u64, CommentFacts>, Error>;
@@ -67,15 +59,7 @@ impl BugzillaImporter {
         for q in &config.queries {
             let url = Url::parse(q.url.trim())
                 .map_err(|e| Error::config(format!("queries: {:?}: {e}", q.url)))?;
-            if let Some((k, _)) = url
-                .query_pairs()
-                .find(|(k, _)| CREDENTIAL_PARAMS.contains(&k.to_ascii_lowercase().as_str()))
-            {
-                return Err(Error::config(format!(
-                    "queries: a query URL carries a credential ({k}=…); remove it and name the \
-                     variable holding the API key with api_key_env"
-                )));
-            }
+            bugimporters_core::redact::refuse_credential_params("queries", &url, "api_key_env")?;
             if let Some(root) = rest::rest_root_of(&url) {
                 if options.bugzilla_api == ApiMode::Xml {
                     return Err(Error::config(format!(
@@ -135,10 +119,12 @@ impl BugzillaImporter {
     /// Fetches a query as configured and reads the ids it names.
     async fn discover(&self, client: &Client<'_>, url: &str) -> Result<Vec<u64>, Error> {
         let resp = client.get(url).await?;
-        let ids = match query_response_kind(&resp.body) {
-            QueryResponseKind::TrackingXml => parse_tracking_xml(&resp.body, url)?,
-            QueryResponseKind::BuglistHtml => parse_buglist_html(&resp.body, url)?,
-        };
+        let (body, u) = (resp.body.clone(), url.to_owned());
+        let ids = parse::blocking(url, move || match query_response_kind(&body) {
+            QueryResponseKind::TrackingXml => parse_tracking_xml(&body, &u),
+            QueryResponseKind::BuglistHtml => parse_buglist_html(&body, &u),
+        })
+        .await?;
         tracing::debug!(tracker = %client.ctx.tracker_name(), url, bugs = ids.len(), "query read");
         Ok(ids)
     }
@@ -181,6 +167,48 @@ impl BugzillaImporter {
         }
     }
 
+    /// What Bugzilla said about the bugs of `chunk` it did not return (`<bug error="…">`, or
+    /// a REST fault): `NotFound` (the bug does not exist) and `NotPermitted` (it became
+    /// private) are deletions — the context writes them only for a held bug after a healthy
+    /// run —; `InvalidBugId` rejects the link as a bad one; anything else, and an error about
+    /// a bug not asked for, is reported. Only a closed output is an `Err`.
+    async fn bug_errors(
+        &self,
+        ctx: &ImportContext,
+        skipped: Vec<SkippedBug>,
+        chunk: &[u64],
+        url: &str,
+    ) -> Result<(), Error> {
+        let name = ctx.tracker_name();
+        for s in skipped {
+            let id = s.id.parse::<u64>().ok();
+            let asked = id.is_some_and(|id| chunk.contains(&id));
+            let link = id.map(|id| self.settings.bug_link(id));
+            match (s.error.as_str(), link) {
+                ("NotFound" | "NotPermitted", Some(link)) if asked => {
+                    tracing::info!(tracker = %name, url = %link, error = %s.error, "Bugzilla says the bug is gone or private; deleting it");
+                    ctx.emit(ParsedBug::deleted(link, name, name, ctx.now()))
+                        .await?;
+                }
+                ("InvalidBugId", link) => ctx.report_error(Error::parse(
+                    link.unwrap_or_else(|| url.to_owned()),
+                    format!(
+                        "Bugzilla says {:?} is not a valid bug id (InvalidBugId): a bad link, rejected, nothing deleted",
+                        s.id
+                    ),
+                )),
+                (error, link) => ctx.report_error(Error::parse(
+                    link.unwrap_or_else(|| url.to_owned()),
+                    format!(
+                        "Bugzilla answered error=\"{error}\" for bug {}: skipped, not deleted",
+                        s.id
+                    ),
+                )),
+            }
+        }
+        Ok(())
+    }
+
     /// One `show_bug.cgi?ctype=xml` batch. Only a closed output is an `Err`.
     async fn fetch_xml_batch(&self, client: &Client<'_>, chunk: &[u64]) -> Result<(), Error> {
         let ctx = client.ctx;
@@ -192,26 +220,19 @@ impl BugzillaImporter {
                 return Ok(());
             }
         };
-        let page = match parse_bug_xml(&resp.body, &url, &self.settings, &*self.parser, ctx.now()) {
+        let (body, u, settings) = (resp.body.clone(), url.clone(), self.settings.clone());
+        let (parser, now) = (self.parser.clone(), ctx.now());
+        let parsed = parse::blocking(&url, move || {
+            parse_bug_xml(&body, &u, &settings, &*parser, now)
+        });
+        let page = match parsed.await {
             Ok(p) => p,
             Err(e) => {
                 ctx.report_error(e);
                 return Ok(());
             }
         };
-        for s in page.skipped {
-            let link =
-                s.id.parse::<u64>()
-                    .map(|id| self.settings.bug_link(id))
-                    .unwrap_or_else(|_| url.clone());
-            ctx.report_error(Error::parse(
-                link,
-                format!(
-                    "Bugzilla answered error=\"{}\" for bug {}: skipped, not deleted",
-                    s.error, s.id
-                ),
-            ));
-        }
+        self.bug_errors(ctx, page.skipped, chunk, &url).await?;
         for e in page.failed {
             ctx.report_error(e);
         }
@@ -231,11 +252,8 @@ impl BugzillaImporter {
     async fn fetch_rest_batch(&self, client: &Client<'_>, chunk: &[u64]) -> Result<(), Error> {
         let ctx = client.ctx;
         let url = rest::bugs_by_id_url(&self.rest_root, chunk)?;
-        let (facts, errors) = match client
-            .get_rest(&url)
-            .await
-            .and_then(|r| rest::parse_bugs(&r.body, url.as_str()))
-        {
+        let (facts, errors, faults) =
+            match parse_rest_refresh(client.get_rest(&url).await, &url).await {
             Ok(p) => p,
             Err(e) => {
                 ctx.report_error(e);
@@ -245,7 +263,9 @@ impl BugzillaImporter {
         for e in errors {
             ctx.report_error(e);
         }
-        let seen: HashSet<u64> = facts.iter().map(|f| f.id).collect();
+        let mut seen: HashSet<u64> = facts.iter().map(|f| f.id).collect();
+        seen.extend(faults.iter().filter_map(|f| f.id.parse::<u64>().ok()));
+        self.bug_errors(ctx, faults, chunk, url.as_str()).await?;
         self.report_missing(ctx, chunk, &seen);
         let requested: HashSet<u64> = chunk.iter().copied().collect();
         self.emit_rest_bugs(client, facts, Some(&requested)).await
@@ -339,7 +359,7 @@ impl BugzillaImporter {
                 Some(r) => r,
                 None => client.get_rest(&url).await,
             };
-            let (facts, errors) = match resp.and_then(|r| rest::parse_bugs(&r.body, url.as_str())) {
+            let (facts, errors) = match parse_rest_bugs(resp, &url).await {
                 Ok(p) => p,
                 Err(e) => {
                     ctx.report_error(e);
@@ -374,6 +394,31 @@ impl BugzillaImporter {
         }
         Ok(())
     }
+}
+
+/// Parses a REST bug list on the blocking parse pool.
+async fn parse_rest_bugs(
+    resp: Result<Response, Error>,
+    url: &Url,
+) -> Result<(Vec<BugFacts>, Vec<Error>), Error> {
+    let body = resp?.body;
+    let u = url.to_string();
+    parse::blocking(url.as_str(), move || rest::parse_bugs(&body, &u)).await
+}
+
+/// [`parse_rest_bugs`] for a refresh by id: also the bugs the answer names as faults
+/// (`NotFound`, `NotPermitted`, ...).
+async fn parse_rest_refresh(
+    resp: Result<Response, Error>,
+    url: &Url,
+) -> Result<(Vec<BugFacts>, Vec<Error>, Vec<crate::parser::SkippedBug>), Error> {
+    let body = resp?.body;
+    let u = url.to_string();
+    parse::blocking(url.as_str(), move || {
+        let (facts, errors) = rest::parse_bugs(&body, &u)?;
+        Ok((facts, errors, rest::parse_bug_faults(&body)))
+    })
+    .await
 }
 
 #[async_trait]

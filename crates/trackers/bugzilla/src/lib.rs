@@ -11,8 +11,11 @@
 //! * **Bug fetching**: the ids of all queries (then, in the second entry point, those of the
 //!   existing bugs) are de-duplicated, sorted ascending, claimed (a bug named twice is fetched
 //!   once) and fetched 50 per request, several requests at once, with the original's exact URL
-//!   shape ([`batch_url`]). A `<bug error="NotFound">` (or `NotPermitted`…) is skipped and
-//!   reported, never deleted; a bug missing from a batch response is reported and nothing is
+//!   shape ([`batch_url`]). A `<bug error="NotFound">` or `NotPermitted` on a bug asked for is
+//!   a deletion (Bugzilla says it does not exist or became private; the context writes it only
+//!   for a held bug after a healthy run), `InvalidBugId` rejects the link with an error naming
+//!   it, any other error is reported; the REST mode reads the same from the `faults` of a
+//!   `permissive=1` answer (codes 101, 102, 100); a bug missing from a batch response is reported and nothing is
 //!   emitted for it (the original emitted nothing either).
 //! * **REST** (`bugzilla_api: rest`, or a query that is a `…/rest/bug?…` search URL): searches
 //!   are paged with `limit`/`offset`, narrowed with `last_change_time` from the query's
@@ -94,8 +97,8 @@ pub mod rest;
 use std::sync::Arc;
 
 use bugimporters_core::{
-    BuildContext, ConfigKey, Error, Importer, ImporterFactory, ParseFormat, ParseFormatKind,
-    ParseInput, ParseOutput, ParsedBug, Registry,
+    BuildContext, ConfigKey, Error, Importer, ImporterFactory, LinkScope, ParseFormat,
+    ParseFormatKind, ParseInput, ParseOutput, ParsedBug, Registry, TrackerConfig,
 };
 use url::Url;
 
@@ -175,6 +178,16 @@ impl ImporterFactory for BugzillaFactory {
             cx.config,
             selected_parser(cx)?,
         )?))
+    }
+
+    /// Bug links are `urljoin(base_url, "show_bug.cgi?id=N")`: that one page under
+    /// `base_url`, whatever its query.
+    fn link_scope(&self, config: &TrackerConfig) -> Result<LinkScope, Error> {
+        let base = config.base_url_with_slash()?;
+        let page = base
+            .join("show_bug.cgi")
+            .map_err(|e| Error::config(format!("base_url: {e}")))?;
+        LinkScope::under(page.as_str())
     }
 
     fn parse_formats(&self) -> Vec<ParseFormat> {

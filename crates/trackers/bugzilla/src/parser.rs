@@ -29,7 +29,8 @@ pub const EMPTY_DESCRIPTION: &str = "(Empty description)";
 /// Most elements nested inside each other that a Bugzilla document may have (it has 4).
 const MAX_DEPTH: usize = 64;
 
-/// A `<bug error="...">` element: logged, reported and skipped, never a deletion.
+/// A `<bug error="...">` element (or a REST fault): `NotFound` and `NotPermitted` delete a
+/// held bug, `InvalidBugId` rejects the link, anything else is reported and skipped.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct SkippedBug {
@@ -37,6 +38,16 @@ pub struct SkippedBug {
     pub id: String,
     /// The `error` attribute: `NotFound`, `NotPermitted`, `InvalidBugId`...
     pub error: String,
+}
+
+impl SkippedBug {
+    /// The error `error` about the bug asked for as `id`.
+    pub fn new(id: impl Into<String>, error: impl Into<String>) -> Self {
+        SkippedBug {
+            id: id.into(),
+            error: error.into(),
+        }
+    }
 }
 
 /// What a `show_bug.cgi?ctype=xml` document holds.
@@ -83,8 +94,8 @@ pub fn parse_bug_xml(
             page.failed.push(Error::parse(
                 url,
                 format!(
-                    "a <bug> without a numeric bug_id ({:?})",
-                    raw.id_text.trim()
+                    "a <bug> without a numeric bug_id ({})",
+                    bugimporters_core::excerpt(raw.id_text.trim())
                 ),
             ));
             return;
@@ -156,10 +167,12 @@ pub fn parse_buglist_html(body: &[u8], url: &str) -> Result<Vec<u64>, Error> {
     // DOM is ~10 times the form's (120 MB at 100 000 bugs). The `show_bug.cgi` forms are
     // parsed on their own first; the whole page only when that finds no XML form.
     for fragment in show_bug_forms(&text) {
+        bugimporters_core::parse::check_html(url, fragment)?;
         if let Some(ids) = xml_form_ids(&Html::parse_fragment(fragment)) {
             return Ok(ids);
         }
     }
+    bugimporters_core::parse::check_html(url, &text)?;
     if let Some(ids) = xml_form_ids(&Html::parse_document(&text)) {
         return Ok(ids);
     }
@@ -234,10 +247,12 @@ pub fn ids_from_bug_url(bug_url: &str) -> Result<Vec<u64>, Error> {
     let mut ids = Vec::new();
     for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
         if k == "id" {
-            let id = v
-                .trim()
-                .parse::<u64>()
-                .map_err(|_| Error::parse(bug_url, format!("bug id {v:?} is not a number")))?;
+            let id = v.trim().parse::<u64>().map_err(|_| {
+                Error::parse(
+                    bug_url,
+                    format!("bug id {} is not a number", bugimporters_core::excerpt(&v)),
+                )
+            })?;
             ids.push(id);
         }
     }
@@ -263,8 +278,12 @@ pub fn build_bug(
 ) -> Result<ParsedBug, Error> {
     let link = settings.bug_link(facts.id);
     let date = |text: &str, what: &str| {
-        time::parse_datetime(text)
-            .ok_or_else(|| Error::parse(&link, format!("{what} {text:?} is not a date")))
+        time::parse_datetime(text).ok_or_else(|| {
+            Error::parse(
+                &link,
+                format!("{what} {} is not a date", bugimporters_core::excerpt(text)),
+            )
+        })
     };
     let mut bug = ParsedBug::new(link.clone());
     bug.title = Some(facts.title.clone());

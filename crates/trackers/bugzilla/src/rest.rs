@@ -19,7 +19,7 @@ use serde_json::Value;
 use url::Url;
 
 use crate::custom::BugFacts;
-use crate::parser::split_keywords;
+use crate::parser::{split_keywords, SkippedBug};
 
 /// The fields asked for with `include_fields` (everything the rules and custom parsers read).
 pub const INCLUDE_FIELDS: &str = "id,summary,status,resolution,severity,priority,product,component,keywords,whiteboard,creator,creation_time,last_change_time";
@@ -128,7 +128,9 @@ pub fn bugs_by_id_url(rest_root: &Url, ids: &[u64]) -> Result<Url, Error> {
     let list: Vec<String> = ids.iter().map(u64::to_string).collect();
     url.query_pairs_mut()
         .append_pair("id", &list.join(","))
-        .append_pair("include_fields", INCLUDE_FIELDS);
+        .append_pair("include_fields", INCLUDE_FIELDS)
+        // A missing or private bug becomes a `faults` entry instead of failing the batch.
+        .append_pair("permissive", "1");
     Ok(url)
 }
 
@@ -156,7 +158,11 @@ fn check_error(v: &Value, url: &str) -> Result<(), Error> {
         let code = v.get("code").map(Value::to_string).unwrap_or_default();
         return Err(Error::parse(
             url,
-            format!("Bugzilla REST error {code}: {msg}"),
+            format!(
+                "Bugzilla REST error {}: {}",
+                bugimporters_core::excerpt(&code),
+                bugimporters_core::excerpt(msg)
+            ),
         ));
     }
     Ok(())
@@ -225,6 +231,31 @@ pub fn parse_bugs(body: &[u8], url: &str) -> Result<(Vec<BugFacts>, Vec<Error>),
         facts.push(f);
     }
     Ok((facts, errors))
+}
+
+/// The `faults` of a permissive `rest/bug?id=…` answer (`{"id": 9, "faultCode": 101, …}`),
+/// named as the XML interface names them: 101 `NotFound`, 102 `NotPermitted`, 100
+/// `InvalidBugId`, other codes `code N`. A body without faults (or not JSON) has none.
+pub fn parse_bug_faults(body: &[u8]) -> Vec<SkippedBug> {
+    let Ok(v) = serde_json::from_slice::<Value>(body) else {
+        return Vec::new();
+    };
+    let Some(faults) = v.get("faults").and_then(Value::as_array) else {
+        return Vec::new();
+    };
+    faults
+        .iter()
+        .map(|f| {
+            let error = match f.get("faultCode").and_then(Value::as_i64) {
+                Some(101) => "NotFound".to_owned(),
+                Some(102) => "NotPermitted".to_owned(),
+                Some(100) => "InvalidBugId".to_owned(),
+                Some(n) => format!("code {n}"),
+                None => "a fault without a code".to_owned(),
+            };
+            SkippedBug::new(text(f, "id"), error)
+        })
+        .collect()
 }
 
 /// The description and commenters of one bug, from its comments.
@@ -328,7 +359,7 @@ mod tests {
         assert_eq!(
             bugs_by_id_url(&root, &[1, 2]).unwrap().as_str(),
             format!(
-                "https://bz.example/rest/bug?id=1%2C2&include_fields={}",
+                "https://bz.example/rest/bug?id=1%2C2&include_fields={}&permissive=1",
                 INCLUDE_FIELDS.replace(',', "%2C")
             )
         );

@@ -344,6 +344,25 @@ struct Run {
     stats: TrackerStats,
 }
 
+impl Run {
+    /// The sorted links of the records `pick` chooses.
+    fn links(&self, pick: impl Fn(&ParsedBug) -> bool) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .bugs
+            .iter()
+            .filter(|b| pick(b))
+            .map(|b| b.canonical_bug_link.clone())
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// The sorted links of the full records.
+    fn full(&self) -> Vec<String> {
+        self.links(|b| !b.deleted && !b.no_update)
+    }
+}
+
 fn client() -> Arc<HttpClient> {
     let mut cfg = FetchConfig::default();
     cfg.network = NetworkPolicy::allowing(["127.0.0.0/8".parse().unwrap()]);
@@ -511,6 +530,7 @@ async fn queries_are_merged_sorted_and_batched_with_the_exact_url() {
     let mut links: Vec<&str> = run
         .bugs
         .iter()
+        .filter(|b| !b.deleted)
         .map(|b| b.canonical_bug_link.as_str())
         .collect();
     links.sort_unstable();
@@ -522,8 +542,17 @@ async fn queries_are_merged_sorted_and_batched_with_the_exact_url() {
             format!("{base}show_bug.cgi?id=1205"),
         ]
     );
-    assert!(run.bugs.iter().all(|b| !b.deleted && !b.no_update));
-    assert_eq!(run.stats.deleted, 0, "error bugs are never deleted");
+    assert!(run.bugs.iter().all(|b| !b.no_update));
+    // Issue 13: NotFound on a held bug asked for is Bugzilla saying it does not exist: the
+    // host must stop showing it. The error bugs a batch holds unasked are reported only.
+    assert_eq!(
+        run.links(|b| b.deleted),
+        vec![format!("{base}show_bug.cgi?id=1202")]
+    );
+    assert_eq!(
+        run.stats.deleted, 1,
+        "only the held bug asked for is deleted"
+    );
     let reasons: Vec<String> = run
         .stats
         .errors
@@ -978,4 +1007,99 @@ fn parsers_never_panic_on_truncated_or_mangled_input() {
             let _ = bugimporters_bugzilla::rest::parse_comments(input, name);
         }
     }
+}
+
+/// `<bug error="NotFound">` and `NotPermitted` on held bugs are deletions (Bugzilla says the
+/// bug does not exist, or became private); `InvalidBugId` is a bad link, rejected with an
+/// error naming it, never a deletion; an unknown error is reported.
+#[tokio::test]
+async fn xml_not_found_and_not_permitted_delete_held_bugs_and_invalid_ids_are_rejected() {
+    let server = MockServer::start().await;
+    let base = format!("{}/", server.uri());
+    let xml = r#"<?xml version="1.0" encoding="UTF-8" standalone="yes" ?>
+<bugzilla version="5.0.4" urlbase="http://bugzilla.example.org/">
+  <bug error="NotFound"><bug_id>5</bug_id></bug>
+  <bug error="NotPermitted"><bug_id>6</bug_id></bug>
+  <bug error="InvalidBugId"><bug_id>7</bug_id></bug>
+  <bug error="Weird"><bug_id>8</bug_id></bug>
+</bugzilla>"#;
+    Mock::given(method("GET"))
+        .and(path("/show_bug.cgi"))
+        .respond_with(xml_response(xml))
+        .mount(&server)
+        .await;
+    let mut cfg = config(&base);
+    cfg.existing_bug_urls = (5..=8)
+        .map(|i| format!("{base}show_bug.cgi?id={i}"))
+        .collect();
+    let run = crawl(&cfg).await;
+    assert_eq!(
+        run.links(|b| b.deleted),
+        vec![
+            format!("{base}show_bug.cgi?id=5"),
+            format!("{base}show_bug.cgi?id=6")
+        ]
+    );
+    assert_eq!(run.bugs.len(), 2, "{:?}", run.bugs);
+    let errors: Vec<(String, String)> = run
+        .stats
+        .errors
+        .iter()
+        .map(|e| (e.url.clone().unwrap_or_default(), e.reason.clone()))
+        .collect();
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    assert!(
+        errors
+            .iter()
+            .any(|(u, r)| u.ends_with("id=7") && r.contains("InvalidBugId")),
+        "{errors:?}"
+    );
+    assert!(
+        errors
+            .iter()
+            .any(|(u, r)| u.ends_with("id=8") && r.contains("Weird")),
+        "{errors:?}"
+    );
+}
+
+/// The REST equivalent: `rest/bug?id=…&permissive=1` lists missing (101) and private (102)
+/// bugs in `faults`; they are deletions of held bugs, 100 (an invalid id) is rejected.
+#[tokio::test]
+async fn rest_faults_101_and_102_delete_held_bugs() {
+    let server = MockServer::start().await;
+    let base = format!("{}/", server.uri());
+    Mock::given(method("GET"))
+        .and(path("/rest/bug"))
+        .and(query_param("permissive", "1"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "bugs": [rest_bug(4)],
+            "faults": [
+                {"id": 5, "faultCode": 101, "faultString": "Bug #5 does not exist."},
+                {"id": 6, "faultCode": 102, "faultString": "You are not authorized to access bug #6."},
+                {"id": 7, "faultCode": 100, "faultString": "'7' is not a valid bug number."}
+            ]
+        })))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(wiremock::matchers::path_regex(r"^/rest/bug/\d+/comment$"))
+        .respond_with(rest_comments_responder)
+        .mount(&server)
+        .await;
+    let mut cfg = config(&base);
+    cfg.extra.insert("bugzilla_api".into(), "rest".into());
+    cfg.existing_bug_urls = (4..=7)
+        .map(|i| format!("{base}show_bug.cgi?id={i}"))
+        .collect();
+    let run = crawl(&cfg).await;
+    assert_eq!(run.full(), vec![format!("{base}show_bug.cgi?id=4")]);
+    assert_eq!(
+        run.links(|b| b.deleted),
+        vec![
+            format!("{base}show_bug.cgi?id=5"),
+            format!("{base}show_bug.cgi?id=6")
+        ]
+    );
+    assert_eq!(run.stats.errors.len(), 1, "{:?}", run.stats.errors);
+    assert!(run.stats.errors[0].reason.contains("InvalidBugId"));
 }

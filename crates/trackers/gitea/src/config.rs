@@ -101,6 +101,7 @@ impl GiteaOptions {
             )));
         }
         check_token_env(self.token_env.as_deref())?;
+        bugimporters_core::redact::refuse_credential_queries(config, "token_env")?;
         let base = instance_base(config, DEFAULT_BASE_URL)?;
         Ok(GiteaRepo {
             base,

@@ -62,8 +62,8 @@ pub mod parser;
 use std::sync::Arc;
 
 use bugimporters_core::{
-    BuildContext, ConfigKey, Error, Importer, ImporterFactory, ParseFormat, ParseFormatKind,
-    ParseInput, ParseOutput, Registry,
+    BuildContext, ConfigKey, Error, Importer, ImporterFactory, LinkScope, ParseFormat,
+    ParseFormatKind, ParseInput, ParseOutput, Registry, TrackerConfig,
 };
 
 pub use client::{MAX_PAGES, PAGE_LIMIT};
@@ -107,6 +107,12 @@ impl ImporterFactory for GiteaFactory {
 
     fn build(&self, cx: &BuildContext<'_>) -> Result<Arc<dyn Importer>, Error> {
         Ok(Arc::new(GiteaImporter::new(cx.config)?))
+    }
+
+    /// The repository's pages, `{base}/{owner}/{repo}/` (`issues/N`, `pulls/N`).
+    fn link_scope(&self, config: &TrackerConfig) -> Result<LinkScope, Error> {
+        let r = GiteaOptions::from_config(config)?.repo(config)?;
+        LinkScope::under(&format!("{}/{}/{}/", r.base, r.owner, r.name))
     }
 
     fn parse_formats(&self) -> Vec<ParseFormat> {

@@ -190,8 +190,12 @@ pub fn parse_issue_value(
             .map(str::to_owned);
         return Ok(IssueItem::PullRequest { link });
     }
-    let raw: RawIssue =
-        serde_json::from_value(value).map_err(|e| Error::parse(url, format!("issue: {e}")))?;
+    let raw: RawIssue = serde_json::from_value(value).map_err(|e| {
+        Error::parse(
+            url,
+            format!("issue: {}", bugimporters_core::excerpt(&e.to_string())),
+        )
+    })?;
     let what = match raw.number {
         Some(n) => format!("issue #{n}"),
         None => "issue".to_owned(),

@@ -1,6 +1,6 @@
 //! The GitHub-specific configuration keys, typed and checked.
 
-use bugimporters_core::{ConfigKey, Error, TrackerConfig};
+use bugimporters_core::{ConfigKey, Error, LinkScope, TrackerConfig};
 use serde::{Deserialize, Deserializer};
 use url::Url;
 
@@ -141,11 +141,7 @@ impl GitHubOptions {
             ("personal_access_token_env", &self.personal_access_token_env),
         ] {
             if let Some(v) = value {
-                if !v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
-                    return Err(Error::config(format!(
-                        "{key} must name an environment variable (letters, digits, _), got {v:?}"
-                    )));
-                }
+                bugimporters_core::redact::check_env_name(key, v)?;
             }
         }
         Ok(Repo {
@@ -200,6 +196,46 @@ pub struct Repo {
 }
 
 impl Repo {
+    /// The web root issue pages live under, without a trailing slash: `https://github.com` for
+    /// the public API; for an Enterprise root the same origin with `/api/v3` (or `/api`)
+    /// dropped from the path (`https://ghe.example/api/v3` → `https://ghe.example`), and an
+    /// `api.` host prefix dropped (`https://api.acme.ghe.com` → `https://acme.ghe.com`).
+    pub fn web_root(&self) -> String {
+        if self.api == DEFAULT_API_URL {
+            return "https://github.com".to_owned();
+        }
+        let Ok(mut url) = Url::parse(&self.api) else {
+            return self.api.clone();
+        };
+        let path = url.path().trim_end_matches('/').to_owned();
+        let path = path
+            .strip_suffix("/api/v3")
+            .or_else(|| path.strip_suffix("/api"))
+            .unwrap_or(&path)
+            .to_owned();
+        url.set_path(&path);
+        if let Some(web_host) = url
+            .host_str()
+            .and_then(|h| h.strip_prefix("api."))
+            .map(str::to_owned)
+        {
+            if web_host.contains('.') {
+                let _ = url.set_host(Some(&web_host));
+            }
+        }
+        url.as_str().trim_end_matches('/').to_owned()
+    }
+
+    /// The links this repository owns: its issue and pull-request pages,
+    /// `{web root}/{owner}/{repo}/issues/N` and `.../pull/N` (owner and repo compare
+    /// case-insensitively, as GitHub's do).
+    pub fn link_scope(&self) -> Result<LinkScope, Error> {
+        let base = format!("{}/{}/{}", self.web_root(), self.owner, self.name);
+        LinkScope::none()
+            .with_ignore_case(&format!("{base}/issues/"))?
+            .with_ignore_case(&format!("{base}/pull/"))
+    }
+
     /// `GET /repos/{owner}/{repo}/issues`, without parameters.
     pub fn issues_url(&self) -> String {
         format!("{}/repos/{}/{}/issues", self.api, self.owner, self.name)

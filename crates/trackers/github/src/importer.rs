@@ -7,6 +7,7 @@ use std::sync::{Arc, OnceLock};
 use async_trait::async_trait;
 use bugimporters_core::fetch::Response;
 use bugimporters_core::forge::{self, IssueRefresh, Refreshed};
+use bugimporters_core::time::parse_datetime;
 use bugimporters_core::{Error, ImportContext, Importer, ParsedBug, TrackerConfig};
 use chrono::NaiveDateTime;
 use url::Url;
@@ -34,6 +35,7 @@ impl GitHubImporter {
     pub fn new(config: &TrackerConfig) -> Result<Self, Error> {
         let options = GitHubOptions::from_config(config)?;
         let repo = options.repo()?;
+        bugimporters_core::redact::refuse_credential_queries(config, "token_env")?;
         Ok(GitHubImporter {
             config: config.clone(),
             options,
@@ -100,6 +102,14 @@ impl GitHubImporter {
             .map(str::trim)
             .filter(|u| !u.is_empty())
             .map(|u| self.repo.rebase(u))
+    }
+
+    /// Whether `link` is an issue page of this tracker's repository (owner and name compared
+    /// case-insensitively, as GitHub does).
+    fn is_own_issue(&self, link: &str) -> bool {
+        issue_link_parts(link).is_some_and(|(o, r, _, _)| {
+            o.eq_ignore_ascii_case(&self.repo.owner) && r.eq_ignore_ascii_case(&self.repo.name)
+        })
     }
 
     /// Whether `url` lists every issue of this repository: its issues path, `state=all`, and no
@@ -203,9 +213,27 @@ impl GitHubImporter {
             imp: self,
             gh,
             project_name: ctx.tracker_name(),
+            unchanged_before: None,
         }
     }
 }
+
+/// Days between two checks of a held issue that complete `since=` listings keep vouching
+/// for: such a listing never names a deleted or transferred issue, so each held issue it
+/// does not name is still asked for alone (conditionally) once in this many days — issue
+/// `N` on the days `D` (since 1970-01-01, UTC) with `N % 7 == D % 7`.
+pub const VERIFY_EVERY_DAYS: u64 = 7;
+
+/// Whether the held `link` is due for its check (see [`VERIFY_EVERY_DAYS`]) at `now`.
+fn due_for_check(link: &str, now: NaiveDateTime) -> bool {
+    let day = now.and_utc().timestamp().div_euclid(86_400).unsigned_abs();
+    issue_link_parts(link)
+        .is_none_or(|(_, _, _, n)| n % VERIFY_EVERY_DAYS == day % VERIFY_EVERY_DAYS)
+}
+
+/// Why a held issue now answered from another repository (a 301 after a transfer) is
+/// deleted: it is no longer an issue of this tracker.
+const TRANSFERRED: &str = "transferred to another repository; gone from this tracker";
 
 /// [`IssueRefresh`] for one GitHub importer and its client. A transferred issue (301
 /// followed by the fetch layer), a renamed repository or a differently spelled held link:
@@ -215,6 +243,9 @@ struct Refresher<'a> {
     gh: &'a GitHubClient,
     /// The tracker name, which is also the project name of GitHub bugs.
     project_name: &'a str,
+    /// The `since` of a complete listing that did not name the issue: one updated before it
+    /// is unchanged for the host (`_no_update`).
+    unchanged_before: Option<NaiveDateTime>,
 }
 
 #[async_trait]
@@ -238,6 +269,17 @@ impl IssueRefresh for Refresher<'_> {
     fn parse_issue(&self, resp: &Response, now: NaiveDateTime) -> Result<Refreshed, Error> {
         Ok(
             match parse_issue(&resp.body, resp.url.as_str(), &self.gh.settings, now)? {
+                IssueItem::Issue(bug) if !self.imp.is_own_issue(&bug.canonical_bug_link) => {
+                    Refreshed::Gone(TRANSFERRED)
+                }
+                IssueItem::Issue(bug)
+                    if self
+                        .unchanged_before
+                        .zip(bug.last_touched)
+                        .is_some_and(|(since, touched)| touched < since) =>
+                {
+                    Refreshed::Unchanged
+                }
                 IssueItem::Issue(bug) => Refreshed::Issue(bug),
                 IssueItem::PullRequest { .. } => Refreshed::Gone(
                     "a pull request, not an issue (the original imported those); deleting it",
@@ -329,20 +371,30 @@ impl Importer for GitHubImporter {
         if pending.is_empty() {
             return Ok(());
         }
-        let has_since = query_param(&listing, "since").is_some_and(|s| !s.is_empty());
+        let since = query_param(&listing, "since").filter(|s| !s.is_empty());
         let name = ctx.tracker_name();
-        let mut one_by_one = Vec::new();
+        let (mut one_by_one, mut verify) = (Vec::new(), Vec::new());
         for link in order.into_iter().filter(|l| pending.contains(l)) {
             // A complete `since=T` listing of every state (T = the oldest last_polled of the
             // held bugs, as the host computes it) names every issue changed since its last
-            // poll; an issue of that repository it does not name is unchanged.
-            if complete && states_covered && has_since && listed_by(&listing, &link) {
-                ctx.emit(ParsedBug::no_update(link.as_str(), name, name, ctx.now()))
-                    .await?;
+            // poll; an issue of that repository it does not name is unchanged — or deleted or
+            // transferred, which no listing shows: each is checked once a week.
+            if complete && states_covered && since.is_some() && listed_by(&listing, &link) {
+                if due_for_check(&link, ctx.now()) {
+                    verify.push(link);
+                } else {
+                    ctx.emit(ParsedBug::no_update(link.as_str(), name, name, ctx.now()))
+                        .await?;
+                }
             } else {
                 one_by_one.push(link);
             }
         }
+        let checker = Refresher {
+            unchanged_before: since.as_deref().and_then(parse_datetime),
+            ..self.refresher(ctx, &gh)
+        };
+        forge::refresh_each(ctx, &checker, verify).await?;
         forge::refresh_each(ctx, &self.refresher(ctx, &gh), one_by_one).await
     }
 }

@@ -56,8 +56,8 @@ pub mod parser;
 use std::sync::Arc;
 
 use bugimporters_core::{
-    BuildContext, ConfigKey, Error, Importer, ImporterFactory, ParseFormat, ParseFormatKind,
-    ParseInput, ParseOutput, Registry,
+    BuildContext, ConfigKey, Error, Importer, ImporterFactory, LinkScope, ParseFormat,
+    ParseFormatKind, ParseInput, ParseOutput, Registry, TrackerConfig,
 };
 
 pub use client::{MAX_PAGES, PER_PAGE, ROTATE_BELOW};
@@ -101,6 +101,10 @@ impl ImporterFactory for GitHubFactory {
 
     fn build(&self, cx: &BuildContext<'_>) -> Result<Arc<dyn Importer>, Error> {
         Ok(Arc::new(GitHubImporter::new(cx.config)?))
+    }
+
+    fn link_scope(&self, config: &TrackerConfig) -> Result<LinkScope, Error> {
+        GitHubOptions::from_config(config)?.repo()?.link_scope()
     }
 
     fn parse_formats(&self) -> Vec<ParseFormat> {

@@ -169,8 +169,12 @@ pub fn parse_issue_value(
             .map(str::to_owned);
         return Ok(IssueItem::PullRequest { html_url });
     }
-    let raw: RawIssue =
-        serde_json::from_value(value).map_err(|e| Error::parse(url, format!("issue: {e}")))?;
+    let raw: RawIssue = serde_json::from_value(value).map_err(|e| {
+        Error::parse(
+            url,
+            format!("issue: {}", bugimporters_core::excerpt(&e.to_string())),
+        )
+    })?;
     let what = match raw.number {
         Some(n) => format!("issue #{n}"),
         None => "issue".to_owned(),
@@ -312,6 +316,21 @@ mod tests {
             IssueItem::Issue(b) => *b,
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn huge_created_at_error_is_bounded() {
+        let created = "9".repeat(20_000_000);
+        let e = parse_issue_value(
+            issue(serde_json::json!({ "created_at": created })),
+            "http://api/repos/o/r/issues",
+            &settings(),
+            now(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.len() < 1024, "{} bytes: {}", e.len(), &e[..200]);
+        assert!(e.contains("created_at"), "{e}");
     }
 
     #[test]

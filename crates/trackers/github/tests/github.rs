@@ -565,8 +565,11 @@ async fn a_transferred_issue_is_followed_and_the_old_link_deleted() {
     cfg.existing_bug_urls = vec![link(12)];
     let r = run(&cfg).await;
     assert!(r.stats.errors.is_empty(), "{:?}", r.stats.errors);
-    assert_eq!(r.links(|b| !b.deleted), vec![new_link]);
+    // Issue 13: an issue transferred to another repository is gone from this tracker; the
+    // other repository's link is not this tracker's to write.
+    assert_eq!(r.links(|b| !b.deleted), Vec::<String>::new());
     assert_eq!(r.links(|b| b.deleted), vec![link(12)]);
+    assert!(!r.bugs.iter().any(|b| b.canonical_bug_link == new_link));
 }
 
 #[tokio::test]
@@ -1001,4 +1004,125 @@ fn bad_github_keys_fail_the_build_naming_key_and_tracker() {
     let built = registry.build(&cfg).unwrap();
     assert_eq!(built.kind, "github");
     assert_eq!(built.unknown_keys, vec!["bitesized_tagg".to_owned()]);
+}
+
+/// A rate-limited 403 on a held bug — GitHub's secondary-limit body without any header, or an
+/// exhausted `X-RateLimit-Remaining` — is temporary: the deletion of another held bug (410)
+/// in the same run is withheld, and the rate-limited bug is not deleted.
+#[tokio::test]
+async fn a_rate_limited_403_withholds_deletions() {
+    for (name, limited) in [
+        (
+            "secondary",
+            ResponseTemplate::new(403).set_body_string(
+                r#"{"message": "You have exceeded a secondary rate limit. Please wait a few minutes before you try again."}"#,
+            ),
+        ),
+        (
+            "primary",
+            ResponseTemplate::new(403)
+                .insert_header("X-RateLimit-Remaining", "0")
+                .set_body_string(r#"{"message": "API rate limit exceeded for 1.2.3.4."}"#),
+        ),
+    ] {
+        let server = MockServer::start().await;
+        Mock::given(method("GET"))
+            .and(path(format!("{REPO_PATH}/5")))
+            .respond_with(limited)
+            .mount(&server)
+            .await;
+        Mock::given(method("GET"))
+            .and(path(format!("{REPO_PATH}/6")))
+            .respond_with(ResponseTemplate::new(410))
+            .mount(&server)
+            .await;
+        let mut cfg = config(&server.uri(), "RATELIMIT403");
+        cfg.existing_bug_urls = vec![link(5), link(6)];
+        let importer = GitHubImporter::new(&cfg).unwrap();
+        let r = forge::run_importer(&importer, &cfg, client(), now(), false).await;
+        assert!(r.links(|b| b.deleted).is_empty(), "{name}: {:?}", r.bugs);
+        assert_eq!(r.stats.deletions_withheld, 1, "{name}");
+        assert!(
+            r.stats.errors.iter().any(|e| e.temporary),
+            "{name}: {:?}",
+            r.stats.errors
+        );
+    }
+}
+
+/// A held-bug refresh from complete `since=` listings (both states) that name none of 100 held
+/// issues; `gone` maps issue numbers to the answer of their own GET. Returns the run and the
+/// requests made.
+async fn since_refresh(gone: &[(u32, ResponseTemplate)]) -> (Run, Vec<String>) {
+    let server = MockServer::start().await;
+    let older = format!("{}{REPO_PATH}?since=2024-04-01T00%3A00%3A00", server.uri());
+    Mock::given(method("GET"))
+        .and(path(REPO_PATH))
+        .respond_with(json_response(b"[]".to_vec()))
+        .mount(&server)
+        .await;
+    for (n, answer) in gone {
+        Mock::given(method("GET"))
+            .and(path(format!("{REPO_PATH}/{n}")))
+            .respond_with(answer.clone())
+            .with_priority(1)
+            .mount(&server)
+            .await;
+    }
+    let other = "https://github.com/someone-else/elsewhere/issues/1";
+    Mock::given(method("GET"))
+        .and(path("/repositories/99/issues/1"))
+        .respond_with(json_response(
+            serde_json::to_vec(&issue_json(1, "open", other)).unwrap(),
+        ))
+        .mount(&server)
+        .await;
+    // Unchanged issues: updated (2023-02-01) before the listing's `since`.
+    Mock::given(method("GET"))
+        .and(wiremock::matchers::path_regex(format!(
+            r"^{REPO_PATH}/\d+$"
+        )))
+        .respond_with(|req: &wiremock::Request| {
+            let n: u32 = req.url.path().rsplit('/').next().unwrap().parse().unwrap();
+            json_response(serde_json::to_vec(&issue_json(n, "open", &link(n))).unwrap())
+        })
+        .with_priority(5)
+        .mount(&server)
+        .await;
+    let mut cfg = config(&server.uri(), "SINCEVERIFY");
+    cfg.get_older_bug_data = Some(older);
+    cfg.existing_bug_urls = (1..=100).map(link).collect();
+    let importer = GitHubImporter::new(&cfg).unwrap();
+    let r = forge::run_importer(&importer, &cfg, client(), now(), false).await;
+    let seen = requests(&server).await.iter().map(path_and_query).collect();
+    (r, seen)
+}
+
+/// `since=` listings never name a deleted or transferred issue: each held issue they vouch for
+/// is still asked for alone once a week (issue N on the days D with N % 7 == D % 7; `now()`
+/// is day 19844, so 6, 13, …, 97 today). An unchanged repository stays all `_no_update`, with
+/// 14 issue requests for 100 held issues.
+#[tokio::test]
+async fn since_listings_verify_held_issues_once_a_week() {
+    let (r, seen) = since_refresh(&[]).await;
+    assert!(r.stats.errors.is_empty(), "{:?}", r.stats.errors);
+    assert_eq!(r.stats.no_update, 100, "{:?}", r.stats);
+    let checked: Vec<u32> = (1..=100).filter(|n| n % 7 == 6).collect();
+    let issue_gets = seen
+        .iter()
+        .filter(|p| p.starts_with(&format!("{REPO_PATH}/")))
+        .count();
+    assert_eq!(issue_gets, checked.len(), "{seen:#?}");
+    assert_eq!(
+        seen.len(),
+        2 + checked.len(),
+        "two listings and the week's checks"
+    );
+
+    let moved = ResponseTemplate::new(301).insert_header("Location", "/repositories/99/issues/1");
+    let (r, _) = since_refresh(&[(6, ResponseTemplate::new(404)), (13, moved)]).await;
+    assert!(r.stats.errors.is_empty(), "{:?}", r.stats.errors);
+    assert_eq!(r.links(|b| b.deleted), vec![link(13), link(6)]);
+    assert_eq!(r.stats.no_update, 98);
+    assert_eq!(r.full(), Vec::<String>::new());
 }

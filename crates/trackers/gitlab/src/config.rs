@@ -121,6 +121,7 @@ impl GitLabOptions {
             )));
         }
         check_token_env(self.token_env.as_deref())?;
+        bugimporters_core::redact::refuse_credential_queries(config, "token_env")?;
         let base = instance_base(config, DEFAULT_BASE_URL)?;
         Ok(GitLabProject {
             base,

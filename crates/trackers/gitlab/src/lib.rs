@@ -61,8 +61,8 @@ pub mod parser;
 use std::sync::Arc;
 
 use bugimporters_core::{
-    BuildContext, ConfigKey, Error, Importer, ImporterFactory, ParseFormat, ParseFormatKind,
-    ParseInput, ParseOutput, Registry,
+    BuildContext, ConfigKey, Error, Importer, ImporterFactory, LinkScope, ParseFormat,
+    ParseFormatKind, ParseInput, ParseOutput, Registry, TrackerConfig,
 };
 
 pub use client::{MAX_PAGES, PER_PAGE, TOKEN_HEADER};
@@ -106,6 +106,16 @@ impl ImporterFactory for GitLabFactory {
 
     fn build(&self, cx: &BuildContext<'_>) -> Result<Arc<dyn Importer>, Error> {
         Ok(Arc::new(GitLabImporter::new(cx.config)?))
+    }
+
+    /// The project's pages, `{base}/{project}/` (`-/issues/N`, `issues/N`, `-/work_items/N`);
+    /// the whole instance when `project` is a numeric id (its path is not known offline).
+    fn link_scope(&self, config: &TrackerConfig) -> Result<LinkScope, Error> {
+        let p = GitLabOptions::from_config(config)?.project(config)?;
+        if p.path.bytes().all(|b| b.is_ascii_digit()) {
+            return LinkScope::under(&format!("{}/", p.base));
+        }
+        LinkScope::under(&format!("{}/{}/", p.base, p.path))
     }
 
     fn parse_formats(&self) -> Vec<ParseFormat> {

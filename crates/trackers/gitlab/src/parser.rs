@@ -171,8 +171,12 @@ pub fn parse_issue_value(
     settings: &ParseSettings,
     now: NaiveDateTime,
 ) -> Result<IssueItem, Error> {
-    let raw: RawIssue =
-        serde_json::from_value(value).map_err(|e| Error::parse(url, format!("issue: {e}")))?;
+    let raw: RawIssue = serde_json::from_value(value).map_err(|e| {
+        Error::parse(
+            url,
+            format!("issue: {}", bugimporters_core::excerpt(&e.to_string())),
+        )
+    })?;
     let what = match raw.iid {
         Some(n) => format!("issue #{n}"),
         None => "issue".to_owned(),
@@ -286,8 +290,15 @@ pub fn parse_issue_list(
 /// The number of distinct users in a participants response
 /// (`GET /projects/:id/issues/:iid/participants`, a JSON array of users).
 pub fn parse_participants(body: &[u8], url: &str) -> Result<usize, Error> {
-    let users: Vec<RawUser> = serde_json::from_slice(body)
-        .map_err(|e| Error::parse(url, format!("expected a JSON array of users: {e}")))?;
+    let users: Vec<RawUser> = serde_json::from_slice(body).map_err(|e| {
+        Error::parse(
+            url,
+            format!(
+                "expected a JSON array of users: {}",
+                bugimporters_core::excerpt(&e.to_string())
+            ),
+        )
+    })?;
     let mut names: Vec<String> = users.into_iter().filter_map(|u| u.username).collect();
     names.sort_unstable();
     names.dedup();

@@ -74,11 +74,7 @@ impl JiraOptions {
             ("token_env", &o.token_env),
         ] {
             if let Some(v) = value {
-                if !v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
-                    return Err(Error::config(format!(
-                        "{key} must name an environment variable (letters, digits, _), got {v:?}"
-                    )));
-                }
+                bugimporters_core::redact::check_env_name(key, v)?;
             }
         }
         if let Some(api) = &o.api_url {

@@ -60,8 +60,8 @@ pub mod parser;
 use std::sync::Arc;
 
 use bugimporters_core::{
-    BuildContext, ConfigKey, Error, Importer, ImporterFactory, ParseFormat, ParseFormatKind,
-    ParseInput, ParseOutput, Registry,
+    BuildContext, ConfigKey, Error, Importer, ImporterFactory, LinkScope, ParseFormat,
+    ParseFormatKind, ParseInput, ParseOutput, Registry, TrackerConfig,
 };
 
 pub use config::JiraOptions;
@@ -104,6 +104,16 @@ impl ImporterFactory for JiraFactory {
 
     fn build(&self, cx: &BuildContext<'_>) -> Result<Arc<dyn Importer>, Error> {
         Ok(Arc::new(JiraImporter::new(cx.config)?))
+    }
+
+    /// Issue links are `urljoin(base_url, "/browse/KEY")`: `/browse/` at the root of
+    /// `base_url`'s host.
+    fn link_scope(&self, config: &TrackerConfig) -> Result<LinkScope, Error> {
+        let base = config.base_url_with_slash()?;
+        let browse = base
+            .join("/browse/")
+            .map_err(|e| Error::config(format!("base_url: {e}")))?;
+        LinkScope::under(browse.as_str())
     }
 
     fn parse_formats(&self) -> Vec<ParseFormat> {

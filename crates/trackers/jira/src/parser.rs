@@ -198,12 +198,21 @@ fn date_field(
 ) -> Result<Option<NaiveDateTime>, Error> {
     match fields.get(name) {
         None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => parse_datetime(s)
-            .map(Some)
-            .ok_or_else(|| Error::parse(url, format!("issue {key}: `{name}` {s:?} is not a date"))),
+        Some(Value::String(s)) => parse_datetime(s).map(Some).ok_or_else(|| {
+            Error::parse(
+                url,
+                format!(
+                    "issue {key}: `{name}` {} is not a date",
+                    bugimporters_core::excerpt(s)
+                ),
+            )
+        }),
         Some(other) => Err(Error::parse(
             url,
-            format!("issue {key}: `{name}` is not a string: {other}"),
+            format!(
+                "issue {key}: `{name}` is not a string: {}",
+                bugimporters_core::excerpt(&other.to_string())
+            ),
         )),
     }
 }

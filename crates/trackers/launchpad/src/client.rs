@@ -80,6 +80,13 @@ impl CachedError {
                 reason: reason.clone(),
             },
             Error::NotRecorded { url } => CachedError::NotRecorded { url: url.clone() },
+            // An open circuit breaker is temporary: cached as a network failure, never as a
+            // parse error (which would let deletions through).
+            e @ Error::HostUnavailable { url, .. } => CachedError::Network {
+                url: url.clone(),
+                message: e.to_string(),
+                timeout: false,
+            },
             Error::Parse { url, message } => CachedError::Parse {
                 url: url.clone(),
                 message: message.clone(),

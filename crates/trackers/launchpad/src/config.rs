@@ -1,6 +1,6 @@
 //! The Launchpad-specific configuration keys, typed and checked.
 
-use bugimporters_core::{ConfigKey, Error, TrackerConfig};
+use bugimporters_core::{ConfigKey, Error, LinkScope, TrackerConfig};
 use serde::{Deserialize, Deserializer};
 use url::Url;
 
@@ -8,6 +8,9 @@ use crate::parser::ParseSettings;
 
 /// The public Launchpad web-service root the original used.
 pub const DEFAULT_API_URL: &str = "https://api.launchpad.net/1.0";
+
+/// The public Launchpad web root bug links point to.
+pub const DEFAULT_WEB_URL: &str = "https://bugs.launchpad.net";
 
 /// The keys `bugimporters trackers` lists for this type.
 pub const CONFIG_KEYS: &[ConfigKey] = &[
@@ -95,6 +98,37 @@ impl LaunchpadOptions {
             .unwrap_or(DEFAULT_API_URL)
             .trim_end_matches('/')
             .to_owned()
+    }
+
+    /// The links this project owns: `https://bugs.launchpad.net/{launchpad_name}/...` and,
+    /// for another `api_url`, the same path on its web host (`api.X` → `bugs.X`, the
+    /// version segment `1.0`/`devel`/`beta` dropped from the path).
+    pub fn link_scope(&self) -> Result<LinkScope, Error> {
+        let name = self.launchpad_name.trim();
+        if name.is_empty() {
+            return Err(Error::config("launchpad_name is required"));
+        }
+        let scope = LinkScope::under(&format!("{DEFAULT_WEB_URL}/{name}/"))?;
+        if self.api_url.is_none() {
+            return Ok(scope);
+        }
+        let mut web =
+            Url::parse(&self.api_root()).map_err(|e| Error::config(format!("api_url: {e}")))?;
+        if let Some(host) = web
+            .host_str()
+            .and_then(|h| h.strip_prefix("api."))
+            .map(|h| format!("bugs.{h}"))
+        {
+            let _ = web.set_host(Some(&host));
+        }
+        let path = web.path().trim_end_matches('/').to_owned();
+        let path = ["/1.0", "/devel", "/beta"]
+            .iter()
+            .find_map(|v| path.strip_suffix(v))
+            .unwrap_or(&path)
+            .to_owned();
+        web.set_path(&format!("{path}/{name}/"));
+        scope.with(web.as_str())
     }
 
     /// The parse settings for a tracker named `tracker_name`.

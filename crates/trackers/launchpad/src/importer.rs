@@ -219,11 +219,20 @@ impl LaunchpadImporter {
         task: &Task,
     ) -> Result<ParsedBug, Error> {
         let bug = self.bug(ctx, cache, &task.bug_link).await?;
+        let owner_link = bug.owner_link.as_ref().or(task.owner_link.as_ref());
         let people = match &bug.subscriptions_link {
-            Some(l) => Some(self.size(ctx, cache, l).await?),
+            // The subscriptions only feed `people_involved`: when they cannot be read, the
+            // bug is kept with the people known (its owner), and the failure is reported.
+            Some(l) => match self.size(ctx, cache, l).await {
+                Ok(n) => Some(n),
+                Err(e) => {
+                    tracing::warn!(tracker = %ctx.tracker_name(), url = %task.web_link, "subscriptions unreadable; people_involved counts the owner only");
+                    ctx.report_error(e);
+                    owner_link.map(|_| 1)
+                }
+            },
             None => None,
         };
-        let owner_link = bug.owner_link.as_ref().or(task.owner_link.as_ref());
         let owner = match owner_link {
             Some(l) => Some(self.person(ctx, cache, l).await?),
             None => None,

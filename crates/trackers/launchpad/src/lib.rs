@@ -59,8 +59,8 @@ pub mod parser;
 use std::sync::Arc;
 
 use bugimporters_core::{
-    BuildContext, ConfigKey, Error, Importer, ImporterFactory, ParseFormat, ParseFormatKind,
-    ParseInput, ParseOutput, Registry,
+    BuildContext, ConfigKey, Error, Importer, ImporterFactory, LinkScope, ParseFormat,
+    ParseFormatKind, ParseInput, ParseOutput, Registry, TrackerConfig,
 };
 
 pub use config::LaunchpadOptions;
@@ -103,6 +103,10 @@ impl ImporterFactory for LaunchpadFactory {
 
     fn build(&self, cx: &BuildContext<'_>) -> Result<Arc<dyn Importer>, Error> {
         Ok(Arc::new(LaunchpadImporter::new(cx.config)?))
+    }
+
+    fn link_scope(&self, config: &TrackerConfig) -> Result<LinkScope, Error> {
+        LaunchpadOptions::from_config(config)?.link_scope()
     }
 
     fn parse_formats(&self) -> Vec<ParseFormat> {

@@ -133,12 +133,18 @@ fn date(m: &Map<String, Value>, key: &str, url: &str) -> Result<Option<NaiveDate
     match m.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
-        Some(Value::String(s)) => parse_datetime(s)
-            .map(Some)
-            .ok_or_else(|| Error::parse(url, format!("`{key}` {s:?} is not a date"))),
+        Some(Value::String(s)) => parse_datetime(s).map(Some).ok_or_else(|| {
+            Error::parse(
+                url,
+                format!("`{key}` {} is not a date", bugimporters_core::excerpt(s)),
+            )
+        }),
         Some(other) => Err(Error::parse(
             url,
-            format!("`{key}` is not a string: {other}"),
+            format!(
+                "`{key}` is not a string: {}",
+                bugimporters_core::excerpt(&other.to_string())
+            ),
         )),
     }
 }
@@ -178,8 +184,15 @@ pub fn parse_task_value(doc: &Value, url: &str) -> Result<Option<Task>, Error> {
     };
     let web_link =
         link(m, "web_link").ok_or_else(|| Error::parse(url, "a bug task without `web_link`"))?;
-    let bug_link = link(m, "bug_link")
-        .ok_or_else(|| Error::parse(url, format!("bug task {web_link} has no `bug_link`")))?;
+    let bug_link = link(m, "bug_link").ok_or_else(|| {
+        Error::parse(
+            url,
+            format!(
+                "bug task {} has no `bug_link`",
+                bugimporters_core::excerpt(&web_link)
+            ),
+        )
+    })?;
     let closed = match m.get("date_closed") {
         None | Some(Value::Null) => false,
         Some(Value::String(s)) => !s.is_empty(),
@@ -189,8 +202,16 @@ pub fn parse_task_value(doc: &Value, url: &str) -> Result<Option<Task>, Error> {
         title: text(m, "title").unwrap_or_default().to_owned(),
         status: text(m, "status").unwrap_or_default().to_owned(),
         importance: text(m, "importance").unwrap_or_default().to_owned(),
-        date_created: date(m, "date_created", url)
-            .map_err(|e| Error::parse(url, format!("bug task {web_link}: {}", e.inner())))?,
+        date_created: date(m, "date_created", url).map_err(|e| {
+            Error::parse(
+                url,
+                format!(
+                    "bug task {}: {}",
+                    bugimporters_core::excerpt(&web_link),
+                    e.inner()
+                ),
+            )
+        })?,
         closed,
         owner_link: link(m, "owner_link"),
         web_link,
@@ -246,9 +267,15 @@ pub fn parse_collection_size(body: &[u8], url: &str) -> Result<CollectionSize, E
 /// Parses the bare number a `total_size_link` answers.
 pub fn parse_total_size(body: &[u8], url: &str) -> Result<u64, Error> {
     match serde_json::from_slice::<Value>(body) {
-        Ok(v) => v
-            .as_u64()
-            .ok_or_else(|| Error::parse(url, format!("expected a number, got {v}"))),
+        Ok(v) => v.as_u64().ok_or_else(|| {
+            Error::parse(
+                url,
+                format!(
+                    "expected a number, got {}",
+                    bugimporters_core::excerpt(&v.to_string())
+                ),
+            )
+        }),
         Err(e) => Err(Error::parse(url, format!("invalid JSON: {e}"))),
     }
 }

@@ -461,3 +461,30 @@ async fn unchanged_existing_bug_is_no_update() {
     let after = server.received_requests().await.unwrap().len();
     assert_eq!(after - before, 2, "two conditional requests, nothing else");
 }
+
+/// A failed subscriptions document (it only feeds `people_involved`) keeps the bug: it is
+/// written with the people known (its owner) and the failure is reported with its URL.
+#[tokio::test]
+async fn a_failing_subscriptions_document_keeps_the_bug_with_the_people_known() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/1.0/bugs/102/subscriptions"))
+        .respond_with(ResponseTemplate::new(500))
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    mount_search(&server).await;
+    mount_documents(&server).await;
+    let mut c = config(&server);
+    c.queries = vec![Query::new(search_url(&server))];
+    let r = run(&c).await;
+    let bugs = by_link(&r);
+    assert_eq!(bugs.len(), 3, "{:?}", r.stats.errors);
+    assert_eq!(bugs[&web(102)].people_involved, Some(1));
+    assert!(bugs[&web(101)].people_involved.is_some_and(|n| n > 0));
+    assert_eq!(r.stats.errors.len(), 1, "{:?}", r.stats.errors);
+    assert!(r.stats.errors[0]
+        .url
+        .as_deref()
+        .is_some_and(|u| u.contains("/bugs/102/subscriptions")));
+}

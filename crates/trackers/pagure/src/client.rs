@@ -64,13 +64,30 @@ impl PagureClient {
         url: &str,
         conditional: bool,
     ) -> Result<Response, Error> {
+        self.get_accepting(ctx, url, conditional, &[]).await
+    }
+
+    /// [`PagureClient::get`] returning a final answer with one of the `accept` statuses (a
+    /// 403 whose body may be Pagure's own `EISSUENOTALLOWED`) as a response.
+    pub(crate) async fn get_accepting(
+        &self,
+        ctx: &ImportContext,
+        url: &str,
+        conditional: bool,
+        accept: &[u16],
+    ) -> Result<Response, Error> {
         let token = self
             .token
             .as_ref()
             .map(|token| (AUTHORIZATION, format!("token {token}")));
-        forge::get_json(ctx, url, conditional, token, |u| {
-            self.project.same_origin(u)
-        })
+        forge::get_json_accepting(
+            ctx,
+            url,
+            conditional,
+            token,
+            |u| self.project.same_origin(u),
+            accept,
+        )
         .await
     }
 }

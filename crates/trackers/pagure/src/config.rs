@@ -119,6 +119,7 @@ impl PagureOptions {
             )));
         }
         check_token_env(self.token_env.as_deref())?;
+        bugimporters_core::redact::refuse_credential_queries(config, "token_env")?;
         let base = instance_base(config, DEFAULT_BASE_URL)?;
         Ok(PagureProject {
             base,

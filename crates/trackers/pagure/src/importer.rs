@@ -203,6 +203,19 @@ impl PagureImporter {
 /// Why a held bug that is now private is deleted (it must not stay on a public site).
 const NOW_PRIVATE: &str = "now private; deleting it";
 
+/// Whether `body` is Pagure's JSON error for an issue the caller may not see
+/// (`{"error": …, "error_code": "EISSUENOTALLOWED"}`).
+fn is_not_allowed(body: &[u8]) -> bool {
+    serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| {
+            v.get("error_code")?
+                .as_str()
+                .map(|c| c == "EISSUENOTALLOWED")
+        })
+        .unwrap_or(false)
+}
+
 /// [`IssueRefresh`] for one Pagure importer and its client.
 struct Refresher<'a> {
     imp: &'a PagureImporter,
@@ -224,21 +237,29 @@ impl IssueRefresh for Refresher<'_> {
     }
 
     async fn get(&self, ctx: &ImportContext, url: &str) -> Result<Response, Error> {
-        self.pg.get(ctx, url, true).await
+        self.pg.get_accepting(ctx, url, true, &[403]).await
     }
 
+    /// A 403 is a deletion only when its body is Pagure's own `EISSUENOTALLOWED` (a private
+    /// issue) and private issues are not wanted; any other 403 (a bot wall, a proxy, a token
+    /// that lost access) is an error that deletes nothing.
     fn parse_issue(&self, resp: &Response, now: NaiveDateTime) -> Result<Refreshed, Error> {
+        if resp.status == 403 {
+            if is_not_allowed(&resp.body) && !self.imp.settings.include_private {
+                return Ok(Refreshed::Gone(NOW_PRIVATE));
+            }
+            return Err(Error::Status {
+                url: resp.url.to_string(),
+                status: 403,
+                retry_after: None,
+            });
+        }
         Ok(
             match parse_issue(&resp.body, resp.url.as_str(), &self.pg.settings, now)? {
                 IssueItem::Issue(bug) => Refreshed::Issue(bug),
                 IssueItem::Skipped { .. } => Refreshed::Gone(NOW_PRIVATE),
             },
         )
-    }
-
-    /// Pagure answers 403 (EISSUENOTALLOWED) for a private issue.
-    fn gone_on_error(&self, err: &Error) -> Option<&'static str> {
-        (err.status() == Some(403) && !self.imp.settings.include_private).then_some(NOW_PRIVATE)
     }
 }
 

@@ -57,8 +57,8 @@ pub mod parser;
 use std::sync::Arc;
 
 use bugimporters_core::{
-    BuildContext, ConfigKey, Error, Importer, ImporterFactory, ParseFormat, ParseFormatKind,
-    ParseInput, ParseOutput, Registry,
+    BuildContext, ConfigKey, Error, Importer, ImporterFactory, LinkScope, ParseFormat,
+    ParseFormatKind, ParseInput, ParseOutput, Registry, TrackerConfig,
 };
 
 pub use client::{MAX_PAGES, PER_PAGE};
@@ -102,6 +102,12 @@ impl ImporterFactory for PagureFactory {
 
     fn build(&self, cx: &BuildContext<'_>) -> Result<Arc<dyn Importer>, Error> {
         Ok(Arc::new(PagureImporter::new(cx.config)?))
+    }
+
+    /// The project's issue pages, `{base}/{project}/issue/N`.
+    fn link_scope(&self, config: &TrackerConfig) -> Result<LinkScope, Error> {
+        let p = PagureOptions::from_config(config)?.project(config)?;
+        LinkScope::under(&format!("{}/issue/", p.web_root()))
     }
 
     fn parse_formats(&self) -> Vec<ParseFormat> {

@@ -188,8 +188,12 @@ pub fn parse_issue_value(
     settings: &ParseSettings,
     now: NaiveDateTime,
 ) -> Result<IssueItem, Error> {
-    let raw: RawIssue =
-        serde_json::from_value(value).map_err(|e| Error::parse(url, format!("issue: {e}")))?;
+    let raw: RawIssue = serde_json::from_value(value).map_err(|e| {
+        Error::parse(
+            url,
+            format!("issue: {}", bugimporters_core::excerpt(&e.to_string())),
+        )
+    })?;
     let what = match raw.id {
         Some(n) => format!("issue #{n}"),
         None => "issue".to_owned(),

@@ -470,3 +470,43 @@ fn the_documented_examples_build() {
         );
     }
 }
+
+/// A 403 that is not Pagure's own `EISSUENOTALLOWED` (a bot wall, a proxy, a bare refusal)
+/// deletes nothing; a rate-limited 403 is temporary and withholds the deletion of a 404.
+#[tokio::test]
+async fn a_refusal_that_is_not_pagures_own_private_error_never_deletes() {
+    let server = MockServer::start().await;
+    let base = server.uri();
+    let challenge = ResponseTemplate::new(403)
+        .set_body_raw("<html><title>Just a moment...</title></html>", "text/html");
+    Mock::given(method("GET"))
+        .and(path(format!("{ISSUE}/1")))
+        .respond_with(challenge)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(format!("{ISSUE}/2")))
+        .respond_with(ResponseTemplate::new(403).set_body_json(json!({"error": "Forbidden"})))
+        .mount(&server)
+        .await;
+    let mut c = config(&base, "REFUSED");
+    c.existing_bug_urls = vec![link(&base, 1), link(&base, 2)];
+    let r = run_with(&c, false).await;
+    assert!(r.links(|b| b.deleted).is_empty(), "{:?}", r.bugs);
+    assert_eq!(r.stats.errors.len(), 2, "{:?}", r.stats.errors);
+
+    Mock::given(method("GET"))
+        .and(path(format!("{ISSUE}/3")))
+        .respond_with(ResponseTemplate::new(403).insert_header("Retry-After", "3600"))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(format!("{ISSUE}/4")))
+        .respond_with(ResponseTemplate::new(404))
+        .mount(&server)
+        .await;
+    c.existing_bug_urls = vec![link(&base, 3), link(&base, 4)];
+    let r = run_with(&c, false).await;
+    assert!(r.links(|b| b.deleted).is_empty(), "{:?}", r.bugs);
+    assert_eq!(r.stats.deletions_withheld, 1);
+}

@@ -219,11 +219,7 @@ impl RedmineOptions {
             }
         }
         if let Some(v) = &o.api_key_env {
-            if !v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
-                return Err(Error::config(format!(
-                    "api_key_env must name an environment variable (letters, digits, _), got {v:?}"
-                )));
-            }
+            bugimporters_core::redact::check_env_name("api_key_env", v)?;
         }
         Ok(o)
     }

@@ -132,21 +132,28 @@ impl RedmineImporter {
     }
 
     /// The run's settings with the status list, fetched on first use. A status list that
-    /// cannot be read (an old Redmine, a proxy) is no error: `looks_closed` then comes from
-    /// the issue's own `is_closed` or from `closed_on`.
+    /// cannot be read (an old Redmine, a proxy) is no error but a warning in the run report:
+    /// `looks_closed` then comes from the issue's own `is_closed` or from
+    /// [`crate::parser::fallback_closed`].
     async fn run_settings(&self, ctx: &ImportContext, rc: &RedmineClient) -> Arc<ParseSettings> {
         let mut slot = self.run_settings.lock().await;
         if let Some(s) = slot.as_ref() {
             return s.clone();
         }
         let url = statuses_url(&self.base);
-        let statuses = match rc.get(ctx, &url).await {
-            Ok(resp) => parse_statuses(&resp.body, &url).unwrap_or_else(|e| {
-                tracing::warn!(tracker = %ctx.tracker_name(), error = %e, "unreadable status list; closed flags from the issues");
-                StatusMap::new()
-            }),
+        let statuses = match rc
+            .get(ctx, &url)
+            .await
+            .and_then(|resp| parse_statuses(&resp.body, &url))
+        {
+            Ok(statuses) => statuses,
             Err(e) => {
-                tracing::warn!(tracker = %ctx.tracker_name(), url = %url, error = %e.inner(), "no status list; closed flags from the issues");
+                ctx.report_warning(format!(
+                    "{url}: the status list cannot be read ({}); looks_closed of issues that do \
+                     not say is_closed comes from the fallback (Redmine's default status names, \
+                     else closed_on set and not older than updated_on)",
+                    e.inner()
+                ));
                 StatusMap::new()
             }
         };

@@ -8,7 +8,7 @@
 //! | `title` | `subject` |
 //! | `description` | `description` with `\r\n` (and lone `\r`) turned into `\n`; `""` when null |
 //! | `status` | `status.name` |
-//! | `looks_closed` | `status.is_closed` when the issue carries it, else the status's `is_closed` from `/issue_statuses.json`, else whether `closed_on` is set |
+//! | `looks_closed` | `status.is_closed` when the issue carries it, else the status's `is_closed` from `/issue_statuses.json`, else [`fallback_closed`] |
 //! | `importance` | `priority.name` |
 //! | `people_involved` | distinct users among `author`, `assigned_to`, `watchers` and journal authors (the last two only when the response includes them) |
 //! | `date_reported`, `last_touched` | `created_on`, `updated_on` (ISO 8601 UTC) |
@@ -201,9 +201,15 @@ fn date(
 ) -> Result<Option<NaiveDateTime>, Error> {
     match value.map(str::trim).filter(|v| !v.is_empty()) {
         None => Ok(None),
-        Some(v) => parse_datetime(v)
-            .map(Some)
-            .ok_or_else(|| Error::parse(url, format!("issue {id}: {field} {v:?} is not a date"))),
+        Some(v) => parse_datetime(v).map(Some).ok_or_else(|| {
+            Error::parse(
+                url,
+                format!(
+                    "issue {id}: {field} {} is not a date",
+                    bugimporters_core::excerpt(v)
+                ),
+            )
+        }),
     }
 }
 
@@ -290,7 +296,13 @@ fn issue_to_bug(
                 .and_then(|s| s.id)
                 .and_then(|sid| settings.statuses.get(&sid).copied())
         })
-        .unwrap_or(closed_on.is_some());
+        .unwrap_or_else(|| {
+            fallback_closed(
+                status.and_then(|s| s.name.as_deref()),
+                closed_on,
+                updated_on,
+            )
+        });
 
     let project_name = if settings.project_format.trim().is_empty() {
         settings.tracker_name.clone()
@@ -342,10 +354,14 @@ fn issue_from_value(
 ) -> Result<RedmineIssue, Error> {
     let hint = value
         .get("id")
-        .map(|v| format!("issue {v}"))
+        .map(|v| format!("issue {}", bugimporters_core::excerpt(&v.to_string())))
         .unwrap_or_else(|| "an issue without an id".to_owned());
-    let issue: Issue =
-        serde_json::from_value(value).map_err(|e| Error::parse(url, format!("{hint}: {e}")))?;
+    let issue: Issue = serde_json::from_value(value).map_err(|e| {
+        Error::parse(
+            url,
+            format!("{hint}: {}", bugimporters_core::excerpt(&e.to_string())),
+        )
+    })?;
     issue_to_bug(issue, url, settings, now)
 }
 
@@ -407,6 +423,43 @@ pub fn parse_issue(
     issue_from_value(item, url, settings, now)
 }
 
+/// Whether an issue is closed when neither the issue nor a status list says which statuses
+/// are closed. Redmine keeps `closed_on` when an issue is reopened, so `closed_on` alone is
+/// wrong for reopened issues; instead:
+///
+/// * one of Redmine's default status names decides: `Closed` and `Rejected` are closed,
+///   `New`, `In Progress`, `Resolved` and `Feedback` open (case-insensitively);
+/// * else the issue is closed when `closed_on` is set and no change came after it
+///   (`closed_on >= updated_on`: Redmine sets `closed_on` to the `updated_on` of the
+///   closing change, and reopening is a later change).
+///
+/// A closed issue with a custom status that was edited after closing reads as open.
+///
+/// ```
+/// use bugimporters_redmine::parser::fallback_closed;
+/// use bugimporters_core::time::parse_datetime;
+/// let t = |s| parse_datetime(s);
+/// assert!(fallback_closed(Some("Closed"), None, None));
+/// assert!(!fallback_closed(Some("New"), t("2026-01-01T00:00:00"), t("2026-01-02T00:00:00")));
+/// let (closed, later) = (t("2026-01-01T00:00:00"), t("2026-01-05T00:00:00"));
+/// assert!(fallback_closed(Some("Done"), closed, closed));
+/// assert!(!fallback_closed(Some("Reopened"), closed, later));
+/// ```
+pub fn fallback_closed(
+    status_name: Option<&str>,
+    closed_on: Option<NaiveDateTime>,
+    updated_on: Option<NaiveDateTime>,
+) -> bool {
+    let name = status_name
+        .map(|n| n.trim().to_lowercase())
+        .unwrap_or_default();
+    match name.as_str() {
+        "closed" | "rejected" => true,
+        "new" | "in progress" | "resolved" | "feedback" => false,
+        _ => closed_on.is_some_and(|c| updated_on.is_none_or(|u| c >= u)),
+    }
+}
+
 /// Parses `/issue_statuses.json` into closed flags by status id.
 pub fn parse_statuses(body: &[u8], url: &str) -> Result<StatusMap, Error> {
     #[derive(Deserialize)]
@@ -419,8 +472,15 @@ pub fn parse_statuses(body: &[u8], url: &str) -> Result<StatusMap, Error> {
     struct L {
         issue_statuses: Vec<S>,
     }
-    let list: L = serde_json::from_slice(body)
-        .map_err(|e| Error::parse(url, format!("not a Redmine status list: {e}")))?;
+    let list: L = serde_json::from_slice(body).map_err(|e| {
+        Error::parse(
+            url,
+            format!(
+                "not a Redmine status list: {}",
+                bugimporters_core::excerpt(&e.to_string())
+            ),
+        )
+    })?;
     Ok(list
         .issue_statuses
         .into_iter()
@@ -506,13 +566,13 @@ mod tests {
     #[test]
     fn closed_rule_order() {
         let mut s = settings();
-        let body = br#"{"issue": {"id": 1, "status": {"id": 3, "name": "Resolved"}, "closed_on": "2026-01-01T00:00:00Z"}}"#;
-        // No is_closed anywhere: closed_on decides.
+        let body = br#"{"issue": {"id": 1, "status": {"id": 3, "name": "Done"}, "closed_on": "2026-01-01T00:00:00Z", "updated_on": "2026-01-01T00:00:00Z"}}"#;
+        // No is_closed anywhere: the fallback decides (closed, and nothing changed since).
         assert_eq!(
             parse_issue(body, "u", &s, now()).unwrap().bug.looks_closed,
             Some(true)
         );
-        // The status list says Resolved is open: it wins over closed_on.
+        // The status list says Done is open: it wins over closed_on.
         s.statuses.insert(3, false);
         assert_eq!(
             parse_issue(body, "u", &s, now()).unwrap().bug.looks_closed,
@@ -530,6 +590,26 @@ mod tests {
             StatusMap::from([(5, true), (1, false)])
         );
         assert!(parse_statuses(b"{}", "u").is_err());
+    }
+
+    /// Without a status list, a reopened issue (Redmine keeps its `closed_on`) is open.
+    #[test]
+    fn reopened_issues_are_open_without_a_status_list() {
+        let s = settings();
+        let closed = |name: &str, updated: &str| {
+            let body = format!(
+                r#"{{"issue": {{"id": 1, "status": {{"id": 9, "name": "{name}"}}, "closed_on": "2026-01-01T00:00:00Z", "updated_on": "{updated}"}}}}"#
+            );
+            parse_issue(body.as_bytes(), "u", &s, now())
+                .unwrap()
+                .bug
+                .looks_closed
+        };
+        assert_eq!(closed("New", "2026-02-01T00:00:00Z"), Some(false));
+        assert_eq!(closed("Reopened", "2026-02-01T00:00:00Z"), Some(false));
+        assert_eq!(closed("Erledigt", "2026-01-01T00:00:00Z"), Some(true));
+        assert_eq!(closed("Closed", "2026-02-01T00:00:00Z"), Some(true));
+        assert_eq!(closed("Rejected", "2026-02-01T00:00:00Z"), Some(true));
     }
 
     #[test]

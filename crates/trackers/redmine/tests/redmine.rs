@@ -993,3 +993,43 @@ async fn anonymous_without_key_and_closed_from_status_list_or_closed_on() {
         assert_eq!(b.looks_closed, Some(id % 5 == 0));
     }
 }
+
+/// Without a status list, a reopened issue (Redmine keeps `closed_on` on reopening) is open,
+/// and the run report says that the fallback was used.
+#[tokio::test]
+async fn without_a_status_list_reopened_issues_are_open_and_the_fallback_is_reported() {
+    let mut issues: Vec<Value> = (1..=10).map(|i| issue(i, i as i64, false)).collect();
+    for i in [3usize, 7] {
+        // Closed once, then reopened into a custom status: closed_on stays, updated_on moves.
+        issues[i - 1]["status"] = json!({"id": 7, "name": "Reopened"});
+        issues[i - 1]["closed_on"] = json!(at_minutes(5_000));
+    }
+    let server = MockServer::start().await;
+    Mock::given(path("/issues.json"))
+        .respond_with(FakeRedmine {
+            issues,
+            ignore_issue_id: false,
+        })
+        .mount(&server)
+        .await;
+    let r = run(&config(&server.uri(), "REOPENED")).await;
+    assert_eq!(r.bugs.len(), 10);
+    for b in &r.bugs {
+        let id: u64 = b
+            .canonical_bug_link
+            .rsplit('/')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert_eq!(b.looks_closed, Some(id % 5 == 0), "issue {id}");
+    }
+    assert!(r.stats.errors.is_empty(), "{:?}", r.stats.errors);
+    assert_eq!(r.stats.warnings.len(), 1, "{:?}", r.stats.warnings);
+    assert!(
+        r.stats.warnings[0].contains("issue_statuses.json")
+            && r.stats.warnings[0].contains("fallback"),
+        "{:?}",
+        r.stats.warnings
+    );
+}

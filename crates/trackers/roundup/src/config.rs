@@ -158,11 +158,7 @@ impl RoundupOptions {
             ("roundup_password_env", &options.roundup_password_env),
         ] {
             if let Some(v) = value {
-                if !v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
-                    return Err(Error::config(format!(
-                        "{key} must name an environment variable (letters, digits, _), got {v:?}"
-                    )));
-                }
+                bugimporters_core::redact::check_env_name(key, v)?;
             }
         }
         for (key, value) in [
@@ -213,10 +209,10 @@ impl RoundupOptions {
     /// The rules and names the parsers need.
     pub fn parse_settings(&self, config: &TrackerConfig) -> ParseSettings {
         let mut s = ParseSettings::new(&config.tracker_name, &self.closed_status);
-        s.bitesized_field = self.bitesized_field.clone();
+        s.bitesized_field = canonical_label(&self.bitesized_field);
         // `bitesized_text`/`documentation_text` are common keys of the record.
         s.bitesized_text = config.bitesized_text.clone();
-        s.documentation_field = self.documentation_field.clone();
+        s.documentation_field = canonical_label(&self.documentation_field);
         s.documentation_text = config.documentation_text.clone();
         s.as_appears_in_distribution = config.as_appears_in_distribution.clone();
         s
@@ -243,8 +239,27 @@ fn rule_property(label: &str, explicit: Option<&str>) -> Option<String> {
     Some(
         explicit
             .map(str::to_owned)
-            .unwrap_or_else(|| property_for_label(label)),
+            .unwrap_or_else(|| property_for_label(&canonical_label(label))),
     )
+}
+
+/// The page label a rule field names: `bitesized_field`/`documentation_field` may give the
+/// label (`Keywords`) or the property (`keyword`, as Roundup's schema and REST API call it),
+/// in any case; a known label or property becomes the template's label, anything else is
+/// kept (trimmed) and matched case-insensitively.
+///
+/// ```
+/// use bugimporters_roundup::config::canonical_label;
+/// assert_eq!(canonical_label("keyword"), "Keywords");
+/// assert_eq!(canonical_label(" KEYWORDS "), "Keywords");
+/// assert_eq!(canonical_label("Component"), "Component");
+/// ```
+pub fn canonical_label(field: &str) -> String {
+    let f = field.trim();
+    LABELS
+        .iter()
+        .find(|(l, p)| l.eq_ignore_ascii_case(f) || p.eq_ignore_ascii_case(f))
+        .map_or_else(|| f.to_owned(), |(l, _)| (*l).to_owned())
 }
 
 /// Labels of the classic and python/mercurial templates and the properties behind them.

@@ -1,10 +1,11 @@
 //! The [`RoundupImporter`]: queries, refresh of known issues, pages or REST.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use bugimporters_core::{Error, ImportContext, Importer, ParsedBug, TrackerConfig};
+use bugimporters_core::{parse, Error, ImportContext, Importer, ParsedBug, TrackerConfig};
 use chrono::NaiveDateTime;
 use futures::StreamExt;
 
@@ -33,6 +34,10 @@ pub struct RoundupImporter {
     rest_fields: Vec<String>,
     /// `auto` mode found the REST API refused: pages for the rest of the run.
     rest_off: AtomicBool,
+    /// The field labels of the issues parsed in this run.
+    seen_fields: Arc<Mutex<BTreeSet<String>>>,
+    /// Whether the rule fields were checked against them (one warning per run at most).
+    fields_checked: AtomicBool,
 }
 
 /// Where issue data comes from in this run.
@@ -85,6 +90,8 @@ impl RoundupImporter {
             rules,
             rest_fields,
             rest_off: AtomicBool::new(false),
+            seen_fields: Arc::default(),
+            fields_checked: AtomicBool::new(false),
         })
     }
 
@@ -96,7 +103,31 @@ impl RoundupImporter {
     fn settings(&self, ctx: &ImportContext) -> ParseSettings {
         let mut s = self.settings.clone();
         s.extended_scrape = ctx.options().extended_scrape;
+        s.seen_fields = Some(self.seen_fields.clone());
         s
+    }
+
+    /// Warns (once per run, in the run report) about a rule field that no issue parsed so
+    /// far has, naming the fields they do have: such a rule classifies every bug false.
+    fn check_rule_fields(&self, ctx: &ImportContext) {
+        let seen = self.seen_fields.lock().expect("seen fields lock");
+        if seen.is_empty() || self.fields_checked.swap(true, Ordering::Relaxed) {
+            return;
+        }
+        let rules = [
+            ("bitesized_field", &self.settings.bitesized_field),
+            ("documentation_field", &self.settings.documentation_field),
+        ];
+        for (key, field) in rules {
+            if !field.is_empty() && !seen.iter().any(|f| f.eq_ignore_ascii_case(field)) {
+                let known: Vec<&str> = seen.iter().map(String::as_str).collect();
+                ctx.report_warning(format!(
+                    "{key} {field:?} is a field of no issue read in this run, so the rule \
+                     matches no bug; the issues have: {}",
+                    known.join(", ")
+                ));
+            }
+        }
     }
 
     fn source(&self, ctx: &ImportContext) -> Source {
@@ -143,7 +174,9 @@ impl RoundupImporter {
                 return Ok(());
             }
         };
-        match parse_issue_html(&resp.body, &link, &self.settings(ctx), ctx.now()) {
+        let (body, url, settings, now) = (resp.body, link.clone(), self.settings(ctx), ctx.now());
+        let parsed = parse::blocking(&link, move || parse_issue_html(&body, &url, &settings, now));
+        match parsed.await {
             Ok(page) if page.retired => {
                 ctx.emit(ParsedBug::deleted(link.as_str(), name, name, ctx.now()))
                     .await
@@ -173,8 +206,9 @@ impl RoundupImporter {
     }
 
     async fn csv_id_set(&self, ctx: &ImportContext, url: &str) -> Result<HashSet<u64>, Error> {
-        let resp = ctx.get(url).await?;
-        Ok(parse_csv_ids(&resp.body, url)?.into_iter().collect())
+        let (body, u) = (ctx.get(url).await?.body, url.to_owned());
+        let ids = parse::blocking(url, move || parse_csv_ids(&body, &u)).await?;
+        Ok(ids.into_iter().collect())
     }
 
     /// Known issues through pages: with a window, one CSV of the live ids and one of the
@@ -472,6 +506,7 @@ impl Importer for RoundupImporter {
                 .collect();
             self.fetch_issues(ctx, fresh).await?;
         }
+        self.check_rule_fields(ctx);
         Ok(())
     }
 
@@ -506,6 +541,7 @@ impl Importer for RoundupImporter {
                 self.refresh_pages(ctx, chunk, since).await?;
             }
         }
+        self.check_rule_fields(ctx);
         Ok(())
     }
 }

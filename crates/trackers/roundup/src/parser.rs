@@ -30,9 +30,9 @@
 //! * **raw_data**: `{}`, or with `--extended-scrape` the metadata map plus `files` and
 //!   `messages`, as the original.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write as _;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use bugimporters_core::{classify, Error, ParsedBug};
 use chrono::NaiveDateTime;
@@ -105,6 +105,9 @@ pub struct ParseSettings {
     pub custom_parser: Option<Arc<dyn CustomParser>>,
     /// `--extended-scrape`: fill `raw_data` with the page's metadata.
     pub extended_scrape: bool,
+    /// When set, the field labels of every issue parsed are added to it (the importer warns
+    /// about a rule field no issue has).
+    pub seen_fields: Option<Arc<Mutex<BTreeSet<String>>>>,
 }
 
 impl ParseSettings {
@@ -153,10 +156,20 @@ pub(crate) fn finish(
     now: NaiveDateTime,
     raw_data: Value,
 ) -> ParsedBug {
-    let rule = |field: &str, text: &str| {
-        !field.is_empty()
-            && classify::any_piece_in(text, core.fields.get(field).map_or("", String::as_str))
+    if let Some(seen) = &settings.seen_fields {
+        seen.lock()
+            .expect("seen fields lock")
+            .extend(core.fields.keys().cloned());
+    }
+    // Field labels are matched case-insensitively (`keywords` names `Keywords`).
+    let value = |field: &str| {
+        core.fields
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(field))
+            .map_or("", |(_, v)| v.as_str())
     };
+    let rule =
+        |field: &str, text: &str| !field.is_empty() && classify::any_piece_in(text, value(field));
     let mut bug = ParsedBug::new(url);
     bug.looks_closed = Some(classify::status_in_list(
         &core.status,
@@ -504,6 +517,7 @@ pub fn parse_issue_html(
     now: NaiveDateTime,
 ) -> Result<IssuePage, Error> {
     let text = String::from_utf8_lossy(body).replace('\r', &CR_MARK.to_string());
+    bugimporters_core::parse::check_html(url, &text)?;
     let doc = Html::parse_document(&text);
     let meta = metadata(&doc);
     let required = |key: &str| {
@@ -525,8 +539,15 @@ pub fn parse_issue_html(
         values.truncate(4);
     }
     let date = |label: &str, text: &str| {
-        parse_roundup_date(text)
-            .ok_or_else(|| Error::parse(url, format!("{label} {text:?} is not a Roundup date")))
+        parse_roundup_date(text).ok_or_else(|| {
+            Error::parse(
+                url,
+                format!(
+                    "{label} {} is not a Roundup date",
+                    bugimporters_core::excerpt(text)
+                ),
+            )
+        })
     };
     let (date_reported, submitter_username, last_touched) = match values.as_slice() {
         [reported, reporter, changed, _changer] => (
@@ -648,7 +669,7 @@ pub fn parse_csv_ids(body: &[u8], url: &str) -> Result<Vec<u64>, Error> {
                 url,
                 format!(
                     "the CSV export has no id column (columns: {}); add id to @columns",
-                    headers.iter().collect::<Vec<_>>().join(",")
+                    bugimporters_core::excerpt(&headers.iter().collect::<Vec<_>>().join(","))
                 ),
             )
         })?;
@@ -659,9 +680,15 @@ pub fn parse_csv_ids(body: &[u8], url: &str) -> Result<Vec<u64>, Error> {
             continue;
         }
         let field = record.get(column).unwrap_or("").trim();
-        let id = field
-            .parse::<u64>()
-            .map_err(|_| Error::parse(url, format!("issue id {field:?} is not a number")))?;
+        let id = field.parse::<u64>().map_err(|_| {
+            Error::parse(
+                url,
+                format!(
+                    "issue id {} is not a number",
+                    bugimporters_core::excerpt(field)
+                ),
+            )
+        })?;
         ids.push(id);
     }
     Ok(ids)
@@ -695,6 +722,19 @@ pub fn parse_query_csv(body: &[u8], url: &str, base: &Url) -> Result<Vec<String>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn no_id_column_error_is_bounded_and_holds_no_token() {
+        // The server knows the token (it echoes it) and puts it in a 1 MB first line.
+        let token = "rt0k3n-very-secret-value-17";
+        bugimporters_core::redact::register(token);
+        let header = format!("title,{token},{}\n1,x\n", "c,".repeat(500_000));
+        let e = parse_csv_ids(header.as_bytes(), "http://r/issue?@action=export_csv")
+            .unwrap_err()
+            .to_string();
+        assert!(e.len() < 1024, "{} bytes", e.len());
+        assert!(e.contains("no id column") && !e.contains(token), "{e}");
+    }
 
     fn now() -> NaiveDateTime {
         bugimporters_core::time::parse_datetime("2026-01-01T00:00:00").unwrap()

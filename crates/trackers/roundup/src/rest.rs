@@ -78,7 +78,13 @@ fn json(body: &[u8], url: &str) -> Result<Value, Error> {
     let v: Value =
         serde_json::from_slice(body).map_err(|e| Error::parse(url, format!("not JSON: {e}")))?;
     if let Some(err) = v.get("error") {
-        return Err(Error::parse(url, format!("Roundup REST error: {err}")));
+        return Err(Error::parse(
+            url,
+            format!(
+                "Roundup REST error: {}",
+                bugimporters_core::excerpt(&err.to_string())
+            ),
+        ));
     }
     Ok(v)
 }
@@ -303,9 +309,10 @@ pub fn issue_to_bug(
         (&settings.bitesized_field, &rules.bitesized),
         (&settings.documentation_field, &rules.documentation),
     ] {
-        if let Some(prop) = prop {
-            if !label.is_empty() {
-                fields.insert(label.clone(), a.get(prop).map(display).unwrap_or_default());
+        // Only a property the issue has: a missing one is a field no issue has.
+        if let (Some(prop), false) = (prop, label.is_empty()) {
+            if let Some(v) = a.get(prop) {
+                fields.insert(label.clone(), display(v));
             }
         }
     }

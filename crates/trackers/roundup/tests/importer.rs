@@ -630,3 +630,38 @@ async fn an_issue_the_rest_list_leaves_out_is_read_from_its_page() {
         issue_lists[0]
     );
 }
+
+/// `bitesized_field` may name the property (`keyword`, as Roundup's schema and REST API
+/// call it) or the page label in any case; a rule field no issue has is a warning in the run
+/// report naming the fields the issues do have.
+#[tokio::test]
+async fn rule_fields_by_property_or_label_and_a_warning_for_a_field_no_issue_has() {
+    let server = MockServer::start().await;
+    serve_csv(
+        &server,
+        "id,title,status",
+        None,
+        "\"id\",\"title\",\"status\"\r\n\"5\",\"a\",\"resolved\"\r\n",
+    )
+    .await;
+    serve_page(&server, 5, fixture("roundup26-issue5.html")).await;
+    let query = format!(
+        "{}/tracker/issue?@action=export_csv&@columns=id,title,status",
+        server.uri()
+    );
+    for field in ["keyword", "KEYWORDS", "Keywords"] {
+        let extra =
+            json!({"roundup_api": "html", "bitesized_field": field, "documentation_field": "Nope"});
+        let mut c = config(&server, extra);
+        c.queries = vec![Query::new(query.clone())];
+        let r = run(c).await;
+        assert!(r.stats.errors.is_empty(), "{field}: {:?}", r.stats.errors);
+        assert_eq!(r.get("/issue5").good_for_newcomers, Some(true), "{field}");
+        assert_eq!(r.stats.warnings.len(), 1, "{field}: {:?}", r.stats.warnings);
+        let w = &r.stats.warnings[0];
+        assert!(
+            w.contains("documentation_field \"Nope\"") && w.contains("Keywords"),
+            "{w}"
+        );
+    }
+}

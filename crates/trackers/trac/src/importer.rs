@@ -5,7 +5,8 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use bugimporters_core::{Error, ImportContext, Importer, ParsedBug, TrackerConfig};
+use bugimporters_core::fetch::Response;
+use bugimporters_core::{parse, Error, ImportContext, Importer, ParsedBug, TrackerConfig};
 use chrono::NaiveDateTime;
 use futures::StreamExt;
 use url::Url;
@@ -15,7 +16,7 @@ use crate::client::{
     MAX_PAGES, TICKET_CONCURRENCY,
 };
 use crate::config::{TicketSettings, TracOptions};
-use crate::parser::{parse_query_csv, parse_ticket, parse_ticket_csv, ticket_id};
+use crate::parser::{parse_query_csv, parse_ticket, parse_ticket_csv, ticket_id, QueryPage};
 
 /// Links of existing tickets that Trac reports unchanged since the incremental cut-off.
 type Unchanged = Arc<HashSet<String>>;
@@ -119,7 +120,7 @@ impl TracImporter {
     /// error here (an empty result still has its header row).
     async fn list_ids(&self, ctx: &ImportContext, url: &str) -> Result<HashSet<u64>, Error> {
         let resp = ctx.get(url).await?;
-        let page = parse_query_csv(&resp.body, url, &self.base)?;
+        let page = self.parse_query(&resp, url).await?;
         if page.empty {
             return Err(Error::parse(url, "empty body"));
         }
@@ -143,7 +144,7 @@ impl TracImporter {
         let mut seen: HashSet<u64> = HashSet::new();
         let mut resp = ctx.get(&url).await?;
         for pages in 1..=MAX_PAGES {
-            let page = parse_query_csv(&resp.body, &url, &self.base)?;
+            let page = self.parse_query(&resp, &url).await?;
             for e in page.errors {
                 ctx.report_error(e);
             }
@@ -247,14 +248,27 @@ impl TracImporter {
             Err(e) if e.is_not_found() => return Ok(Outcome::Gone),
             Err(e) => return Err(e),
         };
-        let row = parse_ticket_csv(&csv.body, &csv_url)?;
+        let body = csv.body.clone();
+        let u = csv_url.clone();
+        let row = parse::blocking(&csv_url, move || parse_ticket_csv(&body, &u)).await?;
         let page = match ctx.get(link).await {
             Ok(r) => r,
             Err(e) if e.is_not_found() => return Ok(Outcome::Gone),
             Err(e) => return Err(e),
         };
-        let bug = parse_ticket(&row, &page.body, link, &self.settings, ctx.now())?;
+        let (body, owned_link) = (page.body.clone(), link.to_owned());
+        let (settings, now) = (self.settings.clone(), ctx.now());
+        let bug = parse::blocking(link, move || {
+            parse_ticket(&row, &body, &owned_link, &settings, now)
+        })
+        .await?;
         Ok(Outcome::Bug(Box::new(bug)))
+    }
+
+    /// Parses a query CSV on the blocking parse pool.
+    async fn parse_query(&self, resp: &Response, url: &str) -> Result<QueryPage, Error> {
+        let (body, u, base) = (resp.body.clone(), url.to_owned(), self.base.clone());
+        parse::blocking(url, move || parse_query_csv(&body, &u, &base)).await
     }
 }
 

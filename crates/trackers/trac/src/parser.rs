@@ -132,7 +132,11 @@ pub fn parse_query_csv(body: &[u8], url: &str, base: &Url) -> Result<QueryPage, 
             }
             Err(_) => page.errors.push(Error::parse(
                 url,
-                format!("row {}: ticket id {raw:?} is not a number", page.rows),
+                format!(
+                    "row {}: ticket id {} is not a number",
+                    page.rows,
+                    bugimporters_core::excerpt(raw)
+                ),
             )),
         }
     }
@@ -206,7 +210,7 @@ pub fn parse_ticket_csv(body: &[u8], url: &str) -> Result<TicketRow, Error> {
                 url,
                 format!(
                     "the ticket CSV has no {required} column (columns: {})",
-                    row.columns().collect::<Vec<_>>().join(", ")
+                    bugimporters_core::excerpt(&row.columns().collect::<Vec<_>>().join(", "))
                 ),
             ));
         }
@@ -283,8 +287,15 @@ fn title_date(title: &str, url: &str) -> Result<NaiveDateTime, Error> {
     let cleaned = title
         .replace("See timeline at ", "")
         .replace("in Timeline", "");
-    parse_datetime(cleaned.trim())
-        .ok_or_else(|| Error::parse(url, format!("unreadable date in title {title:?}")))
+    parse_datetime(cleaned.trim()).ok_or_else(|| {
+        Error::parse(
+            url,
+            format!(
+                "unreadable date in title {}",
+                bugimporters_core::excerpt(title)
+            ),
+        )
+    })
 }
 
 /// The first `span`/`a` with a `title` inside the first `.date p` whose text contains `word`.
@@ -325,6 +336,7 @@ fn login_from_link(cell: Option<ElementRef<'_>>, param: &str) -> Option<String> 
 }
 
 fn page_facts(html: &str, url: &str) -> Result<PageFacts, Error> {
+    bugimporters_core::parse::check_html(url, html)?;
     let doc = Html::parse_document(html);
     let props = properties(&doc);
     if props.is_empty() {
@@ -400,7 +412,7 @@ fn rule(row: &TicketRow, key: &str, column: &str, text: &str, url: &str) -> Resu
             format!(
                 "{key} names the CSV column {column:?}, which this ticket does not have \
                  (columns: {})",
-                row.columns().collect::<Vec<_>>().join(", ")
+                bugimporters_core::excerpt(&row.columns().collect::<Vec<_>>().join(", "))
             ),
         )
     })?;
@@ -426,7 +438,13 @@ pub fn parse_ticket(
 
     let mut bug = ParsedBug::new(canonical_link);
     bug.title = Some(field("summary"));
-    bug.description = Some(escape_html(&field("description")));
+    // Cut before escaping: escaping multiplies `&` by five (`docs/output-schema.md`).
+    let mut description = field("description");
+    bugimporters_core::limits::truncate_text(
+        &mut description,
+        bugimporters_core::limits::MAX_DESCRIPTION_BYTES,
+    );
+    bug.description = Some(escape_html(&description));
     let status = field("status");
     bug.looks_closed = Some(status == "closed");
     bug.status = Some(status);
@@ -492,6 +510,17 @@ mod tests {
 
     fn base() -> Url {
         Url::parse("http://t.example/trac/").unwrap()
+    }
+
+    #[test]
+    fn huge_title_error_is_bounded() {
+        // A hostile server's 60 MB `title` attribute: the error quotes 200 bytes of it.
+        let title = format!("{}\n\u{1b}[31m", "&".repeat(60_000_000));
+        let e = title_date(&title, "http://t/ticket/1")
+            .unwrap_err()
+            .to_string();
+        assert!(e.len() < 1024, "{} bytes", e.len());
+        assert!(e.contains("60000006 bytes") && !e.contains('\u{1b}'), "{e}");
     }
 
     #[test]

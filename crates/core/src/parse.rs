@@ -1,0 +1,327 @@
+//! CPU-heavy parsing off the async runtime, and the cost bound of HTML.
+//!
+//! A hostile tracker can send a page that is cheap to send and expensive to parse (200 KB of
+//! nested `<div>` took seconds, 1 MB minutes, with `html5ever`). Parsed on the runtime's
+//! worker threads, one such page starved every other tracker of the run. So:
+//!
+//! * every tracker runs its CPU-heavy parse calls (HTML, XML, CSV and JSON pages) through
+//!   [`blocking`]: a bounded pool ([`pool_size`] threads of tokio's blocking pool at once) with a
+//!   deadline ([`PARSE_DEADLINE`]) after which the awaiting importer gets an [`Error::Parse`]
+//!   and goes on (the abandoned parse finishes in the background, holding its slot, so the
+//!   pool stays bounded);
+//! * every HTML page is checked by [`check_html`] before it is handed to a DOM parser: at most
+//!   [`HTML_MAX_BYTES`] (smaller than the fetch layer's body limit for JSON/XML), at most
+//!   [`HTML_MAX_ELEMENTS`] elements and at most [`HTML_MAX_DEPTH`] nested elements, measured by
+//!   a linear scan that never builds a tree.
+//!
+//! The figures (`bench parse`) are in `docs/performance.md`; the threats in
+//! `docs/security.md`.
+
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use tokio::sync::Semaphore;
+
+use crate::Error;
+
+/// How long an importer waits for one parse before it gets an error.
+pub const PARSE_DEADLINE: Duration = Duration::from_secs(30);
+
+/// Largest HTML page given to a DOM parser (8 MiB; JSON and XML get the fetch layer's
+/// `--max-body-mib`, 64 MiB by default).
+pub const HTML_MAX_BYTES: usize = 8 * 1024 * 1024;
+
+/// Most elements (start tags) in an HTML page given to a DOM parser.
+pub const HTML_MAX_ELEMENTS: usize = 500_000;
+
+/// Deepest nesting of elements in an HTML page given to a DOM parser. Elements whose end tag
+/// HTML lets one omit (`p`, `li`, `td`, `option`, ...) and void elements (`br`, `img`, ...) do
+/// not nest in this count, as they do not in a browser.
+pub const HTML_MAX_DEPTH: usize = 128;
+
+/// Threads that may parse at once: the machine's parallelism (at least 1).
+pub fn pool_size() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+fn pool() -> Arc<Semaphore> {
+    static POOL: OnceLock<Arc<Semaphore>> = OnceLock::new();
+    POOL.get_or_init(|| Arc::new(Semaphore::new(pool_size())))
+        .clone()
+}
+
+/// Runs the parse `f` of a response from `url` on the bounded blocking pool, with
+/// [`PARSE_DEADLINE`]. Errors name `url`.
+pub async fn blocking<T, F>(url: &str, f: F) -> Result<T, Error>
+where
+    F: FnOnce() -> Result<T, Error> + Send + 'static,
+    T: Send + 'static,
+{
+    blocking_within(url, PARSE_DEADLINE, f).await
+}
+
+/// [`blocking`] with another deadline (tests, benchmarks). The deadline counts from the moment
+/// the parse gets its slot in the pool.
+pub async fn blocking_within<T, F>(url: &str, deadline: Duration, f: F) -> Result<T, Error>
+where
+    F: FnOnce() -> Result<T, Error> + Send + 'static,
+    T: Send + 'static,
+{
+    let permit = pool().acquire_owned().await.map_err(|_| Error::Closed)?;
+    let task = tokio::task::spawn_blocking(move || {
+        let _slot = permit;
+        f()
+    });
+    match tokio::time::timeout(deadline, task).await {
+        Ok(Ok(result)) => result,
+        Ok(Err(join)) => Err(Error::parse(url, format!("the parser failed: {join}"))),
+        Err(_) => Err(Error::parse(
+            url,
+            format!(
+                "parsing took longer than {} s; abandoned (see docs/security.md)",
+                deadline.as_secs()
+            ),
+        )),
+    }
+}
+
+/// Refuses an HTML page that is too costly to parse: over [`HTML_MAX_BYTES`], more than
+/// [`HTML_MAX_ELEMENTS`] elements or nested deeper than [`HTML_MAX_DEPTH`]. Linear in the
+/// page's length; the error names `url` and the limit.
+pub fn check_html(url: &str, html: &str) -> Result<(), Error> {
+    if html.len() > HTML_MAX_BYTES {
+        return Err(Error::parse(
+            url,
+            format!(
+                "HTML page of {} bytes is over the {HTML_MAX_BYTES}-byte HTML limit",
+                html.len()
+            ),
+        ));
+    }
+    let cost = html_cost(html.as_bytes());
+    if cost.elements > HTML_MAX_ELEMENTS {
+        return Err(Error::parse(
+            url,
+            format!("HTML page has more than {HTML_MAX_ELEMENTS} elements; not parsed"),
+        ));
+    }
+    if cost.depth > HTML_MAX_DEPTH {
+        return Err(Error::parse(
+            url,
+            format!("HTML page nests elements deeper than {HTML_MAX_DEPTH}; not parsed"),
+        ));
+    }
+    Ok(())
+}
+
+/// What [`html_cost`] measured.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct HtmlCost {
+    /// Start tags.
+    pub elements: usize,
+    /// Deepest nesting of elements that nest (see [`HTML_MAX_DEPTH`]).
+    pub depth: usize,
+}
+
+/// Elements that do not nest: void elements and those whose end tag may be omitted.
+const FLAT: &[&[u8]] = &[
+    b"area",
+    b"base",
+    b"br",
+    b"col",
+    b"embed",
+    b"hr",
+    b"img",
+    b"input",
+    b"link",
+    b"meta",
+    b"param",
+    b"source",
+    b"track",
+    b"wbr",
+    b"p",
+    b"li",
+    b"dt",
+    b"dd",
+    b"option",
+    b"optgroup",
+    b"tr",
+    b"td",
+    b"th",
+    b"thead",
+    b"tbody",
+    b"tfoot",
+    b"colgroup",
+    b"caption",
+    b"rb",
+    b"rt",
+    b"rp",
+    b"rtc",
+    b"html",
+    b"head",
+    b"body",
+];
+
+/// Elements whose content is text up to their end tag.
+const RAW_TEXT: &[&[u8]] = &[b"script", b"style", b"textarea", b"title", b"xmp"];
+
+/// Counts elements and nesting depth of `html` in one pass, without building a tree
+/// (comments, doctype and the content of `script`/`style`/`textarea`/`title` are skipped).
+pub fn html_cost(html: &[u8]) -> HtmlCost {
+    let mut cost = HtmlCost::default();
+    let mut depth = 0usize;
+    let mut i = 0;
+    while let Some(off) = memchr(b'<', &html[i..]) {
+        i += off + 1;
+        let rest = &html[i..];
+        if rest.starts_with(b"!--") {
+            i += find(&rest[3..], b"-->").map_or(rest.len(), |p| p + 6);
+            continue;
+        }
+        if rest.first().is_some_and(|c| *c == b'!' || *c == b'?') {
+            i += memchr(b'>', rest).map_or(rest.len(), |p| p + 1);
+            continue;
+        }
+        let closing = rest.first() == Some(&b'/');
+        let name_start = usize::from(closing);
+        let name_len = rest[name_start..]
+            .iter()
+            .take_while(|c| c.is_ascii_alphanumeric())
+            .count();
+        if name_len == 0 || !rest[name_start].is_ascii_alphabetic() {
+            continue;
+        }
+        let name = rest[name_start..name_start + name_len].to_ascii_lowercase();
+        let (tag_len, self_closing) = tag_end(&rest[name_start + name_len..]);
+        i += name_start + name_len + tag_len;
+        let flat = FLAT.contains(&name.as_slice());
+        if closing {
+            if !flat {
+                depth = depth.saturating_sub(1);
+            }
+            continue;
+        }
+        cost.elements += 1;
+        if RAW_TEXT.contains(&name.as_slice()) {
+            i += skip_raw_text(&html[i..], &name);
+            continue;
+        }
+        if !flat && !self_closing {
+            depth += 1;
+            cost.depth = cost.depth.max(depth);
+        }
+    }
+    cost
+}
+
+/// Length up to and including the `>` ending a tag (quotes respected), and whether it is
+/// `/>`.
+fn tag_end(rest: &[u8]) -> (usize, bool) {
+    let mut quote = None;
+    for (k, &c) in rest.iter().enumerate() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, b'"' | b'\'') => quote = Some(c),
+            (None, b'>') => return (k + 1, k > 0 && rest[k - 1] == b'/'),
+            (None, _) => {}
+        }
+    }
+    (rest.len(), false)
+}
+
+/// Bytes to skip after `<name ...>` of a raw-text element: up to its end tag.
+fn skip_raw_text(rest: &[u8], name: &[u8]) -> usize {
+    let mut k = 0;
+    while let Some(off) = find(&rest[k..], b"</") {
+        let at = k + off + 2;
+        let candidate = rest.get(at..at + name.len());
+        if candidate.is_some_and(|c| c.eq_ignore_ascii_case(name)) {
+            return at - 2;
+        }
+        k = at;
+    }
+    rest.len()
+}
+
+fn memchr(needle: u8, hay: &[u8]) -> Option<usize> {
+    hay.iter().position(|c| *c == needle)
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn html_cost_counts_nesting_like_a_browser() {
+        let c = html_cost(b"<!DOCTYPE html><html><head><title>a<b>c</title></head><body><div class=\"x>y\"><p>one<p>two<br><img src=x /><span>s</span></div><!-- <div><div> --><script>if (a<b) {}</script></body></html>");
+        assert_eq!(
+            c.depth, 2,
+            "div > span; p, br, img and comments do not nest"
+        );
+        assert_eq!(c.elements, 11);
+        let nested = "<div>".repeat(1000);
+        assert_eq!(html_cost(nested.as_bytes()).depth, 1000);
+        assert_eq!(html_cost("<a x=\"1\">".repeat(300).as_bytes()).depth, 300);
+        let closed = "<div><b>x</b></div>".repeat(1000);
+        assert_eq!(html_cost(closed.as_bytes()).depth, 2);
+        assert_eq!(html_cost(b"<p>".repeat(10).as_slice()).depth, 0);
+    }
+
+    #[test]
+    fn check_html_refuses_costly_pages_and_names_the_url() {
+        assert!(check_html("http://t/1", "<html><body><div>ok</div></body></html>").is_ok());
+        let deep = "<div>".repeat(HTML_MAX_DEPTH + 1);
+        let e = check_html("http://t/1", &deep).unwrap_err();
+        assert!(e.to_string().contains("http://t/1"), "{e}");
+        assert!(e.to_string().contains("deeper than 128"), "{e}");
+        let many = "<br>".repeat(HTML_MAX_ELEMENTS + 1);
+        assert!(check_html("u", &many)
+            .unwrap_err()
+            .to_string()
+            .contains("elements"));
+        let big = " ".repeat(HTML_MAX_BYTES + 1);
+        assert!(check_html("u", &big)
+            .unwrap_err()
+            .to_string()
+            .contains("HTML limit"));
+    }
+
+    #[tokio::test]
+    async fn a_parse_past_its_deadline_is_an_error_for_the_importer() {
+        let e = blocking_within("http://t/slow", Duration::from_millis(50), || {
+            std::thread::sleep(Duration::from_millis(500));
+            Ok(())
+        })
+        .await
+        .unwrap_err();
+        assert!(e.to_string().contains("http://t/slow"), "{e}");
+        assert!(e.to_string().contains("longer than"), "{e}");
+        assert_eq!(blocking("u", || Ok(7)).await.unwrap(), 7);
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn parsing_does_not_block_the_runtime() {
+        // On a one-thread runtime, a timer keeps ticking while a long parse runs.
+        let ticker = tokio::spawn(async {
+            let mut n = 0;
+            for _ in 0..5 {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                n += 1;
+            }
+            n
+        });
+        blocking("u", || {
+            std::thread::sleep(Duration::from_millis(300));
+            Ok(())
+        })
+        .await
+        .unwrap();
+        assert!(ticker.is_finished(), "the timer ran during the parse");
+        assert_eq!(ticker.await.unwrap(), 5);
+    }
+}
