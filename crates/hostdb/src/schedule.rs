@@ -188,59 +188,22 @@ pub fn host_key(config: &TrackerConfig) -> String {
         .unwrap_or_else(|| config.bugimporter.clone())
 }
 
-/// An error text fit to store and show: secrets in URLs (`user:password@`, the values of
-/// `token`, `key`, `secret`, `password` query parameters) replaced by `***`, control
-/// characters removed, at most [`ERROR_MAX_CHARS`] characters.
+/// An error text fit to store and show, through the central redaction: URL userinfo
+/// replaced by `***@` ([`bugimporters_core::redact_userinfo`]), registered secrets and
+/// secret query parameter values replaced by `[REDACTED]` ([`bugimporters_core::redact::scrub`],
+/// over the whole text), then quoted as [`bugimporters_core::excerpt_plain`] does: control
+/// characters escaped, cut after [`bugimporters_core::EXCERPT_MAX`] bytes and followed by
+/// `…` and the full length. The result never exceeds [`ERROR_MAX_CHARS`] characters.
 pub fn bounded_error(text: &str) -> String {
-    let mut out = String::with_capacity(text.len().min(ERROR_MAX_CHARS + 1));
-    for word in text.split_inclusive(char::is_whitespace) {
-        out.push_str(&redact_word(word));
+    let userinfo = bugimporters_core::redact_userinfo(text);
+    let scrubbed = bugimporters_core::redact::scrub(&userinfo);
+    let out = bugimporters_core::excerpt_plain(&scrubbed);
+    if out.chars().count() <= ERROR_MAX_CHARS {
+        return out;
     }
-    let cleaned: String = out
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    if cleaned.chars().count() <= ERROR_MAX_CHARS {
-        return cleaned;
-    }
-    let mut cut: String = cleaned.chars().take(ERROR_MAX_CHARS - 1).collect();
+    let mut cut: String = out.chars().take(ERROR_MAX_CHARS - 1).collect();
     cut.push('…');
     cut
-}
-
-fn redact_word(word: &str) -> String {
-    let mut w = word.to_owned();
-    if let Some(scheme_end) = w.find("://") {
-        let start = scheme_end + 3;
-        let end = w[start..]
-            .find(['/', '?', '#', ' '])
-            .map_or(w.len(), |i| i + start);
-        if let Some(at) = w[start..end].rfind('@') {
-            w.replace_range(start..start + at, "***");
-        }
-    }
-    const SECRET: &[&str] = &["token", "key", "secret", "password", "passwd", "auth"];
-    let mut result = String::with_capacity(w.len());
-    let mut rest = w.as_str();
-    while let Some(eq) = rest.find('=') {
-        let (head, tail) = rest.split_at(eq);
-        result.push_str(head);
-        let name_start = head
-            .rfind(['?', '&', ';', ' ', '"', '\''])
-            .map_or(0, |i| i + 1);
-        let name = head[name_start..].to_ascii_lowercase();
-        let value_end = tail[1..]
-            .find(['&', ';', ' ', '"', '\'', '#'])
-            .map_or(tail.len(), |i| i + 1);
-        if SECRET.iter().any(|s| name.contains(s)) {
-            result.push_str("=***");
-        } else {
-            result.push_str(&tail[..value_end]);
-        }
-        rest = &tail[value_end..];
-    }
-    result.push_str(rest);
-    result
 }
 
 /// A lease on one tracker, held by one run of one process.
@@ -428,15 +391,20 @@ mod tests {
 
     #[test]
     fn errors_are_bounded_and_redacted() {
+        bugimporters_core::redact::register("schedule-test-secret-0x5e");
         let e = bounded_error(
-            "GET https://bob:hunter2@x.example/a?token=abc&page=2 failed\nwith api_key=zzz",
+            "GET https://bob:hunter2@x.example/a?token=abc&page=2 failed\n\
+             with /b?x=1&api_key=zzz and schedule-test-secret-0x5e",
         );
         assert_eq!(
             e,
-            "GET https://***@x.example/a?token=***&page=2 failed with api_key=***"
+            "GET https://***@x.example/a?token=[REDACTED]&page=2 failed\\n\
+             with /b?x=1&api_key=[REDACTED] and [REDACTED]"
         );
         let long = bounded_error(&"x".repeat(5000));
-        assert_eq!(long.chars().count(), ERROR_MAX_CHARS);
+        assert!(long.len() < 300, "{long}");
+        assert!(long.ends_with("… (5000 bytes)"), "{long}");
+        assert!(long.chars().count() <= ERROR_MAX_CHARS);
     }
 
     #[test]

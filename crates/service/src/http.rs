@@ -20,17 +20,15 @@ impl Service {
             .with_state(self.clone())
     }
 
-    /// Whether the scheduler loop made a pass recently (within three poll intervals, at
-    /// least 30 s).
+    /// Whether the scheduler made a pass recently: within three poll intervals (at least
+    /// 30 s) of the service's clock. A pass of the loop or of [`Service::run_once`] counts.
     pub fn scheduler_alive(&self) -> bool {
         let last = self.inner.last_tick.load(Ordering::SeqCst);
         if last == 0 {
             return false;
         }
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs() as i64);
-        let limit = (self.config().poll.as_secs() as i64 * 3).max(30);
+        let now = self.now().and_utc().timestamp_millis();
+        let limit = (self.config().poll.as_millis() as i64 * 3).max(30_000);
         now - last <= limit
     }
 }

@@ -157,7 +157,8 @@ struct Inner {
     clock: Arc<dyn Clock>,
     client: Arc<HttpClient>,
     metrics: Metrics,
-    /// Unix seconds of the scheduler loop's last pass (for `/healthz`).
+    /// The scheduler's last pass, in Unix milliseconds of the service's clock (for
+    /// `/healthz`; 0: none yet).
     last_tick: std::sync::atomic::AtomicI64,
 }
 
@@ -206,5 +207,13 @@ impl Service {
 
     fn now(&self) -> chrono::NaiveDateTime {
         self.inner.clock.now()
+    }
+
+    /// Notes that the scheduler made a pass now (see [`Service::scheduler_alive`]).
+    fn note_pass(&self) {
+        let ms = self.now().and_utc().timestamp_millis();
+        self.inner
+            .last_tick
+            .store(ms.max(1), std::sync::atomic::Ordering::SeqCst);
     }
 }

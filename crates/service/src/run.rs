@@ -167,11 +167,15 @@ impl Service {
         Ok((path, report))
     }
 
-    /// `import-results SPOOL`: the one place the service calls the importer.
+    /// `import-results SPOOL`: the one place the service calls the importer, with the
+    /// service's tracker registry so that link ownership is checked as `import-results` does.
     async fn import_spool(&self, path: &Path) -> Result<ImportSummary> {
         Ok(self
             .db()
-            .import(vec![ImportSource::path(path)], &ImportOptions::default())
+            .import(
+                vec![ImportSource::path(path)],
+                &ImportOptions::default().with_registry(self.inner.registry.clone()),
+            )
             .await?)
     }
 

@@ -1,6 +1,5 @@
 //! The scheduler: lease due trackers, run them with bounded concurrency, shut down cleanly.
 
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
@@ -113,6 +112,7 @@ impl Service {
     pub async fn run_once(&self) -> Result<OnceSummary> {
         let start = self.now();
         self.db().sync_schedule(start).await?;
+        self.note_pass();
         let (_cancel_tx, cancel) = watch::channel(false);
         let mut runs = JoinSet::new();
         let mut summary = OnceSummary::default();
@@ -227,10 +227,7 @@ impl Service {
         let n = self.lease_into(runs, None, cancel).await?;
         let stats = self.db().queue_stats(self.now()).await?;
         self.metrics().queue(&stats, self.now());
-        let unix = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs() as i64);
-        self.inner.last_tick.store(unix, Ordering::SeqCst);
+        self.note_pass();
         Ok(n)
     }
 

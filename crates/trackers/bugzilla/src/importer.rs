@@ -254,12 +254,12 @@ impl BugzillaImporter {
         let url = rest::bugs_by_id_url(&self.rest_root, chunk)?;
         let (facts, errors, faults) =
             match parse_rest_refresh(client.get_rest(&url).await, &url).await {
-            Ok(p) => p,
-            Err(e) => {
-                ctx.report_error(e);
-                return Ok(());
-            }
-        };
+                Ok(p) => p,
+                Err(e) => {
+                    ctx.report_error(e);
+                    return Ok(());
+                }
+            };
         for e in errors {
             ctx.report_error(e);
         }
