@@ -299,7 +299,10 @@ async fn held_bugs_404_and_private_are_deletions() {
     assert_eq!(requests(&server).await.len(), 3);
 }
 
-#[tokio::test]
+// Multi-threaded: wiremock's `Drop` blocks the test thread until it can read the server's
+// state, and on a current-thread runtime a task of this runtime that still held that state
+// could then never run (seen hanging 1 run in ~30 under load; 0 in 60 with two workers).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn many_held_bugs_are_refreshed_from_one_listing() {
     let server = MockServer::start().await;
     let base = server.uri();
