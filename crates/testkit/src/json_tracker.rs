@@ -55,11 +55,8 @@ impl ImporterFactory for JsonTrackerFactory {
         }
         for q in &config.queries {
             let url = bugimporters_core::check_http_url(&q.url)?;
-            scope = scope.with(
-                &url.join("/")
-                    .map_err(|e| Error::config(e.to_string()))?
-                    .to_string(),
-            )?;
+            let root = url.join("/").map_err(|e| Error::config(e.to_string()))?;
+            scope = scope.with(root.as_str())?;
         }
         Ok(scope)
     }
