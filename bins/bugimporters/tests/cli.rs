@@ -105,12 +105,14 @@ async fn tokens_never_appear_in_logs_reports_errors_or_output() {
     const TOKEN: &str = "ghp_TOPSECRET0123456789";
     let server = MockServer::start().await;
     let api = format!("{}/api/v3", server.uri());
+    // The Enterprise web host of that API root, where its issue pages live.
+    let web = server.uri();
     // The list works only with the token; a refresh hits a 500 and a malformed body.
     Mock::given(path("/api/v3/repos/o/r/issues"))
         .and(header("authorization", format!("Bearer {TOKEN}").as_str()))
         .respond_with(ResponseTemplate::new(200).set_body_raw(
             format!(
-                r#"[{{"number": 1, "title": "t", "state": "open", "html_url": "https://github.com/o/r/issues/1",
+                r#"[{{"number": 1, "title": "t", "state": "open", "html_url": "{web}/o/r/issues/1",
                     "user": {{"login": "u"}}, "labels": [], "comments": 0, "assignee": null,
                     "created_at": "2020-01-01T00:00:00Z", "updated_at": "2020-01-02T00:00:00Z",
                     "body": "mentions {api}"}}]"#
@@ -179,7 +181,7 @@ async fn tokens_never_appear_in_logs_reports_errors_or_output() {
         assert!(!t.contains("TOPSECRET"), "{what} leaks part of the token");
     }
     assert!(
-        everything[3].contains("https://github.com/o/r/issues/1"),
+        everything[3].contains(&format!("{web}/o/r/issues/1")),
         "the healthy bug is written"
     );
     assert_eq!(

@@ -248,11 +248,13 @@ fn github() -> Protocol {
         // `state=all` lists every issue, so a held bug it does not name is asked for alone.
         record: "github_name: octo-org\n  github_repo: hello-world\n  api_url: {root}\n  queries: ['{root}/repos/octo-org/hello-world/issues?state=all']",
         page_record: "\n  existing_bug_urls: ['https://github.com/octo-org/hello-world/issues/7']",
-        healthy: |_| {
-            let page = json(fixture("github/issues-page-1.json"));
-            vec![route("repos/octo-org/hello-world/issues", page)]
+        // Issue pages live on the Enterprise web host of `api_url` (a tracker only writes
+        // links it owns): the fixture's github.com links are moved there.
+        healthy: |root| {
+            let page = fixture("github/issues-page-1.json").replace("https://github.com", root);
+            vec![route("repos/octo-org/hello-world/issues", json(page))]
         },
-        links: each("https://github.com/octo-org/hello-world/issues/{}", &[1350, 1349, 1348]),
+        links: each("{root}/octo-org/hello-world/issues/{}", &[1350, 1349, 1348]),
         malformed: json_faults(OBJECT_NOT_LIST),
         page: (error_500("repos/octo-org/hello-world/issues/7"), "/issues/7", None),
         synthetic: Some(SyntheticServer::github_api_url),
@@ -386,12 +388,13 @@ fn gitlab() -> Protocol {
         kind: "gitlab",
         record: "base_url: {root}\n  project: acme/web/frontend\n  queries: ['{root}/api/v4/projects/acme%2Fweb%2Ffrontend/issues?state=all']",
         page_record: "\n  existing_bug_urls: ['{root}/acme/web/frontend/-/issues/42']",
-        healthy: |_| {
-            let page = json(fixture("gitlab/issues-page-1.json"));
-            vec![route("api/v4/projects/[^/]+/issues", page)]
+        // The fixture's links are moved under `base_url` (a tracker only writes links it owns).
+        healthy: |root| {
+            let page = fixture("gitlab/issues-page-1.json").replace("https://gitlab.example.org", root);
+            vec![route("api/v4/projects/[^/]+/issues", json(page))]
         },
         // Issue 7 of the fixture is confidential: not written.
-        links: each("https://gitlab.example.org/acme/web/frontend/-/issues/{}", &[9, 8, 6]),
+        links: each("{root}/acme/web/frontend/-/issues/{}", &[9, 8, 6]),
         malformed: json_faults(OBJECT_NOT_LIST),
         page: (error_500("api/v4/projects/[^/]+/issues/42"), "/issues/42", None),
         synthetic: None,
@@ -403,12 +406,13 @@ fn gitea() -> Protocol {
         kind: "gitea",
         record: "base_url: {root}\n  project: tinyorg/notes-app\n  queries: ['{root}/api/v1/repos/tinyorg/notes-app/issues?state=open']",
         page_record: "\n  existing_bug_urls: ['{root}/tinyorg/notes-app/issues/42']",
-        healthy: |_| {
-            let page = json(fixture("gitea/issues-page-1.json"));
-            vec![route("api/v1/repos/tinyorg/notes-app/issues", page)]
+        // The fixture's links are moved under `base_url` (a tracker only writes links it owns).
+        healthy: |root| {
+            let page = fixture("gitea/issues-page-1.json").replace("https://codeberg.example", root);
+            vec![route("api/v1/repos/tinyorg/notes-app/issues", json(page))]
         },
         // Number 11 of the fixture is a pull request: not written.
-        links: each("https://codeberg.example/tinyorg/notes-app/issues/{}", &[12, 10]),
+        links: each("{root}/tinyorg/notes-app/issues/{}", &[12, 10]),
         malformed: json_faults(OBJECT_NOT_LIST),
         page: (error_500("api/v1/repos/tinyorg/notes-app/issues/42"), "/issues/42", None),
         synthetic: None,

@@ -5,8 +5,10 @@
 
 mod common;
 
-use bugimporters_core::{load_config_str, ConfigFormat};
-use bugimporters_hostdb::{HostDb, ImportOptions, ImportSource, ImportSummary, TrackerEdit};
+use bugimporters_core::{load_config_str, ConfigFormat, Query};
+use bugimporters_hostdb::{
+    tracker_from_args, HostDb, ImportOptions, ImportSource, ImportSummary, TrackerEdit,
+};
 use common::{bug_line, registry, TestDb};
 use serde_json::json;
 
@@ -170,7 +172,49 @@ async fn a_moved_tracker_keeps_its_held_bugs(tdb: &TestDb) {
     db.close().await;
 }
 
+async fn customs_refuses_passwords_in_urls(tdb: &TestDb) {
+    let db = setup(tdb).await;
+    let reg = registry();
+    let refused = |e: bugimporters_hostdb::Error| {
+        let e = e.to_string();
+        assert!(!e.contains("S3cret") && !e.contains("bob"), "{e}");
+        assert!(e.contains("secrets") && e.contains("_env"), "{e}");
+    };
+    let config = tracker_from_args(
+        "trac",
+        "pw",
+        Some("http://bob:S3cret@host.example/trac/"),
+        &[],
+        &[],
+    )
+    .unwrap();
+    refused(db.add_tracker(&reg, &config, None).await.unwrap_err());
+    let query = Query::new("http://bob:S3cret@legit.example/trac/query?format=csv");
+    refused(db.add_query(&reg, "legit", &query).await.unwrap_err());
+    let mut edit = TrackerEdit::default();
+    edit.set = vec![(
+        "api_url".into(),
+        json!("https://bob:S3cret@ghe.example/api/v3"),
+    )];
+    refused(db.edit_tracker(&reg, "attacker", &edit).await.unwrap_err());
+    let text = "- {tracker_name: pw2, bugimporter: trac, base_url: 'http://bob:S3cret@h.example/'}";
+    let report = db
+        .load_config_text(&reg, text, ConfigFormat::Yaml)
+        .await
+        .unwrap();
+    assert_eq!(report.failures.len(), 1);
+    assert!(
+        !report.failures[0].contains("S3cret"),
+        "{:?}",
+        report.failures
+    );
+    assert!(db.tracker("pw").await.unwrap().is_none());
+    assert!(db.tracker("pw2").await.unwrap().is_none());
+    db.close().await;
+}
+
 on_all_backends!(
+    customs_refuses_passwords_in_urls,
     take_over_is_rejected_and_the_bug_is_unchanged,
     script_and_password_links_are_never_stored,
     a_moved_tracker_keeps_its_held_bugs,

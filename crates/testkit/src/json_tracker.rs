@@ -9,8 +9,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use bugimporters_core::{
-    BuildContext, Error, ImportContext, Importer, ImporterFactory, ParseFormat, ParseFormatKind,
-    ParseInput, ParseOutput, ParsedBug, Registry, TrackerConfig,
+    BuildContext, Error, ImportContext, Importer, ImporterFactory, LinkScope, ParseFormat,
+    ParseFormatKind, ParseInput, ParseOutput, ParsedBug, Registry, TrackerConfig,
 };
 use futures::StreamExt;
 use serde::Deserialize;
@@ -44,6 +44,21 @@ impl ImporterFactory for JsonTrackerFactory {
         Ok(Arc::new(JsonTrackerImporter {
             config: cx.config.clone(),
         }))
+    }
+
+    /// Everything under `base_url` when set, and on the hosts of the queries (a test
+    /// tracker's bugs live beside its query pages).
+    fn link_scope(&self, config: &TrackerConfig) -> Result<LinkScope, Error> {
+        let mut scope = LinkScope::none();
+        if !config.base_url.trim().is_empty() {
+            scope = scope.with(config.base_url_with_slash()?.as_str())?;
+        }
+        for q in &config.queries {
+            let url = bugimporters_core::check_http_url(&q.url)?;
+            let root = url.join("/").map_err(|e| Error::config(e.to_string()))?;
+            scope = scope.with(root.as_str())?;
+        }
+        Ok(scope)
     }
 
     fn parse_formats(&self) -> Vec<ParseFormat> {
