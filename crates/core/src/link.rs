@@ -142,7 +142,7 @@ fn path_under(path: &str, prefix: &str, ignore_case: bool) -> bool {
     }
 }
 
-/// At most [`QUOTE_MAX`] characters of `text` with userinfo redacted, `...` and the length
+/// At most 200 characters of `text` with userinfo redacted, `...` and the length
 /// appended when cut: what messages and reports show of an untrusted URL.
 pub fn bounded_url(text: &str) -> String {
     let shown = redact_userinfo(text);
