@@ -1,6 +1,9 @@
 //! Command-line arguments.
 
 use std::path::PathBuf;
+use std::time::Duration;
+
+use bugimporters_core::fetch::{FetchConfig, NetworkPolicy};
 
 use clap::{Args, Parser, Subcommand};
 
@@ -62,35 +65,9 @@ pub struct CrawlArgs {
     /// Trackers crawled at once.
     #[arg(long, default_value_t = 32)]
     pub concurrency: usize,
-    /// Requests in flight per host.
-    #[arg(long, default_value_t = 4)]
-    pub per_host: usize,
-    /// Seconds between the starts of two requests to one host.
-    #[arg(long, default_value_t = 0.0)]
-    pub delay: f64,
-    /// Retries of a temporary failure (5xx, 429, timeouts, resets).
-    #[arg(long, default_value_t = 4)]
-    pub retries: u32,
-    /// Longest wait honoured for Retry-After or a rate-limit reset, in seconds.
-    #[arg(long, default_value_t = 300)]
-    pub max_wait: u64,
-    /// Timeout of one request attempt, body included, in seconds.
-    #[arg(long, default_value_t = 120)]
-    pub timeout: u64,
-    /// Largest response body accepted, in MiB.
-    #[arg(long, default_value_t = 64)]
-    pub max_body_mib: u64,
-    /// Low-speed limit in bytes/s (0 = off): an attempt bringing less than this over
-    /// --speed-time seconds is aborted and retried as a temporary failure.
-    #[arg(long, value_name = "BYTES_PER_S", default_value_t = 1024)]
-    pub speed_limit: u64,
-    /// Window of --speed-limit, in seconds (the response head must come within twice this).
-    #[arg(long, value_name = "SECONDS", default_value_t = 15)]
-    pub speed_time: u64,
-    /// Consecutive failed attempts to one host after which its remaining requests of the run
-    /// fail fast (circuit breaker; 0 = off).
-    #[arg(long, value_name = "N", default_value_t = 16)]
-    pub max_host_failures: u32,
+    /// Politeness, limits and network policy of the fetch layer.
+    #[command(flatten)]
+    pub fetch: FetchArgs,
     /// Per-tracker deadline in seconds: a tracker still running is abandoned (its records so
     /// far kept, no deletions written, the reason in the report).
     #[arg(long, value_name = "SECONDS", default_value_t = 3600)]
@@ -104,12 +81,6 @@ pub struct CrawlArgs {
     /// Use this time as `last_polled` (UTC), for reproducible output.
     #[arg(long, value_name = "TIMESTAMP")]
     pub now: Option<String>,
-    /// Allow requests to loopback, private and link-local addresses.
-    #[arg(long)]
-    pub allow_private_networks: bool,
-    /// Allow one address range even if private, e.g. 127.0.0.0/8 (repeatable).
-    #[arg(long, value_name = "CIDR")]
-    pub allow_network: Vec<ipnet::IpNet>,
     /// Write the run report (JSON) here.
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
@@ -154,4 +125,69 @@ pub struct ParseArgs {
     pub list_formats: bool,
     /// The saved responses, in the order the format expects.
     pub files: Vec<PathBuf>,
+}
+
+/// The fetch layer's flags, the same for `crawl` and `serve`: politeness, retries, limits and
+/// which networks may be reached.
+#[derive(Debug, Args)]
+pub struct FetchArgs {
+    /// Requests in flight per host.
+    #[arg(long, default_value_t = 4)]
+    pub per_host: usize,
+    /// Seconds between the starts of two requests to one host.
+    #[arg(long, default_value_t = 0.0)]
+    pub delay: f64,
+    /// Retries of a temporary failure (5xx, 429, timeouts, resets).
+    #[arg(long, default_value_t = 4)]
+    pub retries: u32,
+    /// Longest wait honoured for Retry-After or a rate-limit reset, in seconds.
+    #[arg(long, default_value_t = 300)]
+    pub max_wait: u64,
+    /// Timeout of one request attempt, body included, in seconds.
+    #[arg(long, default_value_t = 120)]
+    pub timeout: u64,
+    /// Largest response body accepted, in MiB.
+    #[arg(long, default_value_t = 64)]
+    pub max_body_mib: u64,
+    /// Low-speed limit in bytes/s (0 = off): an attempt bringing less than this over
+    /// --speed-time seconds is aborted and retried as a temporary failure.
+    #[arg(long, value_name = "BYTES_PER_S", default_value_t = 1024)]
+    pub speed_limit: u64,
+    /// Window of --speed-limit, in seconds (the response head must come within twice this).
+    #[arg(long, value_name = "SECONDS", default_value_t = 15)]
+    pub speed_time: u64,
+    /// Consecutive failed attempts to one host after which its remaining requests of the run
+    /// fail fast (circuit breaker; 0 = off).
+    #[arg(long, value_name = "N", default_value_t = 16)]
+    pub max_host_failures: u32,
+    /// Allow requests to loopback, private and link-local addresses.
+    #[arg(long)]
+    pub allow_private_networks: bool,
+    /// Allow one address range even if private, e.g. 127.0.0.0/8 (repeatable).
+    #[arg(long, value_name = "CIDR")]
+    pub allow_network: Vec<ipnet::IpNet>,
+}
+
+impl FetchArgs {
+    /// The fetch settings these flags give (record/replay are `crawl`'s own).
+    pub fn fetch_config(&self) -> Result<FetchConfig, String> {
+        if !(self.delay.is_finite() && self.delay >= 0.0) {
+            return Err("--delay must be a non-negative number of seconds".to_owned());
+        }
+        let mut fetch = FetchConfig::default();
+        fetch.per_host_limit = self.per_host.max(1);
+        fetch.delay = Duration::from_secs_f64(self.delay);
+        fetch.retries = self.retries;
+        fetch.max_wait = Duration::from_secs(self.max_wait);
+        fetch.timeout = Duration::from_secs(self.timeout.max(1));
+        fetch.max_body_bytes = self.max_body_mib.saturating_mul(1024 * 1024);
+        fetch.speed_limit = self.speed_limit;
+        fetch.speed_time = Duration::from_secs(self.speed_time);
+        fetch.breaker_threshold = self.max_host_failures;
+        fetch.network = NetworkPolicy {
+            allow_private: self.allow_private_networks,
+            allowed: self.allow_network.clone(),
+        };
+        Ok(fetch)
+    }
 }

@@ -5,7 +5,6 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
-use bugimporters_core::fetch::{FetchConfig, NetworkPolicy};
 use bugimporters_core::{time, ParseInput, ParseOutput};
 use bugimporters_crawl::{CrawlOptions, JsonLinesWriter};
 
@@ -116,25 +115,12 @@ async fn crawl(
         Ok(n) => n,
         Err(e) => return unusable(e),
     };
-    if !(args.delay.is_finite() && args.delay >= 0.0) {
-        return unusable("--delay must be a non-negative number of seconds");
-    }
-    let mut fetch = FetchConfig::default();
-    fetch.per_host_limit = args.per_host.max(1);
-    fetch.delay = Duration::from_secs_f64(args.delay);
-    fetch.retries = args.retries;
-    fetch.max_wait = Duration::from_secs(args.max_wait);
-    fetch.timeout = Duration::from_secs(args.timeout.max(1));
-    fetch.max_body_bytes = args.max_body_mib.saturating_mul(1024 * 1024);
-    fetch.speed_limit = args.speed_limit;
-    fetch.speed_time = Duration::from_secs(args.speed_time);
-    fetch.breaker_threshold = args.max_host_failures;
+    let mut fetch = match args.fetch.fetch_config() {
+        Ok(f) => f,
+        Err(e) => return unusable(e),
+    };
     fetch.record_dir = args.record.clone();
     fetch.replay_dir = args.replay.clone();
-    fetch.network = NetworkPolicy {
-        allow_private: args.allow_private_networks,
-        allowed: args.allow_network.clone(),
-    };
     let mut options = CrawlOptions::default();
     options.concurrency = args.concurrency.max(1);
     options.fetch = fetch;

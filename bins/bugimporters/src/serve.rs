@@ -6,7 +6,6 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bugimporters_core::fetch::{FetchConfig, NetworkPolicy};
 use bugimporters_hostdb::{HostDb, DEFAULT_DATABASE_URL};
 use bugimporters_service::{Service, ServiceConfig};
 use clap::Args;
@@ -47,30 +46,10 @@ pub struct ServeArgs {
     /// This process's name in leases and `customs status` (default HOST:PID).
     #[arg(long)]
     pub worker_id: Option<String>,
-    /// Requests in flight per host (shared by every run of this process).
-    #[arg(long, default_value_t = 4)]
-    pub per_host: usize,
-    /// Seconds between the starts of two requests to one host.
-    #[arg(long, default_value_t = 0.0)]
-    pub delay: f64,
-    /// Retries of a temporary failure (5xx, 429, timeouts, resets).
-    #[arg(long, default_value_t = 4)]
-    pub retries: u32,
-    /// Longest wait honoured for Retry-After or a rate-limit reset, in seconds.
-    #[arg(long, default_value_t = 300)]
-    pub max_wait: u64,
-    /// Timeout of one request attempt, body included, in seconds.
-    #[arg(long, default_value_t = 120)]
-    pub timeout: u64,
-    /// Largest response body accepted, in MiB.
-    #[arg(long, default_value_t = 64)]
-    pub max_body_mib: u64,
-    /// Allow requests to loopback, private and link-local addresses.
-    #[arg(long)]
-    pub allow_private_networks: bool,
-    /// Allow one address range even if private, e.g. 127.0.0.0/8 (repeatable).
-    #[arg(long, value_name = "CIDR")]
-    pub allow_network: Vec<ipnet::IpNet>,
+    /// The fetch layer's flags, as for `crawl` (limits are shared by every run of this
+    /// process).
+    #[command(flatten)]
+    pub fetch: crate::cli::FetchArgs,
 }
 
 /// A duration: `0`, seconds (`30`), or a number and a unit (`90s`, `5m`, `1h`, `7d`, `1w`).
@@ -93,23 +72,10 @@ fn interval(text: &str) -> Result<Duration, String> {
 }
 
 fn config(args: &ServeArgs) -> anyhow::Result<ServiceConfig> {
-    if !(args.delay.is_finite() && args.delay >= 0.0) {
-        anyhow::bail!("--delay must be a non-negative number of seconds");
-    }
     if !(args.poll.is_finite() && args.poll > 0.0) {
         anyhow::bail!("--poll must be a positive number of seconds");
     }
-    let mut fetch = FetchConfig::default();
-    fetch.per_host_limit = args.per_host.max(1);
-    fetch.delay = Duration::from_secs_f64(args.delay);
-    fetch.retries = args.retries;
-    fetch.max_wait = Duration::from_secs(args.max_wait);
-    fetch.timeout = Duration::from_secs(args.timeout.max(1));
-    fetch.max_body_bytes = args.max_body_mib.saturating_mul(1024 * 1024);
-    fetch.network = NetworkPolicy {
-        allow_private: args.allow_private_networks,
-        allowed: args.allow_network.clone(),
-    };
+    let fetch = args.fetch.fetch_config().map_err(anyhow::Error::msg)?;
     let mut c = ServiceConfig::default();
     c.workers = args.workers.max(1);
     if let Some(dir) = &args.spool {

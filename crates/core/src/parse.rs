@@ -4,7 +4,9 @@
 //! nested `<div>` took seconds, 1 MB minutes, with `html5ever`). Parsed on the runtime's
 //! worker threads, one such page starved every other tracker of the run. So:
 //!
-//! * every tracker runs its CPU-heavy parse calls (HTML, XML, CSV and JSON pages) through
+//! * the crawl runs every tracker as a task of its own, so a tracker busy parsing holds at most
+//!   one worker thread, never the other trackers (`crates/crawl/tests/isolation.rs`);
+//! * the HTML, XML and CSV trackers (Trac, Bugzilla, Roundup) run their parse calls through
 //!   [`blocking`]: a bounded pool ([`pool_size`] threads of tokio's blocking pool at once) with a
 //!   deadline ([`PARSE_DEADLINE`]) after which the awaiting importer gets an [`Error::Parse`]
 //!   and goes on (the abandoned parse finishes in the background, holding its slot, so the

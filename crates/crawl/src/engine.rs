@@ -361,10 +361,24 @@ async fn run_tracker(
         ctx.resuming(written)
     };
     tracing::info!(tracker = %name, kind = built.kind, queries = config.queries.len(), existing = config.existing_bug_urls.len(), "crawl started");
-    let work = run_entry_points(built.importer.as_ref(), &ctx, &config.existing_bug_urls);
-    let (ok, abandoned) = match tokio::time::timeout(deadline, work).await {
-        Ok(ok) => (ok, None),
+    // Each tracker runs as a task of its own, so that a tracker busy parsing a large page
+    // holds one worker thread of the runtime, never the other trackers of the crawl.
+    let ctx = Arc::new(ctx);
+    let mut work = tokio::spawn(run_entry_points(
+        built.importer.clone(),
+        ctx.clone(),
+        config.existing_bug_urls.clone(),
+    ));
+    let (ok, abandoned) = match tokio::time::timeout(deadline, &mut work).await {
+        Ok(Ok(ok)) => (ok, None),
+        Ok(Err(join)) => {
+            tracing::error!(tracker = %name, error = %join, "the importer panicked");
+            ctx.report_error(Error::config(format!("the importer failed: {join}")));
+            (false, None)
+        }
         Err(_) => {
+            work.abort();
+            let _ = work.await;
             let e = Error::TrackerDeadline {
                 limit_s: deadline.as_secs(),
             };
@@ -401,17 +415,17 @@ async fn run_tracker(
 
 /// Runs both entry points of an importer; `false` when one of them failed (reported).
 async fn run_entry_points(
-    importer: &dyn bugimporters_core::Importer,
-    ctx: &ImportContext,
-    existing: &[String],
+    importer: Arc<dyn bugimporters_core::Importer>,
+    ctx: Arc<ImportContext>,
+    existing: Vec<String>,
 ) -> bool {
     let mut ok = true;
-    if let Err(e) = importer.process_queries(ctx).await {
+    if let Err(e) = importer.process_queries(&ctx).await {
         ok = false;
         ctx.report_error(e);
     }
     if !existing.is_empty() {
-        if let Err(e) = importer.process_existing_bugs(ctx, existing).await {
+        if let Err(e) = importer.process_existing_bugs(&ctx, &existing).await {
             ok = false;
             ctx.report_error(e);
         }
