@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use bugimporters_core::{
-    load_config_str, BuildContext, ConfigFormat, Error, ImportContext, Importer,
-    ImporterFactory, ParsedBug, Registry,
+    load_config_str, BuildContext, ConfigFormat, Error, ImportContext, Importer, ImporterFactory,
+    ParsedBug, Registry,
 };
 use bugimporters_crawl::{run_crawl, CrawlOptions, VecSink};
 
@@ -27,9 +27,8 @@ impl Importer for Pair {
         if self.name == "Busy" {
             let rx = self.rx.lock().unwrap().take().expect("one Busy run");
             // Synchronous, like a parser: no await while it waits.
-            rx.recv_timeout(Duration::from_secs(10)).map_err(|_| {
-                Error::config("Quick never ran while Busy held its thread")
-            })?;
+            rx.recv_timeout(Duration::from_secs(10))
+                .map_err(|_| Error::config("Quick never ran while Busy held its thread"))?;
         } else {
             self.tx.send(()).unwrap();
         }
