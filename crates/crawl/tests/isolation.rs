@@ -30,7 +30,8 @@ impl Importer for Pair {
             rx.recv_timeout(Duration::from_secs(10))
                 .map_err(|_| Error::config("Quick never ran while Busy held its thread"))?;
         } else {
-            self.tx.send(()).unwrap();
+            // Busy may have given up already (the failure this test is about).
+            let _ = self.tx.send(());
         }
         let link = format!("http://t.test/{}/1", self.name);
         ctx.emit(ParsedBug::new(link)).await
