@@ -299,10 +299,7 @@ async fn held_bugs_404_and_private_are_deletions() {
     assert_eq!(requests(&server).await.len(), 3);
 }
 
-// Multi-threaded: wiremock's `Drop` blocks the test thread until it can read the server's
-// state, and on a current-thread runtime a task of this runtime that still held that state
-// could then never run (seen hanging 1 run in ~30 under load; 0 in 60 with two workers).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn many_held_bugs_are_refreshed_from_one_listing() {
     let server = MockServer::start().await;
     let base = server.uri();
@@ -365,6 +362,11 @@ async fn many_held_bugs_are_refreshed_from_one_listing() {
         4,
         "two pages, then #119 and #120"
     );
+    // This test mounts no `expect`, so wiremock's `Drop` (a blocking `verify` of the server
+    // state) has nothing to check; it hung here 1 run in ~30 (gdb: the test thread waiting
+    // for the state's read lock in `MockServer::drop`, on a current-thread and on a
+    // multi-threaded runtime alike). The server is left to the end of the test process.
+    std::mem::forget(server);
 }
 
 #[tokio::test]
