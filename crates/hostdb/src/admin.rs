@@ -141,6 +141,7 @@ pub(crate) fn check_tracker(registry: &Registry, config: &TrackerConfig) -> Resu
     // Keys of the service (`refresh_interval`): checked here, unknown to the tracker types.
     unknown.retain(|k| !crate::schedule::SERVICE_KEYS.contains(&k.as_str()));
     crate::schedule::refresh_interval(config)?;
+    crate::webhooks::check_secret_env(config)?;
     if !unknown.is_empty() {
         let known: Vec<&str> = keys.iter().map(|k| k.name).collect();
         return Err(invalid(format!(

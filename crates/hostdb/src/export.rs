@@ -277,6 +277,23 @@ impl HostDb {
         Ok(out)
     }
 
+    /// The crawl record that refreshes only `links` of the tracker `name` (a webhook's hint):
+    /// its record as [`HostDb::export_configs`] writes it, with no queries, no
+    /// `get_older_bug_data` (nor `bugs_last_polled`) and `links` as `existing_bug_urls`, so
+    /// that the importer asks the tracker for each of those issues and nothing else (crawl it
+    /// with `existing_only`). An error when there is no such tracker.
+    pub async fn export_refresh(&self, name: &str, links: &[String]) -> Result<Map<String, Value>> {
+        let record = self
+            .tracker(name)
+            .await?
+            .ok_or_else(|| Error::NoSuchTracker(name.to_owned()))?;
+        let mut m = record_to_map(&record, links.to_vec())?;
+        m.insert("queries".into(), Value::Array(Vec::new()));
+        m.insert("get_older_bug_data".into(), Value::Null);
+        m.remove(BUGS_LAST_POLLED);
+        Ok(m)
+    }
+
     /// The oldest `last_polled` of the bugs of `tracker`, if it has any.
     pub async fn oldest_poll(&self, tracker: &str) -> Result<Option<NaiveDateTime>> {
         Ok(self.tracker(tracker).await?.and_then(|r| r.oldest_bug_poll))

@@ -19,6 +19,8 @@
 //!   machines at once (the `import-results` binary);
 //! * [`schedule`]: the service's schedule and leases (`bugimporters serve`, `customs refresh`,
 //!   `customs status`).
+//! * [`webhooks`]: signed webhook deliveries and the queue of single-issue refreshes they ask
+//!   for (`bugimporters serve`'s `POST /hooks/FORGE`).
 //!
 //! Nothing here does HTTP.
 //!
@@ -66,6 +68,7 @@ mod export;
 mod import;
 mod read;
 pub mod schedule;
+pub mod webhooks;
 mod yaml11;
 
 use chrono::NaiveDateTime;

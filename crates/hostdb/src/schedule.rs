@@ -38,7 +38,7 @@ use crate::{Backend, Error, HostDb, Result};
 /// the crawler: `export-config` leaves it out.
 pub const REFRESH_INTERVAL: &str = "refresh_interval";
 /// Tracker keys that only the service reads; accepted by `customs`, never exported.
-pub const SERVICE_KEYS: &[&str] = &[REFRESH_INTERVAL];
+pub const SERVICE_KEYS: &[&str] = &[REFRESH_INTERVAL, crate::webhooks::WEBHOOK_SECRET_ENV];
 /// The refresh interval of a tracker without the key: one day.
 pub const DEFAULT_REFRESH_SECS: i64 = 86_400;
 /// The shortest refresh interval accepted: one minute.
