@@ -47,6 +47,9 @@ pub struct CrawlOptions {
     /// Per-tracker deadline (`--tracker-timeout`): a tracker still running after it is
     /// abandoned; its records so far are kept, none of its deletions is written.
     pub tracker_timeout: Duration,
+    /// Only the refresh of each record's `existing_bug_urls`: no query is run (what
+    /// `bugimporters serve` does for a webhook's single-issue refresh).
+    pub existing_only: bool,
 }
 
 /// Default of [`CrawlOptions::tracker_timeout`]: one hour.
@@ -66,6 +69,7 @@ impl Default for CrawlOptions {
             skip: HashSet::new(),
             resume_written: HashMap::new(),
             tracker_timeout: DEFAULT_TRACKER_TIMEOUT,
+            existing_only: false,
         }
     }
 }
@@ -207,6 +211,7 @@ pub async fn run_crawl_with_client<S: BugSink + 'static>(
             let import_options = import_options.clone();
             let progress = progress.clone();
             let deadline = options.tracker_timeout;
+            let existing_only = options.existing_only;
             async move {
                 let report = run_one(
                     registry,
@@ -218,6 +223,7 @@ pub async fn run_crawl_with_client<S: BugSink + 'static>(
                         options: import_options,
                         written,
                         deadline,
+                        existing_only,
                     },
                 )
                 .await;
@@ -275,6 +281,7 @@ struct Setup {
     options: ImportOptions,
     written: HashSet<String>,
     deadline: Duration,
+    existing_only: bool,
 }
 
 async fn run_one(
@@ -306,6 +313,7 @@ async fn run_tracker(
         options,
         written,
         deadline,
+        existing_only,
     } = setup;
     let started = Instant::now();
     let config = match config {
@@ -368,6 +376,7 @@ async fn run_tracker(
         built.importer.clone(),
         ctx.clone(),
         config.existing_bug_urls.clone(),
+        existing_only,
     ));
     let (ok, abandoned) = match tokio::time::timeout(deadline, &mut work).await {
         Ok(Ok(ok)) => (ok, None),
@@ -413,14 +422,18 @@ async fn run_tracker(
     }
 }
 
-/// Runs both entry points of an importer; `false` when one of them failed (reported).
+/// Runs both entry points of an importer (only the refresh of `existing` with
+/// `existing_only`); `false` when one of them failed (reported).
 async fn run_entry_points(
     importer: Arc<dyn bugimporters_core::Importer>,
     ctx: Arc<ImportContext>,
     existing: Vec<String>,
+    existing_only: bool,
 ) -> bool {
     let mut ok = true;
-    if let Err(e) = importer.process_queries(&ctx).await {
+    if existing_only {
+        // Nothing to do but the refresh.
+    } else if let Err(e) = importer.process_queries(&ctx).await {
         ok = false;
         ctx.report_error(e);
     }

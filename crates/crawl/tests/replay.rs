@@ -104,3 +104,34 @@ async fn tracker_filter_and_shards() {
     names.sort();
     assert_eq!(names, ["Flaky", "Main", "Other", "Unknown type"]);
 }
+
+/// `existing_only` (a webhook's refresh in `bugimporters serve`): no query runs; only the
+/// held links are asked for, each on its own.
+#[tokio::test]
+async fn existing_only_skips_the_queries() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("bugs.jsonl");
+    let configs = load_config_file(&fixtures().join("config.yaml")).unwrap();
+    let writer = JsonLinesWriter::create(&out).unwrap();
+    let mut options = options();
+    options.only = vec!["Main".to_owned()];
+    options.existing_only = true;
+    let report = run_crawl(&registry(), configs, options, writer)
+        .await
+        .unwrap();
+    let links: BTreeSet<String> = std::fs::read_to_string(&out)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            v["canonical_bug_link"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    // bug/1 and bug/3, which only the query names, are not there; bug/2 is, fetched alone.
+    let want: BTreeSet<String> = ["http://tracker.test/bug/2", "http://tracker.test/bug/9"]
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(links, want);
+    assert_eq!(report.trackers[0].requests, 3, "{:?}", report.trackers[0]);
+}
