@@ -384,6 +384,21 @@ impl SyntheticServer {
         })
     }
 
+    /// Gives the live bug `id` the title `title`, modified at `at`. `false`: no such bug.
+    pub fn set_title(&self, id: u64, title: &str, at: NaiveDateTime) -> bool {
+        let Ok(mut bugs) = self.shared.bugs.write() else {
+            return false;
+        };
+        match bugs.iter_mut().flatten().find(|b| b.id == id) {
+            Some(b) => {
+                b.title = title.to_owned();
+                b.modified = at;
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Closes the first `k` open bugs with an id divisible by `step`. Returns their ids.
     pub fn close(&self, k: usize, step: u64, at: NaiveDateTime) -> Vec<u64> {
         let mut done = Vec::new();
