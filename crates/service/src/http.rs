@@ -12,12 +12,14 @@ use axum::{Json, Router};
 use crate::Service;
 
 impl Service {
-    /// The service's routes (`GET /healthz`, `GET /metrics`), with the service as state.
+    /// The service's routes (`GET /healthz`, `GET /metrics`, `POST /hooks/{github,gitlab,gitea}`),
+    /// with the service as state.
     pub fn router(&self) -> Router {
         Router::new()
             .route("/healthz", get(healthz))
             .route("/metrics", get(metrics))
             .with_state(self.clone())
+            .merge(self.hook_routes())
     }
 
     /// Whether the scheduler made a pass recently: within three poll intervals (at least

@@ -19,7 +19,10 @@
 //! * any number of processes share one PostgreSQL or MariaDB through leases; SQLite serves
 //!   one process ([`instance_lock`]);
 //! * one HTTP server ([`Service::router`]: `/healthz`, `/metrics`) that later features
-//!   (webhooks, events, web pages) extend by merging their own routes.
+//!   (webhooks, events, web pages) extend by merging their own routes;
+//! * signed webhooks (`POST /hooks/github`, `/hooks/gitlab`, `/hooks/gitea`): a verified issue
+//!   event queues a refresh of that one issue in the database, run under a lease by whichever
+//!   process takes it, through the same export → crawl → spool → import path.
 //!
 //! ## Example
 //!
@@ -39,6 +42,7 @@
 
 #![deny(missing_docs)]
 
+mod hooks;
 mod http;
 mod lock;
 mod metrics;
@@ -56,6 +60,11 @@ use bugimporters_core::Registry;
 use bugimporters_hostdb::schedule::{Clock, SystemClock};
 use bugimporters_hostdb::HostDb;
 
+pub use hooks::verify::{github_signature, hex_hmac};
+pub use hooks::{
+    EnvSecrets, FixedSecrets, WebhookSecrets, DEFAULT_MAX_BODY, DEFAULT_SECRET_ENV,
+    DELIVERY_RETENTION_DAYS, WEBHOOK_SECRET_ENV,
+};
 pub use lock::{instance_lock, InstanceLock};
 pub use metrics::Metrics;
 pub use scheduler::{shutdown_on_signals, OnceSummary, Shutdown};
@@ -112,6 +121,8 @@ pub struct ServiceConfig {
     pub fetch: FetchConfig,
     /// This process's name in leases and `customs status` (default `host:pid`).
     pub worker_id: String,
+    /// The largest webhook body accepted, in bytes (larger: 413).
+    pub webhook_max_body: usize,
 }
 
 impl Default for ServiceConfig {
@@ -127,6 +138,7 @@ impl Default for ServiceConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             fetch: FetchConfig::default(),
             worker_id: worker_id(),
+            webhook_max_body: DEFAULT_MAX_BODY,
         }
     }
 }
@@ -160,6 +172,8 @@ struct Inner {
     /// The scheduler's last pass, in Unix milliseconds of the service's clock (for
     /// `/healthz`; 0: none yet).
     last_tick: std::sync::atomic::AtomicI64,
+    /// Webhook secrets and the refresher's bell.
+    hooks: hooks::HookState,
 }
 
 impl Service {
@@ -186,6 +200,7 @@ impl Service {
                 client,
                 metrics: Metrics::new(),
                 last_tick: std::sync::atomic::AtomicI64::new(0),
+                hooks: hooks::HookState::default(),
             }),
         })
     }

@@ -4,26 +4,26 @@ use std::sync::atomic::AtomicI64;
 use std::sync::Mutex;
 
 use bugimporters_hostdb::QueueStats;
-use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct Outcome {
-    outcome: String,
-}
+/// The labels of one series: fixed names, values from a closed list (outcomes, changes,
+/// states, forges), so that a family's series are few and known.
+type Labels = Vec<(&'static str, &'static str)>;
 
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct Change {
-    change: String,
-}
+/// A family of series told apart by [`Labels`].
+type ByLabels<M> = Family<Labels, M>;
 
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct State {
-    state: String,
+/// The series of `family` with `labels`, created on first use, handed to `f`.
+fn series<M, R>(
+    family: &ByLabels<M>,
+    labels: &[(&'static str, &'static str)],
+    f: impl FnOnce(&M) -> R,
+) -> R {
+    f(&family.get_or_create(&labels.to_vec()))
 }
 
 /// Counters and gauges of one process. Names start with `bugimporters_`; counters end in
@@ -32,13 +32,16 @@ struct State {
 pub struct Metrics {
     registry: Mutex<Registry>,
     runs_started: Counter,
-    runs_finished: Family<Outcome, Counter>,
-    bugs: Family<Change, Counter>,
+    runs_finished: ByLabels<Counter>,
+    bugs: ByLabels<Counter>,
     requests: Counter,
     run_duration: Histogram,
     lease_takeovers: Counter,
     queue_lag: Gauge<f64, std::sync::atomic::AtomicU64>,
-    trackers: Family<State, Gauge<i64, AtomicI64>>,
+    trackers: ByLabels<Gauge<i64, AtomicI64>>,
+    hook_deliveries: ByLabels<Counter>,
+    hook_refreshes: ByLabels<Counter>,
+    hook_refresh_wait: Histogram,
 }
 
 impl Default for Metrics {
@@ -61,6 +64,9 @@ impl Metrics {
             lease_takeovers: Counter::default(),
             queue_lag: Gauge::default(),
             trackers: Family::default(),
+            hook_deliveries: Family::default(),
+            hook_refreshes: Family::default(),
+            hook_refresh_wait: Histogram::new(exponential_buckets(0.01, 2.0, 16)),
         };
         r.register(
             "runs_started",
@@ -98,6 +104,21 @@ impl Metrics {
             "Trackers by state (due, running, failing: backing off, idle), over all processes",
             m.trackers.clone(),
         );
+        r.register(
+            "webhook_deliveries",
+            "Webhook deliveries, by forge and outcome (queued, duplicate, ignored: not an issue event, unknown_repository, unauthorized, bad_request, too_large, unsupported_media_type, error)",
+            m.hook_deliveries.clone(),
+        );
+        r.register(
+            "webhook_refreshes",
+            "Issue refreshes queued by webhooks and run by this process, by outcome (ok, failed, lost: the lease was taken by another process)",
+            m.hook_refreshes.clone(),
+        );
+        r.register(
+            "webhook_refresh_wait_seconds",
+            "From a webhook's delivery (the oldest one a refresh serves) to the refresh's import",
+            m.hook_refresh_wait.clone(),
+        );
         *m.registry.lock().unwrap_or_else(|e| e.into_inner()) = r;
         m
     }
@@ -109,12 +130,8 @@ impl Metrics {
         }
     }
 
-    pub(crate) fn run_finished(&self, outcome: &str, seconds: f64, requests: u64) {
-        self.runs_finished
-            .get_or_create(&Outcome {
-                outcome: outcome.to_owned(),
-            })
-            .inc();
+    pub(crate) fn run_finished(&self, outcome: &'static str, seconds: f64, requests: u64) {
+        series(&self.runs_finished, &[("outcome", outcome)], Counter::inc);
         self.run_duration.observe(seconds);
         self.requests.inc_by(requests);
     }
@@ -127,11 +144,7 @@ impl Metrics {
             ("deleted", summary.deleted),
             ("rejected", summary.rejected),
         ] {
-            self.bugs
-                .get_or_create(&Change {
-                    change: change.to_owned(),
-                })
-                .inc_by(n);
+            series(&self.bugs, &[("change", change)], |c| c.inc_by(n));
         }
     }
 
@@ -147,12 +160,21 @@ impl Metrics {
             ("failing", stats.failing),
             ("idle", idle.max(0)),
         ] {
-            self.trackers
-                .get_or_create(&State {
-                    state: state.to_owned(),
-                })
-                .set(n);
+            series(&self.trackers, &[("state", state)], |g| g.set(n));
         }
+    }
+
+    pub(crate) fn hook(&self, forge: &'static str, outcome: &'static str) {
+        series(
+            &self.hook_deliveries,
+            &[("forge", forge), ("outcome", outcome)],
+            Counter::inc,
+        );
+    }
+
+    pub(crate) fn hook_refresh(&self, outcome: &'static str, waited_seconds: f64) {
+        series(&self.hook_refreshes, &[("outcome", outcome)], Counter::inc);
+        self.hook_refresh_wait.observe(waited_seconds);
     }
 
     /// The metrics in the Prometheus (OpenMetrics) text format.

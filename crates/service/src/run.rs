@@ -169,7 +169,7 @@ impl Service {
 
     /// `import-results SPOOL`: the one place the service calls the importer, with the
     /// service's tracker registry so that link ownership is checked as `import-results` does.
-    async fn import_spool(&self, path: &Path) -> Result<ImportSummary> {
+    pub(crate) async fn import_spool(&self, path: &Path) -> Result<ImportSummary> {
         Ok(self
             .db()
             .import(

@@ -60,7 +60,7 @@ impl Shutdown {
         *self.rx.borrow()
     }
 
-    async fn wait(&mut self) {
+    pub(crate) async fn wait(&mut self) {
         let _ = self.rx.wait_for(|s| *s).await;
     }
 }
@@ -184,7 +184,12 @@ impl Service {
                 .with_graceful_shutdown(async move { http_stop.wait().await })
                 .await
         });
+        let refresher = {
+            let (service, stop) = (self.clone(), shutdown.clone());
+            tokio::spawn(async move { service.refresh_loop(stop).await })
+        };
         let summary = self.schedule_loop(shutdown).await;
+        let _ = refresher.await;
         let _ = http.await;
         summary
     }
