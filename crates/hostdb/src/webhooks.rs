@@ -36,6 +36,15 @@ pub const DEFAULT_SECRET_ENV: &str = "BUGIMPORTERS_WEBHOOK_SECRET";
 /// The longest issue link queued (the MariaDB key's limit); longer ones are refused.
 pub const LINK_MAX: usize = 760;
 
+/// Rows named in one statement by [`HostDb::lease_refreshes`] and
+/// [`HostDb::finish_refreshes`].
+const KEYS_PER_STATEMENT: usize = 64;
+
+/// `(tracker_id = ? AND link = ?) OR …`, `n` times.
+fn key_filter(n: usize) -> String {
+    vec!["(tracker_id = ? AND link = ?)"; n].join(" OR ")
+}
+
 /// The longest delivery id accepted, in bytes.
 pub const DELIVERY_ID_MAX: usize = 200;
 
@@ -262,7 +271,8 @@ impl HostDb {
 
     /// Takes leases on up to `max` queued refreshes for `worker`, oldest request first, each
     /// valid until `now + lease_for` (a refresh whose lease expired — its process died — is
-    /// taken again). Rows other processes are leasing at the same moment are skipped.
+    /// taken again). Rows other processes are leasing at the same moment are skipped. The
+    /// leases of one call share one run id.
     pub async fn lease_refreshes(
         &self,
         worker: &str,
@@ -282,14 +292,9 @@ impl HostDb {
                 _ => " FOR UPDATE SKIP LOCKED",
             }
         ));
-        let take = self.sql(
-            "UPDATE webhook_refreshes SET lease_owner = ?, lease_run = ?, lease_expires = ? \
-             WHERE tracker_id = ? AND link = ?",
-        );
-        let name = self.sql("SELECT TXT(name) FROM trackers WHERE id = ?");
         let run_id = format!("{:016x}", fastrand::u64(..));
         let expires = now + lease_for;
-        let leases = with_pool!(&self.pool, |p| {
+        let mut leases = with_pool!(&self.pool, |p| {
             let mut tx = p.begin_with(begin_statement(self.backend)).await?;
             let rows = sqlx::query(&pick)
                 .bind(now)
@@ -298,67 +303,102 @@ impl HostDb {
                 .await?;
             let mut leases = Vec::with_capacity(rows.len());
             for row in rows {
-                let lease = RefreshLease {
+                leases.push(RefreshLease {
                     tracker_id: row.try_get("tracker_id")?,
                     tracker: String::new(),
                     link: row.try_get("link")?,
                     generation: row.try_get("generation")?,
                     requested_at: row.try_get("requested_at")?,
                     run_id: run_id.clone(),
-                };
-                sqlx::query(&take)
-                    .bind(worker)
-                    .bind(&run_id)
-                    .bind(expires)
-                    .bind(lease.tracker_id)
-                    .bind(&lease.link)
-                    .execute(&mut *tx)
-                    .await?;
-                leases.push(lease);
+                });
+            }
+            // The rows picked (and locked), in statements of KEYS_PER_STATEMENT.
+            for chunk in leases.chunks(KEYS_PER_STATEMENT) {
+                let text = self.sql(&format!(
+                    "UPDATE webhook_refreshes SET lease_owner = ?, lease_run = ?, \
+                     lease_expires = ? WHERE {}",
+                    key_filter(chunk.len())
+                ));
+                let mut q = sqlx::query(&text).bind(worker).bind(&run_id).bind(expires);
+                for l in chunk {
+                    q = q.bind(l.tracker_id).bind(&l.link);
+                }
+                q.execute(&mut *tx).await?;
             }
             tx.commit().await?;
-            for lease in &mut leases {
-                lease.tracker = sqlx::query_scalar(&name)
-                    .bind(lease.tracker_id)
-                    .fetch_one(p)
-                    .await?;
-            }
             leases
         });
+        self.name_trackers(&mut leases).await?;
         Ok(leases)
+    }
+
+    /// Fills in the trackers' names of `leases` (one query per tracker).
+    async fn name_trackers(&self, leases: &mut [RefreshLease]) -> Result<()> {
+        let text = self.sql("SELECT TXT(name) FROM trackers WHERE id = ?");
+        let mut names: std::collections::BTreeMap<i64, String> = Default::default();
+        for lease in leases.iter_mut() {
+            if let Some(n) = names.get(&lease.tracker_id) {
+                lease.tracker = n.clone();
+                continue;
+            }
+            let name: String = with_pool!(&self.pool, |p| sqlx::query_scalar(&text)
+                .bind(lease.tracker_id)
+                .fetch_one(p)
+                .await?);
+            names.insert(lease.tracker_id, name.clone());
+            lease.tracker = name;
+        }
+        Ok(())
     }
 
     /// Ends a leased refresh: its row goes, unless the issue was asked for again while it
     /// ran (then it is queued again, unleased). `false`: the lease was not held any more.
     pub async fn finish_refresh(&self, lease: &RefreshLease) -> Result<bool> {
-        let delete = self.sql(
-            "DELETE FROM webhook_refreshes WHERE tracker_id = ? AND link = ? AND lease_run = ? \
-             AND generation = ?",
-        );
-        let release = self.sql(
-            "UPDATE webhook_refreshes SET lease_owner = NULL, lease_run = NULL, \
-             lease_expires = NULL WHERE tracker_id = ? AND link = ? AND lease_run = ?",
-        );
-        let done = with_pool!(&self.pool, |p| {
-            let deleted = sqlx::query(&delete)
-                .bind(lease.tracker_id)
-                .bind(&lease.link)
-                .bind(&lease.run_id)
-                .bind(lease.generation)
-                .execute(p)
-                .await?
-                .rows_affected();
-            deleted == 1
-                || sqlx::query(&release)
-                    .bind(lease.tracker_id)
-                    .bind(&lease.link)
-                    .bind(&lease.run_id)
-                    .execute(p)
-                    .await?
-                    .rows_affected()
-                    == 1
-        });
-        Ok(done)
+        Ok(self.finish_refreshes(std::slice::from_ref(lease)).await? == 1)
+    }
+
+    /// [`HostDb::finish_refresh`] for several leases of one run id (one lease pass) in a few
+    /// statements. Returns how many were still held.
+    pub async fn finish_refreshes(&self, leases: &[RefreshLease]) -> Result<u64> {
+        let mut held = 0;
+        for chunk in leases.chunks(KEYS_PER_STATEMENT) {
+            let Some(first) = chunk.first() else { continue };
+            if chunk.iter().any(|l| l.run_id != first.run_id) {
+                return Err(Error::Usage(
+                    "finish_refreshes: leases of several lease passes".into(),
+                ));
+            }
+            // Served: the row's generation is still the one leased.
+            let served: Vec<String> = chunk
+                .iter()
+                .map(|_| "(tracker_id = ? AND link = ? AND generation = ?)".to_owned())
+                .collect();
+            let delete = self.sql(&format!(
+                "DELETE FROM webhook_refreshes WHERE lease_run = ? AND ({})",
+                served.join(" OR ")
+            ));
+            let release = self.sql(&format!(
+                "UPDATE webhook_refreshes SET lease_owner = NULL, lease_run = NULL, \
+                 lease_expires = NULL WHERE lease_run = ? AND ({})",
+                key_filter(chunk.len())
+            ));
+            held += with_pool!(&self.pool, |p| {
+                let mut tx = p.begin_with(begin_statement(self.backend)).await?;
+                let mut q = sqlx::query(&delete).bind(&first.run_id);
+                for l in chunk {
+                    q = q.bind(l.tracker_id).bind(&l.link).bind(l.generation);
+                }
+                let deleted = q.execute(&mut *tx).await?.rows_affected();
+                let mut q = sqlx::query(&release).bind(&first.run_id);
+                for l in chunk {
+                    q = q.bind(l.tracker_id).bind(&l.link);
+                }
+                let released = q.execute(&mut *tx).await?.rows_affected();
+                tx.commit().await?;
+                deleted + released
+            });
+        }
+        Ok(held)
     }
 
     /// Refreshes queued or running, over all processes.

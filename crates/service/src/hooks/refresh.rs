@@ -113,6 +113,9 @@ impl Service {
         permits: &Arc<Semaphore>,
         room: usize,
     ) -> Result<usize> {
+        // Lease only for the crawls that can start now: while every worker is busy, the
+        // deliveries wait in the queue and the next lease takes them in bigger batches.
+        let room = room.min(permits.available_permits() * PER_CRAWL);
         if room == 0 {
             return Ok(0);
         }
@@ -175,16 +178,18 @@ impl Service {
                 }
             };
             let now = self.now();
-            for lease in &leases {
-                let held = match self.db().finish_refresh(lease).await {
-                    Ok(held) => held,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "cannot end a refresh lease; it expires by itself");
-                        true
-                    }
-                };
+            let held = match self.db().finish_refreshes(&leases).await {
+                Ok(held) => held,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot end the refresh leases; they expire by themselves");
+                    leases.len() as u64
+                }
+            };
+            let lost = (leases.len() as u64).saturating_sub(held);
+            for (i, lease) in leases.iter().enumerate() {
                 let waited = (now - lease.requested_at).num_milliseconds().max(0) as f64 / 1000.0;
-                self.metrics().hook_refresh(if held { outcome } else { "lost" }, waited);
+                let end = if (i as u64) < lost { "lost" } else { outcome };
+                self.metrics().hook_refresh(end, waited);
             }
         }
         .instrument(span)
