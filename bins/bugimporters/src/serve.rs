@@ -46,6 +46,9 @@ pub struct ServeArgs {
     /// This process's name in leases and `customs status` (default HOST:PID).
     #[arg(long)]
     pub worker_id: Option<String>,
+    /// The largest webhook body accepted (`POST /hooks/...`), in KiB; larger: 413.
+    #[arg(long, default_value_t = 1024, value_name = "KIB")]
+    pub webhook_max_body_kib: usize,
     /// The fetch layer's flags, as for `crawl` (limits are shared by every run of this
     /// process).
     #[command(flatten)]
@@ -91,6 +94,7 @@ fn config(args: &ServeArgs) -> anyhow::Result<ServiceConfig> {
     if let Some(id) = &args.worker_id {
         c.worker_id = id.clone();
     }
+    c.webhook_max_body = args.webhook_max_body_kib.max(1).saturating_mul(1024);
     Ok(c)
 }
 

@@ -41,6 +41,12 @@ impl Service {
     /// process) or poll interval, leases what is queued, and runs it. At shutdown the
     /// refreshes running get the grace period; leases of any cut short expire by themselves.
     pub(crate) async fn refresh_loop(&self, mut shutdown: Shutdown) {
+        if self.webhook_secret(super::DEFAULT_SECRET_ENV).is_none() {
+            tracing::info!(
+                "webhooks: {} is not set; hooks are accepted only for trackers with their own webhook_secret_env",
+                super::DEFAULT_SECRET_ENV
+            );
+        }
         let permits = Arc::new(Semaphore::new(self.config().workers.max(1)));
         let mut running: JoinSet<usize> = JoinSet::new();
         let mut in_flight = 0usize;
