@@ -33,12 +33,13 @@ use std::fmt;
 use std::sync::{Arc, RwLock};
 
 use axum::body::Body;
+use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
-use bugimporters_hostdb::webhooks::{secret_env, Delivery, Recorded, DELIVERY_ID_MAX};
+use bugimporters_hostdb::webhooks::{secret_env, Delivery, HookTracker, Recorded, DELIVERY_ID_MAX};
 pub use bugimporters_hostdb::webhooks::{DEFAULT_SECRET_ENV, WEBHOOK_SECRET_ENV};
 
 use crate::Service;
@@ -257,12 +258,99 @@ impl Service {
     }
 
     async fn check_and_store(&self, forge: Forge, headers: &HeaderMap, body: Body) -> Answer {
+        match self.try_store(forge, headers, body).await {
+            Ok(answer) | Err(answer) => answer,
+        }
+    }
+
+    /// The checks in order (see the module's documentation); `Err` ends the delivery early.
+    async fn try_store(
+        &self,
+        forge: Forge,
+        headers: &HeaderMap,
+        body: Body,
+    ) -> Result<Answer, Answer> {
+        let body = self.read_body(headers, body).await?;
+        let proof = verify::presented(forge.scheme(), headers).map_err(|why| {
+            Answer::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                why.reason(forge.scheme()),
+            )
+        })?;
+        let trackers = self.db().hook_trackers(forge.name()).await.map_err(|e| {
+            tracing::error!(forge = forge.name(), error = %e, "webhook: cannot read the trackers");
+            Answer::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "error",
+                "the database is unavailable; retry later",
+            )
+        })?;
+        let secrets = self.secrets_of(&trackers);
+        let verified = secrets
+            .values()
+            .flatten()
+            .find(|secret| verify::matches(&proof, &body, secret.as_bytes()))
+            .ok_or_else(|| {
+                Answer::new(
+                    StatusCode::UNAUTHORIZED,
+                    "unauthorized",
+                    "the signature does not match",
+                )
+            })?;
+        let id = forge.delivery_id(headers).ok_or_else(|| {
+            Answer::new(
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                "missing or malformed delivery id header",
+            )
+        })?;
+        let hint = match forge.parse(forge.event(headers), &body) {
+            Ok(Hint::Issue(h)) => h,
+            Ok(Hint::Ignored(what)) => {
+                return Ok(Answer::new(
+                    StatusCode::ACCEPTED,
+                    "ignored",
+                    format!("not an issue event bugimporters reads: {what}"),
+                ))
+            }
+            Err(why) => return Err(Answer::new(StatusCode::BAD_REQUEST, "bad_request", why)),
+        };
+        // Only the trackers whose own secret made the signature may be touched.
+        let registry = &self.inner.registry;
+        let targets: Vec<(i64, String)> = trackers
+            .iter()
+            .filter(|t| {
+                secrets
+                    .get(secret_env(&t.config))
+                    .is_some_and(|v| v.as_deref() == Some(verified.as_str()))
+            })
+            .filter(|t| forge.is_repository(&t.config, &hint))
+            .filter(|t| {
+                registry
+                    .link_scope(&t.config)
+                    .is_ok_and(|s| s.owns(&hint.link))
+            })
+            .map(|t| (t.id, hint.link.clone()))
+            .collect();
+        if targets.is_empty() {
+            return Ok(Answer::new(
+                StatusCode::ACCEPTED,
+                "unknown_repository",
+                "no tracker of this repository takes hooks signed with this secret",
+            ));
+        }
+        Ok(self.store(forge, id, &hint, &targets).await)
+    }
+
+    /// The body, if its content type is JSON (else 415) and it is within the cap (else 413).
+    async fn read_body(&self, headers: &HeaderMap, body: Body) -> Result<Bytes, Answer> {
         if !is_json(headers) {
-            return Answer::new(
+            return Err(Answer::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "unsupported_media_type",
                 "the content type must be application/json (set the hook's content type to JSON)",
-            );
+            ));
         }
         let limit = self.config().webhook_max_body;
         let too_large = || {
@@ -277,108 +365,51 @@ impl Service {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok());
         if declared.is_some_and(|n| n > limit as u64) {
-            return too_large();
+            return Err(too_large());
         }
-        let Ok(body) = axum::body::to_bytes(body, limit).await else {
-            return too_large();
-        };
-        let proof = match verify::presented(forge.scheme(), headers) {
-            Ok(p) => p,
-            Err(why) => {
-                return Answer::new(
-                    StatusCode::UNAUTHORIZED,
-                    "unauthorized",
-                    why.reason(forge.scheme()),
-                )
-            }
-        };
-        let trackers = match self.db().hook_trackers(forge.name()).await {
-            Ok(t) => t,
-            Err(e) => {
-                tracing::error!(forge = forge.name(), error = %e, "webhook: cannot read the trackers");
-                return Answer::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "error",
-                    "the database is unavailable; retry later",
-                );
-            }
-        };
-        // Each tracker's secret variable, and the value it holds (if set).
-        // The default is always tried: a hook signed with it for a repository no tracker
-        // reads is accepted (202) and counted.
-        let mut by_env: BTreeMap<String, Option<String>> = BTreeMap::new();
+        axum::body::to_bytes(body, limit)
+            .await
+            .map_err(|_| too_large())
+    }
+
+    /// The secret variable of each tracker (and the default, always tried: a hook signed
+    /// with it for a repository no tracker reads is accepted and counted), with its value
+    /// when set.
+    fn secrets_of(&self, trackers: &[HookTracker]) -> BTreeMap<String, Option<String>> {
+        let mut by_env = BTreeMap::new();
         by_env.insert(
             DEFAULT_SECRET_ENV.to_owned(),
             self.webhook_secret(DEFAULT_SECRET_ENV),
         );
-        for t in &trackers {
+        for t in trackers {
             let env = secret_env(&t.config);
             if !by_env.contains_key(env) {
                 by_env.insert(env.to_owned(), self.webhook_secret(env));
             }
         }
-        let verified = by_env
-            .values()
-            .flatten()
-            .find(|secret| verify::matches(&proof, &body, secret.as_bytes()))
-            .cloned();
-        let Some(verified) = verified else {
-            return Answer::new(
-                StatusCode::UNAUTHORIZED,
-                "unauthorized",
-                "the signature does not match",
-            );
-        };
-        let Some(id) = forge.delivery_id(headers) else {
-            return Answer::new(
-                StatusCode::BAD_REQUEST,
-                "bad_request",
-                "missing or malformed delivery id header",
-            );
-        };
-        let event = forge.event(headers);
-        let hint = match forge.parse(event, &body) {
-            Ok(Hint::Issue(h)) => h,
-            Ok(Hint::Ignored(what)) => {
-                return Answer::new(
-                    StatusCode::ACCEPTED,
-                    "ignored",
-                    format!("not an issue event bugimporters reads: {what}"),
-                )
-            }
-            Err(why) => return Answer::new(StatusCode::BAD_REQUEST, "bad_request", why),
-        };
-        // Only the trackers whose own secret made the signature may be touched.
-        let registry = &self.inner.registry;
-        let targets: Vec<(i64, String)> = trackers
-            .iter()
-            .filter(|t| {
-                by_env
-                    .get(secret_env(&t.config))
-                    .is_some_and(|v| v.as_deref() == Some(verified.as_str()))
-            })
-            .filter(|t| forge.is_repository(&t.config, &hint))
-            .filter(|t| {
-                registry
-                    .link_scope(&t.config)
-                    .is_ok_and(|s| s.owns(&hint.link))
-            })
-            .map(|t| (t.id, hint.link.clone()))
-            .collect();
-        if targets.is_empty() {
-            return Answer::new(
-                StatusCode::ACCEPTED,
-                "unknown_repository",
-                "no tracker of this repository takes hooks signed with this secret",
-            );
-        }
+        by_env
+    }
+
+    /// Stores the delivery and its refreshes, and wakes the refresher.
+    async fn store(
+        &self,
+        forge: Forge,
+        id: &str,
+        hint: &IssueHint,
+        targets: &[(i64, String)],
+    ) -> Answer {
         let delivery = Delivery::new(forge.name(), id, &hint.event);
         match self
             .db()
-            .record_delivery(&delivery, &targets, self.now())
+            .record_delivery(&delivery, targets, self.now())
             .await
         {
-            Ok(Recorded::New) => {
+            Ok(Recorded::Duplicate) => Answer::new(
+                StatusCode::OK,
+                "duplicate",
+                "this delivery was received before; nothing done",
+            ),
+            Ok(_) => {
                 tracing::info!(forge = forge.name(), delivery = id, event = %hint.event, link = %hint.link, trackers = targets.len(), "webhook: refresh queued");
                 self.inner.hooks.wake.notify_one();
                 Answer::new(
@@ -387,12 +418,6 @@ impl Service {
                     format!("refresh of {} queued", hint.link),
                 )
             }
-            Ok(Recorded::Duplicate) => Answer::new(
-                StatusCode::OK,
-                "duplicate",
-                "this delivery was received before; nothing done",
-            ),
-            Ok(_) => Answer::new(StatusCode::ACCEPTED, "queued", "queued"),
             Err(e) => {
                 tracing::error!(forge = forge.name(), error = %e, "webhook: cannot store the delivery");
                 Answer::new(
