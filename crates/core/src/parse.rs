@@ -6,11 +6,16 @@
 //!
 //! * the crawl runs every tracker as a task of its own, so a tracker busy parsing holds at most
 //!   one worker thread, never the other trackers (`crates/crawl/tests/isolation.rs`);
-//! * the HTML, XML and CSV trackers (Trac, Bugzilla, Roundup) run their parse calls through
-//!   [`blocking`]: a bounded pool ([`pool_size`] threads of tokio's blocking pool at once) with a
-//!   deadline ([`PARSE_DEADLINE`]) after which the awaiting importer gets an [`Error::Parse`]
-//!   and goes on (the abandoned parse finishes in the background, holding its slot, so the
-//!   pool stays bounded);
+//! * every tracker parses every response body (JSON, XML, HTML or CSV) through [`blocking`]: a
+//!   bounded pool ([`pool_size`] threads of tokio's blocking pool at once) with a deadline
+//!   ([`PARSE_DEADLINE`]) after which the awaiting importer gets an [`Error::Parse`] and goes
+//!   on (the abandoned parse finishes in the background, holding its slot, so the pool stays
+//!   bounded). A parse is handed to the pool as an owned, `'static` [`Job`]: the response
+//!   body (a cheap [`Bytes`] clone), its URL and the settings the parser needs (an `Arc` or
+//!   a clone), never a borrow of the importer. The traits of [`crate::forge`] hand out such
+//!   jobs (`IssuePages::page_parser`, `IssueRefresh::issue_parser`) and their pager and
+//!   refresh run them; other trackers build theirs with [`Job::of`] or [`Job::new`]
+//!   (`docs/plugin-guide.md`, "Parsing off the runtime");
 //! * every HTML page is checked by [`check_html`] before it is handed to a DOM parser: at most
 //!   [`HTML_MAX_BYTES`] (smaller than the fetch layer's body limit for JSON/XML), at most
 //!   [`HTML_MAX_ELEMENTS`] elements and at most [`HTML_MAX_DEPTH`] nested elements, measured by
@@ -22,8 +27,10 @@
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use bytes::Bytes;
 use tokio::sync::Semaphore;
 
+use crate::fetch::Response;
 use crate::Error;
 
 /// How long an importer waits for one parse before it gets an error.
@@ -41,9 +48,11 @@ pub const HTML_MAX_ELEMENTS: usize = 500_000;
 /// not nest in this count, as they do not in a browser.
 pub const HTML_MAX_DEPTH: usize = 128;
 
-/// Threads that may parse at once: the machine's parallelism (at least 1).
+/// Threads that may parse at once: the machine's parallelism, and at least 2, so that on a
+/// one-CPU machine one costly page never holds every other tracker's parsing for up to
+/// [`PARSE_DEADLINE`].
 pub fn pool_size() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
+    std::thread::available_parallelism().map_or(2, |n| n.get().max(2))
 }
 
 fn pool() -> Arc<Semaphore> {
@@ -84,6 +93,60 @@ where
                 deadline.as_secs()
             ),
         )),
+    }
+}
+
+/// One parse, owned and `'static`, ready to run on the bounded pool with [`Job::run`]: what
+/// every tracker hands the pool instead of parsing on the async runtime (see the module docs).
+///
+/// ```
+/// # use bugimporters_core::parse::Job;
+/// # use bugimporters_core::Error;
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let body = bytes::Bytes::from_static(b"[1, 2, 3]");
+/// let job = Job::new("https://t.example/issues", body, |body, url| {
+///     serde_json::from_slice::<Vec<u32>>(body).map_err(|e| Error::parse(url, e.to_string()))
+/// });
+/// assert_eq!(job.run().await.unwrap(), vec![1, 2, 3]);
+/// # });
+/// ```
+pub struct Job<T> {
+    url: String,
+    parse: Box<dyn FnOnce() -> Result<T, Error> + Send>,
+}
+
+impl<T: Send + 'static> Job<T> {
+    /// The parse of `body`, fetched from `url`, by `parse` (given the body and `url`, which its
+    /// errors name). `parse` owns what it needs besides: an `Arc` of the settings, a clone.
+    pub fn new<F>(url: impl Into<String>, body: Bytes, parse: F) -> Self
+    where
+        F: FnOnce(&[u8], &str) -> Result<T, Error> + Send + 'static,
+    {
+        let url = url.into();
+        let named = url.clone();
+        Job {
+            url,
+            parse: Box::new(move || parse(&body, &named)),
+        }
+    }
+
+    /// [`Job::new`] for the body of `resp`, named by the URL that answered (after redirects).
+    pub fn of<F>(resp: &Response, parse: F) -> Self
+    where
+        F: FnOnce(&[u8], &str) -> Result<T, Error> + Send + 'static,
+    {
+        Job::new(resp.url.as_str(), resp.body.clone(), parse)
+    }
+
+    /// Runs the parse on the bounded pool with [`PARSE_DEADLINE`] (see [`blocking`]).
+    pub async fn run(self) -> Result<T, Error> {
+        blocking(&self.url, self.parse).await
+    }
+}
+
+impl<T> std::fmt::Debug for Job<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Job").field("url", &self.url).finish()
     }
 }
 
