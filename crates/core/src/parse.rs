@@ -102,7 +102,7 @@ where
 /// ```
 /// # use bugimporters_core::parse::Job;
 /// # use bugimporters_core::Error;
-/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
 /// let body = bytes::Bytes::from_static(b"[1, 2, 3]");
 /// let job = Job::new("https://t.example/issues", body, |body, url| {
 ///     serde_json::from_slice::<Vec<u32>>(body).map_err(|e| Error::parse(url, e.to_string()))
