@@ -9,7 +9,7 @@ use std::process::Command;
 use std::time::Instant;
 
 use bugimporters_core::fetch::FetchConfig;
-use bugimporters_core::parse::HTML_MAX_BYTES;
+use bugimporters_core::parse::{json_values, HTML_MAX_BYTES, JSON_MAX_VALUES};
 use bugimporters_core::{ImportOptions, ParseInput, ParseOutput, TrackerConfig};
 use bugimporters_testkit::hostile::{pages, HostileCrawl};
 
@@ -77,7 +77,43 @@ const CASES: &[&str] = &[
 /// `bench json-cost` cases: bodies up to the fetch layer's default body limit through the
 /// GitHub issue-list parser (what every JSON tracker does first: one `serde_json` parse of
 /// the whole body).
-const JSON_CASES: &[&str] = &["json-issues-cap", "json-numbers-cap", "json-escapes-cap"];
+const JSON_CASES: &[&str] = &[
+    "json-issues-cap",
+    "json-numbers-cap",
+    "json-escapes-cap",
+    "json-numbers-limit",
+    "json-objects-limit",
+    "json-issues-limit",
+];
+
+/// A JSON array of `item(i)` for i = 1, 2, … while the body stays within `max_bytes` and
+/// [`JSON_MAX_VALUES`] values.
+fn json_array(max_bytes: usize, item: impl Fn(u64) -> String) -> String {
+    let mut body = String::from("[");
+    let mut values = json_values(b"[");
+    let mut i = 0u64;
+    loop {
+        i += 1;
+        let it = item(i);
+        let more = json_values(it.as_bytes()) - 1 + usize::from(i > 1);
+        if body.len() + it.len() + 2 > max_bytes || values + more > JSON_MAX_VALUES {
+            break;
+        }
+        if i > 1 {
+            body.push(',');
+        }
+        body.push_str(&it);
+        values += more;
+    }
+    body.push(']');
+    body
+}
+
+fn issue(i: u64) -> String {
+    format!(
+        r#"{{"number":{i},"title":"bug {i}","state":"open","html_url":"https://github.com/o/r/issues/{i}","user":{{"login":"u"}},"labels":[{{"name":"easy"}}],"comments":0,"assignee":null,"created_at":"2020-01-01T00:00:00Z","updated_at":"2020-01-02T00:00:00Z","body":"b"}}"#
+    )
+}
 
 /// The body limit of `FetchConfig::default()` (`--max-body-mib 64`).
 fn json_cap() -> usize {
@@ -87,15 +123,14 @@ fn json_cap() -> usize {
 fn json_body(case: &str) -> String {
     let cap = json_cap() - 64;
     match case {
-        // As many well-formed issues as fit: the most records a page can make.
+        // As many well-formed issues as fit: the most records a page can make (refused by
+        // the value limit).
         "json-issues-cap" => {
             let mut body = String::from("[");
             let mut i = 0u64;
             loop {
                 i += 1;
-                let item = format!(
-                    r#"{{"number":{i},"title":"bug {i}","state":"open","html_url":"https://github.com/o/r/issues/{i}","user":{{"login":"u"}},"labels":[{{"name":"easy"}}],"comments":0,"assignee":null,"created_at":"2020-01-01T00:00:00Z","updated_at":"2020-01-02T00:00:00Z","body":"b"}}"#
-                );
+                let item = issue(i);
                 if body.len() + item.len() + 2 > cap {
                     break;
                 }
@@ -107,6 +142,10 @@ fn json_body(case: &str) -> String {
             body.push(']');
             body
         }
+        // The most values the limit admits, as numbers, as small objects and as issues.
+        "json-numbers-limit" => json_array(cap, |_| "0".to_owned()),
+        "json-objects-limit" => json_array(cap, |_| r#"{"a":0}"#.to_owned()),
+        "json-issues-limit" => json_array(cap, issue),
         // The most JSON values per byte: the largest tree a body can make.
         "json-numbers-cap" => format!("[{}0]", "0,".repeat(cap / 2 - 1)),
         // One string of `\u00e9` escapes: the most decoding work per byte.

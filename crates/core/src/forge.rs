@@ -162,6 +162,7 @@ pub fn instance_base(config: &TrackerConfig, default_base: &str) -> Result<Strin
 
 /// Decodes a body that must be one JSON object (one issue); errors name `url`.
 pub fn json_object(body: &[u8], url: &str) -> Result<serde_json::Value, Error> {
+    crate::parse::check_json(url, body)?;
     let value: serde_json::Value = serde_json::from_slice(body)
         .map_err(|e| Error::parse(url, format!("invalid JSON: {e}")))?;
     if !value.is_object() {
@@ -178,6 +179,7 @@ pub fn json_issue_array(
     url: &str,
     hint: impl FnOnce(&serde_json::Value) -> String,
 ) -> Result<Vec<serde_json::Value>, Error> {
+    crate::parse::check_json(url, body)?;
     let value: serde_json::Value = serde_json::from_slice(body)
         .map_err(|e| Error::parse(url, format!("invalid JSON: {e}")))?;
     match value {

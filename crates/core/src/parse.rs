@@ -19,7 +19,10 @@
 //! * every HTML page is checked by [`check_html`] before it is handed to a DOM parser: at most
 //!   [`HTML_MAX_BYTES`] (smaller than the fetch layer's body limit for JSON/XML), at most
 //!   [`HTML_MAX_ELEMENTS`] elements and at most [`HTML_MAX_DEPTH`] nested elements, measured by
-//!   a linear scan that never builds a tree.
+//!   a linear scan that never builds a tree;
+//! * every JSON body is checked by [`check_json`] before it is parsed: at most
+//!   [`JSON_MAX_VALUES`] values, counted by a linear scan (the fetch layer's body limit bounds
+//!   its bytes, this bounds the tree a parser would build).
 //!
 //! The figures (`bench parse`) are in `docs/performance.md`; the threats in
 //! `docs/security.md`.
@@ -47,6 +50,11 @@ pub const HTML_MAX_ELEMENTS: usize = 500_000;
 /// HTML lets one omit (`p`, `li`, `td`, `option`, ...) and void elements (`br`, `img`, ...) do
 /// not nest in this count, as they do not in a browser.
 pub const HTML_MAX_DEPTH: usize = 128;
+
+/// Most values in a JSON body given to a JSON parser (see [`check_json`]). A page of a
+/// tracker API holds far fewer (100 GitHub issues are about 15 000); a 64 MiB body of `[0,0,…]`
+/// holds 33 million, which took 11 s and 7.6 GiB to parse into a tree.
+pub const JSON_MAX_VALUES: usize = 1_000_000;
 
 /// Threads that may parse at once: the machine's parallelism, and at least 2, so that on a
 /// one-CPU machine one costly page never holds every other tracker's parsing for up to
@@ -177,6 +185,49 @@ pub fn check_html(url: &str, html: &str) -> Result<(), Error> {
         ));
     }
     Ok(())
+}
+
+/// Refuses a JSON body that is too costly to parse into a tree: more than
+/// [`JSON_MAX_VALUES`] values (see [`json_values`]). Linear in the body's length and
+/// allocation-free; the error names `url` and the limit. Every JSON parser of a response body
+/// calls it first (the fetch layer's body limit bounds the bytes, this bounds the tree).
+pub fn check_json(url: &str, body: &[u8]) -> Result<(), Error> {
+    if json_values(body) > JSON_MAX_VALUES {
+        return Err(Error::parse(
+            url,
+            format!(
+                "JSON body of {} bytes has more than {JSON_MAX_VALUES} values; not parsed",
+                body.len()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// An upper bound of the values and keys of the JSON text `body`, in one pass without
+/// parsing: one, plus one per `[`, `{`, `,` and `:` outside strings. Malformed text is counted
+/// all the same (the parser rejects it afterwards).
+pub fn json_values(body: &[u8]) -> usize {
+    let mut n = 1usize;
+    let mut in_string = false;
+    let mut escaped = false;
+    for &c in body {
+        if in_string {
+            match (escaped, c) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match c {
+            b'"' => in_string = true,
+            b'[' | b'{' | b',' | b':' => n += 1,
+            _ => {}
+        }
+    }
+    n
 }
 
 /// What [`html_cost`] measured.
@@ -354,6 +405,26 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("HTML limit"));
+    }
+
+    #[test]
+    fn check_json_counts_values_outside_strings_and_refuses_too_many() {
+        assert_eq!(json_values(b"0"), 1);
+        assert_eq!(
+            json_values(b"[0,0,0]"),
+            4,
+            "one bracket, two commas, plus one"
+        );
+        assert_eq!(json_values(br#"{"a":1,"b":[2]}"#), 6);
+        // Structural characters inside strings, escaped quotes included, do not count.
+        assert_eq!(json_values(br#"["a,b:[{", "\",:{"]"#), 3);
+        assert!(check_json("http://t/1", br#"[{"number":1}]"#).is_ok());
+        let many = format!("[{}0]", "0,".repeat(JSON_MAX_VALUES));
+        let e = check_json("http://t/1", many.as_bytes()).unwrap_err();
+        assert!(e.to_string().contains("http://t/1"), "{e}");
+        assert!(e.to_string().contains("more than 1000000 values"), "{e}");
+        let admitted = format!("[{}0]", "0,".repeat(JSON_MAX_VALUES - 2));
+        assert!(check_json("u", admitted.as_bytes()).is_ok());
     }
 
     #[tokio::test]

@@ -207,6 +207,9 @@ const NOW_PRIVATE: &str = "now private; deleting it";
 /// Whether `body` is Pagure's JSON error for an issue the caller may not see
 /// (`{"error": …, "error_code": "EISSUENOTALLOWED"}`).
 fn is_not_allowed(body: &[u8]) -> bool {
+    if bugimporters_core::parse::json_values(body) > bugimporters_core::parse::JSON_MAX_VALUES {
+        return false;
+    }
     serde_json::from_slice::<serde_json::Value>(body)
         .ok()
         .and_then(|v| {
