@@ -52,7 +52,7 @@ pub const HTML_MAX_ELEMENTS: usize = 500_000;
 pub const HTML_MAX_DEPTH: usize = 128;
 
 /// Most values in a JSON body given to a JSON parser (see [`check_json`]). A page of a
-/// tracker API holds far fewer (100 GitHub issues are about 15 000); a 64 MiB body of `[0,0,…]`
+/// tracker API holds far fewer (100 GitHub issues are about 13 000); a 64 MiB body of `[0,0,…]`
 /// holds 33 million, which took 11 s and 7.6 GiB to parse into a tree.
 pub const JSON_MAX_VALUES: usize = 1_000_000;
 
