@@ -11,6 +11,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use bugimporters_core::parse::Job;
 use bugimporters_core::{
     BuildContext, ConfigKey, Error, ImportContext, Importer, ImporterFactory, ParsedBug, Registry,
     TrackerConfig,
@@ -72,7 +73,13 @@ impl Importer for TsvImporter {
         let base = self.config.base_url_with_slash()?.to_string();
         for query in &self.config.queries {
             let resp = ctx.get(&query.url).await?;
-            for bug in parse_list(&query.url, &resp.body, &base, &self.options.closed_statuses)? {
+            // Parsed on the bounded parse pool, never on the async runtime: the job owns what
+            // it needs (a server's page may be costly to parse).
+            let (base, closed) = (base.clone(), self.options.closed_statuses.clone());
+            let job = Job::new(query.url.as_str(), resp.body, move |body, url| {
+                parse_list(url, body, &base, &closed)
+            });
+            for bug in job.run().await? {
                 if ctx.claim(&bug.canonical_bug_link) {
                     ctx.emit(bug).await?;
                 }

@@ -5,6 +5,7 @@
 //! target/release/bench crawl            # synthetic server: 10 000 bugs, 0/20 ms, server concurrency 1/4/16
 //! target/release/bench parse            # parse throughput per format
 //! target/release/bench html-cost        # hostile HTML pages up to the cap: time, peak RSS
+//! target/release/bench json-cost        # JSON bodies up to the body limit: time, peak RSS
 //! target/release/bench hostile          # the hostile crawl's wall time, default settings
 //! ```
 //!
@@ -31,6 +32,8 @@ enum Command {
     Parse(parse::Args),
     /// Time and peak RSS of hostile HTML pages up to the HTML cap (Trac ticket parser).
     HtmlCost(hostile::HtmlArgs),
+    /// Time and peak RSS of JSON bodies up to the body limit (GitHub issue-list parser).
+    JsonCost(hostile::HtmlArgs),
     /// Wall time of the hostile crawl (tests/hostile.rs) with default settings.
     Hostile(hostile::CrawlArgs),
 }
@@ -41,6 +44,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Crawl(a) => crawl::run(a).await,
         Command::Parse(a) => parse::run(a).await,
         Command::HtmlCost(a) => hostile::html(a),
+        Command::JsonCost(a) => hostile::json(a),
         Command::Hostile(a) => hostile::crawl(a).await,
     }
 }

@@ -4,12 +4,15 @@
 //! failed. Traffic goes to 127.0.0.1 only; refusals of other addresses happen before any
 //! connection.
 
-use std::process::Command;
+mod common;
+
 use std::time::Duration;
 
 use bugimporters_testkit::synthetic::{Faults, SyntheticConfig, SyntheticServer};
 use wiremock::matchers::path_regex;
 use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use common::crawl;
 
 /// Issues whose pages live on the tracker's own (Enterprise) web root, `{web}/o/r/issues/N`.
 fn issues_json(web: &str, n: u32) -> String {
@@ -190,53 +193,16 @@ async fn every_fault_is_reported_and_healthy_trackers_are_written() {
     config.push_str(&tracker("reset", &resetting.github_api_url()));
     config.push_str(&tracker("slow-body", &slow.github_api_url()));
 
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("config.yaml"), &config).unwrap();
-    let out_path = dir.path().join("out.jsonl");
-    let report_path = dir.path().join("report.json");
-    let out = tokio::task::spawn_blocking({
-        let dir = dir.path().to_owned();
-        move || {
-            Command::new(env!("CARGO_BIN_EXE_bugimporters"))
-                .args([
-                    "crawl",
-                    "--no-progress",
-                    "--retries",
-                    "2",
-                    "--timeout",
-                    "1",
-                    "--max-body-mib",
-                    "1",
-                ])
-                .args(["--allow-network", "127.0.0.0/8", "-i"])
-                .arg(dir.join("config.yaml"))
-                .arg("-o")
-                .arg(dir.join("out.jsonl"))
-                .arg("--report")
-                .arg(dir.join("report.json"))
-                .env("RUST_LOG", "warn")
-                .output()
-                .unwrap()
-        }
-    })
-    .await
-    .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let run = crawl(
+        &config,
+        &["--retries", "2", "--timeout", "1", "--max-body-mib", "1"],
+    )
+    .await;
+    let stderr = &run.stderr;
     assert!(!stderr.contains("panicked"), "{stderr}");
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
-
-    let report: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&report_path).unwrap()).unwrap();
-    let output = std::fs::read_to_string(&out_path).unwrap();
-    let by_name = |n: &str| {
-        report["trackers"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|t| t["tracker_name"] == n)
-            .unwrap_or_else(|| panic!("{n} missing from the report"))
-            .clone()
-    };
+    assert_eq!(run.code, Some(1), "{stderr}");
+    let output = &run.output;
+    let by_name = |n: &str| run.tracker(n).clone();
     for name in healthy.iter().chain(&["slow-body"]) {
         let t = by_name(name);
         assert_eq!(t["ok"], true, "{name}: {t}");

@@ -6,58 +6,15 @@
 //! time is printed (the figure in `docs/performance.md`; `bench hostile` prints it too).
 //! Traffic goes to 127.0.0.1 only.
 
-use std::process::Command;
+mod common;
+
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bugimporters_core::limits;
 use bugimporters_testkit::hostile::HostileCrawl;
 use bugimporters_testkit::synthetic::{Overrides, SyntheticConfig, SyntheticServer};
-
-/// Runs `bugimporters crawl` with default settings (loopback allowed); returns exit code,
-/// stderr, report and output, and the wall time.
-async fn crawl(config: String) -> (Option<i32>, String, serde_json::Value, String, Duration) {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("config.yaml"), config).unwrap();
-    let started = Instant::now();
-    let out = tokio::task::spawn_blocking({
-        let dir = dir.path().to_owned();
-        move || {
-            Command::new(env!("CARGO_BIN_EXE_bugimporters"))
-                .args(["crawl", "--no-progress", "--allow-network", "127.0.0.0/8"])
-                .arg("-i")
-                .arg(dir.join("config.yaml"))
-                .arg("-o")
-                .arg(dir.join("out.jsonl"))
-                .arg("--report")
-                .arg(dir.join("report.json"))
-                .env("RUST_LOG", "warn")
-                .output()
-                .unwrap()
-        }
-    })
-    .await
-    .unwrap();
-    let elapsed = started.elapsed();
-    let report = std::fs::read_to_string(dir.path().join("report.json")).unwrap();
-    let output = std::fs::read_to_string(dir.path().join("out.jsonl")).unwrap();
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-        serde_json::from_str(&report).unwrap(),
-        output,
-        elapsed,
-    )
-}
-
-fn tracker<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
-    report["trackers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["tracker_name"] == name)
-        .unwrap_or_else(|| panic!("{name} missing from the report"))
-}
+use common::crawl;
 
 fn reasons(t: &serde_json::Value) -> String {
     t["errors"]
@@ -74,14 +31,18 @@ async fn a_healthy_tracker_survives_every_hostile_one_with_default_settings() {
     let setup = HostileCrawl::start().await.unwrap();
     let healthy = &setup.healthy;
     let config = setup.config.clone();
-    let (code, stderr, report, output, elapsed) = crawl(config).await;
-    println!("hostile crawl: {:.1} s wall time", elapsed.as_secs_f64());
+    let run = crawl(&config, &[]).await;
+    let (stderr, output) = (&run.stderr, &run.output);
+    println!(
+        "hostile crawl: {:.1} s wall time",
+        run.elapsed.as_secs_f64()
+    );
     assert!(!stderr.contains("panicked"), "{stderr}");
-    assert_eq!(code, Some(1), "{stderr}");
+    assert_eq!(run.code, Some(1), "{stderr}");
     // Generous guard (the target is 120 s; a loaded debug build needs more).
-    assert!(elapsed < Duration::from_secs(400), "{elapsed:?}");
+    assert!(run.elapsed < Duration::from_secs(400), "{:?}", run.elapsed);
 
-    let h = tracker(&report, "healthy");
+    let h = run.tracker("healthy");
     assert_eq!(h["ok"], true, "{h}");
     let open: Vec<u64> = healthy
         .bugs()
@@ -103,7 +64,7 @@ async fn a_healthy_tracker_survives_every_hostile_one_with_default_settings() {
     );
 
     for &(name, needle) in &setup.hostile {
-        let t = tracker(&report, name);
+        let t = run.tracker(name);
         let why = reasons(t);
         println!("{name}: {why}");
         assert_eq!(t["ok"], false, "{name}: {t}");
@@ -118,7 +79,7 @@ async fn a_healthy_tracker_survives_every_hostile_one_with_default_settings() {
         }
     }
     // DEAD_HOST_HELD_BUGS (200) held bugs on a dead host: the breaker opens and is listed once, not 200 times.
-    let dead = tracker(&report, "always-500");
+    let dead = run.tracker("always-500");
     let listed = reasons(dead).matches("circuit breaker").count();
     assert_eq!(listed, 1, "{}", reasons(dead));
     assert!(dead["suppressed_errors"].as_u64().unwrap() > 100, "{dead}");
@@ -141,10 +102,10 @@ async fn a_50_mb_description_of_ampersands_gives_a_capped_output_line() {
     let config = format!(
         "- tracker_name: amp\n  bugimporter: trac\n  base_url: {t}\n  queries: ['{t}query?format=csv&col=id&order=id']\n"
     );
-    let (code, stderr, report, output, _) = crawl(config).await;
-    assert_eq!(code, Some(0), "{stderr}");
-    assert_eq!(tracker(&report, "amp")["truncated"], 1, "{report}");
-    let line = output.lines().next().expect("the record is written");
+    let run = crawl(&config, &[]).await;
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert_eq!(run.tracker("amp")["truncated"], 1, "{}", run.report);
+    let line = run.output.lines().next().expect("the record is written");
     assert!(line.len() <= limits::MAX_LINE_BYTES, "{}", line.len());
     let bug: serde_json::Value = serde_json::from_str(line).unwrap();
     let description = bug["description"].as_str().unwrap();

@@ -12,8 +12,11 @@
 //! * parsing: [`json_object`], [`json_issue_array`], [`message_hint`], [`required_date`],
 //!   [`scoped_importance`], [`people_involved`] and
 //!   [`set_label_flags`];
-//! * requests and paging: [`get_json`], [`get_json_accepting`], [`next_page_number`], the [`IssuePages`] trait and
-//!   its [`Pager`];
+//! * requests and paging: [`get_json`], [`get_json_accepting`], [`next_page_number`], the
+//!   [`IssuePages`] trait and its [`Pager`];
+//! * parsing off the runtime: each trait hands out its parse as an owned [`Job`] (the body,
+//!   its URL and an `Arc` of the settings), which the [`Pager`] and [`refresh_one`] run on
+//!   the bounded pool of [`crate::parse`];
 //! * refresh: the [`IssueRefresh`] trait, [`refresh_each`], [`refresh_one`] and
 //!   [`emit_refreshed`], [`emit_gone`].
 //!
@@ -42,6 +45,7 @@ use url::Url;
 use crate::classify::{any_piece_equals, project_name, validate_project_name_format};
 use crate::fetch::{Request, Response};
 use crate::paging::{query_param, with_query_param};
+use crate::parse::Job;
 use crate::time::parse_datetime;
 use crate::{Error, ImportContext, ParsedBug, TrackerConfig};
 
@@ -158,6 +162,7 @@ pub fn instance_base(config: &TrackerConfig, default_base: &str) -> Result<Strin
 
 /// Decodes a body that must be one JSON object (one issue); errors name `url`.
 pub fn json_object(body: &[u8], url: &str) -> Result<serde_json::Value, Error> {
+    crate::parse::check_json(url, body)?;
     let value: serde_json::Value = serde_json::from_slice(body)
         .map_err(|e| Error::parse(url, format!("invalid JSON: {e}")))?;
     if !value.is_object() {
@@ -174,6 +179,7 @@ pub fn json_issue_array(
     url: &str,
     hint: impl FnOnce(&serde_json::Value) -> String,
 ) -> Result<Vec<serde_json::Value>, Error> {
+    crate::parse::check_json(url, body)?;
     let value: serde_json::Value = serde_json::from_slice(body)
         .map_err(|e| Error::parse(url, format!("invalid JSON: {e}")))?;
     match value {
@@ -327,7 +333,7 @@ pub enum PageOutcome<P> {
 #[async_trait]
 pub trait IssuePages: Sync {
     /// One parsed page.
-    type Page: Send;
+    type Page: Send + 'static;
 
     /// GETs one page, conditionally when `conditional`.
     async fn get(
@@ -337,8 +343,9 @@ pub trait IssuePages: Sync {
         conditional: bool,
     ) -> Result<Response, Error>;
 
-    /// Parses one page; `now` becomes `last_polled`.
-    fn parse_page(&self, resp: &Response, now: NaiveDateTime) -> Result<Self::Page, Error>;
+    /// The parse of one page, owned and `'static` (see [`crate::parse::Job`]): the pager runs
+    /// it on the bounded parse pool, never on the async runtime. `now` becomes `last_polled`.
+    fn page_parser(&self, resp: &Response, now: NaiveDateTime) -> Job<Self::Page>;
 
     /// How many elements the page listed (issues or not): none ends the listing.
     fn items(page: &Self::Page) -> usize;
@@ -402,7 +409,7 @@ impl Pager {
             self.next = src.next_after_not_modified(&url, &resp);
             return Some(PageOutcome::NotModified);
         }
-        let page = match src.parse_page(&resp, ctx.now()) {
+        let page = match src.page_parser(&resp, ctx.now()).run().await {
             Ok(p) => p,
             Err(e) => {
                 ctx.report_error(e);
@@ -451,11 +458,13 @@ pub trait IssueRefresh: Sync {
     /// A conditional GET of `url` (an [`IssueRefresh::issue_api_url`]).
     async fn get(&self, ctx: &ImportContext, url: &str) -> Result<Response, Error>;
 
-    /// Parses one issue response; `now` becomes `last_polled`. Only a positive answer may
-    /// be [`Refreshed::Gone`] (the API's own "private" error in a well-formed body, read from
-    /// a status the tracker accepted with [`get_json_accepting`]): a refusal, a challenge
-    /// page or an unreadable body is an error, never a deletion.
-    fn parse_issue(&self, resp: &Response, now: NaiveDateTime) -> Result<Refreshed, Error>;
+    /// The parse of one issue response, owned and `'static` (see [`crate::parse::Job`]):
+    /// [`refresh_one`] runs it on the bounded parse pool. `now` becomes `last_polled`. Only a
+    /// positive answer may be [`Refreshed::Gone`] (the API's own "private" error in a
+    /// well-formed body, read from a status the tracker accepted with
+    /// [`get_json_accepting`]): a refusal, a challenge page or an unreadable body is an error,
+    /// never a deletion.
+    fn issue_parser(&self, resp: &Response, now: NaiveDateTime) -> Job<Refreshed>;
 
     /// Completes a refreshed bug before it is emitted (more requests, say). As it is by
     /// default.
@@ -550,7 +559,7 @@ pub async fn refresh_one<R: IssueRefresh + ?Sized>(
             ))
             .await
         }
-        Ok(resp) => match src.parse_issue(&resp, ctx.now()) {
+        Ok(resp) => match src.issue_parser(&resp, ctx.now()).run().await {
             Ok(Refreshed::Issue(bug)) => emit_refreshed(ctx, src, link, *bug).await,
             Ok(Refreshed::Gone(reason)) => emit_gone(ctx, src, link, reason).await,
             Ok(Refreshed::Unchanged) => {

@@ -81,14 +81,23 @@ impl ReportedError {
     /// The report entry of `error`: its URL and its reason (without the tracker wrapper),
     /// scrubbed of secrets (see [`crate::redact`]).
     pub fn new(error: &Error) -> Self {
+        ReportedError::with_reason(
+            error.url(),
+            &error.inner().to_string(),
+            error.is_temporary(),
+        )
+    }
+
+    /// A report entry for `url` saying `reason`: the one way every entry is made, so that
+    /// each is scrubbed of secrets and of URL userinfo (see [`crate::redact`]) alike.
+    pub fn with_reason(url: Option<&str>, reason: &str, temporary: bool) -> Self {
+        // A server may send URLs with userinfo (redirects, links): never print a password.
+        let clean =
+            |text: &str| crate::redact::scrub(&crate::link::redact_userinfo(text)).into_owned();
         ReportedError {
-            // A server may send URLs with userinfo (redirects, links): never print a password.
-            url: error
-                .url()
-                .map(|u| crate::redact::scrub(&crate::link::redact_userinfo(u)).into_owned()),
-            reason: crate::redact::scrub(&crate::link::redact_userinfo(&error.inner().to_string()))
-                .into_owned(),
-            temporary: error.is_temporary(),
+            url: url.map(clean),
+            reason: clean(reason),
+            temporary,
         }
     }
 }
@@ -356,11 +365,11 @@ impl ImportContext {
         self.errors
             .lock()
             .expect("errors lock")
-            .push(ReportedError {
-                url: Some(crate::link::bounded_url(link)),
-                reason,
-                temporary: false,
-            });
+            .push(ReportedError::with_reason(
+                Some(&crate::link::bounded_url(link)),
+                &reason,
+                false,
+            ));
         false
     }
 

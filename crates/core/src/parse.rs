@@ -6,15 +6,23 @@
 //!
 //! * the crawl runs every tracker as a task of its own, so a tracker busy parsing holds at most
 //!   one worker thread, never the other trackers (`crates/crawl/tests/isolation.rs`);
-//! * the HTML, XML and CSV trackers (Trac, Bugzilla, Roundup) run their parse calls through
-//!   [`blocking`]: a bounded pool ([`pool_size`] threads of tokio's blocking pool at once) with a
-//!   deadline ([`PARSE_DEADLINE`]) after which the awaiting importer gets an [`Error::Parse`]
-//!   and goes on (the abandoned parse finishes in the background, holding its slot, so the
-//!   pool stays bounded);
+//! * every tracker parses every response body (JSON, XML, HTML or CSV) through [`blocking`]: a
+//!   bounded pool ([`pool_size`] threads of tokio's blocking pool at once) with a deadline
+//!   ([`PARSE_DEADLINE`]) after which the awaiting importer gets an [`Error::Parse`] and goes
+//!   on (the abandoned parse finishes in the background, holding its slot, so the pool stays
+//!   bounded). A parse is handed to the pool as an owned, `'static` [`Job`]: the response
+//!   body (a cheap [`Bytes`] clone), its URL and the settings the parser needs (an `Arc` or
+//!   a clone), never a borrow of the importer. The traits of [`crate::forge`] hand out such
+//!   jobs (`IssuePages::page_parser`, `IssueRefresh::issue_parser`) and their pager and
+//!   refresh run them; other trackers build theirs with [`Job::of`] or [`Job::new`]
+//!   (`docs/plugin-guide.md`, "Parsing off the runtime");
 //! * every HTML page is checked by [`check_html`] before it is handed to a DOM parser: at most
 //!   [`HTML_MAX_BYTES`] (smaller than the fetch layer's body limit for JSON/XML), at most
 //!   [`HTML_MAX_ELEMENTS`] elements and at most [`HTML_MAX_DEPTH`] nested elements, measured by
-//!   a linear scan that never builds a tree.
+//!   a linear scan that never builds a tree;
+//! * every JSON body is checked by [`check_json`] before it is parsed: at most
+//!   [`JSON_MAX_VALUES`] values, counted by a linear scan (the fetch layer's body limit bounds
+//!   its bytes, this bounds the tree a parser would build).
 //!
 //! The figures (`bench parse`) are in `docs/performance.md`; the threats in
 //! `docs/security.md`.
@@ -22,8 +30,10 @@
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use bytes::Bytes;
 use tokio::sync::Semaphore;
 
+use crate::fetch::Response;
 use crate::Error;
 
 /// How long an importer waits for one parse before it gets an error.
@@ -41,9 +51,16 @@ pub const HTML_MAX_ELEMENTS: usize = 500_000;
 /// not nest in this count, as they do not in a browser.
 pub const HTML_MAX_DEPTH: usize = 128;
 
-/// Threads that may parse at once: the machine's parallelism (at least 1).
+/// Most values in a JSON body given to a JSON parser (see [`check_json`]). A page of a
+/// tracker API holds far fewer (100 GitHub issues are about 13 000); a 64 MiB body of `[0,0,…]`
+/// holds 33 million, which took 11 s and 7.6 GiB to parse into a tree.
+pub const JSON_MAX_VALUES: usize = 1_000_000;
+
+/// Threads that may parse at once: the machine's parallelism, and at least 2, so that on a
+/// one-CPU machine one costly page never holds every other tracker's parsing for up to
+/// [`PARSE_DEADLINE`].
 pub fn pool_size() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
+    std::thread::available_parallelism().map_or(2, |n| n.get().max(2))
 }
 
 fn pool() -> Arc<Semaphore> {
@@ -87,6 +104,60 @@ where
     }
 }
 
+/// One parse, owned and `'static`, ready to run on the bounded pool with [`Job::run`]: what
+/// every tracker hands the pool instead of parsing on the async runtime (see the module docs).
+///
+/// ```
+/// # use bugimporters_core::parse::Job;
+/// # use bugimporters_core::Error;
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// let body = bytes::Bytes::from_static(b"[1, 2, 3]");
+/// let job = Job::new("https://t.example/issues", body, |body, url| {
+///     serde_json::from_slice::<Vec<u32>>(body).map_err(|e| Error::parse(url, e.to_string()))
+/// });
+/// assert_eq!(job.run().await.unwrap(), vec![1, 2, 3]);
+/// # });
+/// ```
+pub struct Job<T> {
+    url: String,
+    parse: Box<dyn FnOnce() -> Result<T, Error> + Send>,
+}
+
+impl<T: Send + 'static> Job<T> {
+    /// The parse of `body`, fetched from `url`, by `parse` (given the body and `url`, which its
+    /// errors name). `parse` owns what it needs besides: an `Arc` of the settings, a clone.
+    pub fn new<F>(url: impl Into<String>, body: Bytes, parse: F) -> Self
+    where
+        F: FnOnce(&[u8], &str) -> Result<T, Error> + Send + 'static,
+    {
+        let url = url.into();
+        let named = url.clone();
+        Job {
+            url,
+            parse: Box::new(move || parse(&body, &named)),
+        }
+    }
+
+    /// [`Job::new`] for the body of `resp`, named by the URL that answered (after redirects).
+    pub fn of<F>(resp: &Response, parse: F) -> Self
+    where
+        F: FnOnce(&[u8], &str) -> Result<T, Error> + Send + 'static,
+    {
+        Job::new(resp.url.as_str(), resp.body.clone(), parse)
+    }
+
+    /// Runs the parse on the bounded pool with [`PARSE_DEADLINE`] (see [`blocking`]).
+    pub async fn run(self) -> Result<T, Error> {
+        blocking(&self.url, self.parse).await
+    }
+}
+
+impl<T> std::fmt::Debug for Job<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Job").field("url", &self.url).finish()
+    }
+}
+
 /// Refuses an HTML page that is too costly to parse: over [`HTML_MAX_BYTES`], more than
 /// [`HTML_MAX_ELEMENTS`] elements or nested deeper than [`HTML_MAX_DEPTH`]. Linear in the
 /// page's length; the error names `url` and the limit.
@@ -114,6 +185,49 @@ pub fn check_html(url: &str, html: &str) -> Result<(), Error> {
         ));
     }
     Ok(())
+}
+
+/// Refuses a JSON body that is too costly to parse into a tree: more than
+/// [`JSON_MAX_VALUES`] values (see [`json_values`]). Linear in the body's length and
+/// allocation-free; the error names `url` and the limit. Every JSON parser of a response body
+/// calls it first (the fetch layer's body limit bounds the bytes, this bounds the tree).
+pub fn check_json(url: &str, body: &[u8]) -> Result<(), Error> {
+    if json_values(body) > JSON_MAX_VALUES {
+        return Err(Error::parse(
+            url,
+            format!(
+                "JSON body of {} bytes has more than {JSON_MAX_VALUES} values; not parsed",
+                body.len()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// An upper bound of the values and keys of the JSON text `body`, in one pass without
+/// parsing: one, plus one per `[`, `{`, `,` and `:` outside strings. Malformed text is counted
+/// all the same (the parser rejects it afterwards).
+pub fn json_values(body: &[u8]) -> usize {
+    let mut n = 1usize;
+    let mut in_string = false;
+    let mut escaped = false;
+    for &c in body {
+        if in_string {
+            match (escaped, c) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match c {
+            b'"' => in_string = true,
+            b'[' | b'{' | b',' | b':' => n += 1,
+            _ => {}
+        }
+    }
+    n
 }
 
 /// What [`html_cost`] measured.
@@ -291,6 +405,26 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("HTML limit"));
+    }
+
+    #[test]
+    fn check_json_counts_values_outside_strings_and_refuses_too_many() {
+        assert_eq!(json_values(b"0"), 1);
+        assert_eq!(
+            json_values(b"[0,0,0]"),
+            4,
+            "one bracket, two commas, plus one"
+        );
+        assert_eq!(json_values(br#"{"a":1,"b":[2]}"#), 6);
+        // Structural characters inside strings, escaped quotes included, do not count.
+        assert_eq!(json_values(br#"["a,b:[{", "\",:{"]"#), 3);
+        assert!(check_json("http://t/1", br#"[{"number":1}]"#).is_ok());
+        let many = format!("[{}0]", "0,".repeat(JSON_MAX_VALUES));
+        let e = check_json("http://t/1", many.as_bytes()).unwrap_err();
+        assert!(e.to_string().contains("http://t/1"), "{e}");
+        assert!(e.to_string().contains("more than 1000000 values"), "{e}");
+        let admitted = format!("[{}0]", "0,".repeat(JSON_MAX_VALUES - 2));
+        assert!(check_json("u", admitted.as_bytes()).is_ok());
     }
 
     #[tokio::test]

@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 use bugimporters_core::fetch::{FetchConfig, HttpClient};
 use bugimporters_core::{
-    load_config_str, ConfigFormat, Error, ImportContext, ImportOptions, ParsedBug, Registry,
-    ReportedError, RunStats, TrackerConfig, TrackerStats,
+    load_config_str, BuiltImporter, ConfigFormat, Error, ImportContext, ImportOptions, LinkScope,
+    ParsedBug, Registry, ReportedError, RunStats, TrackerConfig, TrackerStats,
 };
 use chrono::NaiveDateTime;
 use futures::StreamExt;
@@ -301,12 +301,20 @@ async fn run_one(
     report
 }
 
+/// One tracker's run: build its importer, run it as a task of its own under its deadline,
+/// and report.
 async fn run_tracker(
     registry: &Registry,
     index: usize,
     config: Result<TrackerConfig, Error>,
     setup: Setup,
 ) -> TrackerReport {
+    let started = Instant::now();
+    let (config, built, scope) = match prepare(registry, index, config) {
+        Ok(prepared) => prepared,
+        Err((name, kind, e)) => return failed_report(name, kind, e, started),
+    };
+    let name = config.tracker_name.clone();
     let Setup {
         client,
         tx,
@@ -315,88 +323,18 @@ async fn run_tracker(
         deadline,
         existing_only,
     } = setup;
-    let started = Instant::now();
-    let config = match config {
-        Ok(c) => c,
-        Err(e) => {
-            tracing::error!(record = index + 1, error = %e, "unusable tracker record; skipped");
-            return failed_report(format!("record {}", index + 1), None, e, started);
-        }
-    };
-    let name = config.tracker_name.clone();
-    let built = match registry.build(&config) {
-        Ok(b) => b,
-        Err(e) => {
-            tracing::error!(tracker = %name, error = %e, "cannot build importer; tracker skipped");
-            return failed_report(name, None, e, started);
-        }
-    };
-    // The links this tracker may emit: a record for any other link is dropped and reported
-    // (a hostile server must not write over another tracker's bugs).
-    let scope = match registry.link_scope(&config) {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::error!(tracker = %name, error = %e, "cannot tell which links this tracker owns; tracker skipped");
-            return failed_report(name, Some(built.kind.to_owned()), e, started);
-        }
-    };
-    if !built.unknown_keys.is_empty() {
-        tracing::warn!(tracker = %name, keys = ?built.unknown_keys, "keys this tracker type does not use (typos?)");
-    }
-    let max_connections = config.max_connections.unwrap_or(4);
-    // The context emits plain records; forward them into the writer's channel.
-    let (bug_tx, mut bug_rx) = mpsc::channel::<ParsedBug>(256);
-    let forward = tokio::spawn(async move {
-        while let Some(bug) = bug_rx.recv().await {
-            if tx.send(Msg::Bug(bug)).await.is_err() {
-                break;
-            }
-        }
-    });
-    let ctx = ImportContext::new(
-        &name,
-        client,
-        max_connections,
-        bug_tx,
-        options,
-        &config.existing_bug_urls,
-    )
-    .with_link_scope(scope);
-    let ctx = if written.is_empty() {
-        ctx
-    } else {
-        tracing::info!(tracker = %name, already_written = written.len(), "resuming a half-done tracker");
-        ctx.resuming(written)
-    };
+    let (ctx, forward) = start_context(&config, client, tx, options, written);
+    let ctx = Arc::new(ctx.with_link_scope(scope));
     tracing::info!(tracker = %name, kind = built.kind, queries = config.queries.len(), existing = config.existing_bug_urls.len(), "crawl started");
-    // Each tracker runs as a task of its own, so that a tracker busy parsing a large page
-    // holds one worker thread of the runtime, never the other trackers of the crawl.
-    let ctx = Arc::new(ctx);
-    let mut work = tokio::spawn(run_entry_points(
+    let (ok, abandoned) = run_within(
+        &name,
         built.importer.clone(),
         ctx.clone(),
         config.existing_bug_urls.clone(),
         existing_only,
-    ));
-    let (ok, abandoned) = match tokio::time::timeout(deadline, &mut work).await {
-        Ok(Ok(ok)) => (ok, None),
-        Ok(Err(join)) => {
-            tracing::error!(tracker = %name, error = %join, "the importer panicked");
-            ctx.report_error(Error::config(format!("the importer failed: {join}")));
-            (false, None)
-        }
-        Err(_) => {
-            work.abort();
-            let _ = work.await;
-            let e = Error::TrackerDeadline {
-                limit_s: deadline.as_secs(),
-            };
-            let reason = e.to_string();
-            tracing::warn!(tracker = %name, limit_s = deadline.as_secs(), "tracker abandoned at its deadline; records so far kept, deletions withheld");
-            ctx.report_error(e);
-            (false, Some(reason))
-        }
-    };
+        deadline,
+    )
+    .await;
     let stats: TrackerStats = ctx.finish(ok).await;
     drop(ctx);
     let _ = forward.await;
@@ -419,6 +357,107 @@ async fn run_tracker(
         abandoned,
         warnings: stats.warnings,
         duration_s: started.elapsed().as_secs_f64(),
+    }
+}
+
+/// Why a tracker could not start: the name to report it under, its type when known, the error.
+type NotStarted = (String, Option<String>, Error);
+
+/// A record's importer and the links it may emit: a record for any other link is dropped and
+/// reported (a hostile server must not write over another tracker's bugs).
+fn prepare(
+    registry: &Registry,
+    index: usize,
+    config: Result<TrackerConfig, Error>,
+) -> Result<(TrackerConfig, BuiltImporter, LinkScope), NotStarted> {
+    let config = config.map_err(|e| {
+        tracing::error!(record = index + 1, error = %e, "unusable tracker record; skipped");
+        (format!("record {}", index + 1), None, e)
+    })?;
+    let name = &config.tracker_name;
+    let built = registry.build(&config).map_err(|e| {
+        tracing::error!(tracker = %name, error = %e, "cannot build importer; tracker skipped");
+        (name.clone(), None, e)
+    })?;
+    let scope = registry.link_scope(&config).map_err(|e| {
+        tracing::error!(tracker = %name, error = %e, "cannot tell which links this tracker owns; tracker skipped");
+        (name.clone(), Some(built.kind.to_owned()), e)
+    })?;
+    if !built.unknown_keys.is_empty() {
+        tracing::warn!(tracker = %name, keys = ?built.unknown_keys, "keys this tracker type does not use (typos?)");
+    }
+    Ok((config, built, scope))
+}
+
+/// The tracker's context, and the task forwarding its records into the writer's channel
+/// (done when the context is dropped).
+fn start_context(
+    config: &TrackerConfig,
+    client: Arc<HttpClient>,
+    tx: mpsc::Sender<Msg>,
+    options: ImportOptions,
+    written: HashSet<String>,
+) -> (ImportContext, tokio::task::JoinHandle<()>) {
+    let name = &config.tracker_name;
+    let (bug_tx, mut bug_rx) = mpsc::channel::<ParsedBug>(256);
+    let forward = tokio::spawn(async move {
+        while let Some(bug) = bug_rx.recv().await {
+            if tx.send(Msg::Bug(bug)).await.is_err() {
+                break;
+            }
+        }
+    });
+    let ctx = ImportContext::new(
+        name,
+        client,
+        config.max_connections.unwrap_or(4),
+        bug_tx,
+        options,
+        &config.existing_bug_urls,
+    );
+    if written.is_empty() {
+        return (ctx, forward);
+    }
+    tracing::info!(tracker = %name, already_written = written.len(), "resuming a half-done tracker");
+    (ctx.resuming(written), forward)
+}
+
+/// Runs the importer's entry points as a task of its own, so that a tracker busy with a
+/// large page holds at most one worker thread of the runtime, never the other trackers of
+/// the crawl; abandons it at `deadline`. Returns whether it succeeded and, when abandoned,
+/// why (also reported to `ctx`).
+async fn run_within(
+    name: &str,
+    importer: Arc<dyn bugimporters_core::Importer>,
+    ctx: Arc<ImportContext>,
+    existing: Vec<String>,
+    existing_only: bool,
+    deadline: Duration,
+) -> (bool, Option<String>) {
+    let mut work = tokio::spawn(run_entry_points(
+        importer,
+        ctx.clone(),
+        existing,
+        existing_only,
+    ));
+    match tokio::time::timeout(deadline, &mut work).await {
+        Ok(Ok(ok)) => (ok, None),
+        Ok(Err(join)) => {
+            tracing::error!(tracker = %name, error = %join, "the importer panicked");
+            ctx.report_error(Error::config(format!("the importer failed: {join}")));
+            (false, None)
+        }
+        Err(_) => {
+            work.abort();
+            let _ = work.await;
+            let e = Error::TrackerDeadline {
+                limit_s: deadline.as_secs(),
+            };
+            let reason = e.to_string();
+            tracing::warn!(tracker = %name, limit_s = deadline.as_secs(), "tracker abandoned at its deadline; records so far kept, deletions withheld");
+            ctx.report_error(e);
+            (false, Some(reason))
+        }
     }
 }
 
@@ -458,11 +497,7 @@ fn failed_report(name: String, kind: Option<String>, e: Error, started: Instant)
         resumed: 0,
         requests: 0,
         bytes: 0,
-        errors: vec![ReportedError {
-            url: e.url().map(str::to_owned),
-            reason: e.to_string(),
-            temporary: e.is_temporary(),
-        }],
+        errors: vec![ReportedError::new(&e)],
         suppressed_errors: 0,
         truncated: 0,
         abandoned: None,

@@ -8,6 +8,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use bugimporters_core::parse::Job;
 use bugimporters_core::{
     BuildContext, Error, ImportContext, Importer, ImporterFactory, LinkScope, ParseFormat,
     ParseFormatKind, ParseInput, ParseOutput, ParsedBug, Registry, TrackerConfig,
@@ -110,7 +111,14 @@ impl Importer for JsonTrackerImporter {
         for query in &self.config.queries {
             let mut next = Some(query.url.clone());
             while let Some(url) = next.take() {
-                let page = match ctx.get(&url).await.and_then(|r| parse_page(&url, &r.body)) {
+                let page = match ctx.get(&url).await {
+                    Ok(r) => {
+                        let parse = |body: &[u8], url: &str| parse_page(url, body);
+                        Job::new(url.as_str(), r.body, parse).run().await
+                    }
+                    Err(e) => Err(e),
+                };
+                let page = match page {
                     Ok(p) => p,
                     Err(e) => {
                         failed = Some(e);
@@ -145,13 +153,18 @@ impl Importer for JsonTrackerImporter {
 
 async fn refresh(ctx: &ImportContext, url: String) -> Result<(), Error> {
     match ctx.get(&url).await {
-        Ok(resp) => match serde_json::from_slice::<ParsedBug>(&resp.body) {
-            Ok(bug) => ctx.emit(bug).await,
-            Err(e) => {
-                ctx.report_error(Error::parse(url.as_str(), e));
-                Ok(())
+        Ok(resp) => {
+            let parse = |body: &[u8], url: &str| {
+                serde_json::from_slice::<ParsedBug>(body).map_err(|e| Error::parse(url, e))
+            };
+            match Job::new(url.as_str(), resp.body, parse).run().await {
+                Ok(bug) => ctx.emit(bug).await,
+                Err(e) => {
+                    ctx.report_error(e);
+                    Ok(())
+                }
             }
-        },
+        }
         Err(e) if e.is_not_found() => {
             let name = ctx.tracker_name();
             ctx.emit(ParsedBug::deleted(url.as_str(), name, name, ctx.now()))

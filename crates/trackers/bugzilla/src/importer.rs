@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use bugimporters_core::fetch::Response;
-use bugimporters_core::{parse, Error, ImportContext, Importer, ParsedBug, Query, TrackerConfig};
+use bugimporters_core::parse::{self, Job};
+use bugimporters_core::{Error, ImportContext, Importer, ParsedBug, Query, TrackerConfig};
 use chrono::NaiveDateTime;
 use futures::stream::{self, StreamExt};
 use url::Url;
@@ -295,10 +296,14 @@ impl BugzillaImporter {
         let results: Vec<(Vec<u64>, CommentsResult)> = stream::iter(chunks)
             .map(|chunk: Vec<u64>| async move {
                 let result = match rest::comments_url(&self.rest_root, &chunk) {
-                    Some(url) => client
-                        .get_rest(&url)
-                        .await
-                        .and_then(|r| rest::parse_comments(&r.body, url.as_str())),
+                    Some(url) => match client.get_rest(&url).await {
+                        Ok(r) => {
+                            Job::new(url.as_str(), r.body, rest::parse_comments)
+                                .run()
+                                .await
+                        }
+                        Err(e) => Err(e),
+                    },
                     None => Ok(HashMap::new()),
                 };
                 (chunk, result)

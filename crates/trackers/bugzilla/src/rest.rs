@@ -179,6 +179,7 @@ fn text(v: &Value, key: &str) -> String {
 /// The bugs of a `{"bugs": [...]}` answer, as [`BugFacts`] without comments. A bug without a
 /// numeric `id` is an error in the second list; an error answer or non-JSON fails whole.
 pub fn parse_bugs(body: &[u8], url: &str) -> Result<(Vec<BugFacts>, Vec<Error>), Error> {
+    bugimporters_core::parse::check_json(url, body)?;
     let v: Value =
         serde_json::from_slice(body).map_err(|e| Error::parse(url, format!("not JSON: {e}")))?;
     check_error(&v, url)?;
@@ -237,6 +238,9 @@ pub fn parse_bugs(body: &[u8], url: &str) -> Result<(Vec<BugFacts>, Vec<Error>),
 /// named as the XML interface names them: 101 `NotFound`, 102 `NotPermitted`, 100
 /// `InvalidBugId`, other codes `code N`. A body without faults (or not JSON) has none.
 pub fn parse_bug_faults(body: &[u8]) -> Vec<SkippedBug> {
+    if bugimporters_core::parse::json_values(body) > bugimporters_core::parse::JSON_MAX_VALUES {
+        return Vec::new();
+    }
     let Ok(v) = serde_json::from_slice::<Value>(body) else {
         return Vec::new();
     };
@@ -304,6 +308,7 @@ fn comments_of(list: &[Value]) -> CommentFacts {
 
 /// The comments answer `{"bugs": {"<id>": {"comments": [...]}}}`, by bug id.
 pub fn parse_comments(body: &[u8], url: &str) -> Result<HashMap<u64, CommentFacts>, Error> {
+    bugimporters_core::parse::check_json(url, body)?;
     let v: Value =
         serde_json::from_slice(body).map_err(|e| Error::parse(url, format!("not JSON: {e}")))?;
     check_error(&v, url)?;

@@ -9,9 +9,11 @@ use async_trait::async_trait;
 use bugimporters_core::fetch::Response;
 use bugimporters_core::forge::{self, next_page_number, IssuePages};
 use bugimporters_core::paging::{next_link, query_param, with_query_param};
+use bugimporters_core::parse::Job;
 use bugimporters_core::{Error, ImportContext};
 use chrono::NaiveDateTime;
 use http::header::AUTHORIZATION;
+use std::sync::Arc;
 
 use crate::config::GiteaRepo;
 use crate::parser::{parse_issue_list, IssuePage, ParseSettings};
@@ -27,7 +29,8 @@ pub const MAX_PAGES: usize = 10_000;
 /// shows the token.
 pub(crate) struct GiteaClient {
     pub(crate) repo: GiteaRepo,
-    pub(crate) settings: ParseSettings,
+    /// Shared with the parse jobs this client hands out.
+    pub(crate) settings: Arc<ParseSettings>,
     token: Option<String>,
 }
 
@@ -44,7 +47,7 @@ impl GiteaClient {
     pub(crate) fn new(repo: GiteaRepo, settings: ParseSettings, token: Option<String>) -> Self {
         GiteaClient {
             repo,
-            settings,
+            settings: Arc::new(settings),
             token,
         }
     }
@@ -109,8 +112,11 @@ impl IssuePages for GiteaClient {
         GiteaClient::get(self, ctx, url, conditional).await
     }
 
-    fn parse_page(&self, resp: &Response, now: NaiveDateTime) -> Result<IssuePage, Error> {
-        parse_issue_list(&resp.body, resp.url.as_str(), &self.settings, now)
+    fn page_parser(&self, resp: &Response, now: NaiveDateTime) -> Job<IssuePage> {
+        let settings = Arc::clone(&self.settings);
+        Job::of(resp, move |body, url| {
+            parse_issue_list(body, url, &settings, now)
+        })
     }
 
     fn items(page: &IssuePage) -> usize {

@@ -8,6 +8,7 @@ use async_trait::async_trait;
 use bugimporters_core::fetch::Response;
 use bugimporters_core::forge::{self, IssueRefresh, Refreshed};
 use bugimporters_core::paging::{query_param, with_query_param};
+use bugimporters_core::parse::Job;
 use bugimporters_core::{Error, ImportContext, Importer, TrackerConfig};
 use chrono::NaiveDateTime;
 use url::Url;
@@ -221,15 +222,16 @@ impl IssueRefresh for Refresher<'_> {
         self.gt.get(ctx, url, true).await
     }
 
-    fn parse_issue(&self, resp: &Response, now: NaiveDateTime) -> Result<Refreshed, Error> {
-        Ok(
-            match parse_issue(&resp.body, resp.url.as_str(), &self.gt.settings, now)? {
+    fn issue_parser(&self, resp: &Response, now: NaiveDateTime) -> Job<Refreshed> {
+        let settings = Arc::clone(&self.gt.settings);
+        Job::of(resp, move |body, url| {
+            Ok(match parse_issue(body, url, &settings, now)? {
                 IssueItem::Issue(bug) => Refreshed::Issue(bug),
                 IssueItem::PullRequest { .. } => {
                     Refreshed::Gone("a pull request, not an issue; deleting it")
                 }
-            },
-        )
+            })
+        })
     }
 }
 

@@ -7,11 +7,12 @@
 
 use std::collections::{HashSet, VecDeque};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
 use bugimporters_core::fetch::{Request, Response};
+use bugimporters_core::parse::Job;
 use bugimporters_core::{Error, ImportContext};
 use chrono::NaiveDateTime;
 use http::header::{HeaderValue, ACCEPT, AUTHORIZATION, LINK};
@@ -162,7 +163,8 @@ fn epoch_now() -> u64 {
 #[derive(Debug)]
 pub(crate) struct GitHubClient {
     pub(crate) repo: Repo,
-    pub(crate) settings: ParseSettings,
+    /// Shared with the parse jobs.
+    pub(crate) settings: Arc<ParseSettings>,
     pub(crate) auth: Auth,
 }
 
@@ -387,7 +389,11 @@ async fn fetch_page(
     if resp.not_modified() {
         return (PageOutcome::NotModified, links);
     }
-    match parse_issue_list(&resp.body, resp.url.as_str(), &gh.settings, now) {
+    let settings = gh.settings.clone();
+    let page = Job::of(&resp, move |body, url| {
+        parse_issue_list(body, url, &settings, now)
+    });
+    match page.run().await {
         Ok(page) => (PageOutcome::Page(page), links),
         Err(e) => {
             ctx.report_error(e);

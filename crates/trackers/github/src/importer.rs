@@ -7,6 +7,7 @@ use std::sync::{Arc, OnceLock};
 use async_trait::async_trait;
 use bugimporters_core::fetch::Response;
 use bugimporters_core::forge::{self, IssueRefresh, Refreshed};
+use bugimporters_core::parse::Job;
 use bugimporters_core::time::parse_datetime;
 use bugimporters_core::{Error, ImportContext, Importer, ParsedBug, TrackerConfig};
 use chrono::NaiveDateTime;
@@ -58,7 +59,7 @@ impl GitHubImporter {
                 tracing::debug!(tracker = %ctx.tracker_name(), auth = auth.kind(), "GitHub credentials");
                 Arc::new(GitHubClient {
                     repo: self.repo.clone(),
-                    settings: self.options.parse_settings(&self.config.tracker_name),
+                    settings: Arc::new(self.options.parse_settings(&self.config.tracker_name)),
                     auth,
                 })
             })
@@ -102,14 +103,6 @@ impl GitHubImporter {
             .map(str::trim)
             .filter(|u| !u.is_empty())
             .map(|u| self.repo.rebase(u))
-    }
-
-    /// Whether `link` is an issue page of this tracker's repository (owner and name compared
-    /// case-insensitively, as GitHub does).
-    fn is_own_issue(&self, link: &str) -> bool {
-        issue_link_parts(link).is_some_and(|(o, r, _, _)| {
-            o.eq_ignore_ascii_case(&self.repo.owner) && r.eq_ignore_ascii_case(&self.repo.name)
-        })
     }
 
     /// Whether `url` lists every issue of this repository: its issues path, `state=all`, and no
@@ -208,7 +201,7 @@ impl GitHubImporter {
     }
 
     /// The refresh of held bugs through `gh` (see [`forge::refresh_one`]).
-    fn refresher<'a>(&'a self, ctx: &'a ImportContext, gh: &'a GitHubClient) -> Refresher<'a> {
+    fn refresher<'a>(&'a self, ctx: &'a ImportContext, gh: &'a Arc<GitHubClient>) -> Refresher<'a> {
         Refresher {
             imp: self,
             gh,
@@ -216,6 +209,14 @@ impl GitHubImporter {
             unchanged_before: None,
         }
     }
+}
+
+/// Whether `link` is an issue page of `repo` (owner and name compared case-insensitively, as
+/// GitHub does).
+fn is_issue_of(repo: &Repo, link: &str) -> bool {
+    issue_link_parts(link).is_some_and(|(o, r, _, _)| {
+        o.eq_ignore_ascii_case(&repo.owner) && r.eq_ignore_ascii_case(&repo.name)
+    })
 }
 
 /// Days between two checks of a held issue that complete `since=` listings keep vouching
@@ -240,7 +241,8 @@ const TRANSFERRED: &str = "transferred to another repository; gone from this tra
 /// the bug lives on under its new link, and the old record goes.
 struct Refresher<'a> {
     imp: &'a GitHubImporter,
-    gh: &'a GitHubClient,
+    /// Shared with the parse jobs the refresher hands out.
+    gh: &'a Arc<GitHubClient>,
     /// The tracker name, which is also the project name of GitHub bugs.
     project_name: &'a str,
     /// The `since` of a complete listing that did not name the issue: one updated before it
@@ -266,15 +268,15 @@ impl IssueRefresh for Refresher<'_> {
         self.gh.get(ctx, url, true).await
     }
 
-    fn parse_issue(&self, resp: &Response, now: NaiveDateTime) -> Result<Refreshed, Error> {
-        Ok(
-            match parse_issue(&resp.body, resp.url.as_str(), &self.gh.settings, now)? {
-                IssueItem::Issue(bug) if !self.imp.is_own_issue(&bug.canonical_bug_link) => {
+    fn issue_parser(&self, resp: &Response, now: NaiveDateTime) -> Job<Refreshed> {
+        let (gh, unchanged_before) = (Arc::clone(self.gh), self.unchanged_before);
+        Job::of(resp, move |body, url| {
+            Ok(match parse_issue(body, url, &gh.settings, now)? {
+                IssueItem::Issue(bug) if !is_issue_of(&gh.repo, &bug.canonical_bug_link) => {
                     Refreshed::Gone(TRANSFERRED)
                 }
                 IssueItem::Issue(bug)
-                    if self
-                        .unchanged_before
+                    if unchanged_before
                         .zip(bug.last_touched)
                         .is_some_and(|(since, touched)| touched < since) =>
                 {
@@ -284,8 +286,8 @@ impl IssueRefresh for Refresher<'_> {
                 IssueItem::PullRequest { .. } => Refreshed::Gone(
                     "a pull request, not an issue (the original imported those); deleting it",
                 ),
-            },
-        )
+            })
+        })
     }
 }
 

@@ -9,9 +9,11 @@ use async_trait::async_trait;
 use bugimporters_core::fetch::Response;
 use bugimporters_core::forge::{self, next_page_number, IssuePages};
 use bugimporters_core::paging::{next_link, with_query_param};
+use bugimporters_core::parse::Job;
 use bugimporters_core::{Error, ImportContext};
 use chrono::NaiveDateTime;
 use http::header::HeaderName;
+use std::sync::Arc;
 
 use crate::config::GitLabProject;
 use crate::parser::{parse_issue_list, IssuePage, ParseSettings};
@@ -29,7 +31,8 @@ pub const TOKEN_HEADER: &str = "private-token";
 /// shows the token.
 pub(crate) struct GitLabClient {
     pub(crate) project: GitLabProject,
-    pub(crate) settings: ParseSettings,
+    /// Shared with the parse jobs this client hands out.
+    pub(crate) settings: Arc<ParseSettings>,
     token: Option<String>,
 }
 
@@ -50,7 +53,7 @@ impl GitLabClient {
     ) -> Self {
         GitLabClient {
             project,
-            settings,
+            settings: Arc::new(settings),
             token,
         }
     }
@@ -117,8 +120,11 @@ impl IssuePages for GitLabClient {
         GitLabClient::get(self, ctx, url, conditional).await
     }
 
-    fn parse_page(&self, resp: &Response, now: NaiveDateTime) -> Result<IssuePage, Error> {
-        parse_issue_list(&resp.body, resp.url.as_str(), &self.settings, now)
+    fn page_parser(&self, resp: &Response, now: NaiveDateTime) -> Job<IssuePage> {
+        let settings = Arc::clone(&self.settings);
+        Job::of(resp, move |body, url| {
+            parse_issue_list(body, url, &settings, now)
+        })
     }
 
     fn items(page: &IssuePage) -> usize {

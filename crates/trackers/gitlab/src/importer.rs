@@ -8,6 +8,7 @@ use async_trait::async_trait;
 use bugimporters_core::fetch::Response;
 use bugimporters_core::forge::{self, IssueRefresh, Refreshed, PARALLEL_REFRESH};
 use bugimporters_core::paging::{query_param, with_query_param};
+use bugimporters_core::parse::Job;
 use bugimporters_core::{Error, ImportContext, Importer, ParsedBug, TrackerConfig};
 use chrono::NaiveDateTime;
 use futures::StreamExt;
@@ -202,7 +203,11 @@ impl GitLabImporter {
             }
             return Ok(());
         }
-        let page = match parse_issue_list(&resp.body, resp.url.as_str(), &gl.settings, ctx.now()) {
+        let (settings, now) = (Arc::clone(&gl.settings), ctx.now());
+        let page = Job::of(&resp, move |body, url| {
+            parse_issue_list(body, url, &settings, now)
+        });
+        let page = match page.run().await {
             Ok(p) => p,
             Err(e) => {
                 ctx.report_error(e);
@@ -252,7 +257,7 @@ impl GitLabImporter {
         };
         let url = format!("{api}/participants?per_page=100");
         match gl.get(ctx, &url, false).await {
-            Ok(resp) => match parse_participants(&resp.body, resp.url.as_str()) {
+            Ok(resp) => match Job::of(&resp, parse_participants).run().await {
                 Ok(n) => {
                     let n = u32::try_from(n).unwrap_or(u32::MAX);
                     if bug.people_involved.is_none_or(|p| p < n) {
@@ -296,13 +301,14 @@ impl IssueRefresh for Refresher<'_> {
         self.gl.get(ctx, url, true).await
     }
 
-    fn parse_issue(&self, resp: &Response, now: NaiveDateTime) -> Result<Refreshed, Error> {
-        Ok(
-            match parse_issue(&resp.body, resp.url.as_str(), &self.gl.settings, now)? {
+    fn issue_parser(&self, resp: &Response, now: NaiveDateTime) -> Job<Refreshed> {
+        let settings = Arc::clone(&self.gl.settings);
+        Job::of(resp, move |body, url| {
+            Ok(match parse_issue(body, url, &settings, now)? {
                 IssueItem::Issue(bug) => Refreshed::Issue(bug),
                 IssueItem::Skipped { .. } => Refreshed::Gone(NOW_CONFIDENTIAL),
-            },
-        )
+            })
+        })
     }
 
     /// With `fetch_participants`, the participants' count (see

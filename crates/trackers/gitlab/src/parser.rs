@@ -250,6 +250,7 @@ pub fn parse_issue_list(
     settings: &ParseSettings,
     now: NaiveDateTime,
 ) -> Result<IssuePage, Error> {
+    bugimporters_core::parse::check_json(url, body)?;
     let value: serde_json::Value = serde_json::from_slice(body)
         .map_err(|e| Error::parse(url, format!("invalid JSON: {e}")))?;
     let serde_json::Value::Array(items) = value else {
@@ -290,6 +291,7 @@ pub fn parse_issue_list(
 /// The number of distinct users in a participants response
 /// (`GET /projects/:id/issues/:iid/participants`, a JSON array of users).
 pub fn parse_participants(body: &[u8], url: &str) -> Result<usize, Error> {
+    bugimporters_core::parse::check_json(url, body)?;
     let users: Vec<RawUser> = serde_json::from_slice(body).map_err(|e| {
         Error::parse(
             url,

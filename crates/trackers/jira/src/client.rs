@@ -5,16 +5,19 @@
 //! `Retry-After` waits (Jira Cloud answers `429` with one), conditional requests and redirect
 //! handling apply. Credentials are sent only to the REST root's origin.
 
+use std::sync::Arc;
+
 use base64::Engine;
 use bugimporters_core::fetch::{Request, Response};
 use bugimporters_core::paging::{query_param, with_query_param};
-use bugimporters_core::{Error, ImportContext};
+use bugimporters_core::parse::Job;
+use bugimporters_core::{Error, ImportContext, ParsedBug};
 use chrono::NaiveDateTime;
 use http::header::{HeaderValue, ACCEPT, AUTHORIZATION};
 use url::Url;
 
 use crate::config::JiraOptions;
-use crate::parser::ParseSettings;
+use crate::parser::{parse_issue, parse_search, ParseSettings, SearchPage};
 
 /// Issue keys per `key in (...)` search when refreshing held bugs.
 pub const KEYS_PER_SEARCH: usize = 50;
@@ -70,7 +73,8 @@ impl Auth {
 pub(crate) struct JiraClient {
     /// REST root without a trailing slash (`https://host[/context]`).
     pub(crate) api_root: String,
-    pub(crate) settings: ParseSettings,
+    /// Shared with the parse jobs (see [`JiraClient::search`]).
+    pub(crate) settings: Arc<ParseSettings>,
     pub(crate) auth: Auth,
 }
 
@@ -99,6 +103,36 @@ impl JiraClient {
             req = req.conditional();
         }
         ctx.fetch(req).await
+    }
+
+    /// Parses a search response from `url` on the bounded parse pool.
+    pub(crate) async fn search(
+        &self,
+        resp: Response,
+        url: &str,
+        now: NaiveDateTime,
+    ) -> Result<SearchPage, Error> {
+        let settings = Arc::clone(&self.settings);
+        Job::new(url, resp.body, move |body, url| {
+            parse_search(body, url, &settings, now)
+        })
+        .run()
+        .await
+    }
+
+    /// Parses an issue response from `url` on the bounded parse pool.
+    pub(crate) async fn issue(
+        &self,
+        resp: Response,
+        url: &str,
+        now: NaiveDateTime,
+    ) -> Result<ParsedBug, Error> {
+        let settings = Arc::clone(&self.settings);
+        Job::new(url, resp.body, move |body, url| {
+            parse_issue(body, url, &settings, now)
+        })
+        .run()
+        .await
     }
 
     /// `{api_root}/rest/api/2/issue/KEY`.

@@ -15,7 +15,7 @@ use crate::client::{
     token_page_url, with_updated_since, Auth, JiraClient, KEYS_PER_SEARCH, MAX_PAGES,
 };
 use crate::config::{parse_settings, JiraOptions};
-use crate::parser::{key_from_link, parse_issue, parse_search, ParseSettings, SearchPage};
+use crate::parser::{key_from_link, ParseSettings, SearchPage};
 
 /// Offset pages of one search fetched at the same time once `total` is known (the context
 /// still bounds requests in flight by `max_connections`).
@@ -122,7 +122,7 @@ impl JiraImporter {
                 tracing::debug!(tracker = %ctx.tracker_name(), auth = auth.kind(), "Jira credentials");
                 Arc::new(JiraClient {
                     api_root: self.api_root.clone(),
-                    settings: self.settings.clone(),
+                    settings: Arc::new(self.settings.clone()),
                     auth,
                 })
             })
@@ -167,7 +167,7 @@ impl JiraImporter {
         url: &str,
     ) -> Result<SearchPage, Error> {
         let resp = jc.get(ctx, url, false).await?;
-        parse_search(&resp.body, url, &jc.settings, ctx.now())
+        jc.search(resp, url, ctx.now()).await
     }
 
     /// Hands a page's bugs to `sink`, reporting its per-issue errors. `false` if any.
@@ -344,7 +344,7 @@ impl JiraImporter {
                 let keys: Vec<String> = chunk.iter().map(|(_, k)| k.clone()).collect();
                 if let Some(url) = jc.keys_search_url(&keys) {
                     match jc.get(ctx, &url, false).await {
-                        Ok(resp) => match parse_search(&resp.body, &url, &jc.settings, ctx.now()) {
+                        Ok(resp) => match jc.search(resp, &url, ctx.now()).await {
                             Ok(page) => {
                                 for e in page.errors {
                                     ctx.report_error(e);
@@ -392,7 +392,7 @@ impl JiraImporter {
                 ctx.emit(ParsedBug::no_update(link.as_str(), name, name, ctx.now()))
                     .await
             }
-            Ok(resp) => match parse_issue(&resp.body, &url, &jc.settings, ctx.now()) {
+            Ok(resp) => match jc.issue(resp, &url, ctx.now()).await {
                 Ok(bug) if bug.canonical_bug_link == link => ctx.emit(bug).await,
                 Ok(bug) => {
                     tracing::info!(tracker = %name, from = %link, to = %bug.canonical_bug_link, "issue moved");

@@ -124,6 +124,7 @@ pub struct SearchPage {
 }
 
 fn read_json(body: &[u8], url: &str) -> Result<Value, Error> {
+    bugimporters_core::parse::check_json(url, body)?;
     // serde_json keeps the last of repeated keys, as Python's json did.
     serde_json::from_slice(body).map_err(|e| Error::parse(url, format!("invalid JSON: {e}")))
 }

@@ -6,6 +6,7 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
+use bugimporters_core::parse::Job;
 use bugimporters_core::{Error, ImportContext, Importer, ParsedBug, TrackerConfig};
 use chrono::NaiveDateTime;
 use futures::StreamExt;
@@ -117,17 +118,20 @@ impl LaunchpadImporter {
                     break;
                 }
             };
-            let collection = match parse_collection(&resp.body, &page_url) {
-                Ok(c) => c,
+            let page = match Job::new(page_url.as_str(), resp.body, parse_task_page)
+                .run()
+                .await
+            {
+                Ok(p) => p,
                 Err(e) => {
                     ctx.report_error(e);
                     break;
                 }
             };
-            next = collection.next_collection_link.clone();
+            next = page.next;
             let mut tasks = Vec::new();
-            for entry in &collection.entries {
-                match parse_task_value(entry, &page_url) {
+            for task in page.tasks {
+                match task {
                     Ok(Some(t)) if ctx.claim(&t.web_link) => tasks.push(t),
                     Ok(_) => {}
                     Err(e) => ctx.report_error(e),
@@ -162,7 +166,10 @@ impl LaunchpadImporter {
             .bugs
             .get_or_load(url, || async {
                 let resp = get(ctx, url, false).await?;
-                parse_bug(&resp.body, url).map(Arc::new)
+                Job::new(url, resp.body, parse_bug)
+                    .run()
+                    .await
+                    .map(Arc::new)
             })
             .await
     }
@@ -173,11 +180,14 @@ impl LaunchpadImporter {
             .sizes
             .get_or_load(url, || async {
                 let resp = get(ctx, url, false).await?;
-                match parse_collection_size(&resp.body, url)? {
+                match Job::new(url, resp.body, parse_collection_size)
+                    .run()
+                    .await?
+                {
                     CollectionSize::Known(n) => Ok(n),
                     CollectionSize::Link(link) => {
                         let resp = get(ctx, &link, false).await?;
-                        parse_total_size(&resp.body, &link)
+                        Job::new(link, resp.body, parse_total_size).run().await
                     }
                 }
             })
@@ -196,7 +206,10 @@ impl LaunchpadImporter {
             .people
             .get_or_load(url, || async {
                 let resp = get(ctx, url, false).await?;
-                parse_person(&resp.body, url).map(Arc::new)
+                Job::new(url, resp.body, parse_person)
+                    .run()
+                    .await
+                    .map(Arc::new)
             })
             .await;
         match result {
@@ -303,7 +316,7 @@ impl LaunchpadImporter {
             }
         };
         let bug_doc = match fetch_again(bug_url.clone(), bug_resp).await {
-            Ok(r) => match parse_bug(&r.body, &bug_url) {
+            Ok(r) => match Job::new(bug_url.as_str(), r.body, parse_bug).run().await {
                 Ok(b) => Arc::new(b),
                 Err(e) => {
                     ctx.report_error(e);
@@ -315,7 +328,14 @@ impl LaunchpadImporter {
                 return Ok(());
             }
         };
-        let task = match self.find_task(&tasks_resp.body, &tasks_url, &target, number) {
+        let find = {
+            let target = target.to_owned();
+            move |body: &[u8], url: &str| find_task(body, url, &target, number)
+        };
+        let task = match Job::new(tasks_url.as_str(), tasks_resp.body, find)
+            .run()
+            .await
+        {
             Ok(Some(t)) => t,
             Ok(None) => {
                 tracing::info!(tracker = %name, url = %link, "the bug has no task on this target any more");
@@ -340,35 +360,51 @@ impl LaunchpadImporter {
             }
         }
     }
+}
 
-    /// The task of `target` in a `bug_tasks` answer: a collection (the live API) or a single
-    /// task (the original's test data). `Ok(None)` when the bug has no task on `target`.
-    fn find_task(
-        &self,
-        body: &[u8],
-        url: &str,
-        target: &str,
-        number: u64,
-    ) -> Result<Option<Task>, Error> {
-        let doc: Value = serde_json::from_slice(body)
-            .map_err(|e| Error::parse(url, format!("invalid JSON: {e}")))?;
-        let candidates: Vec<Value> = if doc.get("entries").is_some() {
-            parse_collection(body, url)?.entries
-        } else {
-            vec![doc]
-        };
-        let mut tasks = Vec::new();
-        for c in &candidates {
-            if let Some(t) = parse_task_value(c, url)? {
-                tasks.push(t);
-            }
+/// The task of `target` in a `bug_tasks` answer: a collection (the live API) or a single
+/// task (the original's test data). `Ok(None)` when the bug has no task on `target`.
+fn find_task(body: &[u8], url: &str, target: &str, number: u64) -> Result<Option<Task>, Error> {
+    bugimporters_core::parse::check_json(url, body)?;
+    let doc: Value = serde_json::from_slice(body)
+        .map_err(|e| Error::parse(url, format!("invalid JSON: {e}")))?;
+    let candidates: Vec<Value> = if doc.get("entries").is_some() {
+        parse_collection(body, url)?.entries
+    } else {
+        vec![doc]
+    };
+    let mut tasks = Vec::new();
+    for c in &candidates {
+        if let Some(t) = parse_task_value(c, url)? {
+            tasks.push(t);
         }
-        let matches = |t: &Task| {
-            bug_link_parts(&t.web_link)
-                .is_some_and(|(tg, n)| n == number && tg.eq_ignore_ascii_case(target))
-        };
-        Ok(tasks.into_iter().find(matches))
     }
+    let matches = |t: &Task| {
+        bug_link_parts(&t.web_link)
+            .is_some_and(|(tg, n)| n == number && tg.eq_ignore_ascii_case(target))
+    };
+    Ok(tasks.into_iter().find(matches))
+}
+
+/// One page of a `searchTasks` collection: the next page, and each entry read as a task
+/// (`Ok(None)` for an entry that is no task).
+struct TaskPage {
+    next: Option<String>,
+    tasks: Vec<Result<Option<Task>, Error>>,
+}
+
+/// Reads a `searchTasks` page from `url` (for the bounded parse pool).
+fn parse_task_page(body: &[u8], url: &str) -> Result<TaskPage, Error> {
+    let collection = parse_collection(body, url)?;
+    let tasks = collection
+        .entries
+        .iter()
+        .map(|entry| parse_task_value(entry, url))
+        .collect();
+    Ok(TaskPage {
+        next: collection.next_collection_link,
+        tasks,
+    })
 }
 
 #[async_trait]

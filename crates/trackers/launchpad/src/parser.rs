@@ -111,6 +111,7 @@ pub struct Collection {
 }
 
 fn read_object(body: &[u8], url: &str) -> Result<Map<String, Value>, Error> {
+    bugimporters_core::parse::check_json(url, body)?;
     match serde_json::from_slice::<Value>(body) {
         Ok(Value::Object(m)) => Ok(m),
         Ok(_) => Err(Error::parse(url, "expected a JSON object")),
@@ -266,6 +267,7 @@ pub fn parse_collection_size(body: &[u8], url: &str) -> Result<CollectionSize, E
 
 /// Parses the bare number a `total_size_link` answers.
 pub fn parse_total_size(body: &[u8], url: &str) -> Result<u64, Error> {
+    bugimporters_core::parse::check_json(url, body)?;
     match serde_json::from_slice::<Value>(body) {
         Ok(v) => v.as_u64().ok_or_else(|| {
             Error::parse(

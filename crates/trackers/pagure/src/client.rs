@@ -8,9 +8,11 @@
 use async_trait::async_trait;
 use bugimporters_core::fetch::Response;
 use bugimporters_core::forge::{self, IssuePages};
+use bugimporters_core::parse::Job;
 use bugimporters_core::{Error, ImportContext};
 use chrono::NaiveDateTime;
 use http::header::AUTHORIZATION;
+use std::sync::Arc;
 
 use crate::config::PagureProject;
 use crate::parser::{parse_issue_list, IssuePage, ParseSettings};
@@ -25,7 +27,8 @@ pub const MAX_PAGES: usize = 10_000;
 /// shows the token.
 pub(crate) struct PagureClient {
     pub(crate) project: PagureProject,
-    pub(crate) settings: ParseSettings,
+    /// Shared with the parse jobs this client hands out.
+    pub(crate) settings: Arc<ParseSettings>,
     token: Option<String>,
 }
 
@@ -46,7 +49,7 @@ impl PagureClient {
     ) -> Self {
         PagureClient {
             project,
-            settings,
+            settings: Arc::new(settings),
             token,
         }
     }
@@ -130,8 +133,11 @@ impl IssuePages for PagureClient {
         PagureClient::get(self, ctx, url, conditional).await
     }
 
-    fn parse_page(&self, resp: &Response, now: NaiveDateTime) -> Result<IssuePage, Error> {
-        parse_issue_list(&resp.body, resp.url.as_str(), &self.settings, now)
+    fn page_parser(&self, resp: &Response, now: NaiveDateTime) -> Job<IssuePage> {
+        let settings = Arc::clone(&self.settings);
+        Job::of(resp, move |body, url| {
+            parse_issue_list(body, url, &settings, now)
+        })
     }
 
     fn items(page: &IssuePage) -> usize {

@@ -8,6 +8,7 @@ use async_trait::async_trait;
 use bugimporters_core::fetch::Response;
 use bugimporters_core::forge::{self, IssueRefresh, Refreshed};
 use bugimporters_core::paging::{query_param, with_query_param};
+use bugimporters_core::parse::Job;
 use bugimporters_core::{Error, ImportContext, Importer, TrackerConfig};
 use chrono::NaiveDateTime;
 use url::Url;
@@ -206,6 +207,9 @@ const NOW_PRIVATE: &str = "now private; deleting it";
 /// Whether `body` is Pagure's JSON error for an issue the caller may not see
 /// (`{"error": …, "error_code": "EISSUENOTALLOWED"}`).
 fn is_not_allowed(body: &[u8]) -> bool {
+    if bugimporters_core::parse::json_values(body) > bugimporters_core::parse::JSON_MAX_VALUES {
+        return false;
+    }
     serde_json::from_slice::<serde_json::Value>(body)
         .ok()
         .and_then(|v| {
@@ -243,23 +247,24 @@ impl IssueRefresh for Refresher<'_> {
     /// A 403 is a deletion only when its body is Pagure's own `EISSUENOTALLOWED` (a private
     /// issue) and private issues are not wanted; any other 403 (a bot wall, a proxy, a token
     /// that lost access) is an error that deletes nothing.
-    fn parse_issue(&self, resp: &Response, now: NaiveDateTime) -> Result<Refreshed, Error> {
-        if resp.status == 403 {
-            if is_not_allowed(&resp.body) && !self.imp.settings.include_private {
-                return Ok(Refreshed::Gone(NOW_PRIVATE));
+    fn issue_parser(&self, resp: &Response, now: NaiveDateTime) -> Job<Refreshed> {
+        let (settings, status) = (Arc::clone(&self.pg.settings), resp.status);
+        Job::of(resp, move |body, url| {
+            if status == 403 {
+                if is_not_allowed(body) && !settings.include_private {
+                    return Ok(Refreshed::Gone(NOW_PRIVATE));
+                }
+                return Err(Error::Status {
+                    url: url.to_owned(),
+                    status: 403,
+                    retry_after: None,
+                });
             }
-            return Err(Error::Status {
-                url: resp.url.to_string(),
-                status: 403,
-                retry_after: None,
-            });
-        }
-        Ok(
-            match parse_issue(&resp.body, resp.url.as_str(), &self.pg.settings, now)? {
+            Ok(match parse_issue(body, url, &settings, now)? {
                 IssueItem::Issue(bug) => Refreshed::Issue(bug),
                 IssueItem::Skipped { .. } => Refreshed::Gone(NOW_PRIVATE),
-            },
-        )
+            })
+        })
     }
 }
 

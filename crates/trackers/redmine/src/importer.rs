@@ -4,6 +4,8 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use bugimporters_core::fetch::Response;
+use bugimporters_core::parse::Job;
 use bugimporters_core::{classify, Error, ImportContext, Importer, ParsedBug, TrackerConfig};
 use chrono::{NaiveDateTime, Timelike};
 use futures::StreamExt;
@@ -141,11 +143,15 @@ impl RedmineImporter {
             return s.clone();
         }
         let url = statuses_url(&self.base);
-        let statuses = match rc
-            .get(ctx, &url)
-            .await
-            .and_then(|resp| parse_statuses(&resp.body, &url))
-        {
+        let statuses = match rc.get(ctx, &url).await {
+            Ok(resp) => {
+                Job::new(url.as_str(), resp.body, parse_statuses)
+                    .run()
+                    .await
+            }
+            Err(e) => Err(e),
+        };
+        let statuses = match statuses {
             Ok(statuses) => statuses,
             Err(e) => {
                 ctx.report_warning(format!(
@@ -168,11 +174,16 @@ impl RedmineImporter {
         &self,
         ctx: &ImportContext,
         rc: &RedmineClient,
-        settings: &ParseSettings,
+        settings: &Arc<ParseSettings>,
         url: String,
     ) -> Result<IssuePage, Error> {
         let resp = rc.get(ctx, &url).await?;
-        parse_issue_list(&resp.body, resp.url.as_str(), settings, ctx.now())
+        let (settings, now) = (Arc::clone(settings), ctx.now());
+        Job::of(&resp, move |body, url| {
+            parse_issue_list(body, url, &settings, now)
+        })
+        .run()
+        .await
     }
 
     /// Emits an issue from a listing (claimed by the caller): as listed, or re-read with
@@ -181,7 +192,7 @@ impl RedmineImporter {
         &self,
         ctx: &ImportContext,
         rc: &RedmineClient,
-        settings: &ParseSettings,
+        settings: &Arc<ParseSettings>,
         issue: RedmineIssue,
     ) -> Result<(), Error> {
         if !self.options.people_from_journals {
@@ -189,7 +200,7 @@ impl RedmineImporter {
         }
         let url = issue_url(&self.base, issue.id, true);
         let detailed = match rc.get(ctx, &url).await {
-            Ok(resp) => parse_issue(&resp.body, resp.url.as_str(), settings, ctx.now()),
+            Ok(resp) => issue_job(&resp, settings, ctx.now()).run().await,
             Err(e) => Err(e),
         };
         match detailed {
@@ -211,7 +222,7 @@ impl RedmineImporter {
         &self,
         ctx: &ImportContext,
         rc: &RedmineClient,
-        settings: &ParseSettings,
+        settings: &Arc<ParseSettings>,
         page: IssuePage,
     ) -> Result<bool, Error> {
         let ok = page.errors.is_empty();
@@ -242,7 +253,7 @@ impl RedmineImporter {
         &self,
         ctx: &ImportContext,
         rc: &RedmineClient,
-        settings: &ParseSettings,
+        settings: &Arc<ParseSettings>,
         first_url: &str,
     ) -> Result<ListingOutcome, Error> {
         let first = self
@@ -319,7 +330,7 @@ impl RedmineImporter {
         &self,
         ctx: &ImportContext,
         rc: &RedmineClient,
-        settings: &ParseSettings,
+        settings: &Arc<ParseSettings>,
         url: String,
     ) -> Result<(), Error> {
         let outcome = self.read_listing(ctx, rc, settings, &url).await?;
@@ -341,7 +352,7 @@ impl RedmineImporter {
         &self,
         ctx: &ImportContext,
         rc: &RedmineClient,
-        settings: &ParseSettings,
+        settings: &Arc<ParseSettings>,
         held: &str,
         issue: RedmineIssue,
         watermark: Option<NaiveDateTime>,
@@ -379,7 +390,7 @@ impl RedmineImporter {
         &self,
         ctx: &ImportContext,
         rc: &RedmineClient,
-        settings: &ParseSettings,
+        settings: &Arc<ParseSettings>,
         chunk: &[(u64, String)],
         ids: &[u64],
         watermark: NaiveDateTime,
@@ -433,7 +444,7 @@ impl RedmineImporter {
         &self,
         ctx: &ImportContext,
         rc: &RedmineClient,
-        settings: &ParseSettings,
+        settings: &Arc<ParseSettings>,
         chunk: Vec<(u64, String)>,
         watermark: Option<NaiveDateTime>,
     ) -> Result<(), Error> {
@@ -497,7 +508,7 @@ impl RedmineImporter {
         &self,
         ctx: &ImportContext,
         rc: &RedmineClient,
-        settings: &ParseSettings,
+        settings: &Arc<ParseSettings>,
         id: u64,
         held: String,
         watermark: Option<NaiveDateTime>,
@@ -505,7 +516,7 @@ impl RedmineImporter {
         let name = ctx.tracker_name();
         let url = issue_url(&self.base, id, self.options.people_from_journals);
         match rc.get(ctx, &url).await {
-            Ok(resp) => match parse_issue(&resp.body, resp.url.as_str(), settings, ctx.now()) {
+            Ok(resp) => match issue_job(&resp, settings, ctx.now()).run().await {
                 Ok(issue) if issue.is_private && !self.options.include_private => {
                     tracing::info!(tracker = %name, url = %held, "issue is private now; deleting it from the host");
                     ctx.emit(ParsedBug::deleted(held.as_str(), name, name, ctx.now()))
@@ -566,6 +577,18 @@ fn scope_category(url: &str, project: Option<&str>) -> Result<String, Error> {
             parsed.path()
         ))),
     }
+}
+
+/// The parse of one issue response (see [`parse_issue`]), for the bounded parse pool.
+fn issue_job(
+    resp: &Response,
+    settings: &Arc<ParseSettings>,
+    now: NaiveDateTime,
+) -> Job<RedmineIssue> {
+    let settings = Arc::clone(settings);
+    Job::of(resp, move |body, url| {
+        parse_issue(body, url, &settings, now)
+    })
 }
 
 /// The parse settings of a record: `base_url`, the rules and the project-name format (the

@@ -190,6 +190,7 @@ pub fn normalize_newlines(text: &str) -> String {
 }
 
 fn json(body: &[u8], url: &str) -> Result<Value, Error> {
+    bugimporters_core::parse::check_json(url, body)?;
     serde_json::from_slice(body).map_err(|e| Error::parse(url, format!("not JSON: {e}")))
 }
 
@@ -472,6 +473,7 @@ pub fn parse_statuses(body: &[u8], url: &str) -> Result<StatusMap, Error> {
     struct L {
         issue_statuses: Vec<S>,
     }
+    bugimporters_core::parse::check_json(url, body)?;
     let list: L = serde_json::from_slice(body).map_err(|e| {
         Error::parse(
             url,

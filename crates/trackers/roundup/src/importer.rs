@@ -5,7 +5,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use bugimporters_core::{parse, Error, ImportContext, Importer, ParsedBug, TrackerConfig};
+use bugimporters_core::parse::{self, Job};
+use bugimporters_core::{Error, ImportContext, Importer, ParsedBug, TrackerConfig};
 use chrono::NaiveDateTime;
 use futures::StreamExt;
 
@@ -262,6 +263,18 @@ impl RoundupImporter {
         Ok(resp.body)
     }
 
+    /// GETs `url` through REST and reads its body with `parse` on the bounded parse pool.
+    async fn rest_read<T: Send + 'static>(
+        &self,
+        ctx: &ImportContext,
+        creds: Option<&Credentials>,
+        url: &str,
+        parse: fn(&[u8], &str) -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        let body = self.rest_get(ctx, creds, url).await?;
+        Job::new(url, body, parse).run().await
+    }
+
     /// Fetches and emits the issues `ids` (changed since `since` when given) through REST.
     /// Returns the ids Roundup returned, or `None` when REST was refused in `auto` mode (the
     /// caller reads pages instead).
@@ -273,11 +286,7 @@ impl RoundupImporter {
         since: Option<NaiveDateTime>,
     ) -> Result<Option<HashSet<u64>>, Error> {
         let url = self.endpoints.rest_issues(ids, &self.rest_fields, since);
-        let issues = match self
-            .rest_get(ctx, creds, &url)
-            .await
-            .and_then(|b| rest::parse_issues(&b, &url))
-        {
+        let issues = match self.rest_read(ctx, creds, &url, rest::parse_issues).await {
             Ok(i) => i,
             Err(e) if rest_refused(&e) => {
                 self.on_rest_refused(ctx, e)?;
@@ -336,13 +345,17 @@ impl RoundupImporter {
         let mut messages: HashMap<u64, RestMessage> = HashMap::new();
         for chunk in all.chunks(CHUNK) {
             let url = self.endpoints.rest_messages(chunk, false);
-            let body = self.rest_get(ctx, creds, &url).await?;
-            messages.extend(rest::parse_messages(&body, &url)?);
+            messages.extend(
+                self.rest_read(ctx, creds, &url, rest::parse_messages)
+                    .await?,
+            );
         }
         for chunk in first.chunks(CHUNK) {
             let url = self.endpoints.rest_messages(chunk, true);
-            let body = self.rest_get(ctx, creds, &url).await?;
-            for (id, m) in rest::parse_messages(&body, &url)? {
+            for (id, m) in self
+                .rest_read(ctx, creds, &url, rest::parse_messages)
+                .await?
+            {
                 let entry = messages.entry(id).or_default();
                 entry.content = m.content;
                 if entry.author.is_none() {
@@ -358,11 +371,7 @@ impl RoundupImporter {
         let mut users = HashMap::new();
         for chunk in creators.chunks(CHUNK) {
             let url = self.endpoints.rest_users(chunk);
-            match self
-                .rest_get(ctx, creds, &url)
-                .await
-                .and_then(|body| rest::parse_users(&body, &url))
-            {
+            match self.rest_read(ctx, creds, &url, rest::parse_users).await {
                 Ok(u) => users.extend(u),
                 Err(e) if e.is_temporary() => return Err(e),
                 Err(e) => {
@@ -385,7 +394,7 @@ impl RoundupImporter {
         let link = issue_link(self.endpoints.base(), id);
         let url = self.endpoints.rest_issue(id);
         match self.rest_get(ctx, creds, &url).await {
-            Ok(body) => match rest::parse_issues(&body, &url) {
+            Ok(body) => match Job::new(url.as_str(), body, rest::parse_issues).run().await {
                 Ok(_) => {
                     ctx.emit(ParsedBug::deleted(link, name, name, ctx.now()))
                         .await
@@ -420,11 +429,7 @@ impl RoundupImporter {
             None => None,
             Some(_) => {
                 let url = self.endpoints.rest_issues(ids, &[], None);
-                match self
-                    .rest_get(ctx, creds, &url)
-                    .await
-                    .and_then(|b| rest::parse_issues(&b, &url))
-                {
+                match self.rest_read(ctx, creds, &url, rest::parse_issues).await {
                     Ok(list) => Some(list.into_iter().map(|i| i.id).collect()),
                     Err(e) if rest_refused(&e) => {
                         self.on_rest_refused(ctx, e)?;
@@ -490,7 +495,7 @@ impl Importer for RoundupImporter {
                 None => query.url.trim().to_owned(),
             };
             let ids = match ctx.get(&url).await {
-                Ok(resp) => parse_csv_ids(&resp.body, &url),
+                Ok(resp) => Job::new(url.as_str(), resp.body, parse_csv_ids).run().await,
                 Err(e) => Err(e),
             };
             let ids = match ids {

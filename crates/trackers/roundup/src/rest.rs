@@ -75,6 +75,7 @@ pub struct RuleProperties {
 }
 
 fn json(body: &[u8], url: &str) -> Result<Value, Error> {
+    bugimporters_core::parse::check_json(url, body)?;
     let v: Value =
         serde_json::from_slice(body).map_err(|e| Error::parse(url, format!("not JSON: {e}")))?;
     if let Some(err) = v.get("error") {
@@ -149,6 +150,9 @@ pub fn parse_issues(body: &[u8], url: &str) -> Result<Vec<RestIssue>, Error> {
 
 /// `@total_size` of a collection response, when present.
 pub fn total_size(body: &[u8]) -> Option<u64> {
+    if bugimporters_core::parse::json_values(body) > bugimporters_core::parse::JSON_MAX_VALUES {
+        return None;
+    }
     serde_json::from_slice::<Value>(body)
         .ok()?
         .get("data")?
