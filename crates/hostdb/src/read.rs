@@ -2,6 +2,7 @@
 
 use bugimporters_core::ParsedBug;
 use chrono::NaiveDateTime;
+use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
 use crate::db::with_pool;
@@ -65,7 +66,113 @@ macro_rules! bug_from_row {
     }};
 }
 
+/// A bug as the host shows it: the one shape of a bug that leaves the service, in the events
+/// of `GET /events` and (later) the bug finder's `GET /api/bugs`. Field names are stable (see
+/// `docs/events.md`); timestamps are naive UTC, ISO 8601 (`2026-01-01T00:00:00.123456`).
+/// `link` is always an http(s) URL: a row whose link is not is never shown.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct BugView {
+    /// `canonical_bug_link`: where the bug lives on its tracker (http or https).
+    pub link: String,
+    /// Title (`""` when the tracker gave none).
+    pub title: String,
+    /// Status as the tracker says it.
+    pub status: Option<String>,
+    /// Importance or priority as the tracker says it.
+    pub importance: Option<String>,
+    /// The project's name.
+    pub project: String,
+    /// The tracker's name.
+    pub tracker: String,
+    /// The tracker's type (`trac`, `github`, ...).
+    pub tracker_type: String,
+    /// Bite-sized: good for newcomers.
+    pub good_for_newcomers: bool,
+    /// Concerns only documentation.
+    pub concerns_just_documentation: bool,
+    /// The tracker's status reads as closed.
+    pub looks_closed: bool,
+    /// When the bug was reported.
+    pub date_reported: Option<NaiveDateTime>,
+    /// When the bug last changed on its tracker.
+    pub last_touched: Option<NaiveDateTime>,
+    /// When the bug was last read from its tracker.
+    pub last_polled: NaiveDateTime,
+    /// How many people took part.
+    pub people_involved: Option<i64>,
+    /// Who reported it (user name on the tracker).
+    pub submitter_username: Option<String>,
+    /// When the host's copy last changed (host clock).
+    pub modified_at: NaiveDateTime,
+}
+
+/// The columns of a [`BugView`], for `SELECT {VIEW_COLUMNS} {VIEW_FROM} WHERE ...` (written
+/// for [`HostDb::sql`]).
+pub(crate) const VIEW_COLUMNS: &str = "TXT(b.canonical_bug_link) AS link, b.title, b.status, \
+     b.importance, TXT(p.name) AS project, TXT(t.name) AS tracker, t.kind AS tracker_type, \
+     b.good_for_newcomers, b.concerns_just_documentation, b.looks_closed, b.date_reported, \
+     b.last_touched, b.last_polled, b.people_involved, b.submitter_username, b.modified_at";
+/// The tables of a [`BugView`].
+pub(crate) const VIEW_FROM: &str =
+    "FROM bugs b JOIN projects p ON p.id = b.project_id JOIN trackers t ON t.id = b.tracker_id";
+
+/// A [`BugView`] from a row of `SELECT {VIEW_COLUMNS}`; `Ok(None)` when its link is not
+/// http(s) (never shown).
+macro_rules! view_from_row {
+    ($row:expr) => {{
+        let row = $row;
+        (|| -> std::result::Result<Option<$crate::read::BugView>, sqlx::Error> {
+            use sqlx::Row;
+            let link: String = row.try_get("link")?;
+            if !$crate::read::is_web_link(&link) {
+                return Ok(None);
+            }
+            let title: Option<String> = row.try_get("title")?;
+            Ok(Some($crate::read::BugView {
+                link,
+                title: title.unwrap_or_default(),
+                status: row.try_get("status")?,
+                importance: row.try_get("importance")?,
+                project: row.try_get("project")?,
+                tracker: row.try_get("tracker")?,
+                tracker_type: row.try_get("tracker_type")?,
+                good_for_newcomers: row.try_get("good_for_newcomers")?,
+                concerns_just_documentation: row.try_get("concerns_just_documentation")?,
+                looks_closed: row.try_get("looks_closed")?,
+                date_reported: row.try_get("date_reported")?,
+                last_touched: row.try_get("last_touched")?,
+                last_polled: row.try_get("last_polled")?,
+                people_involved: row.try_get("people_involved")?,
+                submitter_username: row.try_get("submitter_username")?,
+                modified_at: row.try_get("modified_at")?,
+            }))
+        })()
+    }};
+}
+pub(crate) use view_from_row;
+
+/// Whether `link` is an absolute http(s) URL (the only links ever shown).
+pub(crate) fn is_web_link(link: &str) -> bool {
+    let lower = link.get(..8).unwrap_or(link).to_ascii_lowercase();
+    lower.starts_with("https://") || lower.starts_with("http://")
+}
+
 impl HostDb {
+    /// The bug whose `canonical_bug_link` is `link` as the host shows it ([`BugView`]), if
+    /// the database holds it (and its link is http(s)).
+    pub async fn bug_view(&self, link: &str) -> Result<Option<BugView>> {
+        let q = self.sql(&format!(
+            "SELECT {VIEW_COLUMNS} {VIEW_FROM} WHERE b.canonical_bug_link = ?"
+        ));
+        Ok(with_pool!(&self.pool, |p| {
+            match sqlx::query(&q).bind(link).fetch_optional(p).await? {
+                Some(row) => view_from_row!(&row)?,
+                None => None,
+            }
+        }))
+    }
+
     /// The bug whose `canonical_bug_link` is `link`, if the database holds it.
     pub async fn bug(&self, link: &str) -> Result<Option<StoredBug>> {
         let q = self.sql(&format!("{SELECT_BUGS} WHERE b.canonical_bug_link = ?"));
