@@ -1,4 +1,4 @@
-//! The HTTP server: `/healthz` and `/metrics`. Later features add their routes to
+//! The HTTP server: `/healthz`, `/metrics` and `/events` (in `events.rs`). Later features add their routes to
 //! [`Service::router`].
 
 use std::sync::atomic::Ordering;
@@ -12,11 +12,13 @@ use axum::{Json, Router};
 use crate::Service;
 
 impl Service {
-    /// The service's routes (`GET /healthz`, `GET /metrics`), with the service as state.
+    /// The service's routes (`GET /healthz`, `GET /metrics`, `GET /events`), with the service
+    /// as state.
     pub fn router(&self) -> Router {
         Router::new()
             .route("/healthz", get(healthz))
             .route("/metrics", get(metrics))
+            .route("/events", get(crate::events::events))
             .with_state(self.clone())
     }
 

@@ -18,8 +18,10 @@
 //!   per-host limits for the process);
 //! * any number of processes share one PostgreSQL or MariaDB through leases; SQLite serves
 //!   one process ([`instance_lock`]);
-//! * one HTTP server ([`Service::router`]: `/healthz`, `/metrics`) that later features
-//!   (webhooks, events, web pages) extend by merging their own routes.
+//! * one HTTP server ([`Service::router`]: `/healthz`, `/metrics`, `/events`) that later
+//!   features (webhooks, web pages) extend by merging their own routes;
+//! * `GET /events`: every change to the host database's bugs, from any process and any
+//!   path, as Server-Sent Events (`docs/events.md`).
 //!
 //! ## Example
 //!
@@ -39,6 +41,7 @@
 
 #![deny(missing_docs)]
 
+mod events;
 mod http;
 mod lock;
 mod metrics;
@@ -56,6 +59,7 @@ use bugimporters_core::Registry;
 use bugimporters_hostdb::schedule::{Clock, SystemClock};
 use bugimporters_hostdb::HostDb;
 
+pub use events::EventsConfig;
 pub use lock::{instance_lock, InstanceLock};
 pub use metrics::Metrics;
 pub use scheduler::{shutdown_on_signals, OnceSummary, Shutdown};
@@ -112,6 +116,8 @@ pub struct ServiceConfig {
     pub fetch: FetchConfig,
     /// This process's name in leases and `customs status` (default `host:pid`).
     pub worker_id: String,
+    /// `GET /events`: per-client buffer, poll interval, heartbeat.
+    pub events: EventsConfig,
 }
 
 impl Default for ServiceConfig {
@@ -127,6 +133,7 @@ impl Default for ServiceConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             fetch: FetchConfig::default(),
             worker_id: worker_id(),
+            events: EventsConfig::default(),
         }
     }
 }
@@ -160,6 +167,8 @@ struct Inner {
     /// The scheduler's last pass, in Unix milliseconds of the service's clock (for
     /// `/healthz`; 0: none yet).
     last_tick: std::sync::atomic::AtomicI64,
+    /// `GET /events`: the broadcast of new events and its reader task.
+    events: Arc<events::EventHub>,
 }
 
 impl Service {
@@ -177,6 +186,7 @@ impl Service {
         clock: Arc<dyn Clock>,
     ) -> Result<Service> {
         let client = Arc::new(HttpClient::new(config.fetch.clone())?);
+        let events = Arc::new(events::EventHub::new(config.events.buffer));
         Ok(Service {
             inner: Arc::new(Inner {
                 db,
@@ -186,6 +196,7 @@ impl Service {
                 client,
                 metrics: Metrics::new(),
                 last_tick: std::sync::atomic::AtomicI64::new(0),
+                events,
             }),
         })
     }

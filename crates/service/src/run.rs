@@ -134,6 +134,7 @@ impl Service {
             });
         }
         let summary = self.import_spool(&path).await?;
+        self.events_changed();
         self.metrics().imported(&summary);
         tracing::info!(spool = %path.display(), summary = %summary.line(), "imported");
         Ok(Step::Imported { report, summary })
