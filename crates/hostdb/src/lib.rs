@@ -85,7 +85,7 @@ pub use import::{
     ImportOptions, ImportSource, ImportSummary, InputFormat, Rejection, LINK_MAX_CHARS,
     NAME_MAX_CHARS, RECORD_MAX_BYTES,
 };
-pub use read::{BugView, StoredBug};
+pub use read::{BugPage, BugQuery, BugView, StoredBug};
 pub use schedule::{Lease, Outcome, QueueStats, RunResult, ScheduleEntry};
 
 use db::{with_pool, Pool};

@@ -262,3 +262,140 @@ impl HostDb {
         }))
     }
 }
+
+/// What `GET /api/bugs` asks for: filters, a page size and where the page starts.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct BugQuery {
+    /// Only bugs of this project (exact name).
+    pub project: Option<String>,
+    /// Only bugs of this tracker (exact name).
+    pub tracker: Option<String>,
+    /// Only bugs of trackers of this type (`trac`, `github`, ...).
+    pub tracker_type: Option<String>,
+    /// Only bite-sized bugs (`good_for_newcomers`).
+    pub bitesized: bool,
+    /// Only bugs that concern just documentation.
+    pub documentation: bool,
+    /// Only bugs whose title contains this text (any case).
+    pub text: Option<String>,
+    /// Closed bugs too (default: only those that do not look closed).
+    pub include_closed: bool,
+    /// Bugs per page (1 to [`BugQuery::MAX_LIMIT`]; 0 means [`BugQuery::DEFAULT_LIMIT`]).
+    pub limit: usize,
+    /// Where the page starts: the `next` of the previous page.
+    pub cursor: Option<String>,
+}
+
+impl BugQuery {
+    /// Bugs per page when none is asked for.
+    pub const DEFAULT_LIMIT: usize = 50;
+    /// The largest page.
+    pub const MAX_LIMIT: usize = 200;
+}
+
+/// One page of [`HostDb::bug_views`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct BugPage {
+    /// The bugs, newest activity first (`last_touched`, else when the host's copy changed).
+    pub bugs: Vec<BugView>,
+    /// The cursor of the next page (`None`: this is the last).
+    pub next: Option<String>,
+}
+
+/// The sort key of the bug finder: the tracker's last activity, else the host's last change.
+const ACTIVITY: &str = "COALESCE(b.last_touched, b.modified_at)";
+
+/// `(activity, id)` from a cursor `MICROS.ID` (microseconds since 1970 UTC).
+fn parse_cursor(cursor: &str) -> Result<(NaiveDateTime, i64)> {
+    let bad = || crate::Error::Usage(format!("bad cursor {cursor:?}: pass the `next` of a page"));
+    let (micros, id) = cursor.split_once('.').ok_or_else(bad)?;
+    let micros: i64 = micros.parse().map_err(|_| bad())?;
+    let id: i64 = id.parse().map_err(|_| bad())?;
+    let at = chrono::DateTime::from_timestamp_micros(micros).ok_or_else(bad)?;
+    Ok((at.naive_utc(), id))
+}
+
+/// `text` as a `LIKE` pattern that matches it anywhere, with `!` as the escape character.
+fn like_anywhere(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('%');
+    for c in text.to_lowercase().chars() {
+        if matches!(c, '!' | '%' | '_') {
+            out.push('!');
+        }
+        out.push(c);
+    }
+    out.push('%');
+    out
+}
+
+impl HostDb {
+    /// A page of bugs as the bug finder shows them ([`BugView`]), filtered by `query`, newest
+    /// activity first, with a cursor to the next page (stable while bugs change: a page
+    /// starts strictly after the last bug of the previous one).
+    pub async fn bug_views(&self, query: &BugQuery) -> Result<BugPage> {
+        let limit = match query.limit {
+            0 => BugQuery::DEFAULT_LIMIT,
+            n => n.min(BugQuery::MAX_LIMIT),
+        };
+        let cursor = query.cursor.as_deref().map(parse_cursor).transpose()?;
+        let mut text = format!(
+            "SELECT {VIEW_COLUMNS}, b.id AS row_id, {ACTIVITY} AS activity {VIEW_FROM} WHERE 1 = 1"
+        );
+        let mut binds: Vec<String> = Vec::new();
+        for (value, column) in [
+            (&query.project, "p.name"),
+            (&query.tracker, "t.name"),
+            (&query.tracker_type, "t.kind"),
+        ] {
+            if let Some(v) = value {
+                text.push_str(&format!(" AND {column} = ?"));
+                binds.push(v.clone());
+            }
+        }
+        if query.bitesized {
+            text.push_str(" AND b.good_for_newcomers = TRUE");
+        }
+        if query.documentation {
+            text.push_str(" AND b.concerns_just_documentation = TRUE");
+        }
+        if !query.include_closed {
+            text.push_str(" AND b.looks_closed = FALSE");
+        }
+        if let Some(t) = query.text.as_deref().filter(|t| !t.is_empty()) {
+            text.push_str(" AND LOWER(b.title) LIKE ? ESCAPE '!'");
+            binds.push(like_anywhere(t));
+        }
+        if cursor.is_some() {
+            text.push_str(&format!(
+                " AND ({ACTIVITY} < ? OR ({ACTIVITY} = ? AND b.id < ?))"
+            ));
+        }
+        text.push_str(&format!(" ORDER BY {ACTIVITY} DESC, b.id DESC LIMIT ?"));
+        let q = self.sql(&text);
+        let fetch = i64::try_from(limit + 1).unwrap_or(i64::MAX);
+        let mut rows: Vec<((NaiveDateTime, i64), Option<BugView>)> = Vec::with_capacity(limit + 1);
+        with_pool!(&self.pool, |p| {
+            let mut sql = sqlx::query(&q);
+            for b in &binds {
+                sql = sql.bind(b.as_str());
+            }
+            if let Some((at, id)) = cursor {
+                sql = sql.bind(at).bind(at).bind(id);
+            }
+            for row in sql.bind(fetch).fetch_all(p).await? {
+                let key = (row.try_get("activity")?, row.try_get("row_id")?);
+                rows.push((key, view_from_row!(&row)?));
+            }
+        });
+        // A row whose link is not http(s) is skipped but still moves the cursor.
+        let next = (rows.len() > limit)
+            .then(|| rows[limit - 1].0)
+            .map(|(at, id)| format!("{}.{id}", at.and_utc().timestamp_micros()));
+        rows.truncate(limit);
+        let bugs = rows.into_iter().filter_map(|(_, v)| v).collect();
+        Ok(BugPage { bugs, next })
+    }
+}

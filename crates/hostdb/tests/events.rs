@@ -211,9 +211,70 @@ async fn concurrent_imports_give_contiguous_ids(tdb: &TestDb) {
     b.close().await;
 }
 
+/// The bug finder's read (`GET /api/bugs`): filters, newest activity first, cursor pages.
+async fn bug_views_filter_and_page(tdb: &TestDb) {
+    let db = tdb.connect().await;
+    load(&db).await;
+    let lines: Vec<String> = (0..7)
+        .map(|i| {
+            let mut v: serde_json::Value = serde_json::from_str(&bug_line(
+                &format!("{T}{i}"),
+                "Twisted",
+                &format!("Bug {i}: 100% broken_thing"),
+                "2013-01-01T00:00:00",
+            ))
+            .unwrap();
+            v["last_touched"] = format!("2012-07-0{}T10:00:00", i + 1).into();
+            v["good_for_newcomers"] = (i % 2 == 0).into();
+            v["looks_closed"] = (i == 6).into();
+            v.to_string()
+        })
+        .collect();
+    import(&db, "v.jsonl", &lines.join("\n")).await;
+    let mut q = bugimporters_hostdb::BugQuery::default();
+    q.limit = 2;
+    let mut seen = Vec::new();
+    loop {
+        let page = db.bug_views(&q).await.unwrap();
+        seen.extend(page.bugs.iter().map(|b| b.title.clone()));
+        match page.next {
+            Some(n) => q.cursor = Some(n),
+            None => break,
+        }
+    }
+    // Open bugs only by default, newest activity first, each once.
+    let want: Vec<String> = (0..6)
+        .rev()
+        .map(|i| format!("Bug {i}: 100% broken_thing"))
+        .collect();
+    assert_eq!(seen, want);
+    let mut q = bugimporters_hostdb::BugQuery::default();
+    q.bitesized = true;
+    q.include_closed = true;
+    q.text = Some("100% BROKEN_".into());
+    q.tracker_type = Some("trac".into());
+    let page = db.bug_views(&q).await.unwrap();
+    let titles: Vec<&str> = page.bugs.iter().map(|b| &b.title[..5]).collect();
+    assert_eq!(titles, ["Bug 6", "Bug 4", "Bug 2", "Bug 0"]);
+    q.text = Some("0%_".into());
+    assert!(
+        db.bug_views(&q).await.unwrap().bugs.is_empty(),
+        "% and _ are literal"
+    );
+    q.text = None;
+    q.project = Some("nope".into());
+    assert!(db.bug_views(&q).await.unwrap().bugs.is_empty());
+    q.project = None;
+    q.cursor = Some("garbage".into());
+    let e = db.bug_views(&q).await.unwrap_err().to_string();
+    assert!(e.contains("bad cursor"), "{e}");
+    db.close().await;
+}
+
 on_all_backends!(
     created_updated_deleted,
     rejected_records_make_no_event,
     history_is_pruned_and_batches_are_one_transaction,
     concurrent_imports_give_contiguous_ids,
+    bug_views_filter_and_page,
 );

@@ -131,9 +131,17 @@ impl EventHub {
         loop {
             // First read, then wait: whatever committed before the LISTEN is read too.
             last = self.drain(&db, last).await;
+            // Without its LISTEN (it failed: server down, too many connections) PostgreSQL
+            // is polled every second until the LISTEN works again.
+            let pg = db.backend() == Backend::Postgres;
+            let sleep = if pg && listener.is_none() {
+                poll.min(Duration::from_secs(1))
+            } else {
+                poll
+            };
             tokio::select! {
                 _ = self.wake.notified() => {}
-                _ = tokio::time::sleep(poll) => {}
+                _ = tokio::time::sleep(sleep) => {}
                 lost = wait(&mut listener) => {
                     if lost {
                         // Notifications sent while the connection was down are lost: the
@@ -142,7 +150,7 @@ impl EventHub {
                     }
                 }
             }
-            if listener.is_none() && db.backend() == Backend::Postgres {
+            if pg && listener.is_none() {
                 listener = listen(&db).await;
             }
         }

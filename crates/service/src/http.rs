@@ -12,13 +12,14 @@ use axum::{Json, Router};
 use crate::Service;
 
 impl Service {
-    /// The service's routes (`GET /healthz`, `GET /metrics`, `GET /events`), with the service
-    /// as state.
+    /// The service's routes (`GET /healthz`, `GET /metrics`, `GET /events`,
+    /// `GET /api/bugs`), with the service as state.
     pub fn router(&self) -> Router {
         Router::new()
             .route("/healthz", get(healthz))
             .route("/metrics", get(metrics))
             .route("/events", get(crate::events::events))
+            .route("/api/bugs", get(crate::api::bugs))
             .with_state(self.clone())
     }
 

@@ -18,8 +18,8 @@
 //!   per-host limits for the process);
 //! * any number of processes share one PostgreSQL or MariaDB through leases; SQLite serves
 //!   one process ([`instance_lock`]);
-//! * one HTTP server ([`Service::router`]: `/healthz`, `/metrics`, `/events`) that later
-//!   features (webhooks, web pages) extend by merging their own routes;
+//! * one HTTP server ([`Service::router`]: `/healthz`, `/metrics`, `/events`, `/api/bugs`)
+//!   that later features (webhooks, web pages) extend by merging their own routes;
 //! * `GET /events`: every change to the host database's bugs, from any process and any
 //!   path, as Server-Sent Events (`docs/events.md`).
 //!
@@ -41,6 +41,7 @@
 
 #![deny(missing_docs)]
 
+mod api;
 mod events;
 mod http;
 mod lock;

@@ -1,7 +1,8 @@
 //! `GET /events` over a loopback socket: a client sees the changes of a service run and of a
 //! separate `import-results`-style import; reconnecting with `Last-Event-ID` gives exactly
 //! what it missed; filters; `reset`; on PostgreSQL two service instances on one database both
-//! deliver a change imported by one of them (through `NOTIFY`: their polls are an hour).
+//! deliver a change imported by one of them (through `NOTIFY`: their polls are an hour);
+//! `/api/bugs` returns the bugs in the events' shape.
 //! SQLite always; PostgreSQL and MariaDB when `BUGIMPORTERS_TEST_POSTGRES_URL` /
 //! `BUGIMPORTERS_TEST_MYSQL_URL` are set (skipped with a message otherwise, failing under CI).
 
@@ -203,6 +204,27 @@ async fn story(url: &str) {
     let link = first[0].data["link"].as_str().unwrap().to_owned();
     let view = db.bug_view(&link).await.unwrap().unwrap();
     assert_eq!(first[0].data["bug"], serde_json::to_value(&view).unwrap());
+    // `/api/bugs` returns the same bug, in the same shape.
+    let api = loopback_client()
+        .get(format!("http://{addr}/api/bugs?closed=true&limit=200"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(api.status(), 200);
+    let api: serde_json::Value = serde_json::from_str(&api.text().await.unwrap()).unwrap();
+    let listed = api["bugs"].as_array().unwrap();
+    assert_eq!(listed.len(), created);
+    assert_eq!(
+        listed.iter().find(|b| b["link"] == link.as_str()),
+        Some(&first[0].data["bug"])
+    );
+    let bad = loopback_client()
+        .get(format!("http://{addr}/api/bugs?cursor=nope"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400);
+    assert!(bad.text().await.unwrap().contains("bad cursor"));
     // Filters.
     let of1 = first
         .iter()
