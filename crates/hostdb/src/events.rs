@@ -81,7 +81,8 @@ pub struct BugEvent {
     pub project: String,
     /// The bug's `canonical_bug_link`.
     pub link: String,
-    /// When the change was written (host clock, UTC; just before its commit).
+    /// When the import transaction that wrote it began (host clock, UTC); it committed
+    /// within that batch's time.
     pub at: NaiveDateTime,
     /// The bug after the change (`created`, `updated`), or just before it (`deleted`).
     pub bug: Option<BugView>,

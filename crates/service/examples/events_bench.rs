@@ -1,7 +1,7 @@
 //! Benchmark (printed figures, not a test): `GET /events` with many clients connected. Rounds
 //! of imports change bugs; every client must receive every event; the latency of an event is
-//! from its `at` (written in the import's transaction, just before the commit) to its receipt
-//! by a client (same machine, same clock).
+//! from its `at` (when the import transaction that wrote it began: an upper bound of the time
+//! from its commit) to its receipt by a client (same machine, same clock).
 //!
 //! `cargo run --release -p bugimporters-service --example events_bench -- [DATABASE_URL]`
 //! (default a SQLite file in a temporary directory; a server URL gets a fresh database,
