@@ -412,3 +412,80 @@ async fn postgres_two_instances_both_deliver() {
 fn loopback_client() -> reqwest::Client {
     reqwest::Client::new()
 }
+
+/// A client that stops reading is dropped once it is more than the buffer behind: the server
+/// does not queue for it (it ends its stream with `dropped`, whose id is where to resume).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_stops_reading_is_dropped() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("host.db").display());
+    let db = HostDb::connect(&url).await.unwrap();
+    let trackers = servers(1, 1).await;
+    add_trackers(&db, &trackers, &[]).await;
+    let clock = ManualClock::new(start());
+    let mut config = service(&db, &dir.path().join("spool"), &clock, 1)
+        .config()
+        .clone();
+    config.events.buffer = 16;
+    let svc = Service::with_clock(
+        db.clone(),
+        std::sync::Arc::new(bugimporters_all::default_registry()),
+        config,
+        std::sync::Arc::new(clock.clone()),
+    )
+    .unwrap();
+    let addr = listen(&svc).await;
+    // A small receive buffer, and nothing read while ~10 MB of events go out.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let mut stream = socket.connect(addr).await.unwrap();
+    let request = format!("GET /events HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let base = trackers[0].trac_url();
+    let n = 8000;
+    let long = "x".repeat(1200);
+    let lines: Vec<String> = (0..n)
+        .map(|i| {
+            serde_json::json!({"canonical_bug_link": format!("{base}ticket/{}", 100_000 + i),
+                "title": format!("{i} {long}"), "_tracker_name": "Synthetic 00",
+                "_project_name": "Synthetic 00", "last_polled": "2031-01-01T00:00:00"})
+            .to_string()
+        })
+        .collect();
+    let s = db
+        .import(
+            vec![ImportSource::text("many.jsonl", lines.join("\n"))],
+            &ImportOptions::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(s.inserted, n as u64, "{:?}", s.rejections);
+    svc.events_changed();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    // Now read everything the server kept for this client, to the end.
+    let mut raw = Vec::new();
+    tokio::time::timeout(Duration::from_secs(60), stream.read_to_end(&mut raw))
+        .await
+        .expect("the server ended the stream")
+        .unwrap();
+    let text = String::from_utf8_lossy(&raw);
+    let created = text.matches("event: created\n").count();
+    println!("{created} of {n} events reached the client before it was dropped");
+    assert!(
+        created < n,
+        "{created} of {n} events were queued for a client that read nothing"
+    );
+    let at = text.find("event: dropped\n").expect("a dropped event");
+    let tail = &text[at..];
+    let id: i64 = tail["event: dropped\nid: ".len()..]
+        .split('\n')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(id, created as i64, "resume from the last event it got");
+    assert!(tail.contains("too slowly"), "{tail:.300}");
+    db.close().await;
+}
