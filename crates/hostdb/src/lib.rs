@@ -16,7 +16,9 @@
 //!   (the `export-config` binary);
 //! * [`HostDb::import`]: crawl results (JSON lines, a JSON array or YAML) upserted by
 //!   `canonical_bug_link` in batched transactions, idempotent and safe to run from several
-//!   machines at once (the `import-results` binary);
+//!   machines at once (the `import-results` binary); every change it makes is also a row of
+//!   `bug_events`, in the same transaction ([`HostDb::events_after`], [`BugEvent`], the
+//!   stream `GET /events` of `bugimporters serve`);
 //! * [`schedule`]: the service's schedule and leases (`bugimporters serve`, `customs refresh`,
 //!   `customs status`).
 //! * [`webhooks`]: signed webhook deliveries and the queue of single-issue refreshes they ask
@@ -64,6 +66,7 @@
 mod admin;
 mod db;
 mod error;
+mod events;
 mod export;
 mod import;
 mod read;
@@ -79,12 +82,13 @@ pub use admin::{
 pub use bugimporters_core::Registry;
 pub use db::{redact_url, Backend, DEFAULT_DATABASE_URL};
 pub use error::{Error, Result};
+pub use events::{BugEvent, EventBounds, EventKind, EventListener, EVENT_HISTORY, NOTIFY_CHANNEL};
 pub use export::{render_export, render_yaml, ExportFilter, ExportFormat};
 pub use import::{
     ImportOptions, ImportSource, ImportSummary, InputFormat, Rejection, LINK_MAX_CHARS,
     NAME_MAX_CHARS, RECORD_MAX_BYTES,
 };
-pub use read::StoredBug;
+pub use read::{BugPage, BugQuery, BugView, StoredBug};
 pub use schedule::{Lease, Outcome, QueueStats, RunResult, ScheduleEntry};
 
 use db::{with_pool, Pool};

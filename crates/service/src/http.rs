@@ -1,4 +1,4 @@
-//! The HTTP server: `/healthz` and `/metrics`. Later features add their routes to
+//! The HTTP server: `/healthz`, `/metrics` and `/events` (in `events.rs`). Later features add their routes to
 //! [`Service::router`].
 
 use std::sync::atomic::Ordering;
@@ -12,12 +12,14 @@ use axum::{Json, Router};
 use crate::Service;
 
 impl Service {
-    /// The service's routes (`GET /healthz`, `GET /metrics`, `POST /hooks/{github,gitlab,gitea}`),
-    /// with the service as state.
+    /// The service's routes (`GET /healthz`, `GET /metrics`, `GET /events`, `GET /api/bugs`,
+    /// `POST /hooks/{github,gitlab,gitea}`), with the service as state.
     pub fn router(&self) -> Router {
         Router::new()
             .route("/healthz", get(healthz))
             .route("/metrics", get(metrics))
+            .route("/events", get(crate::events::events))
+            .route("/api/bugs", get(crate::api::bugs))
             .with_state(self.clone())
             .merge(self.hook_routes())
     }

@@ -18,11 +18,13 @@
 //!   per-host limits for the process);
 //! * any number of processes share one PostgreSQL or MariaDB through leases; SQLite serves
 //!   one process ([`instance_lock`]);
-//! * one HTTP server ([`Service::router`]: `/healthz`, `/metrics`) that later features
-//!   (webhooks, events, web pages) extend by merging their own routes;
+//! * one HTTP server ([`Service::router`]: `/healthz`, `/metrics`, `/hooks/*`, `/events`,
+//!   `/api/bugs`) that later features (web pages) extend by merging their own routes;
 //! * signed webhooks (`POST /hooks/github`, `/hooks/gitlab`, `/hooks/gitea`): a verified issue
 //!   event queues a refresh of that one issue in the database, run under a lease by whichever
-//!   process takes it, through the same export → crawl → spool → import path.
+//!   process takes it, through the same export → crawl → spool → import path;
+//! * `GET /events`: every change to the host database's bugs, from any process and any
+//!   path, as Server-Sent Events (`docs/events.md`).
 //!
 //! ## Example
 //!
@@ -42,6 +44,8 @@
 
 #![deny(missing_docs)]
 
+mod api;
+mod events;
 mod hooks;
 mod http;
 mod lock;
@@ -60,6 +64,7 @@ use bugimporters_core::Registry;
 use bugimporters_hostdb::schedule::{Clock, SystemClock};
 use bugimporters_hostdb::HostDb;
 
+pub use events::EventsConfig;
 pub use hooks::verify::{github_signature, hex_hmac};
 pub use hooks::{
     EnvSecrets, FixedSecrets, WebhookSecrets, DEFAULT_MAX_BODY, DEFAULT_SECRET_ENV,
@@ -123,6 +128,8 @@ pub struct ServiceConfig {
     pub worker_id: String,
     /// The largest webhook body accepted, in bytes (larger: 413).
     pub webhook_max_body: usize,
+    /// `GET /events`: per-client buffer, poll interval, heartbeat.
+    pub events: EventsConfig,
 }
 
 impl Default for ServiceConfig {
@@ -139,6 +146,7 @@ impl Default for ServiceConfig {
             fetch: FetchConfig::default(),
             worker_id: worker_id(),
             webhook_max_body: DEFAULT_MAX_BODY,
+            events: EventsConfig::default(),
         }
     }
 }
@@ -174,6 +182,8 @@ struct Inner {
     last_tick: std::sync::atomic::AtomicI64,
     /// Webhook secrets and the refresher's bell.
     hooks: hooks::HookState,
+    /// `GET /events`: the broadcast of new events and its reader task.
+    events: Arc<events::EventHub>,
 }
 
 impl Service {
@@ -191,6 +201,7 @@ impl Service {
         clock: Arc<dyn Clock>,
     ) -> Result<Service> {
         let client = Arc::new(HttpClient::new(config.fetch.clone())?);
+        let events = Arc::new(events::EventHub::new(config.events.buffer));
         Ok(Service {
             inner: Arc::new(Inner {
                 db,
@@ -201,6 +212,7 @@ impl Service {
                 metrics: Metrics::new(),
                 last_tick: std::sync::atomic::AtomicI64::new(0),
                 hooks: hooks::HookState::default(),
+                events,
             }),
         })
     }

@@ -169,14 +169,17 @@ impl Service {
 
     /// `import-results SPOOL`: the one place the service calls the importer, with the
     /// service's tracker registry so that link ownership is checked as `import-results` does.
+    /// Wakes this process's `/events` reader (scheduled runs and webhook refreshes alike).
     pub(crate) async fn import_spool(&self, path: &Path) -> Result<ImportSummary> {
-        Ok(self
+        let summary = self
             .db()
             .import(
                 vec![ImportSource::path(path)],
                 &ImportOptions::default().with_registry(self.inner.registry.clone()),
             )
-            .await?)
+            .await?;
+        self.events_changed();
+        Ok(summary)
     }
 
     async fn record(&self, lease: &Lease, step: Step) -> RunEnd {

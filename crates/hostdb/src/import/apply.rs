@@ -10,6 +10,8 @@ use super::record::{Field, COLUMNS};
 use super::{ImportSummary, Pending, State};
 use crate::admin::project_id;
 use crate::db::{begin_statement, is_connection_error, is_retryable, with_pool};
+use crate::events::{read_views, write_events, Captured, EventKind};
+use crate::read::BugView;
 use crate::{now, Backend, HostDb, Result};
 
 /// What a committed batch did.
@@ -322,6 +324,9 @@ impl HostDb {
                 let mut pending_links: HashSet<&str> = HashSet::new();
                 let mut pending_shape = 0u32;
                 let mut pending_bytes = 0usize;
+                // Changes to capture as `bug_events` rows, in order (`deleted`: the bug as it
+                // was before).
+                let mut changes: Vec<(EventKind, &str, Option<BugView>)> = Vec::new();
                 macro_rules! flush {
                     () => {
                         if !pending.is_empty() {
@@ -393,6 +398,11 @@ impl HostDb {
                         match existing.get(&r.link) {
                             Some(held) if held.0 <= lp => {
                                 flush!();
+                                let before = if state.capture_events {
+                                    read_views!(tx, self, &[r.link.as_str()])?.remove(&r.link)
+                                } else {
+                                    None
+                                };
                                 let n = sqlx::query(&delete)
                                     .bind(&r.link)
                                     .bind(lp)
@@ -403,6 +413,9 @@ impl HostDb {
                                 if n > 0 {
                                     out.deleted += 1;
                                     existing.remove(&r.link);
+                                    if state.capture_events {
+                                        changes.push((EventKind::Deleted, r.link.as_str(), before));
+                                    }
                                 } else {
                                     out.unchanged += 1;
                                 }
@@ -462,21 +475,62 @@ impl HostDb {
                     owners
                         .entry(r.link.clone())
                         .or_insert_with(|| (tracker_id, r.tracker.clone().unwrap_or_default()));
-                    if held.is_some() {
+                    let kind = if held.is_some() {
                         out.updated += 1;
+                        EventKind::Updated
                     } else {
                         out.inserted += 1;
+                        EventKind::Created
+                    };
+                    if state.capture_events {
+                        changes.push((kind, r.link.as_str(), None));
                     }
                     existing.insert(r.link.clone(), (lp, hash));
                 }
                 flush!();
                 let _ = pending_bytes;
+                if !changes.is_empty() {
+                    let captured =
+                        capture(&changes, &read_views!(tx, self, &changed_links(&changes))?);
+                    write_events!(tx, self, &captured, now)?;
+                }
                 tx.commit().await?;
                 Ok::<Outcome, sqlx::Error>(out)
             }
             .await
         })
     }
+}
+
+/// The links of the created and updated bugs among `changes`, once each.
+fn changed_links<'a>(changes: &[(EventKind, &'a str, Option<BugView>)]) -> Vec<&'a str> {
+    let mut links: Vec<&str> = changes
+        .iter()
+        .filter(|(kind, _, _)| *kind != EventKind::Deleted)
+        .map(|(_, link, _)| *link)
+        .collect();
+    links.sort_unstable();
+    links.dedup();
+    links
+}
+
+/// The events of `changes`: created and updated bugs as `views` shows them after the change,
+/// deleted bugs as they were. A bug that cannot be shown (gone again in the same batch, or a
+/// link that is not http(s)) makes no event of that kind.
+fn capture(
+    changes: &[(EventKind, &str, Option<BugView>)],
+    views: &HashMap<String, BugView>,
+) -> Vec<Captured> {
+    changes
+        .iter()
+        .filter_map(|(kind, link, before)| {
+            let view = match kind {
+                EventKind::Deleted => before.as_ref(),
+                _ => views.get(*link),
+            };
+            view.map(|v| Captured::of(*kind, v))
+        })
+        .collect()
 }
 
 /// Why `item` may not touch its bug, if it may not: the bug belongs to another tracker (the

@@ -118,6 +118,10 @@ pub struct ImportOptions {
     /// Rejections kept in the summary and in `import_runs.errors` (default 1000); all are
     /// counted and logged.
     pub max_rejections_kept: usize,
+    /// Whether every change is also written to `bug_events` (default `true`; `import-results`
+    /// and `bugimporters serve` always leave it on). Off only to measure what capture costs
+    /// (the import benchmark): changes made without it never reach `GET /events`.
+    pub capture_events: bool,
 }
 
 impl Default for ImportOptions {
@@ -128,6 +132,7 @@ impl Default for ImportOptions {
             batch_bytes: 32 << 20,
             format: InputFormat::Auto,
             max_rejections_kept: 1000,
+            capture_events: true,
         }
     }
 }
@@ -271,6 +276,8 @@ pub(crate) struct State {
     pub polled: HashMap<i64, NaiveDateTime>,
     /// Size limits of this database.
     pub limits: apply::Limits,
+    /// [`ImportOptions::capture_events`].
+    pub capture_events: bool,
 }
 
 impl HostDb {
@@ -303,7 +310,10 @@ impl HostDb {
         let format = options.format;
         let reader = tokio::task::spawn_blocking(move || reader::read_all(sources, format, tx));
         let mut summary = ImportSummary::default();
-        let mut state = State::default();
+        let mut state = State {
+            capture_events: options.capture_events,
+            ..State::default()
+        };
         let keep = options.max_rejections_kept;
         let batch_size = options.batch_size.max(1);
         let mut batch: Vec<Pending> = Vec::with_capacity(batch_size.min(100_000));
@@ -399,6 +409,13 @@ impl HostDb {
         let _ = reader.await;
         if result.is_ok() {
             result = self.mark_queries_polled(&state).await;
+        }
+        if result.is_ok() && summary.inserted + summary.updated + summary.deleted > 0 {
+            // The bounded history of `GET /events` (docs/events.md); a failure here loses
+            // nothing and is retried by the next import.
+            if let Err(e) = self.prune_events(crate::EVENT_HISTORY).await {
+                tracing::warn!(target: "import", "cannot prune bug_events: {e}");
+            }
         }
         let status = match (&result, summary.exit_code()) {
             (Err(_), _) => "failed",
