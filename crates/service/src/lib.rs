@@ -42,6 +42,7 @@
 mod http;
 mod lock;
 mod metrics;
+mod phases;
 mod run;
 mod scheduler;
 mod spool;
@@ -58,6 +59,7 @@ use bugimporters_hostdb::HostDb;
 
 pub use lock::{instance_lock, InstanceLock};
 pub use metrics::Metrics;
+pub use phases::PhaseTotals;
 pub use scheduler::{shutdown_on_signals, OnceSummary, Shutdown};
 pub use spool::default_spool_dir;
 
@@ -112,6 +114,9 @@ pub struct ServiceConfig {
     pub fetch: FetchConfig,
     /// This process's name in leases and `customs status` (default `host:pid`).
     pub worker_id: String,
+    /// Per-tracker deadline of a run's crawl (`--tracker-timeout`, as `crawl`'s): a tracker
+    /// still running is abandoned, its records so far imported, no deletions, the run failed.
+    pub tracker_timeout: Duration,
 }
 
 impl Default for ServiceConfig {
@@ -127,6 +132,7 @@ impl Default for ServiceConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             fetch: FetchConfig::default(),
             worker_id: worker_id(),
+            tracker_timeout: bugimporters_crawl::DEFAULT_TRACKER_TIMEOUT,
         }
     }
 }
@@ -157,6 +163,8 @@ struct Inner {
     clock: Arc<dyn Clock>,
     client: Arc<HttpClient>,
     metrics: Metrics,
+    /// Time per part of the runs ([`Service::phase_totals`]).
+    phases: phases::PhaseTimes,
     /// The scheduler's last pass, in Unix milliseconds of the service's clock (for
     /// `/healthz`; 0: none yet).
     last_tick: std::sync::atomic::AtomicI64,
@@ -185,6 +193,7 @@ impl Service {
                 clock,
                 client,
                 metrics: Metrics::new(),
+                phases: phases::PhaseTimes::default(),
                 last_tick: std::sync::atomic::AtomicI64::new(0),
             }),
         })
@@ -203,6 +212,15 @@ impl Service {
     /// The metrics of this process.
     pub fn metrics(&self) -> &Metrics {
         &self.inner.metrics
+    }
+
+    /// Where this process's run time went so far, summed over its runs.
+    pub fn phase_totals(&self) -> PhaseTotals {
+        self.inner.phases.totals()
+    }
+
+    fn phases(&self) -> &phases::PhaseTimes {
+        &self.inner.phases
     }
 
     fn now(&self) -> chrono::NaiveDateTime {

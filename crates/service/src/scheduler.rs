@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
+use crate::phases::Phase;
 use crate::run::{lease_delta, RunEnd};
 use crate::spool::clean_spool;
 use crate::{Error, Result, Service};
@@ -111,7 +112,9 @@ impl Service {
     /// at once, each once, and returns when they are done.
     pub async fn run_once(&self) -> Result<OnceSummary> {
         let start = self.now();
+        let syncing = Instant::now();
         self.db().sync_schedule(start).await?;
+        self.phases().add(Phase::Lease, syncing);
         self.note_pass();
         let (_cancel_tx, cancel) = watch::channel(false);
         let mut runs = JoinSet::new();
@@ -145,6 +148,7 @@ impl Service {
             return Ok(0);
         }
         let now = self.now();
+        let leasing = Instant::now();
         let leases = self
             .db()
             .lease_due_by(
@@ -156,6 +160,7 @@ impl Service {
                 self.config().host_budget,
             )
             .await?;
+        self.phases().add(Phase::Lease, leasing);
         let n = leases.len() as u64;
         for lease in leases {
             let service = self.clone();
