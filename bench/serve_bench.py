@@ -138,9 +138,10 @@ class Db:
 
 
 def fetch_flags(args):
-    # Every fake tracker is its own host:port, so --per-host does not bind; every one is on
-    # 127.0.0.1, one politeness host for the schedule, hence the large --host-budget.
-    return ["--allow-private-networks", "--retries", "1"]
+    # Every fake tracker of a fake-tracker process is behind its one host:port, and every one
+    # is on 127.0.0.1 (one politeness host for the schedule): --per-host and --host-budget are
+    # raised so that politeness is not what is measured.
+    return ["--allow-private-networks", "--retries", "1", "--per-host", str(2 * args.workers)]
 
 
 def measure(fake_pids, steps):
@@ -243,8 +244,8 @@ def main():
                     help="serve --workers, and the batch crawl's --concurrency (default 32)")
     ap.add_argument("--postgres", default=os.environ.get(
         "BUGIMPORTERS_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test"))
-    ap.add_argument("--per-fake", type=int, default=2000,
-                    help="trackers per fake-tracker process (default 2000)")
+    ap.add_argument("--per-fake", type=int, default=100000,
+                    help="trackers per fake-tracker process (default: all in one)")
     ap.add_argument("--no-batch", action="store_true", help="skip the batch pipeline")
     ap.add_argument("--no-build", action="store_true", help="use the binaries as they are")
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
@@ -261,9 +262,8 @@ def main():
     rows = []
     for n in (int(x) for x in args.trackers.split(",")):
         work = tempfile.mkdtemp(prefix=f"serve-bench-{n}-")
-        # Each fake-tracker process holds a listening socket per tracker and one connection per
-        # tracker the crawler keeps alive: at most --per-fake trackers a process keeps that
-        # well under the open-file limit.
+        # One port per fake-tracker process (trackers under /t{i}/): a port per tracker would
+        # make the crawler keep a connection alive per tracker, thousands of open files.
         fakes = []
         for first in range(0, n, args.per_fake):
             count = min(args.per_fake, n - first)

@@ -1,12 +1,13 @@
 //! `fake-tracker`: serve N synthetic bugs on 127.0.0.1 through the Trac, Bugzilla (XML) and
 //! GitHub protocols, with optional latency, concurrency limit and injected faults, until
-//! interrupted (or for `--seconds`). `--trackers N` starts N such servers (seeds SEED ..
-//! SEED+N-1, each on its own port) and writes their Trac URLs to `--urls FILE`, one a line:
-//! the many small trackers of the service benchmark (`bench/serve_bench.py`).
+//! interrupted (or for `--seconds`). `--trackers N` serves N Trac trackers instead (seeds SEED
+//! .. SEED+N-1) behind one port, tracker i under `/t{i}/`, and writes their Trac URLs to
+//! `--urls FILE`, one a line: the many small trackers of the service benchmark
+//! (`bench/serve_bench.py`).
 
 use std::time::Duration;
 
-use bugimporters_testkit::synthetic::{Faults, SyntheticConfig, SyntheticServer};
+use bugimporters_testkit::synthetic::{Faults, SyntheticConfig, SyntheticFleet, SyntheticServer};
 use clap::Parser;
 
 /// Serve a synthetic bug tracker on 127.0.0.1.
@@ -37,7 +38,8 @@ struct Args {
     /// Stop after this many seconds (0 = run until interrupted).
     #[arg(long, default_value_t = 0)]
     seconds: u64,
-    /// Start this many servers (each with --bugs bugs, seeds SEED, SEED+1, ...).
+    /// Serve this many Trac trackers behind the one port (each with --bugs bugs, seeds SEED,
+    /// SEED+1, ...; tracker i under /t{i}/trac/).
     #[arg(long, default_value_t = 1)]
     trackers: usize,
     /// With --trackers: write the servers' Trac URLs here, one a line, once all listen
@@ -61,8 +63,9 @@ async fn main() -> anyhow::Result<()> {
         },
         ..SyntheticConfig::default()
     };
-    let servers = if a.trackers > 1 || a.urls.is_some() {
-        many(&a, cfg).await?
+    let requests: Box<dyn Fn() -> u64> = if a.trackers > 1 || a.urls.is_some() {
+        let fleet = many(&a, cfg).await?;
+        Box::new(move || fleet.requests())
     } else {
         let server = SyntheticServer::start_on(cfg, a.port).await?;
         println!("trac     {}", server.trac_url());
@@ -71,37 +74,33 @@ async fn main() -> anyhow::Result<()> {
             "github   {} (repos/synthetic/repo)",
             server.github_api_url()
         );
-        vec![server]
+        Box::new(move || server.requests())
     };
     if a.seconds > 0 {
         tokio::time::sleep(Duration::from_secs(a.seconds)).await;
     } else {
         tokio::signal::ctrl_c().await?;
     }
-    let requests: u64 = servers.iter().map(SyntheticServer::requests).sum();
-    eprintln!("{requests} requests served");
+    eprintln!("{} requests served", requests());
     Ok(())
 }
 
-/// `--trackers N`: N servers on ephemeral ports, their Trac URLs written to `--urls`
-/// (standard output without it).
-async fn many(a: &Args, cfg: SyntheticConfig) -> anyhow::Result<Vec<SyntheticServer>> {
+/// `--trackers N`: N Trac trackers behind one port (tracker i under `/t{i}/`), their Trac
+/// URLs written to `--urls` (standard output without it).
+async fn many(a: &Args, cfg: SyntheticConfig) -> anyhow::Result<SyntheticFleet> {
     use anyhow::Context;
-    if a.port != 0 {
-        anyhow::bail!("--port cannot be used with --trackers (each server takes a free port)");
-    }
-    let mut servers = Vec::with_capacity(a.trackers);
-    let mut list = String::new();
-    for i in 0..a.trackers {
-        let mut c = cfg.clone();
-        c.seed = a.seed.wrapping_add(i as u64);
-        let server = SyntheticServer::start(c)
-            .await
-            .with_context(|| format!("starting server {} of {}", i + 1, a.trackers))?;
-        list.push_str(&server.trac_url());
-        list.push('\n');
-        servers.push(server);
-    }
+    let configs = (0..a.trackers)
+        .map(|i| SyntheticConfig {
+            seed: a.seed.wrapping_add(i as u64),
+            ..cfg.clone()
+        })
+        .collect();
+    let fleet = SyntheticFleet::start(configs, a.port)
+        .await
+        .with_context(|| format!("starting {} trackers", a.trackers))?;
+    let list: String = (0..fleet.len())
+        .map(|i| format!("{}\n", fleet.trac_url(i)))
+        .collect();
     match &a.urls {
         Some(path) => {
             let partial = path.with_extension("partial");
@@ -112,6 +111,6 @@ async fn many(a: &Args, cfg: SyntheticConfig) -> anyhow::Result<Vec<SyntheticSer
         }
         None => print!("{list}"),
     }
-    eprintln!("{} servers listening", servers.len());
-    Ok(servers)
+    eprintln!("{} trackers listening", fleet.len());
+    Ok(fleet)
 }
