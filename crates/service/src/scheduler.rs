@@ -107,6 +107,14 @@ async fn wait_for_signal() {
     }
 }
 
+/// The fewest free workers a lease pass is made for while runs go on: a quarter of them. A
+/// pass costs about the same for one tracker as for several (it reads the due trackers of
+/// every host), so leasing one tracker each time a run ends made the passes a large share of a
+/// short run's cost at thousands of due trackers (docs/performance.md, "The service").
+fn lease_batch(workers: usize) -> usize {
+    (workers / 4).max(1)
+}
+
 impl Service {
     /// `serve --once`: runs every tracker due now, at most [`crate::ServiceConfig::workers`]
     /// at once, each once, and returns when they are done.
@@ -136,15 +144,17 @@ impl Service {
         Ok(summary)
     }
 
-    /// Leases as many due trackers as there are free workers and starts their runs.
+    /// Leases as many due trackers as there are free workers and starts their runs. While
+    /// runs go on, it waits until a quarter of the workers are free (see [`lease_batch`]).
     async fn lease_into(
         &self,
         runs: &mut JoinSet<RunEnd>,
         due_by: Option<chrono::NaiveDateTime>,
         cancel: &watch::Receiver<bool>,
     ) -> Result<u64> {
-        let free = self.config().workers.max(1).saturating_sub(runs.len());
-        if free == 0 {
+        let workers = self.config().workers.max(1);
+        let free = workers.saturating_sub(runs.len());
+        if free == 0 || (free < lease_batch(workers) && !runs.is_empty()) {
             return Ok(0);
         }
         let now = self.now();
