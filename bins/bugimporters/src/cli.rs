@@ -65,13 +65,9 @@ pub struct CrawlArgs {
     /// Trackers crawled at once.
     #[arg(long, default_value_t = 32)]
     pub concurrency: usize,
-    /// Politeness, limits and network policy of the fetch layer.
+    /// Politeness, limits, network policy and the per-tracker deadline.
     #[command(flatten)]
     pub fetch: FetchArgs,
-    /// Per-tracker deadline in seconds: a tracker still running is abandoned (its records so
-    /// far kept, no deletions written, the reason in the report).
-    #[arg(long, value_name = "SECONDS", default_value_t = 3600)]
-    pub tracker_timeout: u64,
     /// Store every response in DIR (index.jsonl + bodies/).
     #[arg(long, value_name = "DIR", conflicts_with = "replay")]
     pub record: Option<PathBuf>,
@@ -127,10 +123,15 @@ pub struct ParseArgs {
     pub files: Vec<PathBuf>,
 }
 
-/// The fetch layer's flags, the same for `crawl` and `serve`: politeness, retries, limits and
-/// which networks may be reached.
+/// The fetch layer's flags, the same for `crawl` and `serve`: politeness, retries, limits,
+/// which networks may be reached, and how long one tracker's run may take.
 #[derive(Debug, Args)]
 pub struct FetchArgs {
+    /// Per-tracker deadline in seconds: a tracker still running is abandoned (its records so
+    /// far kept, no deletions written, the reason in the report; `serve` records it as the
+    /// run's failure and backs the tracker off).
+    #[arg(long, value_name = "SECONDS", default_value_t = 3600)]
+    pub tracker_timeout: u64,
     /// Requests in flight per host.
     #[arg(long, default_value_t = 4)]
     pub per_host: usize,
@@ -169,6 +170,11 @@ pub struct FetchArgs {
 }
 
 impl FetchArgs {
+    /// `--tracker-timeout` (at least one second).
+    pub fn tracker_timeout(&self) -> Duration {
+        Duration::from_secs(self.tracker_timeout.max(1))
+    }
+
     /// The fetch settings these flags give (record/replay are `crawl`'s own).
     pub fn fetch_config(&self) -> Result<FetchConfig, String> {
         if !(self.delay.is_finite() && self.delay >= 0.0) {

@@ -2,7 +2,6 @@
 
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
-use std::time::Duration;
 
 use anyhow::{bail, Context};
 use bugimporters_core::{time, ParseInput, ParseOutput};
@@ -130,7 +129,7 @@ async fn crawl(
     options.shard = args.shard.unwrap_or_default();
     options.progress = !args.no_progress && std::io::stderr().is_terminal();
     options.validators_file = args.state.clone();
-    options.tracker_timeout = Duration::from_secs(args.tracker_timeout.max(1));
+    options.tracker_timeout = args.fetch.tracker_timeout();
 
     if let Some(name) = args.trackers.iter().find(|n| {
         !configs

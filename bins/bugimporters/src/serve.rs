@@ -49,8 +49,8 @@ pub struct ServeArgs {
     /// The largest webhook body accepted (`POST /hooks/...`), in KiB; larger: 413.
     #[arg(long, default_value_t = 1024, value_name = "KIB")]
     pub webhook_max_body_kib: usize,
-    /// The fetch layer's flags, as for `crawl` (limits are shared by every run of this
-    /// process).
+    /// The fetch layer's flags and the per-tracker deadline, as for `crawl` (limits are
+    /// shared by every run of this process).
     #[command(flatten)]
     pub fetch: crate::cli::FetchArgs,
 }
@@ -91,6 +91,7 @@ fn config(args: &ServeArgs) -> anyhow::Result<ServiceConfig> {
     c.grace = Duration::from_secs(args.grace);
     c.listen = args.listen;
     c.fetch = fetch;
+    c.tracker_timeout = args.fetch.tracker_timeout();
     if let Some(id) = &args.worker_id {
         c.worker_id = id.clone();
     }
@@ -135,6 +136,7 @@ pub async fn run(
                 "{} runs: {} ok, {} failed, {} lost their lease, {} stopped at shutdown",
                 summary.runs, summary.ok, summary.failed, summary.lost, summary.released
             );
+            eprintln!("{}", service.phase_totals().line());
             Ok(ExitCode::from(summary.exit_code()))
         }
         Err(e) => unusable(&e),

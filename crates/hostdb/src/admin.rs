@@ -295,10 +295,20 @@ impl HostDb {
             None => format!("{SELECT_TRACKERS} ORDER BY t.name"),
         };
         let text = self.sql(&text);
-        let qtext = self.sql(
-            "SELECT tracker_id, url, kind, description, last_polled FROM tracker_queries \
-             ORDER BY tracker_id, id",
-        );
+        // One tracker's queries only when one is asked for: reading every tracker's queries
+        // for each lookup made `tracker(name)` (export of one tracker, the import's ownership
+        // check, `customs load`) cost O(trackers), minutes at 10 000 trackers.
+        let qtext = self.sql(match name {
+            Some(_) => {
+                "SELECT tracker_id, url, kind, description, last_polled FROM tracker_queries \
+                 WHERE tracker_id IN (SELECT id FROM trackers WHERE name = ?) \
+                 ORDER BY tracker_id, id"
+            }
+            None => {
+                "SELECT tracker_id, url, kind, description, last_polled FROM tracker_queries \
+                 ORDER BY tracker_id, id"
+            }
+        });
         let (mut records, queries) = with_pool!(&self.pool, |p| {
             let mut q = sqlx::query(&text);
             if let Some(n) = name {
@@ -310,7 +320,11 @@ impl HostDb {
                 records.push(tracker_from_row!(row)?);
             }
             let mut queries: Vec<(i64, Query)> = Vec::new();
-            for row in sqlx::query(&qtext).fetch_all(p).await? {
+            let mut qq = sqlx::query(&qtext);
+            if let Some(n) = name {
+                qq = qq.bind(n);
+            }
+            for row in qq.fetch_all(p).await? {
                 let mut q = Query::new(row.try_get::<String, _>("url")?);
                 q.kind = row.try_get("kind")?;
                 q.description = row.try_get("description")?;

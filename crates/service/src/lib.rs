@@ -50,6 +50,7 @@ mod hooks;
 mod http;
 mod lock;
 mod metrics;
+mod phases;
 mod run;
 mod scheduler;
 mod spool;
@@ -72,6 +73,7 @@ pub use hooks::{
 };
 pub use lock::{instance_lock, InstanceLock};
 pub use metrics::Metrics;
+pub use phases::PhaseTotals;
 pub use scheduler::{shutdown_on_signals, OnceSummary, Shutdown};
 pub use spool::default_spool_dir;
 
@@ -130,6 +132,9 @@ pub struct ServiceConfig {
     pub webhook_max_body: usize,
     /// `GET /events`: per-client buffer, poll interval, heartbeat.
     pub events: EventsConfig,
+    /// Per-tracker deadline of a run's crawl (`--tracker-timeout`, as `crawl`'s): a tracker
+    /// still running is abandoned, its records so far imported, no deletions, the run failed.
+    pub tracker_timeout: Duration,
 }
 
 impl Default for ServiceConfig {
@@ -147,6 +152,7 @@ impl Default for ServiceConfig {
             worker_id: worker_id(),
             webhook_max_body: DEFAULT_MAX_BODY,
             events: EventsConfig::default(),
+            tracker_timeout: bugimporters_crawl::DEFAULT_TRACKER_TIMEOUT,
         }
     }
 }
@@ -177,6 +183,8 @@ struct Inner {
     clock: Arc<dyn Clock>,
     client: Arc<HttpClient>,
     metrics: Metrics,
+    /// Time per part of the runs ([`Service::phase_totals`]).
+    phases: phases::PhaseTimes,
     /// The scheduler's last pass, in Unix milliseconds of the service's clock (for
     /// `/healthz`; 0: none yet).
     last_tick: std::sync::atomic::AtomicI64,
@@ -210,6 +218,7 @@ impl Service {
                 clock,
                 client,
                 metrics: Metrics::new(),
+                phases: phases::PhaseTimes::default(),
                 last_tick: std::sync::atomic::AtomicI64::new(0),
                 hooks: hooks::HookState::default(),
                 events,
@@ -230,6 +239,15 @@ impl Service {
     /// The metrics of this process.
     pub fn metrics(&self) -> &Metrics {
         &self.inner.metrics
+    }
+
+    /// Where this process's run time went so far, summed over its runs.
+    pub fn phase_totals(&self) -> PhaseTotals {
+        self.inner.phases.totals()
+    }
+
+    fn phases(&self) -> &phases::PhaseTimes {
+        &self.inner.phases
     }
 
     fn now(&self) -> chrono::NaiveDateTime {

@@ -15,6 +15,7 @@ use chrono::TimeDelta;
 use tokio::sync::watch;
 use tracing::Instrument;
 
+use crate::phases::Phase;
 use crate::spool::spool_path;
 use crate::{Result, Service};
 
@@ -50,6 +51,7 @@ impl Service {
         let span = tracing::info_span!("run", tracker = %lease.tracker, run = %lease.run_id);
         async move {
             let started = Instant::now();
+            self.phases().run_started();
             self.metrics().run_started(lease.taken_over_from.is_some());
             if let Some(old) = &lease.taken_over_from {
                 tracing::warn!(previous = %old, "took over an expired lease");
@@ -122,18 +124,22 @@ impl Service {
             _ = cancel.wait_for(|c| *c) => return Ok(Step::Cancelled),
         };
         // The lease must still be ours, checked after the crawl and right before import.
+        let checking = Instant::now();
         let mut held = lease.clone();
         let still = !lost.load(Ordering::SeqCst)
             && self
                 .db()
                 .renew_lease(&mut held, self.now(), lease_delta(self.config().lease))
                 .await?;
+        self.phases().add(Phase::Check, checking);
         if !still {
             return Ok(Step::Lost {
                 requests: tracker_requests(&report),
             });
         }
+        let importing = Instant::now();
         let summary = self.import_spool(&path).await?;
+        self.phases().add(Phase::Import, importing);
         self.metrics().imported(&summary);
         tracing::info!(spool = %path.display(), summary = %summary.line(), "imported");
         Ok(Step::Imported { report, summary })
@@ -141,9 +147,12 @@ impl Service {
 
     /// export-config → crawl for this one tracker, into a new spool file.
     async fn crawl_to_spool(&self, lease: &Lease) -> Result<(PathBuf, RunReport)> {
+        let exporting = Instant::now();
         let records = self.db().export_configs(Some(&lease.tracker)).await?;
         let text = render_export(&records, ExportFormat::Json)?;
         let configs = load_config_str(&text, ConfigFormat::Json)?;
+        self.phases().add(Phase::Export, exporting);
+        let crawling = Instant::now();
         let dir = &self.config().spool_dir;
         std::fs::create_dir_all(dir).map_err(|source| crate::Error::Io {
             what: format!("creating the spool directory {}", dir.display()),
@@ -156,6 +165,7 @@ impl Service {
         options.concurrency = 1;
         options.now = Some(now);
         options.fetch = self.config().fetch.clone();
+        options.tracker_timeout = self.config().tracker_timeout;
         let report = run_crawl_with_client(
             &self.inner.registry,
             configs,
@@ -164,6 +174,7 @@ impl Service {
             self.inner.client.clone(),
         )
         .await?;
+        self.phases().add(Phase::Crawl, crawling);
         Ok((path, report))
     }
 
@@ -183,6 +194,13 @@ impl Service {
     }
 
     async fn record(&self, lease: &Lease, step: Step) -> RunEnd {
+        let recording = Instant::now();
+        let end = self.record_step(lease, step).await;
+        self.phases().add(Phase::Record, recording);
+        end
+    }
+
+    async fn record_step(&self, lease: &Lease, step: Step) -> RunEnd {
         match step {
             Step::Cancelled => {
                 if let Err(e) = self.db().release_lease(lease).await {

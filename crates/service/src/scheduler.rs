@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
+use crate::phases::Phase;
 use crate::run::{lease_delta, RunEnd};
 use crate::spool::clean_spool;
 use crate::{Error, Result, Service};
@@ -106,12 +107,22 @@ async fn wait_for_signal() {
     }
 }
 
+/// The fewest free workers a lease pass is made for while runs go on: a quarter of them. A
+/// pass costs about the same for one tracker as for several (it reads the due trackers of
+/// every host), so leasing one tracker each time a run ends made the passes a large share of a
+/// short run's cost at thousands of due trackers (docs/performance.md, "The service").
+fn lease_batch(workers: usize) -> usize {
+    (workers / 4).max(1)
+}
+
 impl Service {
     /// `serve --once`: runs every tracker due now, at most [`crate::ServiceConfig::workers`]
     /// at once, each once, and returns when they are done.
     pub async fn run_once(&self) -> Result<OnceSummary> {
         let start = self.now();
+        let syncing = Instant::now();
         self.db().sync_schedule(start).await?;
+        self.phases().add(Phase::Lease, syncing);
         self.note_pass();
         let (_cancel_tx, cancel) = watch::channel(false);
         let mut runs = JoinSet::new();
@@ -133,18 +144,21 @@ impl Service {
         Ok(summary)
     }
 
-    /// Leases as many due trackers as there are free workers and starts their runs.
+    /// Leases as many due trackers as there are free workers and starts their runs. While
+    /// runs go on, it waits until a quarter of the workers are free (see [`lease_batch`]).
     async fn lease_into(
         &self,
         runs: &mut JoinSet<RunEnd>,
         due_by: Option<chrono::NaiveDateTime>,
         cancel: &watch::Receiver<bool>,
     ) -> Result<u64> {
-        let free = self.config().workers.max(1).saturating_sub(runs.len());
-        if free == 0 {
+        let workers = self.config().workers.max(1);
+        let free = workers.saturating_sub(runs.len());
+        if free == 0 || (free < lease_batch(workers) && !runs.is_empty()) {
             return Ok(0);
         }
         let now = self.now();
+        let leasing = Instant::now();
         let leases = self
             .db()
             .lease_due_by(
@@ -156,6 +170,7 @@ impl Service {
                 self.config().host_budget,
             )
             .await?;
+        self.phases().add(Phase::Lease, leasing);
         let n = leases.len() as u64;
         for lease in leases {
             let service = self.clone();
