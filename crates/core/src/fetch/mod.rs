@@ -84,8 +84,12 @@ pub struct FetchConfig {
     /// `speed_limit × speed_time` bytes.
     pub speed_time: Duration,
     /// Consecutive failed attempts (network errors, timeouts, the low-speed limit, 5xx,
-    /// oversize bodies) after which a host's remaining requests of the run fail fast; 0 = off.
+    /// oversize bodies) after which a host's requests fail fast; 0 = off.
     pub breaker_threshold: u32,
+    /// How long a host's requests fail fast once its breaker opened; then it is tried again
+    /// (half-open: one more failure opens it again). Default 5 minutes: longer than a batch
+    /// crawl's dead host needs to be skipped, short enough for a long-running `serve`.
+    pub breaker_cool_down: Duration,
     /// Store every response here (`--record`).
     pub record_dir: Option<PathBuf>,
     /// Answer every request from here (`--replay`); no network access at all.
@@ -110,6 +114,7 @@ impl Default for FetchConfig {
             speed_limit: 1024,
             speed_time: Duration::from_secs(15),
             breaker_threshold: 16,
+            breaker_cool_down: Duration::from_secs(300),
             record_dir: None,
             replay_dir: None,
         }
@@ -490,7 +495,7 @@ impl HttpClient {
 
         let mut attempt: u32 = 0;
         loop {
-            if slot.breaker.is_open() {
+            if slot.breaker.is_open(self.config.breaker_cool_down) {
                 return Err(Error::HostUnavailable {
                     url: original,
                     host: slot.key.clone(),

@@ -2,7 +2,8 @@
 //! circuit breaker. See `docs/security.md`, "Untrusted trackers: stalls, parse cost and output
 //! size".
 
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -85,37 +86,65 @@ impl SpeedGuard {
 
 /// A per-host circuit breaker: after `threshold` consecutive failed attempts to one host
 /// (network errors, timeouts, the low-speed limit, 5xx, bodies over the size limit) the host is
-/// *open*: its remaining requests of this run fail at once with
-/// [`Error::HostUnavailable`]. A successful attempt before the threshold resets the count. The
-/// breaker never closes again within a run: the next run tries the host afresh.
+/// *open*: its requests fail at once with [`Error::HostUnavailable`]. A successful attempt
+/// before the threshold resets the count. An open breaker stays open for its cool-down
+/// ([`super::FetchConfig::breaker_cool_down`]), then lets requests through again *half-open*:
+/// one more failure opens it again at once (and is reported again), a success closes it. A
+/// long-running `serve` process shares one client for all its runs, so a host that was down
+/// once is tried again after the cool-down, not shunned for the life of the process.
 #[derive(Debug, Default)]
 pub(super) struct Breaker {
     consecutive: AtomicU32,
-    open: AtomicBool,
+    /// When the breaker last opened; `None` while closed or half-open.
+    opened: Mutex<Option<Instant>>,
 }
 
 impl Breaker {
-    /// Whether the host's requests fail fast.
-    pub(super) fn is_open(&self) -> bool {
-        self.open.load(Ordering::Acquire)
+    /// Whether the host's requests fail fast: open and within `cool_down` of opening. Past
+    /// the cool-down the breaker turns half-open (one failure re-opens it).
+    pub(super) fn is_open(&self, cool_down: Duration) -> bool {
+        let mut opened = self.opened.lock().expect("breaker lock");
+        match *opened {
+            Some(at) if at.elapsed() < cool_down => true,
+            Some(_) => {
+                *opened = None;
+                rearm_half_open(&self.consecutive);
+                false
+            }
+            None => false,
+        }
     }
 
-    /// Notes a successful attempt.
+    /// Notes a successful attempt (closes a half-open breaker).
     pub(super) fn success(&self) {
-        if !self.is_open() {
+        if self.opened.lock().expect("breaker lock").is_none() {
             self.consecutive.store(0, Ordering::Release);
         }
     }
 
     /// Notes a failed attempt; returns `true` when this failure opened the breaker (the caller
-    /// logs it, once per host). `threshold == 0` disables the breaker.
+    /// logs it, once per opening). `threshold == 0` disables the breaker.
     pub(super) fn failure(&self, threshold: u32) -> bool {
         if threshold == 0 {
             return false;
         }
         let n = self.consecutive.fetch_add(1, Ordering::AcqRel) + 1;
-        n >= threshold && !self.open.swap(true, Ordering::AcqRel)
+        if n < threshold {
+            return false;
+        }
+        let mut opened = self.opened.lock().expect("breaker lock");
+        if opened.is_some() {
+            return false;
+        }
+        *opened = Some(Instant::now());
+        true
     }
+}
+
+/// Half-open: the count stays at the threshold, so the next failure re-opens the breaker.
+fn rearm_half_open(consecutive: &AtomicU32) {
+    let n = consecutive.load(Ordering::Acquire);
+    consecutive.store(n.saturating_sub(1), Ordering::Release);
 }
 
 /// What an attempt tells the host's breaker: `Some(true)` a failure (the host did not deliver
@@ -139,25 +168,48 @@ mod tests {
     #[test]
     fn breaker_opens_once_at_the_threshold_and_success_resets() {
         let b = Breaker::default();
+        let hour = Duration::from_secs(3600);
         assert!(!b.failure(3));
         assert!(!b.failure(3));
         b.success();
         assert!(!b.failure(3));
         assert!(!b.failure(3));
         assert!(
-            !b.is_open(),
+            !b.is_open(hour),
             "a success before the threshold reset the count"
         );
         assert!(b.failure(3), "the third consecutive failure opens it");
-        assert!(b.is_open());
+        assert!(b.is_open(hour));
         assert!(!b.failure(3), "reported once");
         b.success();
-        assert!(b.is_open(), "stays open for the run");
+        assert!(b.is_open(hour), "stays open for its cool-down");
         let off = Breaker::default();
         for _ in 0..100 {
             assert!(!off.failure(0));
         }
-        assert!(!off.is_open());
+        assert!(!off.is_open(hour));
+    }
+
+    #[test]
+    fn breaker_turns_half_open_after_its_cool_down() {
+        let b = Breaker::default();
+        let cool = Duration::from_millis(30);
+        for _ in 0..2 {
+            b.failure(3);
+        }
+        assert!(b.failure(3));
+        assert!(b.is_open(cool));
+        std::thread::sleep(Duration::from_millis(40));
+        assert!(!b.is_open(cool), "half-open after the cool-down");
+        assert!(b.failure(3), "one failure re-opens it, reported again");
+        assert!(b.is_open(cool));
+        std::thread::sleep(Duration::from_millis(40));
+        assert!(!b.is_open(cool));
+        b.success();
+        assert!(!b.failure(3), "a success closed it: the count starts again");
+        assert!(!b.failure(3));
+        assert!(!b.is_open(cool));
+        assert!(b.failure(3));
     }
 
     #[test]
