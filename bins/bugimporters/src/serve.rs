@@ -19,7 +19,8 @@ pub struct ServeArgs {
     /// Address of the HTTP server (/healthz, /metrics).
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
-    /// Run every due tracker once and exit (for cron): 0 all well, 1 some failed, 2 unusable.
+    /// Run the queued webhook refreshes and every due tracker once, then exit (for cron): 0 all
+    /// well, 1 some failed, 2 unusable.
     #[arg(long)]
     pub once: bool,
     /// Runs at once in this process.
@@ -133,8 +134,8 @@ pub async fn run(
     match result {
         Ok(summary) => {
             eprintln!(
-                "{} runs: {} ok, {} failed, {} lost their lease, {} stopped at shutdown",
-                summary.runs, summary.ok, summary.failed, summary.lost, summary.released
+                "{} runs: {} ok, {} failed, {} lost their lease, {} stopped at shutdown; {} issues refreshed for webhooks",
+                summary.runs, summary.ok, summary.failed, summary.lost, summary.released, summary.refreshed
             );
             eprintln!("{}", service.phase_totals().line());
             Ok(ExitCode::from(summary.exit_code()))

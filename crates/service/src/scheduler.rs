@@ -24,6 +24,8 @@ pub struct OnceSummary {
     pub lost: u64,
     /// Runs stopped at shutdown, their leases given back.
     pub released: u64,
+    /// Issues refreshed for webhooks (`serve --once` runs the queued ones first).
+    pub refreshed: u64,
 }
 
 impl OnceSummary {
@@ -116,9 +118,12 @@ fn lease_batch(workers: usize) -> usize {
 }
 
 impl Service {
-    /// `serve --once`: runs every tracker due now, at most [`crate::ServiceConfig::workers`]
-    /// at once, each once, and returns when they are done.
+    /// `serve --once`: runs the webhook refreshes queued now (they are the urgent work; a
+    /// cron-driven host receives hooks with a `serve` elsewhere or not at all), then every
+    /// tracker due now, at most [`crate::ServiceConfig::workers`] at once, each once, and
+    /// returns when they are done.
     pub async fn run_once(&self) -> Result<OnceSummary> {
+        let refreshed = self.run_queued_refreshes().await? as u64;
         let start = self.now();
         let syncing = Instant::now();
         self.db().sync_schedule(start).await?;
@@ -126,7 +131,10 @@ impl Service {
         self.note_pass();
         let (_cancel_tx, cancel) = watch::channel(false);
         let mut runs = JoinSet::new();
-        let mut summary = OnceSummary::default();
+        let mut summary = OnceSummary {
+            refreshed,
+            ..OnceSummary::default()
+        };
         loop {
             let started = self.lease_into(&mut runs, Some(start), &cancel).await?;
             summary.runs += started;

@@ -699,3 +699,50 @@ async fn gitlab_and_gitea_hooks() {
     wait_for_title(&db, &link, "Item 17").await;
     let _ = stop.send(true);
 }
+
+/// `serve --once` (cron) runs the refreshes that hooks queued before it started: here a hook
+/// received by the HTTP routes alone (no refresher running), then one `run_once`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn once_runs_the_queued_refreshes_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, db) = common::sqlite(dir.path(), "host.db").await;
+    let server = SyntheticServer::start(SyntheticConfig {
+        bugs: 4,
+        ..SyntheticConfig::default()
+    })
+    .await
+    .unwrap();
+    add_github(&db, &server, "Hooked", "synthetic/repo", &[]).await;
+    let clock = ManualClock::new(start());
+    let svc = service(&db, &dir.path().join("spool"), &clock, "once:1");
+    let first = svc.run_once().await.unwrap();
+    assert_eq!((first.ok, first.refreshed), (1, 0));
+    let link = format!("{}github/synthetic/repo/issues/3", server.base_url());
+    assert!(!title(&db, &link).await.unwrap().ends_with(" (edited)"));
+
+    // Only the routes: the delivery is stored and queued, nothing refreshes it yet.
+    let listener = tokio::net::TcpListener::bind(svc.config().listen)
+        .await
+        .unwrap();
+    let router = svc.router();
+    let routes = tokio::spawn(async move { axum::serve(listener, router).await });
+    assert_eq!(server.touch(1, 3, start()), [3]);
+    let body = github_event(&server, "synthetic/repo", "edited", 3);
+    let (status, answer) = post(
+        &svc,
+        "/hooks/github",
+        &github_headers(SECRET, &body, "once-1"),
+        body,
+    )
+    .await;
+    assert_eq!((status, &answer["status"]), (202, &"queued".into()));
+    routes.abort();
+    assert_eq!(db.queued_refreshes().await.unwrap(), 1);
+    assert!(!title(&db, &link).await.unwrap().ends_with(" (edited)"));
+
+    // Nothing is due for a day, but the queued refresh runs.
+    let once = svc.run_once().await.unwrap();
+    assert_eq!((once.runs, once.refreshed), (0, 1), "{once:?}");
+    assert!(title(&db, &link).await.unwrap().ends_with(" (edited)"));
+    assert_eq!(db.queued_refreshes().await.unwrap(), 0);
+}
