@@ -96,8 +96,7 @@ async fn cycle(
     let summary = db
         .import(
             vec![ImportSource::path(&out_path)],
-            &ImportOptions::default()
-                .with_registry(std::sync::Arc::new(bugimporters_all::default_registry())),
+            &ImportOptions::new(std::sync::Arc::new(bugimporters_all::default_registry())),
         )
         .await?;
     println!(

@@ -65,7 +65,7 @@ async fn host(db: &str, api: &str) {
     let s = host
         .import(
             vec![ImportSource::text("seed.jsonl", line.to_string())],
-            &ImportOptions::default(),
+            &ImportOptions::new(std::sync::Arc::new(bugimporters_all::default_registry())),
         )
         .await
         .unwrap();

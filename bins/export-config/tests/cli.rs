@@ -22,7 +22,7 @@ async fn setup(dir: &tempfile::TempDir) -> String {
     let s = db
         .import(
             vec![ImportSource::text("b.jsonl", bug)],
-            &ImportOptions::default(),
+            &ImportOptions::new(std::sync::Arc::new(bugimporters_all::default_registry())),
         )
         .await
         .unwrap();

@@ -60,8 +60,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
     let db = HostDb::connect(&cli.db).await?;
     // The tracker types tell which links each tracker owns: records for other links are
     // rejected (files are imported from anywhere).
-    let mut options = ImportOptions::default()
-        .with_registry(std::sync::Arc::new(bugimporters_all::default_registry()));
+    let mut options = ImportOptions::new(std::sync::Arc::new(bugimporters_all::default_registry()));
     options.batch_size = cli.batch_size;
     options.format = match cli.format {
         Format::Auto => InputFormat::Auto,

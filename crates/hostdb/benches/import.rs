@@ -47,7 +47,7 @@ async fn bench(
     {
         db.load_config(&reg, &c).await.unwrap();
     }
-    let mut options = ImportOptions::default();
+    let mut options = ImportOptions::new(std::sync::Arc::new(bugimporters_all::default_registry()));
     options.capture_events = capture;
     let mut rates = [0.0; 3];
     for (pass, what) in [

@@ -33,7 +33,7 @@
 //! use bugimporters_hostdb::{render_export, ExportFormat, HostDb, ImportOptions, ImportSource};
 //!
 //! # tokio::runtime::Runtime::new().unwrap().block_on(async {
-//! let registry = bugimporters_all::default_registry();
+//! let registry = std::sync::Arc::new(bugimporters_all::default_registry());
 //! // Any sqlx URL: sqlite://FILE (created when missing), postgres://..., mysql://...
 //! let db = HostDb::connect("sqlite::memory:").await?; // migrations run on first use
 //!
@@ -48,8 +48,9 @@
 //! let bugs = r#"{"canonical_bug_link": "https://github.com/openhatch/oh-bugimporters/issues/1",
 //!   "title": "Crash", "_tracker_name": "openhatch", "_project_name": "openhatch",
 //!   "last_polled": "2026-01-01T00:00:00"}"#;
+//! let options = ImportOptions::new(registry.clone()); // the types tell which links each owns
 //! let summary = db
-//!     .import(vec![ImportSource::text("bugs.jsonl", bugs.replace('\n', ""))], &ImportOptions::default())
+//!     .import(vec![ImportSource::text("bugs.jsonl", bugs.replace('\n', ""))], &options)
 //!     .await?;
 //! assert_eq!((summary.inserted, summary.exit_code()), (1, 0));
 //!

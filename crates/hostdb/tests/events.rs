@@ -20,7 +20,7 @@ async fn import(db: &HostDb, name: &str, text: &str) -> bugimporters_hostdb::Imp
     let s = db
         .import(
             vec![ImportSource::text(name, text.to_owned())],
-            &ImportOptions::default(),
+            &ImportOptions::new(std::sync::Arc::new(bugimporters_all::default_registry())),
         )
         .await
         .unwrap();
@@ -136,7 +136,7 @@ async fn rejected_records_make_no_event(tdb: &TestDb) {
                 "r.jsonl",
                 format!("{foreign}\n{script}"),
             )],
-            &ImportOptions::default(),
+            &ImportOptions::new(std::sync::Arc::new(bugimporters_all::default_registry())),
         )
         .await
         .unwrap();
@@ -151,7 +151,7 @@ async fn history_is_pruned_and_batches_are_one_transaction(tdb: &TestDb) {
     let lines: Vec<String> = (0..1200)
         .map(|i| bug_line(&format!("{T}{i}"), "Twisted", "t", "2013-01-01T00:00:00"))
         .collect();
-    let mut opts = ImportOptions::default();
+    let mut opts = ImportOptions::new(std::sync::Arc::new(bugimporters_all::default_registry()));
     opts.batch_size = 500;
     let s = db
         .import(
@@ -167,7 +167,7 @@ async fn history_is_pruned_and_batches_are_one_transaction(tdb: &TestDb) {
     let b = db.event_bounds().await.unwrap();
     assert_eq!((b.oldest, b.last), (Some(1101), 1200));
     // Capture off (benchmarks only): the change is made, no event.
-    let mut off = ImportOptions::default();
+    let mut off = ImportOptions::new(std::sync::Arc::new(bugimporters_all::default_registry()));
     off.capture_events = false;
     let one = bug_line(&format!("{T}5000"), "Twisted", "t", "2013-01-01T00:00:00");
     let s = db
@@ -190,7 +190,7 @@ async fn concurrent_imports_give_contiguous_ids(tdb: &TestDb) {
             .collect::<Vec<_>>()
             .join("\n")
     };
-    let mut opts = ImportOptions::default();
+    let mut opts = ImportOptions::new(std::sync::Arc::new(bugimporters_all::default_registry()));
     opts.batch_size = 50;
     let (ra, rb) = tokio::join!(
         a.import(vec![ImportSource::text("a.jsonl", file(0, 600))], &opts),

@@ -46,7 +46,7 @@ async fn load(db: &HostDb, text: &str) {
 async fn import_text(db: &HostDb, name: &str, text: &str) -> ImportSummary {
     db.import(
         vec![ImportSource::text(name, text)],
-        &ImportOptions::default(),
+        &ImportOptions::new(std::sync::Arc::new(bugimporters_all::default_registry())),
     )
     .await
     .unwrap()
@@ -501,7 +501,7 @@ async fn bad_lines_are_reported_and_skipped(tdb: &TestDb) {
                 ImportSource::text("broken.json", "[{\"canonical_bug_link\": "),
                 ImportSource::text("ok.json", format!("[\n{}\n]", good(60))),
             ],
-            &ImportOptions::default(),
+            &ImportOptions::new(std::sync::Arc::new(bugimporters_all::default_registry())),
         )
         .await
         .unwrap();
@@ -606,7 +606,7 @@ async fn concurrent_imports_lose_no_update(tdb: &TestDb) {
     };
     let fa = file("old", "2013-01-01T00:00:00", 2000..2100, false);
     let fb = file("new", "2013-01-02T00:00:00", 3000..3100, true);
-    let mut opts = ImportOptions::default();
+    let mut opts = ImportOptions::new(std::sync::Arc::new(bugimporters_all::default_registry()));
     opts.batch_size = 50;
     let (ra, rb) = tokio::join!(
         a.import(vec![ImportSource::text("a.jsonl", fa)], &opts),
@@ -662,7 +662,10 @@ async fn hundred_thousand_records(tdb: &TestDb) {
     std::fs::write(&path, text).unwrap();
     let start = std::time::Instant::now();
     let s = db
-        .import(vec![ImportSource::path(&path)], &ImportOptions::default())
+        .import(
+            vec![ImportSource::path(&path)],
+            &ImportOptions::new(std::sync::Arc::new(bugimporters_all::default_registry())),
+        )
         .await
         .unwrap();
     println!("100000 records in {:?}", start.elapsed());
@@ -714,7 +717,10 @@ async fn oversize_record_is_rejected_alone(tdb: &TestDb) {
     std::fs::write(&path, text).unwrap();
     let start = std::time::Instant::now();
     let s = db
-        .import(vec![ImportSource::path(&path)], &ImportOptions::default())
+        .import(
+            vec![ImportSource::path(&path)],
+            &ImportOptions::new(std::sync::Arc::new(bugimporters_all::default_registry())),
+        )
         .await
         .unwrap();
     let took = start.elapsed();
@@ -982,7 +988,13 @@ async fn byte_order_marks_cost_no_record() {
         std::fs::write(&path, format!("\u{FEFF}{text}")).unwrap();
         sources.push(ImportSource::path(path));
     }
-    let s = db.import(sources, &ImportOptions::default()).await.unwrap();
+    let s = db
+        .import(
+            sources,
+            &ImportOptions::new(std::sync::Arc::new(bugimporters_all::default_registry())),
+        )
+        .await
+        .unwrap();
     assert_eq!(
         (s.records, s.inserted, s.rejected, s.exit_code()),
         (8, 8, 0, 0),

@@ -38,8 +38,7 @@ async fn setup(tdb: &TestDb) -> HostDb {
 }
 
 async fn import(db: &HostDb, text: &str) -> ImportSummary {
-    let options = ImportOptions::default()
-        .with_registry(std::sync::Arc::new(bugimporters_all::default_registry()));
+    let options = ImportOptions::new(std::sync::Arc::new(bugimporters_all::default_registry()));
     db.import(vec![ImportSource::text("results.jsonl", text)], &options)
         .await
         .unwrap()

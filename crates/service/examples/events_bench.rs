@@ -105,7 +105,7 @@ async fn measure(
         let s = importer
             .import(
                 vec![ImportSource::text("bench.jsonl", text.join("\n"))],
-                &ImportOptions::default(),
+                &ImportOptions::new(std::sync::Arc::new(bugimporters_all::default_registry())),
             )
             .await
             .unwrap();

@@ -101,9 +101,12 @@ async fn batch(db: &HostDb, dir: &std::path::Path) -> f64 {
     )
     .await
     .unwrap();
-    db.import(vec![ImportSource::path(&out)], &ImportOptions::default())
-        .await
-        .unwrap();
+    db.import(
+        vec![ImportSource::path(&out)],
+        &ImportOptions::new(std::sync::Arc::new(bugimporters_all::default_registry())),
+    )
+    .await
+    .unwrap();
     start.elapsed().as_secs_f64()
 }
 

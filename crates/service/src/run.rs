@@ -19,6 +19,19 @@ use crate::phases::Phase;
 use crate::spool::spool_path;
 use crate::{Result, Service};
 
+/// What [`Service::crawl_records`] crawls besides the records.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SpoolCrawl<'a> {
+    /// The tracker, in the spool file's name.
+    pub tracker: &'a str,
+    /// The run's tag in the spool file's name (run id, or `hook-…`).
+    pub tag: &'a str,
+    /// Only the refresh of the records' `existing_bug_urls` (webhook refreshes).
+    pub existing_only: bool,
+    /// The crawl's per-tracker deadline.
+    pub tracker_timeout: std::time::Duration,
+}
+
 /// How a run ended, for the scheduler's counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum RunEnd {
@@ -149,23 +162,43 @@ impl Service {
     async fn crawl_to_spool(&self, lease: &Lease) -> Result<(PathBuf, RunReport)> {
         let exporting = Instant::now();
         let records = self.db().export_configs(Some(&lease.tracker)).await?;
-        let text = render_export(&records, ExportFormat::Json)?;
-        let configs = load_config_str(&text, ConfigFormat::Json)?;
         self.phases().add(Phase::Export, exporting);
         let crawling = Instant::now();
+        let crawl = SpoolCrawl {
+            tracker: &lease.tracker,
+            tag: &lease.run_id,
+            existing_only: false,
+            tracker_timeout: self.config().tracker_timeout,
+        };
+        let done = self.crawl_records(&records, crawl).await?;
+        self.phases().add(Phase::Crawl, crawling);
+        Ok(done)
+    }
+
+    /// Exported tracker records (as `export-config` writes them) → the crawl engine, with this
+    /// process's HTTP client and fetch settings → a new spool file (`spool_path`). The one
+    /// crawl path of scheduled runs and webhook refreshes.
+    pub(crate) async fn crawl_records(
+        &self,
+        records: &[serde_json::Map<String, serde_json::Value>],
+        crawl: SpoolCrawl<'_>,
+    ) -> Result<(PathBuf, RunReport)> {
+        let text = render_export(records, ExportFormat::Json)?;
+        let configs = load_config_str(&text, ConfigFormat::Json)?;
         let dir = &self.config().spool_dir;
         std::fs::create_dir_all(dir).map_err(|source| crate::Error::Io {
             what: format!("creating the spool directory {}", dir.display()),
             source,
         })?;
         let now = self.now();
-        let path = spool_path(dir, &lease.tracker, now, &lease.run_id);
+        let path = spool_path(dir, crawl.tracker, now, crawl.tag);
         let writer = JsonLinesWriter::create(&path)?;
         let mut options = CrawlOptions::default();
         options.concurrency = 1;
         options.now = Some(now);
         options.fetch = self.config().fetch.clone();
-        options.tracker_timeout = self.config().tracker_timeout;
+        options.existing_only = crawl.existing_only;
+        options.tracker_timeout = crawl.tracker_timeout;
         let report = run_crawl_with_client(
             &self.inner.registry,
             configs,
@@ -174,7 +207,6 @@ impl Service {
             self.inner.client.clone(),
         )
         .await?;
-        self.phases().add(Phase::Crawl, crawling);
         Ok((path, report))
     }
 
@@ -186,7 +218,7 @@ impl Service {
             .db()
             .import(
                 vec![ImportSource::path(path)],
-                &ImportOptions::default().with_registry(self.inner.registry.clone()),
+                &ImportOptions::new(self.inner.registry.clone()),
             )
             .await?;
         self.events_changed();

@@ -116,7 +116,7 @@ async fn retitle(url: &str, tracker: &str, link: &str, title: &str, polled: &str
     let s = db
         .import(
             vec![ImportSource::text("by-hand.jsonl", line.to_string())],
-            &ImportOptions::default(),
+            &ImportOptions::new(std::sync::Arc::new(bugimporters_all::default_registry())),
         )
         .await
         .unwrap();
@@ -457,7 +457,7 @@ async fn a_client_that_stops_reading_is_dropped() {
     let s = db
         .import(
             vec![ImportSource::text("many.jsonl", lines.join("\n"))],
-            &ImportOptions::default(),
+            &ImportOptions::new(std::sync::Arc::new(bugimporters_all::default_registry())),
         )
         .await
         .unwrap();

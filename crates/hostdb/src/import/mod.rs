@@ -104,8 +104,8 @@ impl ImportSource {
 pub struct ImportOptions {
     /// The tracker types, to tell which links each tracker owns
     /// ([`Registry::link_scope`]): a record whose `canonical_bug_link` its tracker does not
-    /// own is rejected. Default: the built-in types (`bugimporters_all::default_registry`);
-    /// a host with plugin types passes its own with [`ImportOptions::with_registry`].
+    /// own is rejected. Given to [`ImportOptions::new`]: the built-in types
+    /// (`bugimporters_all::default_registry`), or a host's own registry with its plugin types.
     pub registry: Arc<Registry>,
     /// Records per transaction (default 5000).
     pub batch_size: usize,
@@ -124,24 +124,20 @@ pub struct ImportOptions {
     pub capture_events: bool,
 }
 
-impl Default for ImportOptions {
-    fn default() -> Self {
+impl ImportOptions {
+    /// Options that tell link ownership with the tracker types of `registry` (see
+    /// [`ImportOptions::registry`]; `bugimporters_all::default_registry()` holds the built-in
+    /// ones) and otherwise the defaults: 5000 records or 32 MiB per transaction, the input
+    /// syntax from the name or content, 1000 rejections kept, change capture on.
+    pub fn new(registry: Arc<Registry>) -> Self {
         ImportOptions {
-            registry: Arc::new(bugimporters_all::default_registry()),
+            registry,
             batch_size: 5000,
             batch_bytes: 32 << 20,
             format: InputFormat::Auto,
             max_rejections_kept: 1000,
             capture_events: true,
         }
-    }
-}
-
-impl ImportOptions {
-    /// These options with the tracker types of `registry` (see [`ImportOptions::registry`]).
-    pub fn with_registry(mut self, registry: Arc<Registry>) -> Self {
-        self.registry = registry;
-        self
     }
 }
 

@@ -2,7 +2,7 @@
 
 use bugimporters_core::TrackerConfig;
 
-use super::payload::{issue_link, number, object, same_name, text, Hint, IssueHint, Unreadable};
+use super::payload::{github_style_issue, same_name, Hint, IssueHint, Unreadable};
 
 /// The `issues` actions that may change an imported record.
 pub(crate) const ACTIONS: &[&str] = &[
@@ -20,38 +20,7 @@ pub(crate) const ACTIONS: &[&str] = &[
 
 /// Reads a delivery of the event `event` (the `X-GitHub-Event` header).
 pub(crate) fn parse(event: &str, body: &[u8]) -> Result<Hint, Unreadable> {
-    let v = object(body)?;
-    if event != "issues" {
-        return Ok(Hint::Ignored(event.to_owned()));
-    }
-    let action = text(&v, &["action"]).unwrap_or_default();
-    let event = format!("issues/{action}");
-    if !ACTIONS.contains(&action) {
-        return Ok(Hint::Ignored(event));
-    }
-    // The issues API lists pull requests too; an `issues` event on one is not ours.
-    if v.get("issue")
-        .and_then(|i| i.get("pull_request"))
-        .is_some_and(|p| !p.is_null())
-    {
-        return Ok(Hint::Ignored(format!("{event} (pull request)")));
-    }
-    let repository = text(&v, &["repository", "full_name"])
-        .ok_or("no repository.full_name")?
-        .to_owned();
-    let n = number(&v, &["issue", "number"]).ok_or("no issue.number")?;
-    let link = issue_link(
-        text(&v, &["repository", "html_url"]),
-        "repository.html_url",
-        "issues/",
-        n,
-    )?;
-    Ok(Hint::Issue(IssueHint {
-        event,
-        repository,
-        project_id: None,
-        link,
-    }))
+    github_style_issue(event, body, ACTIONS)
 }
 
 /// Whether the GitHub tracker `config` reads the repository `hint` names

@@ -86,3 +86,46 @@ pub(crate) fn same_name(a: &str, b: &str) -> bool {
         .trim_matches('/')
         .eq_ignore_ascii_case(b.trim().trim_matches('/'))
 }
+
+/// Reads an `issues` delivery in the shape GitHub, Gitea and Forgejo share: `action`,
+/// `issue.number` (an issue with a non-null `issue.pull_request` is a pull request: ignored),
+/// `repository.full_name` and `repository.html_url`. Events other than `issues`, and actions
+/// not in `actions`, are ignored.
+pub(crate) fn github_style_issue(
+    event: &str,
+    body: &[u8],
+    actions: &[&str],
+) -> Result<Hint, Unreadable> {
+    let v = object(body)?;
+    if event != "issues" {
+        return Ok(Hint::Ignored(event.to_owned()));
+    }
+    let action = text(&v, &["action"]).unwrap_or_default();
+    let event = format!("issues/{action}");
+    if !actions.contains(&action) {
+        return Ok(Hint::Ignored(event));
+    }
+    // The issues API lists pull requests too; an `issues` event on one is not ours.
+    if v.get("issue")
+        .and_then(|i| i.get("pull_request"))
+        .is_some_and(|p| !p.is_null())
+    {
+        return Ok(Hint::Ignored(format!("{event} (pull request)")));
+    }
+    let repository = text(&v, &["repository", "full_name"])
+        .ok_or("no repository.full_name")?
+        .to_owned();
+    let n = number(&v, &["issue", "number"]).ok_or("no issue.number")?;
+    let link = issue_link(
+        text(&v, &["repository", "html_url"]),
+        "repository.html_url",
+        "issues/",
+        n,
+    )?;
+    Ok(Hint::Issue(IssueHint {
+        event,
+        repository,
+        project_id: None,
+        link,
+    }))
+}

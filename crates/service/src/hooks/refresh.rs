@@ -14,16 +14,14 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bugimporters_core::{load_config_str, ConfigFormat};
-use bugimporters_crawl::{run_crawl_with_client, CrawlOptions, JsonLinesWriter, RunReport};
+use bugimporters_crawl::RunReport;
 use bugimporters_hostdb::webhooks::RefreshLease;
-use bugimporters_hostdb::{render_export, ExportFormat, ImportSummary};
+use bugimporters_hostdb::ImportSummary;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tracing::Instrument;
 
-use crate::run::lease_delta;
-use crate::spool::spool_path;
+use crate::run::{lease_delta, SpoolCrawl};
 use crate::{Result, Service, Shutdown};
 
 /// Refreshes leased by one pass, at most (over all trackers).
@@ -93,8 +91,8 @@ impl Service {
         }
     }
 
-    /// Runs every refresh queued now and waits for them (tests, benchmarks; `serve` runs
-    /// them as they come). Returns how many issues were refreshed.
+    /// Runs every refresh queued now and waits for them (`serve --once`, tests, benchmarks;
+    /// `serve` runs them as they come). Returns how many issues were refreshed.
     pub async fn run_queued_refreshes(&self) -> Result<usize> {
         let permits = Arc::new(Semaphore::new(self.config().workers.max(1)));
         let mut running = JoinSet::new();
@@ -210,31 +208,14 @@ impl Service {
         run_id: &str,
     ) -> Result<(RunReport, ImportSummary)> {
         let record = self.db().export_refresh(tracker, links).await?;
-        let text = render_export(&[record], ExportFormat::Json)?;
-        let configs = load_config_str(&text, ConfigFormat::Json)?;
-        let dir = &self.config().spool_dir;
-        std::fs::create_dir_all(dir).map_err(|source| crate::Error::Io {
-            what: format!("creating the spool directory {}", dir.display()),
-            source,
-        })?;
-        let now = self.now();
         let tag = format!("hook-{run_id}-{:04x}", fastrand::u16(..));
-        let path = spool_path(dir, tracker, now, &tag);
-        let writer = JsonLinesWriter::create(&path)?;
-        let mut options = CrawlOptions::default();
-        options.concurrency = 1;
-        options.now = Some(now);
-        options.fetch = self.config().fetch.clone();
-        options.existing_only = true;
-        options.tracker_timeout = REFRESH_TIMEOUT.min(self.config().lease / 2);
-        let report = run_crawl_with_client(
-            &self.inner.registry,
-            configs,
-            options,
-            writer,
-            self.inner.client.clone(),
-        )
-        .await?;
+        let crawl = SpoolCrawl {
+            tracker,
+            tag: &tag,
+            existing_only: true,
+            tracker_timeout: REFRESH_TIMEOUT.min(self.config().lease / 2),
+        };
+        let (path, report) = self.crawl_records(&[record], crawl).await?;
         let summary = self.import_spool(&path).await?;
         Ok((report, summary))
     }

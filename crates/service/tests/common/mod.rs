@@ -93,7 +93,10 @@ pub async fn batch_cycle(db: &HostDb, dir: &Path, round: u32, now: NaiveDateTime
         .unwrap();
     assert!(!report.has_failures(), "{report:?}");
     let summary = db
-        .import(vec![ImportSource::path(&out)], &ImportOptions::default())
+        .import(
+            vec![ImportSource::path(&out)],
+            &ImportOptions::new(std::sync::Arc::new(bugimporters_all::default_registry())),
+        )
         .await
         .unwrap();
     assert_eq!(summary.exit_code(), 0, "{summary:?}");
