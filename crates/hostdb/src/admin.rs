@@ -9,6 +9,7 @@ use serde_json::Value;
 use sqlx::Row;
 
 use crate::db::{begin_statement, with_pool};
+use crate::events::{write_events, Captured, EventKind};
 use crate::import::NAME_MAX_CHARS;
 use crate::{now, Error, HostDb, Result};
 
@@ -631,18 +632,31 @@ impl HostDb {
     }
 
     /// Removes a tracker with its queries and its bugs. Returns how many queries and bugs went
-    /// with it.
+    /// with it. Each bug removed is a `deleted` event (`GET /events`), written in the same
+    /// transaction, as an import's deletions are.
     pub async fn remove_tracker(&self, name: &str) -> Result<(i64, i64)> {
         let record = self
             .tracker(name)
             .await?
             .ok_or_else(|| Error::NoSuchTracker(name.to_owned()))?;
+        let views = self.sql(&format!(
+            "SELECT {} {} WHERE b.tracker_id = ?",
+            crate::read::VIEW_COLUMNS,
+            crate::read::VIEW_FROM
+        ));
         let del_bugs = self.sql("DELETE FROM bugs WHERE tracker_id = ?");
         let del_queries = self.sql("DELETE FROM tracker_queries WHERE tracker_id = ?");
         let del_tracker = self.sql("DELETE FROM trackers WHERE id = ?");
         let id = record.id;
+        let now = now();
         let (queries, bugs) = with_pool!(&self.pool, |p| {
             let mut tx = p.begin_with(begin_statement(self.backend)).await?;
+            let mut gone = Vec::new();
+            for row in sqlx::query(&views).bind(id).fetch_all(&mut *tx).await? {
+                if let Some(view) = crate::read::view_from_row!(&row)? {
+                    gone.push(Captured::of(EventKind::Deleted, &view));
+                }
+            }
             let bugs = sqlx::query(&del_bugs)
                 .bind(id)
                 .execute(&mut *tx)
@@ -654,6 +668,7 @@ impl HostDb {
                 .await?
                 .rows_affected();
             sqlx::query(&del_tracker).bind(id).execute(&mut *tx).await?;
+            write_events!(tx, self, &gone, now)?;
             tx.commit().await?;
             (queries, bugs)
         });

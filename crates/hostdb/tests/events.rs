@@ -271,7 +271,40 @@ async fn bug_views_filter_and_page(tdb: &TestDb) {
     db.close().await;
 }
 
+/// `customs remove` of a tracker deletes its bugs outside any import: each is a `deleted`
+/// event all the same, showing the bug as it was, in the same transaction.
+async fn removing_a_tracker_is_a_deleted_event_per_bug(tdb: &TestDb) {
+    let db = tdb.connect().await;
+    load(&db).await;
+    let text = [
+        bug_line(&format!("{T}1"), "Twisted", "one", "2013-01-01T00:00:00"),
+        bug_line(&format!("{T}2"), "Twisted", "two", "2013-01-01T00:00:00"),
+    ]
+    .join("\n");
+    import(&db, "a.jsonl", &text).await;
+    assert_eq!(db.remove_tracker("Twisted").await.unwrap().1, 2);
+    let events = all_events(&db).await;
+    let mut gone = kinds(&events[2..]);
+    gone.sort_by(|a, b| a.1.cmp(&b.1));
+    assert_eq!(
+        gone,
+        [
+            (EventKind::Deleted, "1".to_owned()),
+            (EventKind::Deleted, "2".to_owned())
+        ]
+    );
+    assert_eq!((events[2].id, events[3].id), (3, 4), "contiguous ids");
+    let mut titles: Vec<_> = events[2..]
+        .iter()
+        .map(|e| (e.tracker.as_str(), e.bug.as_ref().unwrap().title.as_str()))
+        .collect();
+    titles.sort();
+    assert_eq!(titles, [("Twisted", "one"), ("Twisted", "two")]);
+    db.close().await;
+}
+
 on_all_backends!(
+    removing_a_tracker_is_a_deleted_event_per_bug,
     created_updated_deleted,
     rejected_records_make_no_event,
     history_is_pruned_and_batches_are_one_transaction,
