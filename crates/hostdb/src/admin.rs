@@ -216,6 +216,15 @@ const SELECT_TRACKERS: &str =
      (SELECT MIN(b.last_polled) FROM bugs b WHERE b.tracker_id = t.id) AS oldest_poll \
      FROM trackers t";
 
+/// The per-type keys kept in a tracker row's `options` column (a JSON object) as
+/// [`TrackerConfig::extra`]; empty when the column holds anything else.
+pub(crate) fn extra_options(options: &str) -> BTreeMap<String, Value> {
+    match serde_json::from_str::<Value>(options) {
+        Ok(Value::Object(map)) => map.into_iter().collect(),
+        _ => BTreeMap::new(),
+    }
+}
+
 /// Builds a [`TrackerRecord`] (without queries) from a row of `SELECT_TRACKERS`.
 macro_rules! tracker_from_row {
     ($row:expr) => {{
@@ -234,10 +243,7 @@ macro_rules! tracker_from_row {
             config.custom_parser = row.try_get("custom_parser")?;
             let max: Option<i64> = row.try_get("max_connections")?;
             config.max_connections = max.and_then(|n| usize::try_from(n).ok());
-            let options: String = row.try_get("options")?;
-            if let Ok(Value::Object(map)) = serde_json::from_str::<Value>(&options) {
-                config.extra = map.into_iter().collect::<BTreeMap<_, _>>();
-            }
+            config.extra = $crate::admin::extra_options(&row.try_get::<String, _>("options")?);
             Ok(TrackerRecord {
                 id: row.try_get("id")?,
                 config,

@@ -161,10 +161,7 @@ impl HostDb {
                     row.try_get::<String, _>("kind")?,
                 );
                 config.base_url = row.try_get("base_url")?;
-                let options: String = row.try_get("options")?;
-                if let Ok(Value::Object(map)) = serde_json::from_str::<Value>(&options) {
-                    config.extra = map.into_iter().collect();
-                }
+                config.extra = crate::admin::extra_options(&row.try_get::<String, _>("options")?);
                 out.push(HookTracker {
                     id: row.try_get("id")?,
                     config,

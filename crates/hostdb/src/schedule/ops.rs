@@ -92,10 +92,7 @@ impl HostDb {
                     row.try_get::<String, _>("kind")?,
                 );
                 config.base_url = row.try_get("base_url")?;
-                let options: String = row.try_get("options")?;
-                if let Ok(Value::Object(map)) = serde_json::from_str::<Value>(&options) {
-                    config.extra = map.into_iter().collect();
-                }
+                config.extra = crate::admin::extra_options(&row.try_get::<String, _>("options")?);
                 if let Some(q) = row.try_get::<Option<String>, _>("query")? {
                     config.queries.push(bugimporters_core::Query::new(q));
                 }

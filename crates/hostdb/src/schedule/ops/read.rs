@@ -21,11 +21,9 @@ impl HostDb {
                 let interval = match row.try_get::<Option<i64>, _>("interval_secs")? {
                     Some(i) => i,
                     None => {
-                        let options: String = row.try_get("options")?;
                         let mut c = TrackerConfig::new(name.clone(), "");
-                        if let Ok(Value::Object(map)) = serde_json::from_str::<Value>(&options) {
-                            c.extra = map.into_iter().collect();
-                        }
+                        c.extra =
+                            crate::admin::extra_options(&row.try_get::<String, _>("options")?);
                         refresh_interval(&c).unwrap_or(DEFAULT_REFRESH_SECS)
                     }
                 };
