@@ -19,6 +19,9 @@
 //! with `j ≥ i` (a later change of the same issue includes it). Lost: not done 30 s after the
 //! last delivery.
 
+#[path = "../tests/support/http.rs"]
+mod http_client;
+
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -29,6 +32,8 @@ use bugimporters_service::{
     github_signature, FixedSecrets, Service, ServiceConfig, Shutdown, DEFAULT_SECRET_ENV,
 };
 use bugimporters_testkit::synthetic::{SyntheticConfig, SyntheticServer};
+
+use http_client::http;
 
 const SECRET: &str = "bench-webhook-secret";
 
@@ -279,40 +284,6 @@ fn mark_done(
             next.insert(key, i);
         }
     }
-}
-
-/// One HTTP/1.1 request to the service over a fresh loopback connection (the service's own
-/// server, not a tracker: no fetch layer): status and body.
-async fn http(
-    addr: std::net::SocketAddr,
-    method: &str,
-    path: &str,
-    headers: &[(&str, String)],
-    body: &[u8],
-) -> std::io::Result<(u16, String)> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut stream = tokio::net::TcpStream::connect(addr).await?;
-    let mut head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    for (k, v) in headers {
-        head.push_str(&format!("{k}: {v}\r\n"));
-    }
-    head.push_str("\r\n");
-    stream.write_all(head.as_bytes()).await?;
-    stream.write_all(body).await?;
-    let mut raw = Vec::new();
-    // The server may answer (413) and close before reading a large body.
-    let _ = stream.read_to_end(&mut raw).await;
-    let raw = String::from_utf8_lossy(&raw).into_owned();
-    let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
-    let status = head
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| std::io::Error::other(format!("not an HTTP answer: {head:?}")))?;
-    Ok((status, body.to_owned()))
 }
 
 /// How often the poller reads the titles (`BENCH_POLL_MS`, 50 ms): the figures' resolution.

@@ -8,6 +8,8 @@
 //! Gitea/Forgejo signatures end to end against mock APIs (wiremock).
 
 mod common;
+#[path = "support/http.rs"]
+mod http_client;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -19,6 +21,7 @@ use bugimporters_service::{
 };
 use bugimporters_testkit::synthetic::{SyntheticConfig, SyntheticServer};
 use common::fetch;
+use http_client::http;
 
 const SECRET: &str = "default-hook-secret-1";
 const OTHER_SECRET: &str = "other-hook-secret-22";
@@ -108,40 +111,6 @@ async fn post(
         .unwrap();
     let json = serde_json::from_str(&text).unwrap_or(serde_json::Value::Null);
     (status, json)
-}
-
-/// One HTTP/1.1 request to the service over a fresh loopback connection (the service's own
-/// server, not a tracker: no fetch layer): status and body.
-async fn http(
-    addr: std::net::SocketAddr,
-    method: &str,
-    path: &str,
-    headers: &[(&str, String)],
-    body: &[u8],
-) -> std::io::Result<(u16, String)> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut stream = tokio::net::TcpStream::connect(addr).await?;
-    let mut head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    for (k, v) in headers {
-        head.push_str(&format!("{k}: {v}\r\n"));
-    }
-    head.push_str("\r\n");
-    stream.write_all(head.as_bytes()).await?;
-    stream.write_all(body).await?;
-    let mut raw = Vec::new();
-    // The server may answer (413) and close before reading a large body.
-    let _ = stream.read_to_end(&mut raw).await;
-    let raw = String::from_utf8_lossy(&raw).into_owned();
-    let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
-    let status = head
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| std::io::Error::other(format!("not an HTTP answer: {head:?}")))?;
-    Ok((status, body.to_owned()))
 }
 
 fn github_headers(secret: &str, body: &[u8], delivery: &str) -> Vec<(&'static str, String)> {
