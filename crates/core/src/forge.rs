@@ -162,9 +162,7 @@ pub fn instance_base(config: &TrackerConfig, default_base: &str) -> Result<Strin
 
 /// Decodes a body that must be one JSON object (one issue); errors name `url`.
 pub fn json_object(body: &[u8], url: &str) -> Result<serde_json::Value, Error> {
-    crate::parse::check_json(url, body)?;
-    let value: serde_json::Value = serde_json::from_slice(body)
-        .map_err(|e| Error::parse(url, format!("invalid JSON: {e}")))?;
+    let value: serde_json::Value = crate::parse::json(url, body)?;
     if !value.is_object() {
         return Err(Error::parse(url, "expected one issue object"));
     }
@@ -179,9 +177,7 @@ pub fn json_issue_array(
     url: &str,
     hint: impl FnOnce(&serde_json::Value) -> String,
 ) -> Result<Vec<serde_json::Value>, Error> {
-    crate::parse::check_json(url, body)?;
-    let value: serde_json::Value = serde_json::from_slice(body)
-        .map_err(|e| Error::parse(url, format!("invalid JSON: {e}")))?;
+    let value: serde_json::Value = crate::parse::json(url, body)?;
     match value {
         serde_json::Value::Array(items) => Ok(items),
         other => Err(Error::parse(

@@ -204,6 +204,14 @@ pub fn check_json(url: &str, body: &[u8]) -> Result<(), Error> {
     Ok(())
 }
 
+/// Decodes the JSON body `body` fetched from `url` after [`check_json`]: the one way a JSON
+/// response becomes a value, so that no parser forgets the cost check. Errors name `url`
+/// (`invalid JSON: …`).
+pub fn json<T: serde::de::DeserializeOwned>(url: &str, body: &[u8]) -> Result<T, Error> {
+    check_json(url, body)?;
+    serde_json::from_slice(body).map_err(|e| Error::parse(url, format!("invalid JSON: {e}")))
+}
+
 /// An upper bound of the values and keys of the JSON text `body`, in one pass without
 /// parsing: one, plus one per `[`, `{`, `,` and `:` outside strings. Malformed text is counted
 /// all the same (the parser rejects it afterwards).

@@ -250,9 +250,7 @@ pub fn parse_issue_list(
     settings: &ParseSettings,
     now: NaiveDateTime,
 ) -> Result<IssuePage, Error> {
-    bugimporters_core::parse::check_json(url, body)?;
-    let value: serde_json::Value = serde_json::from_slice(body)
-        .map_err(|e| Error::parse(url, format!("invalid JSON: {e}")))?;
+    let value: serde_json::Value = bugimporters_core::parse::json(url, body)?;
     let serde_json::Value::Array(items) = value else {
         let hint = value
             .get("message")

@@ -124,9 +124,8 @@ pub struct SearchPage {
 }
 
 fn read_json(body: &[u8], url: &str) -> Result<Value, Error> {
-    bugimporters_core::parse::check_json(url, body)?;
     // serde_json keeps the last of repeated keys, as Python's json did.
-    serde_json::from_slice(body).map_err(|e| Error::parse(url, format!("invalid JSON: {e}")))
+    bugimporters_core::parse::json(url, body)
 }
 
 /// Parses a search response (`/rest/api/2/search` or `/rest/api/3/search/jql`).

@@ -365,9 +365,7 @@ impl LaunchpadImporter {
 /// The task of `target` in a `bug_tasks` answer: a collection (the live API) or a single
 /// task (the original's test data). `Ok(None)` when the bug has no task on `target`.
 fn find_task(body: &[u8], url: &str, target: &str, number: u64) -> Result<Option<Task>, Error> {
-    bugimporters_core::parse::check_json(url, body)?;
-    let doc: Value = serde_json::from_slice(body)
-        .map_err(|e| Error::parse(url, format!("invalid JSON: {e}")))?;
+    let doc: Value = bugimporters_core::parse::json(url, body)?;
     let candidates: Vec<Value> = if doc.get("entries").is_some() {
         parse_collection(body, url)?.entries
     } else {
