@@ -13,7 +13,8 @@ use crate::Service;
 
 impl Service {
     /// The service's routes (`GET /healthz`, `GET /metrics`, `GET /events`, `GET /api/bugs`,
-    /// `POST /hooks/{github,gitlab,gitea}`), with the service as state.
+    /// `POST /hooks/{github,gitlab,gitea}`) and the web pages ([`crate::web`]), with the
+    /// service as state.
     pub fn router(&self) -> Router {
         Router::new()
             .route("/healthz", get(healthz))
@@ -22,6 +23,7 @@ impl Service {
             .route("/api/bugs", get(crate::api::bugs))
             .with_state(self.clone())
             .merge(self.hook_routes())
+            .merge(self.web_routes())
     }
 
     /// Whether the scheduler made a pass recently: within three poll intervals (at least

@@ -54,6 +54,7 @@ mod phases;
 mod run;
 mod scheduler;
 mod spool;
+mod web;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
