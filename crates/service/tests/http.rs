@@ -214,3 +214,49 @@ async fn metrics_are_prometheus_text_and_count_a_pass() {
     assert_eq!(after["bugimporters_trackers{state=\"idle\"}"], 1.0);
     assert_eq!(after["bugimporters_queue_lag_seconds"], 0.0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn web_assets_and_pages_carry_the_security_headers() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, db) = sqlite(dir.path(), "web.db").await;
+    let svc = service(&db, dir.path(), &ManualClock::new(start()), 1);
+    let addr = listen(&svc).await;
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "the service's own loopback server, not a tracker"
+    )]
+    let client = reqwest::Client::new();
+
+    let css = client
+        .get(format!("http://{addr}/static/style.css"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(css.status(), 200);
+    assert_eq!(css.headers()["content-type"], "text/css; charset=utf-8");
+    assert!(css.text().await.unwrap().contains("main {"));
+
+    let missing = client
+        .get(format!("http://{addr}/no/such/page?x=<b>"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+    let headers = missing.headers().clone();
+    let csp = headers["content-security-policy"].to_str().unwrap();
+    assert!(
+        csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"),
+        "{csp}"
+    );
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+    assert_eq!(headers["x-frame-options"], "DENY");
+    let body = missing.text().await.unwrap();
+    assert!(
+        body.contains("<title>Not found · bugimporters</title>"),
+        "{body}"
+    );
+    assert!(
+        body.contains(r#"href="/login""#),
+        "anonymous users see the login link: {body}"
+    );
+}
