@@ -21,6 +21,8 @@
 //!   stream `GET /events` of `bugimporters serve`);
 //! * [`schedule`]: the service's schedule and leases (`bugimporters serve`, `customs refresh`,
 //!   `customs status`).
+//! * the web pages' read-only queries: the dashboard's rows ([`HostDb::tracker_rows`],
+//!   [`TrackerRow`]), totals per project and the bug finder's filter choices;
 //! * [`webhooks`]: signed webhook deliveries and the queue of single-issue refreshes they ask
 //!   for (`bugimporters serve`'s `POST /hooks/FORGE`).
 //!
@@ -65,6 +67,7 @@
 #![deny(missing_docs)]
 
 mod admin;
+mod dashboard;
 mod db;
 mod error;
 mod events;
@@ -81,6 +84,7 @@ pub use admin::{
     parse_option, render_table, tracker_from_args, LoadReport, TrackerEdit, TrackerRecord,
 };
 pub use bugimporters_core::Registry;
+pub use dashboard::{BugFacets, ProjectTotals, TrackerFilter, TrackerRow, TrackerSort};
 pub use db::{redact_url, Backend, DEFAULT_DATABASE_URL};
 pub use error::{Error, Result};
 pub use events::{BugEvent, EventBounds, EventKind, EventListener, EVENT_HISTORY, NOTIFY_CHANNEL};

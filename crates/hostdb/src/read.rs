@@ -318,7 +318,7 @@ fn parse_cursor(cursor: &str) -> Result<(NaiveDateTime, i64)> {
 }
 
 /// `text` as a `LIKE` pattern that matches it anywhere, with `!` as the escape character.
-fn like_anywhere(text: &str) -> String {
+pub(crate) fn like_anywhere(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 2);
     out.push('%');
     for c in text.to_lowercase().chars() {
