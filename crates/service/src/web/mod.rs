@@ -12,6 +12,8 @@
 //! [`render`]; its routes are merged in [`Service::web_routes`].
 
 mod assets;
+mod dashboard;
+mod finder;
 
 use askama::Template;
 use axum::http::{header, HeaderValue, StatusCode};
@@ -52,10 +54,6 @@ struct NotFound {
 
 /// Renders a page as a 200 HTML response; a template that fails to render (a bug, not an
 /// input) is a 500 with a short text, logged.
-#[allow(
-    dead_code,
-    reason = "the web pages' lanes call it; remove this when the first does"
-)]
 pub(crate) fn render<T: Template>(page: &T) -> Response {
     render_with(StatusCode::OK, page)
 }
@@ -76,10 +74,13 @@ pub(crate) fn render_with<T: Template>(status: StatusCode, page: &T) -> Response
 }
 
 impl Service {
-    /// The web pages' routes: the static assets, and a 404 page for any other path.
+    /// The web pages' routes: the bug finder (`/`), the dashboard (`/dashboard`,
+    /// `/api/trackers`), the static assets, and a 404 page for any other path.
     pub(crate) fn web_routes(&self) -> Router {
         Router::new()
             .merge(assets::routes())
+            .merge(finder::routes())
+            .merge(dashboard::routes())
             .fallback(not_found)
             .layer(map_response(security_headers))
             .with_state(self.clone())
