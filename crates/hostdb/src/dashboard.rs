@@ -58,8 +58,10 @@ pub struct TrackerRow {
     pub consecutive_failures: i64,
     /// The last run's error, bounded and redacted when stored.
     pub last_error: Option<String>,
-    /// The process running it now, if a live lease is held.
-    pub running_on: Option<String>,
+    /// Whether a process holds a live lease on it now: a run is under way. (Which process is
+    /// not shown: host names and process ids are the operators' business; `customs status`
+    /// shows them.)
+    pub running: bool,
     /// Webhook deliveries waiting to be applied: single-issue refreshes queued for it.
     pub webhook_refreshes: i64,
 }
@@ -239,7 +241,7 @@ macro_rules! tracker_row {
                     .try_get::<Option<i64>, _>("consecutive_failures")?
                     .unwrap_or(0),
                 last_error: row.try_get("last_error")?,
-                running_on: owner.filter(|_| expires.is_some_and(|e| e >= $now)),
+                running: owner.is_some() && expires.is_some_and(|e| e >= $now),
                 webhook_refreshes: row.try_get("webhook_refreshes")?,
             })
         })()
@@ -247,7 +249,7 @@ macro_rules! tracker_row {
 }
 
 impl HostDb {
-    /// The dashboard's rows at `now` (for `running_on`), filtered and sorted by `filter`.
+    /// The dashboard's rows at `now` (for `running`), filtered and sorted by `filter`.
     pub async fn tracker_rows(
         &self,
         filter: &TrackerFilter,

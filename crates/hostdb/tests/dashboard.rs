@@ -92,6 +92,11 @@ async fn rows_count_schedule_and_webhooks(db: &TestDb) {
         .await
         .unwrap();
     assert_eq!(leases.len(), 2);
+    let running = db
+        .tracker_rows(&TrackerFilter::default(), t0())
+        .await
+        .unwrap();
+    assert!(running.iter().all(|r| r.running), "{running:?}");
     let end = t0() + TimeDelta::minutes(1);
     for l in &leases {
         let result = if l.tracker == "Twisted" {
@@ -129,6 +134,7 @@ async fn rows_count_schedule_and_webhooks(db: &TestDb) {
     );
     assert!(tw.next_due.is_some_and(|d| d > end));
     assert_eq!((tw.consecutive_failures, tw.webhook_refreshes), (0, 0));
+    assert!(!tw.running && !oh.running);
     assert_eq!(
         (
             oh.outcome.as_deref(),

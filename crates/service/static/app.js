@@ -23,6 +23,9 @@
     if (v === null || v === undefined) {
       return "\u2014";
     }
+    if (typeof v === "boolean") {
+      return v ? "yes" : "no";
+    }
     if (typeof v === "string" && /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d/.test(v)) {
       return v.slice(0, 19).replace("T", " ");
     }

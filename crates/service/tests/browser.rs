@@ -102,7 +102,7 @@ impl Browser {
             "--disable-component-update",
             "--disable-sync",
             "--disable-dev-shm-usage",
-            "--window-size=1440,900",
+            "--window-size=1600,900",
             &format!("--user-data-dir={}", profile.path().display()),
         ];
         let mut caps = serde_json::Map::new();
@@ -303,6 +303,7 @@ async fn a_dashboard_row_updates_live(b: &Browser) {
     let row = |field: &str| format!("tr[data-tracker='Synthetic 01'] td[data-field='{field}']");
     assert_eq!(b.text(&row("outcome")).await, "—");
     assert_eq!(b.text(&row("bugs")).await, "0");
+    assert_eq!(b.text(&row("running")).await, "no");
     b.js("window.__marker = 'same page'; return true;").await;
 
     assert_eq!(site.run().await, 2);
@@ -321,6 +322,7 @@ async fn a_dashboard_row_updates_live(b: &Browser) {
     )
     .await;
     assert_ne!(b.text(&row("last_success")).await, "—");
+    assert_eq!(b.text(&row("running")).await, "no");
     assert_eq!(b.js("return window.__marker;").await, "same page");
     // The documentation's picture: the page as loaded now, with its totals per project.
     b.client.refresh().await.unwrap();

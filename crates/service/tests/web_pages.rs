@@ -205,6 +205,7 @@ async fn the_dashboard_draws_the_rows_of_api_trackers() {
         let text = td.split('>').nth(1).unwrap().split('<').next().unwrap();
         let want = match &row[field] {
             serde_json::Value::Null => "—".to_owned(),
+            serde_json::Value::Bool(b) => if *b { "yes" } else { "no" }.to_owned(),
             serde_json::Value::String(s) if s.len() >= 19 && s.as_bytes()[10] == b'T' => {
                 s[..19].replace('T', " ")
             }
@@ -214,7 +215,7 @@ async fn the_dashboard_draws_the_rows_of_api_trackers() {
         assert_eq!(text, want, "{field}");
         cells += 1;
     }
-    assert_eq!(cells, 14);
+    assert_eq!(cells, 15);
 
     // Filters and orders, on the page and in the API.
     let (_, html) = get(&site, "/dashboard?sort=name&dir=desc").await;

@@ -27,7 +27,7 @@ pub(super) fn routes() -> Router<Service> {
 
 /// The dashboard's columns: the [`TrackerRow`] field each shows, its heading, and the order
 /// its heading sorts by (if any).
-const COLUMNS: [(&str, &str, Option<TrackerSort>); 14] = [
+const COLUMNS: [(&str, &str, Option<TrackerSort>); 15] = [
     ("name", "Tracker", Some(TrackerSort::Name)),
     ("tracker_type", "Type", Some(TrackerSort::Type)),
     ("project", "Project", None),
@@ -46,6 +46,7 @@ const COLUMNS: [(&str, &str, Option<TrackerSort>); 14] = [
     ("last_success", "Last success", None),
     ("last_finished", "Last run", Some(TrackerSort::LastFinished)),
     ("outcome", "Outcome", None),
+    ("running", "Running now", None),
     (
         "consecutive_failures",
         "Failures in a row",
@@ -57,10 +58,12 @@ const COLUMNS: [(&str, &str, Option<TrackerSort>); 14] = [
 ];
 
 /// The text of a cell for a row's JSON value: `—` for none, timestamps as
-/// `YYYY-MM-DD HH:MM:SS` (UTC). `static/app.js`' `cellText` is the same rule.
+/// `YYYY-MM-DD HH:MM:SS` (UTC), yes or no for a flag. `static/app.js`' `cellText` is the
+/// same rule.
 fn cell_text(v: &Value) -> String {
     match v {
         Value::Null => "—".to_owned(),
+        Value::Bool(b) => if *b { "yes" } else { "no" }.to_owned(),
         Value::String(s) if is_timestamp(s) => s.get(..19).unwrap_or(s).replacen('T', " ", 1),
         Value::String(s) => s.clone(),
         other => other.to_string(),
@@ -311,6 +314,7 @@ mod tests {
     fn cells_show_values_as_app_js_does() {
         assert_eq!(cell_text(&Value::Null), "—");
         assert_eq!(cell_text(&serde_json::json!(12)), "12");
+        assert_eq!(cell_text(&serde_json::json!(false)), "no");
         assert_eq!(
             cell_text(&serde_json::json!("2026-12-01T00:01:00.123456")),
             "2026-12-01 00:01:00"
