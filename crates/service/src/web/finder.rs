@@ -182,6 +182,36 @@ async fn finder(
 mod tests {
     use super::*;
 
+    fn view(link: &str) -> BugView {
+        serde_json::from_value(serde_json::json!({
+            "link": link, "title": " ", "status": null, "importance": null, "project": "p",
+            "tracker": "t", "tracker_type": "trac", "good_for_newcomers": true,
+            "concerns_just_documentation": false, "looks_closed": false,
+            "date_reported": null, "last_touched": null,
+            "last_polled": "2026-12-01T00:00:00", "people_involved": null,
+            "submitter_username": null, "modified_at": "2026-12-02T00:00:00"
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn only_http_links_are_listed_whatever_the_database_let_through() {
+        for bad in [
+            "javascript:alert(1)",
+            "JavaScript://%0aalert(1)",
+            "data:text/html,<script>alert(1)</script>",
+            "//evil.example/x",
+            "ftp://x.example/1",
+        ] {
+            assert!(BugItem::from_view(view(bad)).is_none(), "{bad}");
+        }
+        for good in ["http://x.example/1", "HTTPS://x.example/ticket/2"] {
+            let item = BugItem::from_view(view(good)).unwrap();
+            assert_eq!(item.title, "(no title)");
+            assert_eq!(item.activity, "2026-12-02");
+        }
+    }
+
     #[test]
     fn page_links_keep_the_filters_and_replace_the_cursor() {
         let mut p = BugsParams::default();
