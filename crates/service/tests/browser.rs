@@ -7,7 +7,7 @@
 //! * a hostile title (a `<script>` and an `onerror` image) shows as text, and no script of it
 //!   runs (`window.__pwned` stays unset);
 //! * a dashboard row redraws itself, without a reload, when a run finishes and its import
-//!   lands (`/events` → `/api/trackers`).
+//!   lands, and again when an import run by hand lands (`/events` → `/api/trackers`).
 //!
 //! Skipped with a printed reason when chromium or chromedriver is missing, unless `CI` is
 //! set (then the test fails: `.ci/run` installs them). With `BUGIMPORTERS_SCREENSHOTS=DIR`
@@ -323,6 +323,16 @@ async fn a_dashboard_row_updates_live(b: &Browser) {
     .await;
     assert_ne!(b.text(&row("last_success")).await, "—");
     assert_eq!(b.text(&row("running")).await, "no");
+    // An import run by hand (`import-results`, not the service) lands: one more bug.
+    site.import_bug(1, 901, "imported by hand").await;
+    b.wait_for(
+        "the bug count after the import",
+        &format!(
+            "return document.querySelector(\"tr[data-tracker='Synthetic 01'] td[data-field='bugs']\").textContent === '{}';",
+            held + 1
+        ),
+    )
+    .await;
     assert_eq!(b.js("return window.__marker;").await, "same page");
     // The documentation's picture: the page as loaded now, with its totals per project.
     b.client.refresh().await.unwrap();
