@@ -80,6 +80,57 @@
     }
   }
 
+  // The totals per project follow the same changes: redrawn from GET /api/projects (the
+  // page's project filter kept), a project row added in name order or removed as needed.
+  const totals = document.getElementById("projects");
+  async function refreshTotals() {
+    if (!totals || !totals.tBodies.length) {
+      return;
+    }
+    const query = new URLSearchParams();
+    if (totals.dataset.projectFilter) {
+      query.append("project", totals.dataset.projectFilter);
+    }
+    const response = await fetch("/api/projects?" + query.toString(), {
+      headers: { Accept: "application/json" },
+    });
+    if (!response.ok) {
+      return;
+    }
+    const rows = (await response.json()).projects;
+    const tbody = totals.tBodies[0];
+    const fields = ["trackers", "bugs", "open", "bitesized", "documentation"];
+    const seen = new Set();
+    for (const p of rows) {
+      seen.add(p.project);
+      let tr = Array.from(tbody.rows).find((r) => r.dataset.project === p.project);
+      if (!tr) {
+        tr = document.createElement("tr");
+        tr.dataset.project = p.project;
+        const th = document.createElement("th");
+        th.scope = "row";
+        th.dataset.field = "project";
+        th.textContent = p.project;
+        tr.appendChild(th);
+        for (const f of fields) {
+          const td = document.createElement("td");
+          td.dataset.field = f;
+          tr.appendChild(td);
+        }
+        const after = Array.from(tbody.rows).find((r) => r.dataset.project > p.project);
+        tbody.insertBefore(tr, after || null);
+      }
+      for (const f of fields) {
+        tr.querySelector("td[data-field='" + f + "']").textContent = cellText(p[f]);
+      }
+    }
+    for (const tr of Array.from(tbody.rows)) {
+      if (!seen.has(tr.dataset.project)) {
+        tr.remove();
+      }
+    }
+  }
+
   function schedule(name) {
     if (typeof name !== "string" || !rowOf(name)) {
       return;
@@ -90,7 +141,9 @@
         timer = null;
         const names = Array.from(pending);
         pending.clear();
-        refresh(names).catch(() => {});
+        refresh(names)
+          .then(refreshTotals)
+          .catch(() => {});
       }, DELAY_MS);
     }
   }

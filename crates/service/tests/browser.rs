@@ -333,6 +333,15 @@ async fn a_dashboard_row_updates_live(b: &Browser) {
         ),
     )
     .await;
+    // The totals per project follow: a row for the project, appeared without a reload.
+    b.wait_for(
+        "the totals of Synthetic 01",
+        &format!(
+            "const r = document.querySelector(\"#projects tr[data-project='Synthetic 01'] td[data-field='bugs']\"); return r !== null && r.textContent === '{}';",
+            held + 1
+        ),
+    )
+    .await;
     assert_eq!(b.js("return window.__marker;").await, "same page");
     // The documentation's picture: the page as loaded now, with its totals per project.
     b.client.refresh().await.unwrap();

@@ -229,9 +229,21 @@ async fn the_dashboard_draws_the_rows_of_api_trackers() {
     let (_, html) = get(&site, "/dashboard?q=01").await;
     assert!(!html.contains("data-tracker=\"Synthetic 00\""));
     assert!(
-        html.contains("<th scope=\"row\">Synthetic 00</th>"),
+        html.contains(r#"<th scope="row" data-field="project">Synthetic 00</th>"#),
         "totals: {html}"
     );
+    // The totals per project, as JSON (what the script redraws them from).
+    let totals = get_json(site.url("/api/projects")).await;
+    let names: Vec<&str> = totals["projects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["project"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["Synthetic 00", "Synthetic 01"]);
+    let one = get_json(site.url("/api/projects?project=Synthetic+01")).await;
+    assert_eq!(one["projects"][0]["bugs"], row["bugs"]);
+    assert_eq!(one["projects"].as_array().unwrap().len(), 1);
     let (status, html) = get(&site, "/dashboard?sort=colour").await;
     assert_eq!(status, 400);
     assert!(html.contains("unknown sort &#34;colour&#34;"), "{html}");

@@ -1,4 +1,4 @@
-//! `GET /dashboard` and `GET /api/trackers` (`docs/web.md`, "Dashboard"): one row per tracker
+//! `GET /dashboard`, `GET /api/trackers` and `GET /api/projects` (`docs/web.md`, "Dashboard"): one row per tracker
 //! ([`TrackerRow`]), totals per project, filtered and sorted by query parameters. The page
 //! draws each cell from the row's JSON value ([`cell_text`]), the same value
 //! `/api/trackers` returns, and `static/app.js` redraws a row from that JSON when `/events`
@@ -18,11 +18,12 @@ use super::finder::{choices, Choice};
 use super::{render, render_with, Layout};
 use crate::Service;
 
-/// `GET /dashboard`, `GET /api/trackers`.
+/// `GET /dashboard`, `GET /api/trackers`, `GET /api/projects`.
 pub(super) fn routes() -> Router<Service> {
     Router::new()
         .route("/dashboard", get(dashboard))
         .route("/api/trackers", get(api_trackers))
+        .route("/api/projects", get(api_projects))
 }
 
 /// The dashboard's columns: the [`TrackerRow`] field each shows, its heading, and the order
@@ -215,6 +216,8 @@ struct DashboardPage {
     headings: Vec<Heading>,
     rows: Vec<RowView>,
     totals: Vec<ProjectTotals>,
+    /// The `project` filter, which the totals follow (for the script's redraws).
+    project_filter: String,
     deliveries: i64,
     error: Option<String>,
 }
@@ -250,6 +253,7 @@ async fn load(service: &Service, f: &TrackerFilter) -> bugimporters_hostdb::Resu
         headings: headings(f),
         rows: rows.iter().map(row_view).collect(),
         totals: db.project_totals(f.project.as_deref()).await?,
+        project_filter: f.project.clone().unwrap_or_default(),
         deliveries: db.webhook_delivery_count().await?,
         error: None,
     })
@@ -268,6 +272,7 @@ async fn dashboard(State(service): State<Service>, RawQuery(raw): RawQuery) -> R
             headings: Vec::new(),
             rows: Vec::new(),
             totals: Vec::new(),
+            project_filter: String::new(),
             deliveries: 0,
             error: Some(message),
         };
@@ -301,6 +306,22 @@ async fn api_trackers(State(service): State<Service>, RawQuery(raw): RawQuery) -
         Ok(rows) => Json(serde_json::json!({ "trackers": rows })).into_response(),
         Err(e) => {
             tracing::warn!(error = %e, "api/trackers: cannot read the trackers");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable\n").into_response()
+        }
+    }
+}
+
+/// `GET /api/projects?project=NAME`: `{"projects": [ProjectTotals...]}`, the dashboard's totals
+/// per project (of one project when given), by name. A database failure is a 503 without its
+/// text.
+async fn api_projects(State(service): State<Service>, RawQuery(raw): RawQuery) -> Response {
+    let project = url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
+        .find(|(k, v)| k == "project" && !v.is_empty())
+        .map(|(_, v)| v.into_owned());
+    match service.db().project_totals(project.as_deref()).await {
+        Ok(totals) => Json(serde_json::json!({ "projects": totals })).into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "api/projects: cannot read the totals");
             (StatusCode::SERVICE_UNAVAILABLE, "database unavailable\n").into_response()
         }
     }
