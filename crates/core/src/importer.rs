@@ -1,8 +1,7 @@
 //! The [`Importer`] trait and the [`ImportContext`] it works through.
 
-use std::collections::hash_map::DefaultHasher;
 use std::collections::HashSet;
-use std::hash::{Hash, Hasher};
+use std::hash::{BuildHasher, RandomState};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -179,7 +178,9 @@ pub struct ImportContext {
     options: ImportOptions,
     existing: HashSet<String>,
     written: HashSet<String>,
-    seen: Mutex<HashSet<u64>>,
+    seen: Mutex<HashSet<u128>>,
+    /// The two keyed hashers of [`ImportContext::link_key`].
+    seen_keys: (RandomState, RandomState),
     pending_deletions: Mutex<Vec<ParsedBug>>,
     errors: Mutex<Vec<ReportedError>>,
     /// Hosts whose open circuit breaker is already in `errors`.
@@ -210,6 +211,7 @@ impl ImportContext {
             existing: existing_bug_urls.iter().cloned().collect(),
             written: HashSet::new(),
             seen: Mutex::new(HashSet::new()),
+            seen_keys: (RandomState::new(), RandomState::new()),
             pending_deletions: Mutex::new(Vec::new()),
             errors: Mutex::new(Vec::new()),
             breaker_hosts: Mutex::new(HashSet::new()),
@@ -225,10 +227,8 @@ impl ImportContext {
     /// one of them (from a list page fetched again) is not written twice.
     pub fn resuming(mut self, written: HashSet<String>) -> Self {
         {
-            let seen = self.seen.get_mut().expect("seen lock");
-            for link in &written {
-                seen.insert(link_hash(link));
-            }
+            let keys: Vec<u128> = written.iter().map(|l| self.link_key(l)).collect();
+            self.seen.get_mut().expect("seen lock").extend(keys);
         }
         *self.counters.resumed.get_mut() = written.len() as u64;
         self.written = written;
@@ -301,7 +301,17 @@ impl ImportContext {
         self.seen
             .lock()
             .expect("seen lock")
-            .insert(link_hash(canonical_link))
+            .insert(self.link_key(canonical_link))
+    }
+
+    /// The key `claim` remembers for a link: 128 bits from two independently, randomly keyed
+    /// SipHash hashers (16 bytes a link instead of the link itself). Two links of one run share
+    /// a key with a probability near n²/2¹²⁹ (about 10⁻²⁷ for a million links), and a tracker
+    /// cannot craft a collision to have one of its bugs dropped, as it could with one
+    /// fixed-key 64-bit hash.
+    fn link_key(&self, canonical_link: &str) -> u128 {
+        let (a, b) = &self.seen_keys;
+        (u128::from(a.hash_one(canonical_link)) << 64) | u128::from(b.hash_one(canonical_link))
     }
 
     /// Whether the host holds `canonical_link` (it is in `existing_bug_urls`).
@@ -473,12 +483,6 @@ impl ImportContext {
             warnings: self.warnings.lock().expect("warnings lock").clone(),
         }
     }
-}
-
-fn link_hash(canonical_link: &str) -> u64 {
-    let mut h = DefaultHasher::new();
-    canonical_link.hash(&mut h);
-    h.finish()
 }
 
 #[cfg(test)]
