@@ -251,3 +251,44 @@ fn demo_runs_the_whole_pipeline_on_sqlite() {
     assert!(second.contains("0 rejected"), "{second}");
     assert!(dir.path().join("files/bugs-2.jsonl").exists());
 }
+
+#[test]
+fn trackers_prints_each_types_capabilities() {
+    let list: Vec<serde_json::Value> =
+        serde_json::from_slice(&run(bin().args(["trackers", "--json"])).stdout).unwrap();
+    let caps = |kind: &str| {
+        list.iter()
+            .find(|t| t["kind"] == kind)
+            .unwrap_or_else(|| panic!("{kind} not listed"))["capabilities"]
+            .clone()
+    };
+    for t in &list {
+        let c = &t["capabilities"];
+        for key in [
+            "incremental",
+            "conditional_requests",
+            "deletion_detection",
+            "custom_parsers",
+            "webhooks",
+        ] {
+            assert!(c[key].is_boolean(), "{}: {key} in {c}", t["kind"]);
+        }
+        assert!(c["auth"].as_array().is_some_and(|a| !a.is_empty()), "{c}");
+    }
+    assert_eq!(caps("github")["webhooks"], true);
+    assert_eq!(caps("trac")["conditional_requests"], false);
+    assert_eq!(caps("bugzilla")["custom_parsers"], true);
+    assert_eq!(
+        caps("redmine")["auth"],
+        serde_json::json!(["anonymous", "api_key"])
+    );
+
+    let human = text(&run(bin().arg("trackers")).stdout);
+    assert!(
+        human.contains(
+            "  capabilities: incremental, conditional_requests, deletion_detection, webhooks; \
+             auth: anonymous, token, basic"
+        ),
+        "{human}"
+    );
+}

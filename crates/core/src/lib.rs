@@ -96,8 +96,8 @@ pub use importer::{ImportContext, ImportOptions, Importer, ReportedError, RunSta
 pub use link::{check_http_url, redact_userinfo, LinkScope};
 pub use model::ParsedBug;
 pub use registry::{
-    BuildContext, BuiltImporter, ConfigKey, ImporterFactory, ParseFormat, ParseFormatKind,
-    ParseInput, ParseOutput, Registry,
+    AuthKind, BuildContext, BuiltImporter, Capabilities, ConfigKey, ImporterFactory, ParseFormat,
+    ParseFormatKind, ParseInput, ParseOutput, Registry,
 };
 
 /// The `User-Agent` every request carries: the project name and version.

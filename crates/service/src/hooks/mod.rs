@@ -129,6 +129,10 @@ pub(crate) enum Forge {
 }
 
 impl Forge {
+    /// Every forge `serve` takes hooks from, one route each ([`Service::hook_routes`]).
+    #[cfg(test)]
+    pub(crate) const ALL: [Forge; 3] = [Forge::GitHub, Forge::GitLab, Forge::Gitea];
+
     /// The route's last segment, the tracker type and the metrics label.
     pub(crate) fn name(self) -> &'static str {
         match self {
@@ -458,4 +462,25 @@ async fn gitlab_hook(State(s): State<Service>, headers: HeaderMap, body: Body) -
 
 async fn gitea_hook(State(s): State<Service>, headers: HeaderMap, body: Body) -> Response {
     s.receive_hook(Forge::Gitea, headers, body).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Forge;
+
+    /// `trackers` says which types take webhooks ([`bugimporters_core::Capabilities::webhooks`]):
+    /// exactly the forges that have a route here.
+    #[test]
+    fn the_types_claiming_webhooks_are_the_forges_with_a_route() {
+        let registry = bugimporters_all::default_registry();
+        let mut claimed: Vec<&str> = registry
+            .factories()
+            .filter(|f| f.capabilities().webhooks)
+            .map(|f| f.kind())
+            .collect();
+        let mut routed: Vec<&str> = Forge::ALL.iter().map(|f| f.name()).collect();
+        claimed.sort_unstable();
+        routed.sort_unstable();
+        assert_eq!(claimed, routed);
+    }
 }

@@ -101,6 +101,19 @@ impl ImporterFactory for GiteaFactory {
         "Gitea and Forgejo issues: Codeberg or self-hosted (API v1)"
     }
 
+    /// Each claim is held by this crate's tests.
+    fn capabilities(&self) -> bugimporters_core::Capabilities {
+        bugimporters_core::Capabilities::NONE
+            .incremental()
+            .conditional_requests()
+            .deletion_detection()
+            .webhooks()
+            .auth(&[
+                bugimporters_core::AuthKind::Anonymous,
+                bugimporters_core::AuthKind::Token,
+            ])
+    }
+
     fn config_keys(&self) -> &'static [ConfigKey] {
         config::CONFIG_KEYS
     }

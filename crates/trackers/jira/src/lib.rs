@@ -98,6 +98,19 @@ impl ImporterFactory for JiraFactory {
         "Jira Server, Data Center and Cloud (REST search with JQL)"
     }
 
+    /// Each claim is held by this crate's tests.
+    fn capabilities(&self) -> bugimporters_core::Capabilities {
+        bugimporters_core::Capabilities::NONE
+            .incremental()
+            .conditional_requests()
+            .deletion_detection()
+            .auth(&[
+                bugimporters_core::AuthKind::Anonymous,
+                bugimporters_core::AuthKind::Token,
+                bugimporters_core::AuthKind::Basic,
+            ])
+    }
+
     fn config_keys(&self) -> &'static [ConfigKey] {
         config::CONFIG_KEYS
     }

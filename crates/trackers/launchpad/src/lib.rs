@@ -97,6 +97,14 @@ impl ImporterFactory for LaunchpadFactory {
         "Launchpad bugs of one project (web service 1.0, searchTasks)"
     }
 
+    /// Launchpad is read anonymously.
+    fn capabilities(&self) -> bugimporters_core::Capabilities {
+        bugimporters_core::Capabilities::NONE
+            .incremental()
+            .conditional_requests()
+            .deletion_detection()
+    }
+
     fn config_keys(&self) -> &'static [ConfigKey] {
         config::CONFIG_KEYS
     }

@@ -96,6 +96,18 @@ impl ImporterFactory for PagureFactory {
         "Pagure issues: pagure.io, src.fedoraproject.org or self-hosted (API 0)"
     }
 
+    /// Each claim is held by this crate's tests.
+    fn capabilities(&self) -> bugimporters_core::Capabilities {
+        bugimporters_core::Capabilities::NONE
+            .incremental()
+            .conditional_requests()
+            .deletion_detection()
+            .auth(&[
+                bugimporters_core::AuthKind::Anonymous,
+                bugimporters_core::AuthKind::Token,
+            ])
+    }
+
     fn config_keys(&self) -> &'static [ConfigKey] {
         config::CONFIG_KEYS
     }

@@ -129,6 +129,17 @@ impl ImporterFactory for RedmineFactory {
         "Redmine issues (REST API, /issues.json)"
     }
 
+    /// Each claim is held by this crate's tests.
+    fn capabilities(&self) -> bugimporters_core::Capabilities {
+        bugimporters_core::Capabilities::NONE
+            .incremental()
+            .deletion_detection()
+            .auth(&[
+                bugimporters_core::AuthKind::Anonymous,
+                bugimporters_core::AuthKind::ApiKey,
+            ])
+    }
+
     fn config_keys(&self) -> &'static [ConfigKey] {
         config::CONFIG_KEYS
     }

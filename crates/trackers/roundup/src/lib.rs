@@ -139,6 +139,18 @@ impl ImporterFactory for RoundupFactory {
         "Roundup issue trackers (issue pages, or the Roundup 2.x REST API)"
     }
 
+    /// Basic auth on REST requests only.
+    fn capabilities(&self) -> bugimporters_core::Capabilities {
+        bugimporters_core::Capabilities::NONE
+            .incremental()
+            .deletion_detection()
+            .custom_parsers()
+            .auth(&[
+                bugimporters_core::AuthKind::Anonymous,
+                bugimporters_core::AuthKind::Basic,
+            ])
+    }
+
     fn config_keys(&self) -> &'static [ConfigKey] {
         config::CONFIG_KEYS
     }

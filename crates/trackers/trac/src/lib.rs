@@ -100,6 +100,13 @@ impl ImporterFactory for TracFactory {
         "Trac tickets (query CSV, ticket CSV and ticket page)"
     }
 
+    /// Trac sends no validators; read anonymously.
+    fn capabilities(&self) -> bugimporters_core::Capabilities {
+        bugimporters_core::Capabilities::NONE
+            .incremental()
+            .deletion_detection()
+    }
+
     fn config_keys(&self) -> &'static [ConfigKey] {
         config::CONFIG_KEYS
     }
