@@ -90,7 +90,7 @@ pub mod redact;
 mod registry;
 pub mod time;
 
-pub use config::{load_config_str, ConfigFormat, Query, TrackerConfig};
+pub use config::{load_config_str, ConfigFormat, Query, TrackerConfig, COMMON_KEYS};
 pub use error::{excerpt, excerpt_plain, Error, Result, EXCERPT_MAX};
 pub use importer::{ImportContext, ImportOptions, Importer, ReportedError, RunStats, TrackerStats};
 pub use link::{check_http_url, redact_userinfo, LinkScope};
