@@ -271,6 +271,14 @@ pub trait ImporterFactory: std::fmt::Debug + Send + Sync + 'static {
         Capabilities::NONE
     }
 
+    /// An example configuration: a YAML list of one or more records of this type, every one
+    /// loadable and buildable without a network. The type's docs show the same text; fuzzing
+    /// builds its configurations from it, and tests load, build and round-trip it through the
+    /// host database. `None` (the default) leaves the type out of all of that.
+    fn example_config(&self) -> Option<&'static str> {
+        None
+    }
+
     /// Name of the parser used when `custom_parser` is empty (`bugzilla.BugzillaBugParser`).
     fn default_parser(&self) -> Option<&'static str> {
         None

@@ -177,6 +177,11 @@ impl ImporterFactory for BugzillaFactory {
             ])
     }
 
+    /// `example.yaml`, the first example of `docs/trackers/bugzilla.md` (a test keeps them equal).
+    fn example_config(&self) -> Option<&'static str> {
+        Some(include_str!("../example.yaml"))
+    }
+
     fn config_keys(&self) -> &'static [ConfigKey] {
         config::CONFIG_KEYS
     }

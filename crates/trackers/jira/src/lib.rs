@@ -111,6 +111,11 @@ impl ImporterFactory for JiraFactory {
             ])
     }
 
+    /// `example.yaml`, the first example of `docs/trackers/jira.md` (a test keeps them equal).
+    fn example_config(&self) -> Option<&'static str> {
+        Some(include_str!("../example.yaml"))
+    }
+
     fn config_keys(&self) -> &'static [ConfigKey] {
         config::CONFIG_KEYS
     }

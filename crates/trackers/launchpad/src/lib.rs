@@ -105,6 +105,11 @@ impl ImporterFactory for LaunchpadFactory {
             .deletion_detection()
     }
 
+    /// `example.yaml`, the first example of `docs/trackers/launchpad.md` (a test keeps them equal).
+    fn example_config(&self) -> Option<&'static str> {
+        Some(include_str!("../example.yaml"))
+    }
+
     fn config_keys(&self) -> &'static [ConfigKey] {
         config::CONFIG_KEYS
     }

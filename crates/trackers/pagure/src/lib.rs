@@ -108,6 +108,11 @@ impl ImporterFactory for PagureFactory {
             ])
     }
 
+    /// `example.yaml`, the first example of `docs/trackers/pagure.md` (a test keeps them equal).
+    fn example_config(&self) -> Option<&'static str> {
+        Some(include_str!("../example.yaml"))
+    }
+
     fn config_keys(&self) -> &'static [ConfigKey] {
         config::CONFIG_KEYS
     }

@@ -140,6 +140,11 @@ impl ImporterFactory for RedmineFactory {
             ])
     }
 
+    /// `example.yaml`, the first example of `docs/trackers/redmine.md` (a test keeps them equal).
+    fn example_config(&self) -> Option<&'static str> {
+        Some(include_str!("../example.yaml"))
+    }
+
     fn config_keys(&self) -> &'static [ConfigKey] {
         config::CONFIG_KEYS
     }

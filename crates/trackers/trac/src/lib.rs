@@ -107,6 +107,11 @@ impl ImporterFactory for TracFactory {
             .deletion_detection()
     }
 
+    /// `example.yaml`, the first example of `docs/trackers/trac.md` (a test keeps them equal).
+    fn example_config(&self) -> Option<&'static str> {
+        Some(include_str!("../example.yaml"))
+    }
+
     fn config_keys(&self) -> &'static [ConfigKey] {
         config::CONFIG_KEYS
     }
