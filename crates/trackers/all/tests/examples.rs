@@ -46,3 +46,31 @@ fn every_type_has_an_example_that_loads_builds_and_is_documented() {
     }
     assert_eq!(checked, 10);
 }
+
+/// Every key `config_keys()` lists has a row in the keys table of the type's docs page (a row
+/// may name several keys in its first cell).
+#[test]
+fn every_config_key_has_a_row_in_its_docs_page() {
+    let registry = bugimporters_all::default_registry();
+    let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../docs/trackers");
+    let mut missing = Vec::new();
+    for factory in registry.factories() {
+        let kind = factory.kind();
+        let page = std::fs::read_to_string(docs.join(format!("{kind}.md"))).unwrap();
+        let first_cells: Vec<&str> = page
+            .lines()
+            .filter_map(|l| l.strip_prefix("| "))
+            .filter_map(|l| l.split(" |").next())
+            .collect();
+        for key in factory.config_keys() {
+            let named = format!("`{}`", key.name);
+            if !first_cells.iter().any(|cell| cell.contains(&named)) {
+                missing.push(format!("{kind}: `{}`", key.name));
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "keys without a row in docs/trackers: {missing:?}"
+    );
+}
