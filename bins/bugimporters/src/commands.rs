@@ -132,7 +132,12 @@ async fn crawl(
     };
     fetch.record_dir = args.record.clone();
     fetch.replay_dir = args.replay.clone();
+    let secrets = match args.fetch.secrets() {
+        Ok(s) => s,
+        Err(e) => return unusable(e),
+    };
     let mut options = CrawlOptions::default();
+    options.secrets = secrets;
     options.concurrency = args.concurrency.max(1);
     options.fetch = fetch;
     options.now = now;

@@ -11,6 +11,7 @@ use serde::Serialize;
 use tokio::sync::{mpsc, Semaphore};
 
 use crate::fetch::{HttpClient, Request, Response};
+use crate::secrets::SecretSource;
 use crate::{Error, LinkScope, ParsedBug};
 
 fn strip_config(e: &Error) -> String {
@@ -53,15 +54,24 @@ pub struct ImportOptions {
     pub now: NaiveDateTime,
     /// `--extended-scrape`: fill `raw_data` where the tracker supports it.
     pub extended_scrape: bool,
+    /// Where [`ImportContext::secret`] reads credentials (the environment by default).
+    pub secrets: Arc<dyn SecretSource>,
 }
 
 impl ImportOptions {
-    /// Options with `now` and no extended scrape.
+    /// Options with `now`, no extended scrape, and secrets from the environment.
     pub fn new(now: NaiveDateTime) -> Self {
         ImportOptions {
             now,
             extended_scrape: false,
+            secrets: Arc::new(crate::secrets::EnvSecrets),
         }
+    }
+
+    /// These options with secrets read from `secrets`.
+    pub fn with_secrets(mut self, secrets: Arc<dyn SecretSource>) -> Self {
+        self.secrets = secrets;
+        self
     }
 }
 
@@ -264,12 +274,13 @@ impl ImportContext {
         &self.client
     }
 
-    /// A secret from the environment (`GITHUB_TOKEN`, ...). Empty values count as unset.
-    /// Secrets come only from the environment, never from the config file. The value is
-    /// registered with [`crate::redact`], so no log line, error, report or recording of this
-    /// process shows it.
+    /// A secret (`GITHUB_TOKEN`, ...) from the run's [`ImportOptions::secrets`]: the
+    /// environment unless the run was given another source (`--secrets-file`, an in-memory
+    /// map in tests). Empty values count as unset. Secrets never come from the config file.
+    /// The value is registered with [`crate::redact`], so no log line, error, report or
+    /// recording of this process shows it.
     pub fn secret(&self, name: &str) -> Option<String> {
-        let value = std::env::var(name).ok().filter(|v| !v.is_empty())?;
+        let value = self.options.secrets.get(name)?;
         crate::redact::register(&value);
         Some(value)
     }

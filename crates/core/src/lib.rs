@@ -88,6 +88,7 @@ pub mod paging;
 pub mod parse;
 pub mod redact;
 mod registry;
+pub mod secrets;
 pub mod time;
 
 pub use config::{load_config_str, ConfigFormat, Query, TrackerConfig, COMMON_KEYS};
