@@ -69,6 +69,15 @@ impl FixedSecrets {
     }
 }
 
+impl<const N: usize> From<[(&str, &str); N]> for FixedSecrets {
+    /// `FixedSecrets::from([("GITHUB_TOKEN", "t")])`.
+    fn from(pairs: [(&str, &str); N]) -> FixedSecrets {
+        pairs
+            .into_iter()
+            .fold(FixedSecrets::new(), |s, (name, value)| s.with(name, value))
+    }
+}
+
 impl fmt::Debug for FixedSecrets {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_tuple("FixedSecrets")
