@@ -13,7 +13,8 @@
     feature = "launchpad",
     feature = "roundup",
     feature = "trac",
-    feature = "redmine"
+    feature = "redmine",
+    feature = "phabricator"
 ))]
 
 use std::collections::BTreeSet;
@@ -65,6 +66,10 @@ fn option_fields() -> Vec<(&'static str, &'static [&'static str])> {
         (
             "redmine",
             read(struct_fields::<bugimporters_redmine::config::RedmineOptions>()),
+        ),
+        (
+            "phabricator",
+            read(struct_fields::<bugimporters_phabricator::PhabricatorOptions>()),
         ),
     ]
 }
