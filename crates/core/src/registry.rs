@@ -229,16 +229,25 @@ impl BuildContext<'_> {
             return Ok(None);
         };
         let kind = self.registry.canonical_kind(&self.config.bugimporter)?;
-        let parser = self
+        let registered = self
             .registry
             .parsers
             .get(&(kind.to_owned(), name.clone()))
-            .and_then(|p| p.downcast_ref::<P>())
             .ok_or_else(|| Error::UnknownParser {
                 kind: kind.to_owned(),
                 name: name.clone(),
                 known: self.registry.parser_names(kind).join(", "),
             })?;
+        // Registered, but as another type than the tracker reads (usually `Arc<MyParser>`
+        // where the tracker wants `Arc<dyn CustomParser>`): say so, not "unknown".
+        let parser = registered.downcast_ref::<P>().ok_or_else(|| {
+            Error::config(format!(
+                "custom parser {name:?} of type {kind} is registered as another type than \
+                 the {kind} tracker reads ({}); register it as that type, e.g. \
+                 `Arc::new(MyParser) as Arc<dyn CustomParser>`",
+                std::any::type_name::<P>()
+            ))
+        })?;
         Ok(Some(parser.clone()))
     }
 }
@@ -603,6 +612,23 @@ mod tests {
                 && e.contains("trac.Special"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn a_parser_registered_as_another_type_says_so() {
+        let mut r = registry();
+        r.register_parser("trac", "trac.Wrong", 5u32);
+        let mut c = TrackerConfig::new("t", "trac");
+        c.base_url = "http://x/".into();
+        c.custom_parser = "Wrong".into();
+        let cx = r.build_context(&c).unwrap();
+        assert_eq!(cx.custom_parser::<u32>().unwrap(), Some(5));
+        let e = cx.custom_parser::<String>().unwrap_err().to_string();
+        assert!(
+            e.contains("registered as another type") && e.contains("as Arc<dyn CustomParser>"),
+            "{e}"
+        );
+        assert!(!e.contains("unknown"), "{e}");
     }
 
     #[test]
