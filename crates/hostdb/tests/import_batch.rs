@@ -208,7 +208,7 @@ async fn batch_size_does_not_matter(tdb: &TestDb) {
             .map(|b| b.bug)
             .collect();
         bugs.sort_by(|a, b| a.canonical_bug_link.cmp(&b.canonical_bug_link));
-        dumps.push((size, bugs, s.inserted, s.updated));
+        dumps.push((size, bugs));
         db.execute_raw("DELETE FROM bugs").await.unwrap();
     }
     db.close().await;

@@ -7,7 +7,9 @@ use serde_json::Value;
 use super::{LINK_MAX_CHARS, NAME_MAX_CHARS};
 
 /// The data columns of `bugs` that a record may set, in a fixed order (bit `i` of a shape is
-/// `COLUMNS[i]`).
+/// `COLUMNS[i]`): the one list the import reads, checks, hashes and upserts from, so a new
+/// column is one line here. Append new columns at the end: the content hash includes each
+/// column's index, and moving one would make every held bug look changed once.
 pub(crate) const COLUMNS: [(&str, Kind); 14] = [
     ("title", Kind::Text),
     ("description", Kind::Text),
