@@ -19,7 +19,10 @@ mod assets;
 mod auth;
 mod csrf;
 mod customs;
+mod customs_form;
 mod session;
+mod trial;
+mod users;
 
 use askama::Template;
 use axum::http::{header, HeaderValue, StatusCode};
