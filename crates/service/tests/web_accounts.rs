@@ -252,4 +252,40 @@ async fn cookies_are_secure_behind_https() {
     b.headers = vec![("x-forwarded-proto".into(), "https".into())];
     let a = b.login("root", "root's long password").await;
     assert!(!a.set_cookies()[0].contains("Secure"));
+    // Under --trust-proxy: the proxy's X-Forwarded-Proto makes it Secure, and the throttle's
+    // address is the last X-Forwarded-For entry (the one the proxy added), not the peer's.
+    let mut config = bugimporters_service::ServiceConfig::default();
+    config.trust_proxy = true;
+    config.spool_dir = dir.path().to_owned();
+    let proxied = Service::with_clock(
+        db.clone(),
+        std::sync::Arc::new(bugimporters_all::default_registry()),
+        config,
+        std::sync::Arc::new(clock.clone()),
+    )
+    .unwrap();
+    let mut b = Browser::new(&proxied);
+    b.headers = vec![("x-forwarded-proto".into(), "https".into())];
+    let a = b.login("root", "root's long password").await;
+    assert!(
+        a.set_cookies()[0].contains("Secure"),
+        "{:?}",
+        a.set_cookies()
+    );
+    let mut guesser = Browser::new(&proxied);
+    guesser.headers = vec![("x-forwarded-for".into(), "6.6.6.6, 203.0.113.5".into())];
+    for name in ["a", "b", "c", "d", "e"] {
+        assert_eq!(guesser.login(name, "wrong password!").await.status, 422);
+    }
+    assert_eq!(
+        guesser.login("root", "root's long password").await.status,
+        429
+    );
+    // Another client behind the same proxy (same peer address) is not locked out.
+    let mut other = Browser::new(&proxied);
+    other.headers = vec![("x-forwarded-for".into(), "198.51.100.1".into())];
+    assert_eq!(
+        other.login("root", "root's long password").await.status,
+        303
+    );
 }

@@ -545,6 +545,10 @@ where
     }
 }
 
+fn no_query(url: &str) -> Error {
+    Error::Usage(format!("the tracker has no query {url:?}"))
+}
+
 fn to_query(form: &QueryForm) -> bugimporters_core::Query {
     let mut q = bugimporters_core::Query::new(form.url.trim().to_owned());
     q.kind = Some(form.kind.trim().to_owned()).filter(|k| !k.is_empty());
@@ -576,10 +580,7 @@ async fn query_edit(State(service): State<Service>, posted: Posted<QueryForm>) -
         |service, record, form| async move {
             let mut config = record.config.clone();
             let Some(q) = config.queries.iter_mut().find(|q| q.url == form.old_url) else {
-                return Err(Error::Usage(format!(
-                    "the tracker has no query {:?}",
-                    form.old_url
-                )));
+                return Err(no_query(&form.old_url));
             };
             let last = q.last_polled;
             *q = to_query(&form);
@@ -605,10 +606,7 @@ async fn query_delete(State(service): State<Service>, posted: Posted<QueryForm>)
             let name = &record.config.tracker_name;
             match service.db().remove_query(name, &form.url).await? {
                 true => Ok(()),
-                false => Err(Error::Usage(format!(
-                    "the tracker has no query {:?}",
-                    form.url
-                ))),
+                false => Err(no_query(&form.url)),
             }
         },
     )
