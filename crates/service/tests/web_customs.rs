@@ -507,3 +507,47 @@ async fn testing_a_tracker_shows_parsed_bugs_and_saves_nothing() {
     let r = db.tracker("Synthetic 00").await.unwrap().unwrap();
     assert_eq!((r.bug_count, r.config.bitesized_text.as_str()), (0, "easy"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn testing_a_new_tracker_before_adding_it_saves_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (svc, db) = setup(&dir).await;
+    let servers = servers(1, 6).await;
+    let t = servers[0].trac_url();
+    let query = format!("{t}query?format=csv&status=!closed&col=id&order=id&max=50&page=1");
+    let mut mia = browser(&svc, "mia").await;
+    let fields = [
+        ("type", "trac"),
+        ("name", "Not yet"),
+        ("k.base_url", t.as_str()),
+        ("k.bitesized_type", "keywords"),
+        ("k.bitesized_text", "easy"),
+        ("queries", query.as_str()),
+    ];
+    let a = mia
+        .submit("/customs/?type=trac", "/customs/test", &fields)
+        .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert!(
+        a.body.contains("records parsed") && a.body.contains("<td>yes</td>"),
+        "{}",
+        a.body
+    );
+    // The form keeps what was typed, ready to add.
+    assert!(
+        a.body.contains(r#"name="name" value="Not yet""#),
+        "{}",
+        a.body
+    );
+    assert!(db.tracker("Not yet").await.unwrap().is_none());
+    // Without a query there is nothing to test: said beside the queries.
+    let none = mia
+        .submit("/customs/?type=trac", "/customs/test", &fields[..5])
+        .await;
+    assert_eq!(none.status, 422);
+    assert!(
+        none.body.contains("Give a query URL to test."),
+        "{}",
+        none.body
+    );
+}

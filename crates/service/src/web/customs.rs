@@ -68,6 +68,7 @@ struct IndexPage {
     kind: String,
     trackers: Vec<TrackerRow>,
     form: Option<TrackerForm>,
+    trial: Option<super::trial::TrialResult>,
 }
 
 /// One change of one key in the audit log: key, old, new.
@@ -137,7 +138,7 @@ fn is_db(e: &Error) -> bool {
     matches!(e, Error::Db(_) | Error::Connect { .. } | Error::Migrate(_))
 }
 
-fn registry(service: &Service) -> &bugimporters_core::Registry {
+pub(crate) fn registry(service: &Service) -> &bugimporters_core::Registry {
     &service.inner.registry
 }
 
@@ -156,16 +157,18 @@ async fn index(
         .map(str::to_owned)
         .unwrap_or_default();
     let form = TrackerForm::new(registry, &kind);
-    page_index(&session, &service, &all, kind, form, StatusCode::OK)
+    page_index(&session, &service, &all, kind, form, StatusCode::OK, None)
 }
 
-fn page_index(
+/// The page of type `kind`: its trackers and `form`, and a test run's result if any.
+pub(crate) fn page_index(
     session: &Session,
     service: &Service,
     all: &[TrackerRecord],
     kind: String,
     form: Option<TrackerForm>,
     status: StatusCode,
+    trial: Option<super::trial::TrialResult>,
 ) -> Response {
     let mut types: Vec<TypeRow> = registry(service)
         .factories()
@@ -196,12 +199,13 @@ fn page_index(
         kind,
         trackers,
         form,
+        trial,
     };
     render_with(status, &page)
 }
 
 /// The value of `key` among posted pairs.
-fn pair<'a>(pairs: &'a [(String, String)], key: &str) -> &'a str {
+pub(crate) fn pair<'a>(pairs: &'a [(String, String)], key: &str) -> &'a str {
     pairs
         .iter()
         .find(|(k, _)| k == key)
@@ -242,6 +246,7 @@ async fn add(State(service): State<Service>, posted: Posted<Vec<(String, String)
                 kind,
                 Some(tf),
                 StatusCode::UNPROCESSABLE_ENTITY,
+                None,
             );
         }
     };

@@ -1,5 +1,5 @@
-//! "Test this tracker" (`POST /customs/tracker/test`): a dry run of the tracker as its form
-//! stands (saved or not) on one of its queries, through the crawl engine with the service's
+//! "Test this tracker" (`POST /customs/tracker/test`, and `POST /customs/test` on the add
+//! form): a dry run of the tracker as its form stands (saved or not) on one of its queries, through the crawl engine with the service's
 //! HTTP client (its private-address guard, per-host limits, body and time limits) and a
 //! deadline of [`TRIAL_TIMEOUT`]; the bugs parsed are shown with their bite-sized and
 //! documentation classification and nothing is written to the database.
@@ -15,8 +15,9 @@ use bugimporters_core::ParsedBug;
 use bugimporters_crawl::{run_crawl_with_client, CrawlOptions, VecSink};
 
 use super::csrf::Posted;
-use super::customs::tracker_view;
-use super::render_with;
+use super::customs::{page_index, tracker_view};
+use super::customs_form::TrackerForm;
+use super::{message_page, render_with, Layout};
 use crate::Service;
 
 /// The dry run's deadline: the tracker is abandoned after it (what it parsed so far is shown).
@@ -65,7 +66,59 @@ impl TrialBug {
 }
 
 pub(super) fn routes() -> Router<Service> {
-    Router::new().route("/customs/tracker/test", post(test))
+    Router::new()
+        .route("/customs/tracker/test", post(test))
+        .route("/customs/test", post(test_new))
+}
+
+/// "Test this tracker" on the add form: the tracker as typed, not yet saved, on its first
+/// query.
+async fn test_new(
+    State(service): State<Service>,
+    posted: Posted<Vec<(String, String)>>,
+) -> Response {
+    let Posted { session, form } = posted;
+    let registry = super::customs::registry(&service);
+    let kind = registry
+        .canonical_kind(super::customs::pair(&form, "type"))
+        .map(str::to_owned)
+        .unwrap_or_default();
+    let Some(empty) = TrackerForm::new(registry, &kind) else {
+        return message_page(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Layout::signed_in("Trackers", &session),
+            "Choose a tracker type first.",
+        );
+    };
+    let mut tf = empty.posted(&form);
+    let all = match service.db().trackers().await {
+        Ok(all) => all,
+        Err(e) => return super::session::unavailable(&e),
+    };
+    let mut config = match tf.config() {
+        Ok(c) => c,
+        Err(e) => {
+            tf.place_error(&e);
+            let status = StatusCode::UNPROCESSABLE_ENTITY;
+            return page_index(&session, &service, &all, kind, Some(tf), status, None);
+        }
+    };
+    let Some(query) = config.queries.first().map(|q| q.url.clone()) else {
+        tf.queries_error = "Give a query URL to test.".into();
+        let status = StatusCode::UNPROCESSABLE_ENTITY;
+        return page_index(&session, &service, &all, kind, Some(tf), status, None);
+    };
+    config.queries.truncate(1);
+    let trial = dry_run(&service, config, query).await;
+    page_index(
+        &session,
+        &service,
+        &all,
+        kind,
+        Some(tf),
+        StatusCode::OK,
+        Some(trial),
+    )
 }
 
 async fn test(State(service): State<Service>, posted: Posted<Vec<(String, String)>>) -> Response {
