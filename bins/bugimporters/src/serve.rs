@@ -102,6 +102,7 @@ fn config(args: &ServeArgs) -> anyhow::Result<ServiceConfig> {
     c.listen = args.listen;
     c.fetch = fetch;
     c.tracker_timeout = args.fetch.tracker_timeout();
+    c.secrets = args.fetch.secrets().map_err(anyhow::Error::msg)?;
     if let Some(id) = &args.worker_id {
         c.worker_id = id.clone();
     }

@@ -144,6 +144,9 @@ pub struct ServiceConfig {
     /// `X-Forwarded-For` entry, and `X-Forwarded-Proto: https` makes cookies `Secure`. Off,
     /// those headers are ignored (a client could forge them).
     pub trust_proxy: bool,
+    /// Where the crawls' importers and the webhook checks read secrets (`--secrets-file`,
+    /// then the environment; the environment alone by default).
+    pub secrets: Arc<dyn bugimporters_core::secrets::SecretSource>,
 }
 
 impl Default for ServiceConfig {
@@ -164,6 +167,7 @@ impl Default for ServiceConfig {
             tracker_timeout: bugimporters_crawl::DEFAULT_TRACKER_TIMEOUT,
             public_url: None,
             trust_proxy: false,
+            secrets: Arc::new(bugimporters_core::secrets::EnvSecrets),
         }
     }
 }
@@ -221,6 +225,7 @@ impl Service {
     ) -> Result<Service> {
         let client = Arc::new(HttpClient::new(config.fetch.clone())?);
         let events = Arc::new(events::EventHub::new(config.events.buffer));
+        let hooks = hooks::HookState::new(config.secrets.clone());
         Ok(Service {
             inner: Arc::new(Inner {
                 db,
@@ -231,7 +236,7 @@ impl Service {
                 metrics: Metrics::new(),
                 phases: phases::PhaseTimes::default(),
                 last_tick: std::sync::atomic::AtomicI64::new(0),
-                hooks: hooks::HookState::default(),
+                hooks,
                 events,
             }),
         })

@@ -8,7 +8,7 @@
 //!   optional delay between request starts to one host, and (in [`crate::ImportContext`]) at
 //!   most `max_connections` per tracker.
 //! * **Retries**: 408/425/429/5xx, timeouts and connection failures are retried with exponential
-//!   back-off and full jitter; `Retry-After` (seconds or HTTP date) and the rate-limit headers of
+//!   back-off and equal jitter; `Retry-After` (seconds or HTTP date) and the rate-limit headers of
 //!   GitHub (`X-RateLimit-Remaining/Reset`) and GitLab/IETF (`RateLimit-Remaining/Reset`) are
 //!   honoured, waiting (with a log line) up to [`FetchConfig::max_wait`].
 //! * **Limits**: connect and total timeouts, a maximum body size, at most
@@ -63,7 +63,8 @@ pub struct FetchConfig {
     pub max_redirects: usize,
     /// Retries after the first attempt for temporary failures.
     pub retries: u32,
-    /// First back-off step; doubles per retry, with full jitter.
+    /// First back-off step; doubles per retry, with equal jitter (a uniform wait in
+    /// `[step/2, step]`).
     pub backoff_base: Duration,
     /// Largest single back-off step.
     pub backoff_max: Duration,
@@ -675,8 +676,8 @@ impl HttpClient {
             .backoff_base
             .saturating_mul(1u32 << attempt.min(16))
             .min(self.config.backoff_max);
-        // Full jitter: a uniform wait in [exp/2, exp], so that clients that failed together do
-        // not retry together.
+        // Equal jitter: a uniform wait in [exp/2, exp], so that clients that failed together do
+        // not retry together, while each still waits at least half the step.
         let half = exp / 2;
         half + exp.mul_f64(fastrand::f64() * 0.5)
     }

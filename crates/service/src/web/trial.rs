@@ -172,6 +172,7 @@ async fn dry_run(
     options.now = Some(service.now());
     options.fetch = service.config().fetch.clone();
     options.tracker_timeout = TRIAL_TIMEOUT;
+    options.secrets = service.config().secrets.clone();
     let sink = VecSink::new();
     let run = run_crawl_with_client(
         &service.inner.registry,
