@@ -562,22 +562,26 @@ impl HostDb {
         Ok(())
     }
 
-    /// The newest `limit` rows of the audit log of the tracker with row id `tracker_id`,
-    /// newest first.
-    pub async fn audit_log(&self, tracker_id: i64, limit: i64) -> Result<Vec<AuditEntry>> {
-        let text = self.sql(
+    /// The newest `limit` rows of the audit log, newest first: of the tracker with row id
+    /// `tracker_id`, or of every tracker (deleted ones too) with `None`.
+    pub async fn audit_log(&self, tracker_id: Option<i64>, limit: i64) -> Result<Vec<AuditEntry>> {
+        let filter = if tracker_id.is_some() {
+            "WHERE tracker_id = ?"
+        } else {
+            ""
+        };
+        let text = self.sql(&format!(
             "SELECT id, created_at, actor, tracker_name, action, old_value, new_value \
-             FROM audit_log WHERE tracker_id = ? ORDER BY id DESC LIMIT ?",
-        );
+             FROM audit_log {filter} ORDER BY id DESC LIMIT ?"
+        ));
         let json = |s: Option<String>| s.and_then(|s| serde_json::from_str(&s).ok());
         Ok(with_pool!(&self.pool, |p| {
+            let mut q = sqlx::query(&text);
+            if let Some(id) = tracker_id {
+                q = q.bind(id);
+            }
             let mut out = Vec::new();
-            for row in sqlx::query(&text)
-                .bind(tracker_id)
-                .bind(limit)
-                .fetch_all(p)
-                .await?
-            {
+            for row in q.bind(limit).fetch_all(p).await? {
                 out.push(AuditEntry {
                     id: row.try_get("id")?,
                     at: row.try_get("created_at")?,

@@ -181,7 +181,7 @@ async fn audit_log_and_owners(t: &TestDb) {
     db.record_audit(&add, t0() + TimeDelta::seconds(1))
         .await
         .unwrap();
-    let log = db.audit_log(r.id, 10).await.unwrap();
+    let log = db.audit_log(Some(r.id), 10).await.unwrap();
     assert_eq!(log.len(), 2);
     assert_eq!(
         (log[0].action.as_str(), log[1].action.as_str()),
@@ -193,10 +193,19 @@ async fn audit_log_and_owners(t: &TestDb) {
     assert!(log[1].old.is_some() && log[0].old.is_none());
     let all = serde_json::to_string(&log[1].new).unwrap();
     assert!(!all.contains("sekrit"), "{all}");
+    // Every tracker's log (deleted ones too), newest first.
+    let other = AuditChange::new("bob", None, "Gone", "delete", Some(&old), None);
+    db.record_audit(&other, t0() + TimeDelta::seconds(2))
+        .await
+        .unwrap();
+    let all = db.audit_log(None, 10).await.unwrap();
+    let names: Vec<&str> = all.iter().map(|e| e.tracker_name.as_str()).collect();
+    assert_eq!(names, ["Gone", "Hooked", "Hooked"]);
+    assert_eq!(db.audit_log(Some(r.id), 10).await.unwrap().len(), 2);
     // Removing the user leaves the tracker without an owner; the log keeps the name.
     db.remove_user("alice").await.unwrap();
     assert_eq!(db.tracker_owner(r.id).await.unwrap(), None);
-    assert_eq!(db.audit_log(r.id, 1).await.unwrap()[0].actor, "alice");
+    assert_eq!(db.audit_log(Some(r.id), 1).await.unwrap()[0].actor, "alice");
     db.close().await;
 }
 

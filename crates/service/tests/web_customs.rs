@@ -213,6 +213,12 @@ async fn add_edit_rename_delete_with_errors_beside_the_field() {
         b.get("/customs/tracker?name=Twisted+Matrix").await.status,
         404
     );
+    // The log of every tracker keeps the deleted one's history.
+    let log = b.get("/customs/log").await;
+    assert_eq!(log.status, 200);
+    let deleted = "Twisted%20Matrix\">Twisted Matrix</a></td><td>delete</td>";
+    assert!(log.body.contains(deleted), "{}", log.body);
+    assert!(log.body.contains("</a></td><td>add</td>"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

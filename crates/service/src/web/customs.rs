@@ -40,6 +40,7 @@ pub(super) fn routes() -> Router<Service> {
         .route("/customs/query/add", post(query_add))
         .route("/customs/query/edit", post(query_edit))
         .route("/customs/query/delete", post(query_delete))
+        .route("/customs/log", get(log_page))
         .merge(super::users::routes())
         .merge(super::trial::routes())
 }
@@ -71,8 +72,9 @@ struct IndexPage {
     trial: Option<super::trial::TrialResult>,
 }
 
-/// One change of one key in the audit log: key, old, new.
+/// A row of the audit log, with the keys that changed: key, old, new.
 pub(crate) struct AuditRow {
+    tracker: String,
     at: String,
     actor: String,
     action: String,
@@ -354,7 +356,7 @@ pub(crate) async fn tracker_view(
         ));
     };
     let audit = db
-        .audit_log(record.id, AUDIT_SHOWN)
+        .audit_log(Some(record.id), AUDIT_SHOWN)
         .await
         .map_err(|e| unavailable(&e))?;
     let users = db.users().await.map_err(|e| unavailable(&e))?;
@@ -374,6 +376,27 @@ pub(crate) async fn tracker_view(
         audit: audit.iter().map(audit_row).collect(),
         trial: None,
     })
+}
+
+#[derive(Template)]
+#[template(path = "customs_log.html")]
+struct LogPage {
+    layout: Layout,
+    audit: Vec<AuditRow>,
+}
+
+/// `GET /customs/log`: the newest changes of every tracker, deleted ones included.
+async fn log_page(State(service): State<Service>, RequireUser(session): RequireUser) -> Response {
+    match service.db().audit_log(None, AUDIT_SHOWN * 4).await {
+        Ok(rows) => render_with(
+            StatusCode::OK,
+            &LogPage {
+                layout: Layout::signed_in("Recent changes", &session),
+                audit: rows.iter().map(audit_row).collect(),
+            },
+        ),
+        Err(e) => unavailable(&e),
+    }
 }
 
 fn query_row(q: &bugimporters_core::Query) -> QueryRow {
@@ -404,6 +427,7 @@ fn audit_row(e: &AuditEntry) -> AuditRow {
         .filter(|(_, o, n)| o != n)
         .collect();
     AuditRow {
+        tracker: e.tracker_name.clone(),
         at: bugimporters_core::time::format_naive(&e.at),
         actor: e.actor.clone(),
         action: e.action.clone(),
