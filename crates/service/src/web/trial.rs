@@ -1,8 +1,9 @@
 //! "Test this tracker" (`POST /customs/tracker/test`, and `POST /customs/test` on the add
-//! form): a dry run of the tracker as its form stands (saved or not) on one of its queries, through the crawl engine with the service's
-//! HTTP client (its private-address guard, per-host limits, body and time limits) and a
-//! deadline of [`TRIAL_TIMEOUT`]; the bugs parsed are shown with their bite-sized and
-//! documentation classification and nothing is written to the database.
+//! form): a dry run of the tracker as its form stands (saved or not) on one of its queries,
+//! through the crawl engine with the service's HTTP client (its private-address guard,
+//! per-host limits, body and time limits) and a deadline of [`TRIAL_TIMEOUT`]; the bugs
+//! parsed are shown with their bite-sized and documentation classification and nothing is
+//! written to the database. At most [`TRIALS_AT_ONCE`] run at once in a process.
 
 use std::time::Duration;
 
@@ -24,6 +25,11 @@ use crate::Service;
 pub(crate) const TRIAL_TIMEOUT: Duration = Duration::from_secs(20);
 /// Bugs shown.
 pub(crate) const TRIAL_BUGS_SHOWN: usize = 20;
+/// Dry runs at once in this process; more are refused with a message (each may hold a
+/// connection to a tracker for [`TRIAL_TIMEOUT`]).
+pub(crate) const TRIALS_AT_ONCE: usize = 2;
+
+static TRIALS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(TRIALS_AT_ONCE);
 
 /// What a dry run found.
 #[derive(Debug, Clone, Default)]
@@ -164,6 +170,15 @@ async fn dry_run(
     mut config: bugimporters_core::TrackerConfig,
     query: String,
 ) -> TrialResult {
+    let Ok(_permit) = TRIALS.try_acquire() else {
+        return TrialResult {
+            query,
+            errors: vec![format!(
+                "{TRIALS_AT_ONCE} test runs are going on already; try again in a moment."
+            )],
+            ..TrialResult::default()
+        };
+    };
     for key in bugimporters_hostdb::schedule::SERVICE_KEYS {
         config.extra.remove(*key);
     }
