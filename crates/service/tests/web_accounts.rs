@@ -221,6 +221,25 @@ async fn cross_site_posts_and_bad_tokens_are_refused() {
     assert!(a.location().starts_with("/login?next="));
 }
 
+/// A service on `db` whose default configuration `change` adjusts.
+fn configured(
+    db: &HostDb,
+    dir: &tempfile::TempDir,
+    clock: &ManualClock,
+    change: impl FnOnce(&mut bugimporters_service::ServiceConfig),
+) -> Service {
+    let mut config = bugimporters_service::ServiceConfig::default();
+    config.spool_dir = dir.path().to_owned();
+    change(&mut config);
+    Service::with_clock(
+        db.clone(),
+        std::sync::Arc::new(bugimporters_all::default_registry()),
+        config,
+        std::sync::Arc::new(clock.clone()),
+    )
+    .unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cookies_are_secure_behind_https() {
     let dir = tempfile::tempdir().unwrap();
@@ -229,16 +248,9 @@ async fn cookies_are_secure_behind_https() {
         .await
         .unwrap();
     let clock = ManualClock::new(start());
-    let mut config = bugimporters_service::ServiceConfig::default();
-    config.public_url = Some("https://bugs.example.org/".parse().unwrap());
-    config.spool_dir = dir.path().to_owned();
-    let svc = Service::with_clock(
-        db.clone(),
-        std::sync::Arc::new(bugimporters_all::default_registry()),
-        config,
-        std::sync::Arc::new(clock.clone()),
-    )
-    .unwrap();
+    let svc = configured(&db, &dir, &clock, |c| {
+        c.public_url = Some("https://bugs.example.org/".parse().unwrap())
+    });
     let mut b = Browser::new(&svc);
     let a = b.login("root", "root's long password").await;
     assert!(
@@ -254,16 +266,7 @@ async fn cookies_are_secure_behind_https() {
     assert!(!a.set_cookies()[0].contains("Secure"));
     // Under --trust-proxy: the proxy's X-Forwarded-Proto makes it Secure, and the throttle's
     // address is the last X-Forwarded-For entry (the one the proxy added), not the peer's.
-    let mut config = bugimporters_service::ServiceConfig::default();
-    config.trust_proxy = true;
-    config.spool_dir = dir.path().to_owned();
-    let proxied = Service::with_clock(
-        db.clone(),
-        std::sync::Arc::new(bugimporters_all::default_registry()),
-        config,
-        std::sync::Arc::new(clock.clone()),
-    )
-    .unwrap();
+    let proxied = configured(&db, &dir, &clock, |c| c.trust_proxy = true);
     let mut b = Browser::new(&proxied);
     b.headers = vec![("x-forwarded-proto".into(), "https".into())];
     let a = b.login("root", "root's long password").await;

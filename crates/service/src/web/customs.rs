@@ -101,6 +101,8 @@ pub(crate) struct TrackerPage {
     pub(crate) queries: Vec<QueryRow>,
     pub(crate) query_error: String,
     pub(crate) audit: Vec<AuditRow>,
+    /// Whether the audit rows name their tracker (not on the tracker's own page).
+    pub(crate) show_tracker: bool,
     pub(crate) trial: Option<super::trial::TrialResult>,
 }
 
@@ -374,6 +376,7 @@ pub(crate) async fn tracker_view(
         queries: record.config.queries.iter().map(query_row).collect(),
         query_error: String::new(),
         audit: audit.iter().map(audit_row).collect(),
+        show_tracker: false,
         trial: None,
     })
 }
@@ -383,6 +386,7 @@ pub(crate) async fn tracker_view(
 struct LogPage {
     layout: Layout,
     audit: Vec<AuditRow>,
+    show_tracker: bool,
 }
 
 /// `GET /customs/log`: the newest changes of every tracker, deleted ones included.
@@ -393,6 +397,7 @@ async fn log_page(State(service): State<Service>, RequireUser(session): RequireU
             &LogPage {
                 layout: Layout::signed_in("Recent changes", &session),
                 audit: rows.iter().map(audit_row).collect(),
+                show_tracker: true,
             },
         ),
         Err(e) => unavailable(&e),
