@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use bugimporters_hostdb::accounts::Session;
@@ -30,7 +30,7 @@ pub(crate) const DEFAULT_NEXT: &str = "/customs/";
 pub(crate) struct MaybeUser(pub(crate) Option<Session>);
 
 /// The session of the request; anonymous visitors are sent to `/login?next=<this page>`
-/// (303).
+/// (303; a `POST` to `/login`).
 #[derive(Debug)]
 pub(crate) struct RequireUser(pub(crate) Session);
 
@@ -62,14 +62,13 @@ impl FromRequestParts<Service> for RequireUser {
     async fn from_request_parts(parts: &mut Parts, service: &Service) -> Result<Self, Response> {
         match MaybeUser::from_request_parts(parts, service).await? {
             MaybeUser(Some(session)) => Ok(RequireUser(session)),
-            MaybeUser(None) => {
-                let here = parts
-                    .uri
-                    .path_and_query()
-                    .map_or("/", |p| p.as_str())
-                    .to_owned();
-                Err(Redirect::to(&login_url(&here)).into_response())
+            // A page comes back after the login; a form posted anonymously does not (its
+            // URL answers only POST): the login goes to the default page.
+            MaybeUser(None) if parts.method == Method::GET || parts.method == Method::HEAD => {
+                let here = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+                Err(Redirect::to(&login_url(here)).into_response())
             }
+            MaybeUser(None) => Err(Redirect::to("/login").into_response()),
         }
     }
 }
