@@ -21,6 +21,8 @@
 //!   stream `GET /events` of `bugimporters serve`);
 //! * [`schedule`]: the service's schedule and leases (`bugimporters serve`, `customs refresh`,
 //!   `customs status`).
+//! * [`accounts`]: users (argon2id), server-side sessions, login throttling, the audit log
+//!   and tracker owners (the `customs user` commands and the `/customs/` pages).
 //! * [`webhooks`]: signed webhook deliveries and the queue of single-issue refreshes they ask
 //!   for (`bugimporters serve`'s `POST /hooks/FORGE`).
 //!
@@ -64,6 +66,7 @@
 
 #![deny(missing_docs)]
 
+pub mod accounts;
 mod admin;
 mod db;
 mod error;
@@ -77,6 +80,7 @@ mod yaml11;
 
 use chrono::NaiveDateTime;
 
+pub use accounts::{Role, User};
 pub use admin::{
     parse_option, render_table, tracker_from_args, LoadReport, TrackerEdit, TrackerRecord,
 };
