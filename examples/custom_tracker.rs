@@ -2,7 +2,12 @@
 //! without touching bugimporters' code.
 //!
 //! The "tracker" here serves a plain-text list, one `id<TAB>title<TAB>status` per line, at each
-//! query URL. Run it against a replay directory (no network needed):
+//! query URL, and the same line for one bug at `{base_url}bug/<id>` (404 once it is gone). It
+//! follows `docs/plugin-guide.md`: unknown keys are left to `bugimporters check` (no
+//! `deny_unknown_fields`), a failed query is reported and the others go on, held bugs are
+//! refreshed (a 404 is a deletion), the optional token comes from the run's secret source and
+//! goes as a secret header, and parsing runs on the bounded pool. Run it against a replay
+//! directory (no network needed):
 //!
 //! ```sh
 //! cargo run -p bugimporters-crawl --example custom_tracker
@@ -11,21 +16,29 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use bugimporters_core::fetch::Request;
 use bugimporters_core::parse::Job;
 use bugimporters_core::{
-    BuildContext, ConfigKey, Error, ImportContext, Importer, ImporterFactory, ParsedBug, Registry,
-    TrackerConfig,
+    AuthKind, BuildContext, Capabilities, ConfigKey, Error, ImportContext, Importer,
+    ImporterFactory, ParsedBug, Registry, TrackerConfig,
 };
 use bugimporters_crawl::{run_crawl, CrawlOptions, VecSink};
 use serde::Deserialize;
 
-/// Type-specific keys of our tracker, checked when the importer is built.
+/// Type-specific keys of our tracker, checked when the importer is built. Unknown keys are
+/// not refused here: `bugimporters check` reports them against `config_keys()`.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 struct TsvOptions {
     /// Status values that mean closed.
     #[serde(default = "default_closed")]
     closed_statuses: Vec<String>,
+    /// The variable holding an optional token (a name, never the token itself).
+    #[serde(default = "default_token_env")]
+    token_env: String,
+}
+
+fn default_token_env() -> String {
+    "TSV_TOKEN".to_owned()
 }
 
 fn default_closed() -> Vec<String> {
@@ -67,33 +80,90 @@ fn parse_list(
         .collect()
 }
 
-#[async_trait]
-impl Importer for TsvImporter {
-    async fn process_queries(&self, ctx: &ImportContext) -> Result<(), Error> {
+impl TsvImporter {
+    /// GETs `url` with the token, when the run's secret source has one, as a secret header
+    /// (never logged or recorded; the fetch layer sends it to this host only).
+    async fn get(
+        &self,
+        ctx: &ImportContext,
+        url: &str,
+    ) -> Result<bugimporters_core::fetch::Response, Error> {
+        let mut req = Request::get(url)?;
+        if let Some(token) = ctx.secret(&self.options.token_env) {
+            req =
+                req.with_secret_header(http::header::AUTHORIZATION, &format!("Bearer {token}"))?;
+        }
+        ctx.fetch(req).await
+    }
+
+    /// The bugs of one response, parsed on the bounded parse pool, never on the async
+    /// runtime: the job owns what it needs (a server's page may be costly to parse).
+    async fn parse(&self, url: &str, body: bytes::Bytes) -> Result<Vec<ParsedBug>, Error> {
         let base = self.config.base_url_with_slash()?.to_string();
-        for query in &self.config.queries {
-            let resp = ctx.get(&query.url).await?;
-            // Parsed on the bounded parse pool, never on the async runtime: the job owns what
-            // it needs (a server's page may be costly to parse).
-            let (base, closed) = (base.clone(), self.options.closed_statuses.clone());
-            let job = Job::new(query.url.as_str(), resp.body, move |body, url| {
-                parse_list(url, body, &base, &closed)
-            });
-            for bug in job.run().await? {
-                if ctx.claim(&bug.canonical_bug_link) {
-                    ctx.emit(bug).await?;
-                }
+        let closed = self.options.closed_statuses.clone();
+        Job::new(url, body, move |body, url| {
+            parse_list(url, body, &base, &closed)
+        })
+        .run()
+        .await
+    }
+
+    /// One query: its bugs emitted once each.
+    async fn run_query(&self, ctx: &ImportContext, url: &str) -> Result<(), Error> {
+        let resp = self.get(ctx, url).await?;
+        for bug in self.parse(url, resp.body).await? {
+            if ctx.claim(&bug.canonical_bug_link) {
+                ctx.emit(bug).await?;
             }
         }
         Ok(())
     }
+}
+
+#[async_trait]
+impl Importer for TsvImporter {
+    async fn process_queries(&self, ctx: &ImportContext) -> Result<(), Error> {
+        // A failed query is reported and the others go on; the run is then not healthy, so
+        // no deletion is written.
+        let mut failed = 0;
+        for query in &self.config.queries {
+            if let Err(e) = self.run_query(ctx, &query.url).await {
+                ctx.report_error(e);
+                failed += 1;
+            }
+        }
+        match failed {
+            0 => Ok(()),
+            n => Err(Error::config(format!(
+                "{n} of {} queries failed",
+                self.config.queries.len()
+            ))),
+        }
+    }
 
     async fn process_existing_bugs(
         &self,
-        _ctx: &ImportContext,
-        _urls: &[String],
+        ctx: &ImportContext,
+        urls: &[String],
     ) -> Result<(), Error> {
-        // Our tracker has no per-bug page; the queries refresh everything.
+        // Held bugs a query of this run already emitted are done; each other one is asked
+        // for alone. A 404 or 410 is a deletion (held back by the context until the run ends
+        // healthy); any other failure is reported and deletes nothing.
+        for url in urls.iter().filter(|u| ctx.claim(u)) {
+            match self.get(ctx, url).await {
+                Ok(resp) => {
+                    for bug in self.parse(url, resp.body).await? {
+                        ctx.emit(bug).await?;
+                    }
+                }
+                Err(e) if e.is_not_found() => {
+                    let name = &self.config.tracker_name;
+                    ctx.emit(ParsedBug::deleted(url.as_str(), name, name, ctx.now()))
+                        .await?;
+                }
+                Err(e) => ctx.report_error(e),
+            }
+        }
         Ok(())
     }
 }
@@ -110,12 +180,29 @@ impl ImporterFactory for TsvFactory {
         "an example plugin: bugs as tab-separated lines"
     }
 
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::NONE
+            .deletion_detection()
+            .auth(&[AuthKind::Anonymous, AuthKind::Token])
+    }
+
+    fn example_config(&self) -> Option<&'static str> {
+        Some(EXAMPLE)
+    }
+
     fn config_keys(&self) -> &'static [ConfigKey] {
-        &[ConfigKey {
-            name: "closed_statuses",
-            description: "status values that mean closed (list)",
-            required: false,
-        }]
+        &[
+            ConfigKey {
+                name: "closed_statuses",
+                description: "status values that mean closed (list)",
+                required: false,
+            },
+            ConfigKey {
+                name: "token_env",
+                description: "the variable holding an optional bearer token (default TSV_TOKEN)",
+                required: false,
+            },
+        ]
     }
 
     fn build(&self, cx: &BuildContext<'_>) -> Result<Arc<dyn Importer>, Error> {
@@ -126,6 +213,16 @@ impl ImporterFactory for TsvFactory {
         }))
     }
 }
+
+/// The example configuration (also what `example_config()` returns).
+const EXAMPLE: &str = r#"
+- tracker_name: Example TSV
+  bugimporter: tsv
+  base_url: https://tsv.example.org/
+  closed_statuses: [done]
+  queries: [https://tsv.example.org/list]
+  existing_bug_urls: [https://tsv.example.org/bug/7, https://tsv.example.org/bug/8]
+"#;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -139,19 +236,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         dir.path().join("list.tsv"),
         "1\tCrash on start\topen\n2\tTypo in docs\tdone\n",
     )?;
+    std::fs::write(dir.path().join("bug-7.tsv"), "7\tOld crash\topen\n")?;
     std::fs::write(
         dir.path().join("index.jsonl"),
-        r#"{"url": "https://tsv.example.org/list", "status": 200, "file": "list.tsv"}"#,
+        [
+            r#"{"url": "https://tsv.example.org/list", "status": 200, "file": "list.tsv"}"#,
+            r#"{"url": "https://tsv.example.org/bug/7", "status": 200, "file": "bug-7.tsv"}"#,
+            r#"{"url": "https://tsv.example.org/bug/8", "status": 404}"#,
+        ]
+        .join("\n"),
     )?;
-    let config = r#"
-- tracker_name: Example TSV
-  bugimporter: tsv
-  base_url: https://tsv.example.org/
-  closed_statuses: [done]
-  queries: [https://tsv.example.org/list]
-"#;
     let configs =
-        bugimporters_core::load_config_str(config, bugimporters_core::ConfigFormat::Yaml)?;
+        bugimporters_core::load_config_str(EXAMPLE, bugimporters_core::ConfigFormat::Yaml)?;
 
     let mut options = CrawlOptions::default();
     options.fetch.replay_dir = Some(dir.path().to_owned());
@@ -160,6 +256,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     for bug in sink.bugs() {
         println!("{}", bug.to_json_line());
     }
-    assert_eq!(report.totals.bugs_emitted, 2);
+    // Two listed bugs, held bug 7 refreshed, held bug 8 deleted (the run was healthy).
+    let bugs = sink.bugs();
+    assert_eq!(bugs.len(), 4, "{bugs:?}");
+    assert!(bugs
+        .iter()
+        .any(|b| b.deleted && b.canonical_bug_link.ends_with("/bug/8")));
+    assert_eq!(report.totals.trackers_failed, 0);
     Ok(())
 }

@@ -167,9 +167,21 @@ pub struct FetchArgs {
     /// Allow one address range even if private, e.g. 127.0.0.0/8 (repeatable).
     #[arg(long, value_name = "CIDR")]
     pub allow_network: Vec<ipnet::IpNet>,
+    /// Read credentials (GITHUB_TOKEN, and the variables that token_env and its kin name) from
+    /// this file of NAME=value lines first, then from the environment.
+    #[arg(long, value_name = "FILE", env = "BUGIMPORTERS_SECRETS_FILE")]
+    pub secrets_file: Option<std::path::PathBuf>,
 }
 
 impl FetchArgs {
+    /// The secret source: `--secrets-file` then the environment, or the environment alone.
+    pub fn secrets(
+        &self,
+    ) -> Result<std::sync::Arc<dyn bugimporters_core::secrets::SecretSource>, String> {
+        bugimporters_core::secrets::from_file_then_env(self.secrets_file.as_deref())
+            .map_err(|e| e.to_string())
+    }
+
     /// `--tracker-timeout` (at least one second).
     pub fn tracker_timeout(&self) -> Duration {
         Duration::from_secs(self.tracker_timeout.max(1))

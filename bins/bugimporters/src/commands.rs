@@ -81,6 +81,18 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
                     if !t.parse_formats.is_empty() {
                         writeln!(out, "  parse formats: {}", t.parse_formats.join(", "))?;
                     }
+                    let caps = &t.capabilities;
+                    let auth: Vec<String> = caps
+                        .auth
+                        .iter()
+                        .map(|a| format!("{a:?}").to_lowercase())
+                        .collect();
+                    writeln!(
+                        out,
+                        "  capabilities: {}; auth: {}",
+                        caps.names().join(", "),
+                        auth.join(", ")
+                    )?;
                     for (name, required, desc) in &t.config_keys {
                         let req = if *required { " (required)" } else { "" };
                         writeln!(out, "  {name}{req}: {desc}")?;
@@ -120,7 +132,12 @@ async fn crawl(
     };
     fetch.record_dir = args.record.clone();
     fetch.replay_dir = args.replay.clone();
+    let secrets = match args.fetch.secrets() {
+        Ok(s) => s,
+        Err(e) => return unusable(e),
+    };
     let mut options = CrawlOptions::default();
+    options.secrets = secrets;
     options.concurrency = args.concurrency.max(1);
     options.fetch = fetch;
     options.now = now;

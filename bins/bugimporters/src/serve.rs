@@ -50,6 +50,15 @@ pub struct ServeArgs {
     /// The largest webhook body accepted (`POST /hooks/...`), in KiB; larger: 413.
     #[arg(long, default_value_t = 1024, value_name = "KIB")]
     pub webhook_max_body_kib: usize,
+    /// The address people use to reach the web pages, e.g. https://bugs.example.org/ (behind
+    /// a TLS proxy): with https, session cookies are marked Secure.
+    #[arg(long, value_name = "URL")]
+    pub public_url: Option<url::Url>,
+    /// A reverse proxy in front sets X-Forwarded-For and X-Forwarded-Proto: trust them for the
+    /// client address (login throttling) and for Secure cookies. Never set it without a proxy
+    /// that overwrites those headers.
+    #[arg(long)]
+    pub trust_proxy: bool,
     /// The fetch layer's flags and the per-tracker deadline, as for `crawl` (limits are
     /// shared by every run of this process).
     #[command(flatten)]
@@ -93,9 +102,17 @@ fn config(args: &ServeArgs) -> anyhow::Result<ServiceConfig> {
     c.listen = args.listen;
     c.fetch = fetch;
     c.tracker_timeout = args.fetch.tracker_timeout();
+    c.secrets = args.fetch.secrets().map_err(anyhow::Error::msg)?;
     if let Some(id) = &args.worker_id {
         c.worker_id = id.clone();
     }
+    if let Some(url) = &args.public_url {
+        if !matches!(url.scheme(), "http" | "https") {
+            anyhow::bail!("--public-url must be an http:// or https:// URL, not {url}");
+        }
+        c.public_url = Some(url.clone());
+    }
+    c.trust_proxy = args.trust_proxy;
     c.webhook_max_body = args.webhook_max_body_kib.max(1).saturating_mul(1024);
     Ok(c)
 }

@@ -100,9 +100,52 @@ fn github_config(dir: &Path, api_url: &str, existing: &[String]) -> PathBuf {
     cfg
 }
 
+const TOKEN: &str = "ghp_TOPSECRET0123456789";
+
 #[tokio::test]
 async fn tokens_never_appear_in_logs_reports_errors_or_output() {
-    const TOKEN: &str = "ghp_TOPSECRET0123456789";
+    token_is_used_and_never_shown(|cmd, _| {
+        cmd.env("GITHUB_TOKEN", TOKEN);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_secrets_file_gives_the_token_instead_of_the_environment() {
+    token_is_used_and_never_shown(|cmd, dir| {
+        let file = dir.join("secrets.env");
+        std::fs::write(
+            &file,
+            format!("# for the crawl\nexport GITHUB_TOKEN='{TOKEN}'\n"),
+        )
+        .unwrap();
+        cmd.arg("--secrets-file").arg(file);
+    })
+    .await;
+}
+
+#[test]
+fn a_bad_secrets_file_exits_2_naming_the_line_not_its_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("secrets.env");
+    std::fs::write(&file, "GITHUB_TOKEN=ok\nghp_pasted_without_a_name\n").unwrap();
+    let cfg = github_config(dir.path(), "https://api.github.com", &[]);
+    let out = run(bin()
+        .args(["crawl", "--no-progress", "--secrets-file"])
+        .arg(&file)
+        .arg("-i")
+        .arg(&cfg)
+        .arg("-o")
+        .arg(dir.path().join("out.jsonl")));
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(err.contains("secrets.env, line 2"), "{err}");
+    assert!(!err.contains("ghp_pasted"), "{err}");
+}
+
+/// One crawl of a GitHub mock whose list answers only with [`TOKEN`], given by `give` (which
+/// may write files in the test's directory): the token is sent, and shown nowhere.
+async fn token_is_used_and_never_shown(give: impl FnOnce(&mut Command, &Path)) {
     let server = MockServer::start().await;
     let api = format!("{}/api/v3", server.uri());
     // The Enterprise web host of that API root, where its issue pages live.
@@ -141,9 +184,8 @@ async fn tokens_never_appear_in_logs_reports_errors_or_output() {
     );
     let out_file = dir.path().join("out.jsonl");
     let report = dir.path().join("report.json");
-    let out = run(bin()
-        .env("GITHUB_TOKEN", TOKEN)
-        .env("RUST_LOG", "trace")
+    let mut cmd = bin();
+    cmd.env("RUST_LOG", "trace")
         .args([
             "crawl",
             "--no-progress",
@@ -157,7 +199,9 @@ async fn tokens_never_appear_in_logs_reports_errors_or_output() {
         .arg("-o")
         .arg(&out_file)
         .arg("--report")
-        .arg(&report));
+        .arg(&report);
+    give(&mut cmd, dir.path());
+    let out = run(&mut cmd);
     let requests = server.received_requests().await.unwrap();
     assert!(
         requests.iter().any(|r| r
@@ -250,4 +294,45 @@ fn demo_runs_the_whole_pipeline_on_sqlite() {
     );
     assert!(second.contains("0 rejected"), "{second}");
     assert!(dir.path().join("files/bugs-2.jsonl").exists());
+}
+
+#[test]
+fn trackers_prints_each_types_capabilities() {
+    let list: Vec<serde_json::Value> =
+        serde_json::from_slice(&run(bin().args(["trackers", "--json"])).stdout).unwrap();
+    let caps = |kind: &str| {
+        list.iter()
+            .find(|t| t["kind"] == kind)
+            .unwrap_or_else(|| panic!("{kind} not listed"))["capabilities"]
+            .clone()
+    };
+    for t in &list {
+        let c = &t["capabilities"];
+        for key in [
+            "incremental",
+            "conditional_requests",
+            "deletion_detection",
+            "custom_parsers",
+            "webhooks",
+        ] {
+            assert!(c[key].is_boolean(), "{}: {key} in {c}", t["kind"]);
+        }
+        assert!(c["auth"].as_array().is_some_and(|a| !a.is_empty()), "{c}");
+    }
+    assert_eq!(caps("github")["webhooks"], true);
+    assert_eq!(caps("trac")["conditional_requests"], false);
+    assert_eq!(caps("bugzilla")["custom_parsers"], true);
+    assert_eq!(
+        caps("redmine")["auth"],
+        serde_json::json!(["anonymous", "api_key"])
+    );
+
+    let human = text(&run(bin().arg("trackers")).stdout);
+    assert!(
+        human.contains(
+            "  capabilities: incremental, conditional_requests, deletion_detection, webhooks; \
+             auth: anonymous, token, basic"
+        ),
+        "{human}"
+    );
 }

@@ -1,6 +1,7 @@
 //! `customs`: manage the trackers and queries of the host database (the command-line twin of
 //! the original `/customs/` pages). Exit status: 0 done, 1 some records of `load` failed,
-//! 2 bad arguments, refused change or unusable database. See `docs/host-database.md`.
+//! 2 bad arguments, refused change or unusable database. `customs user …` manages the accounts
+//! of the web pages. See `docs/host-database.md`.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -9,7 +10,8 @@ use std::process::ExitCode;
 use anyhow::{bail, Context};
 use bugimporters_core::{ConfigFormat, Query};
 use bugimporters_hostdb::{
-    parse_option, render_table, tracker_from_args, HostDb, TrackerEdit, DEFAULT_DATABASE_URL,
+    accounts, parse_option, render_table, tracker_from_args, HostDb, Role, TrackerEdit,
+    DEFAULT_DATABASE_URL,
 };
 use clap::{Parser, Subcommand};
 
@@ -107,6 +109,29 @@ enum Command {
     },
     /// Apply the database migrations (they also run on first use of any command).
     Migrate,
+    /// Manage the accounts of the web pages (/customs/): add, list, remove, passwd.
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCommand {
+    /// Add a user; the password is read from standard input when it is not a terminal (one
+    /// line), else asked for twice without echo.
+    Add {
+        /// The login name.
+        name: String,
+        /// What the user may do: admin (everything, manages accounts) or maintainer (adds
+        /// trackers, changes only their own).
+        #[arg(long, value_parser = ["admin", "maintainer"])]
+        role: String,
+    },
+    /// List the users: name, role, created.
+    List,
+    /// Remove a user (their sessions end; their trackers stay, for admins to change).
+    Remove { name: String },
+    /// Set a user's password (read as for `add`); every session of the user ends.
+    Passwd { name: String },
 }
 
 fn main() -> ExitCode {
@@ -255,6 +280,7 @@ async fn run(db: &HostDb, command: Command) -> anyhow::Result<u8> {
                 print!("{}", bugimporters_hostdb::schedule::render_status(&status));
             }
         }
+        Command::User(user) => return run_user(db, user).await,
         Command::Migrate => {
             for (version, description) in db.migrate().await? {
                 println!("{version} {description}");
@@ -262,6 +288,67 @@ async fn run(db: &HostDb, command: Command) -> anyhow::Result<u8> {
         }
     }
     Ok(0)
+}
+
+async fn run_user(db: &HostDb, command: UserCommand) -> anyhow::Result<u8> {
+    match command {
+        UserCommand::Add { name, role } => {
+            let role: Role = role.parse()?;
+            // Name first, so that a bad name fails before a password is asked for.
+            accounts::check_user_name(&name)?;
+            if db.user(&name).await?.is_some() {
+                bail!("a user named {name:?} exists already");
+            }
+            let password = read_password(&name)?;
+            let user = db.add_user(&name, role, &password).await?;
+            println!("added user {:?} ({})", user.name, user.role);
+        }
+        UserCommand::List => {
+            println!("NAME\tROLE\tCREATED");
+            for u in db.users().await? {
+                let created = bugimporters_core::time::format_naive(&u.created_at);
+                println!("{}\t{}\t{created}", u.name, u.role);
+            }
+        }
+        UserCommand::Remove { name } => {
+            if !db.remove_user(&name).await? {
+                bail!("no user named {name:?}");
+            }
+            println!("removed user {name:?}");
+        }
+        UserCommand::Passwd { name } => {
+            if db.user(&name).await?.is_none() {
+                bail!("no user named {name:?}");
+            }
+            let password = read_password(&name)?;
+            db.set_password(&name, &password).await?;
+            println!("password of {name:?} changed; their sessions ended");
+        }
+    }
+    Ok(0)
+}
+
+/// The new password of `name`: one line of standard input when it is not a terminal, else
+/// typed twice without echo. Checked by [`accounts::check_password`] (the message never
+/// shows it).
+fn read_password(name: &str) -> anyhow::Result<String> {
+    let password = if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password(format!("password for {name}: "))?;
+        accounts::check_password(&first)?;
+        let again = rpassword::prompt_password("again: ")?;
+        if first != again {
+            bail!("the two passwords differ");
+        }
+        first
+    } else {
+        let mut line = String::new();
+        std::io::stdin()
+            .read_line(&mut line)
+            .context("cannot read the password from standard input")?;
+        line.trim_end_matches(['\n', '\r']).to_owned()
+    };
+    accounts::check_password(&password)?;
+    Ok(password)
 }
 
 /// Asks on the terminal; never waits for an answer when standard input is not a terminal.

@@ -1,5 +1,5 @@
 //! The `customs` binary: load, add, list, show, edit, remove (never prompting in a script),
-//! and typos caught by the registry.
+//! typos caught by the registry, and the accounts of the web pages (`customs user`).
 
 use std::process::{Command, Stdio};
 
@@ -230,4 +230,89 @@ fn refresh_and_status() {
     let (_, out, _) = customs(&url, &["status", "--json"]);
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert!(v[0]["next_due"].is_string(), "{v}");
+}
+
+/// `customs` with `stdin` as standard input (a pipe: not a terminal).
+fn customs_with_input(url: &str, args: &[&str], stdin: &str) -> (i32, String, String) {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_customs"))
+        .arg("--db")
+        .arg(url)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn user_add_list_passwd_remove() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("sub")).unwrap();
+    let url = db_url(&dir);
+    let add = ["user", "add", "root", "--role", "admin"];
+    // Empty and short passwords are refused, without showing them.
+    let (code, _, err) = customs_with_input(&url, &add, "\n");
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("password is empty"), "{err}");
+    let (code, _, err) = customs_with_input(&url, &add, "tiny9\n");
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("too short") && err.contains("10") && !err.contains("tiny9"),
+        "{err}"
+    );
+    // A bad role is a usage error.
+    let (code, _, _) = customs_with_input(&url, &["user", "add", "x", "--role", "god"], "");
+    assert_eq!(code, 2);
+    let (code, out, err) = customs_with_input(&url, &add, "a long password\n");
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("added user \"root\" (admin)"), "{out}");
+    let (code, _, err) = customs_with_input(&url, &add, "a long password\n");
+    assert_eq!(code, 2);
+    assert!(err.contains("exists"), "{err}");
+    let maint = ["user", "add", "mia", "--role", "maintainer"];
+    assert_eq!(customs_with_input(&url, &maint, "mia's password\n").0, 0);
+    let (code, out, _) = customs(&url, &["user", "list"]);
+    assert_eq!(code, 0);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 3, "{out}");
+    assert!(lines[1].starts_with("mia\tmaintainer\t") && lines[2].starts_with("root\tadmin\t"));
+    // The stored password logs in; `passwd` changes it.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let login = |pw: &str| {
+        rt.block_on(async {
+            let db = bugimporters_hostdb::HostDb::connect(&url).await.unwrap();
+            let ok = db.authenticate("root", pw).await.unwrap().is_some();
+            db.close().await;
+            ok
+        })
+    };
+    assert!(login("a long password"));
+    let (code, out, err) =
+        customs_with_input(&url, &["user", "passwd", "root"], "another long one\n");
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("sessions ended"), "{out}");
+    assert!(!login("a long password") && login("another long one"));
+    assert_eq!(
+        customs_with_input(&url, &["user", "passwd", "nobody"], "another long one\n").0,
+        2
+    );
+    let (code, out, _) = customs(&url, &["user", "remove", "mia"]);
+    assert_eq!(code, 0, "{out}");
+    let (code, _, err) = customs(&url, &["user", "remove", "mia"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("no user named \"mia\""), "{err}");
 }

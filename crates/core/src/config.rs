@@ -68,7 +68,7 @@ pub struct TrackerConfig {
 }
 
 /// Keys every record may carry, whatever its type.
-pub(crate) const COMMON_KEYS: &[&str] = &[
+pub const COMMON_KEYS: &[&str] = &[
     "tracker_name",
     "bugimporter",
     "base_url",

@@ -1,8 +1,7 @@
 //! The [`Importer`] trait and the [`ImportContext`] it works through.
 
-use std::collections::hash_map::DefaultHasher;
 use std::collections::HashSet;
-use std::hash::{Hash, Hasher};
+use std::hash::{BuildHasher, RandomState};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -12,6 +11,7 @@ use serde::Serialize;
 use tokio::sync::{mpsc, Semaphore};
 
 use crate::fetch::{HttpClient, Request, Response};
+use crate::secrets::SecretSource;
 use crate::{Error, LinkScope, ParsedBug};
 
 fn strip_config(e: &Error) -> String {
@@ -54,15 +54,24 @@ pub struct ImportOptions {
     pub now: NaiveDateTime,
     /// `--extended-scrape`: fill `raw_data` where the tracker supports it.
     pub extended_scrape: bool,
+    /// Where [`ImportContext::secret`] reads credentials (the environment by default).
+    pub secrets: Arc<dyn SecretSource>,
 }
 
 impl ImportOptions {
-    /// Options with `now` and no extended scrape.
+    /// Options with `now`, no extended scrape, and secrets from the environment.
     pub fn new(now: NaiveDateTime) -> Self {
         ImportOptions {
             now,
             extended_scrape: false,
+            secrets: Arc::new(crate::secrets::EnvSecrets),
         }
+    }
+
+    /// These options with secrets read from `secrets`.
+    pub fn with_secrets(mut self, secrets: Arc<dyn SecretSource>) -> Self {
+        self.secrets = secrets;
+        self
     }
 }
 
@@ -179,7 +188,9 @@ pub struct ImportContext {
     options: ImportOptions,
     existing: HashSet<String>,
     written: HashSet<String>,
-    seen: Mutex<HashSet<u64>>,
+    seen: Mutex<HashSet<u128>>,
+    /// The two keyed hashers of [`ImportContext::link_key`].
+    seen_keys: (RandomState, RandomState),
     pending_deletions: Mutex<Vec<ParsedBug>>,
     errors: Mutex<Vec<ReportedError>>,
     /// Hosts whose open circuit breaker is already in `errors`.
@@ -210,6 +221,7 @@ impl ImportContext {
             existing: existing_bug_urls.iter().cloned().collect(),
             written: HashSet::new(),
             seen: Mutex::new(HashSet::new()),
+            seen_keys: (RandomState::new(), RandomState::new()),
             pending_deletions: Mutex::new(Vec::new()),
             errors: Mutex::new(Vec::new()),
             breaker_hosts: Mutex::new(HashSet::new()),
@@ -225,10 +237,8 @@ impl ImportContext {
     /// one of them (from a list page fetched again) is not written twice.
     pub fn resuming(mut self, written: HashSet<String>) -> Self {
         {
-            let seen = self.seen.get_mut().expect("seen lock");
-            for link in &written {
-                seen.insert(link_hash(link));
-            }
+            let keys: Vec<u128> = written.iter().map(|l| self.link_key(l)).collect();
+            self.seen.get_mut().expect("seen lock").extend(keys);
         }
         *self.counters.resumed.get_mut() = written.len() as u64;
         self.written = written;
@@ -264,12 +274,13 @@ impl ImportContext {
         &self.client
     }
 
-    /// A secret from the environment (`GITHUB_TOKEN`, ...). Empty values count as unset.
-    /// Secrets come only from the environment, never from the config file. The value is
-    /// registered with [`crate::redact`], so no log line, error, report or recording of this
-    /// process shows it.
+    /// A secret (`GITHUB_TOKEN`, ...) from the run's [`ImportOptions::secrets`]: the
+    /// environment unless the run was given another source (`--secrets-file`, an in-memory
+    /// map in tests). Empty values count as unset. Secrets never come from the config file.
+    /// The value is registered with [`crate::redact`], so no log line, error, report or
+    /// recording of this process shows it.
     pub fn secret(&self, name: &str) -> Option<String> {
-        let value = std::env::var(name).ok().filter(|v| !v.is_empty())?;
+        let value = self.options.secrets.get(name)?;
         crate::redact::register(&value);
         Some(value)
     }
@@ -301,7 +312,17 @@ impl ImportContext {
         self.seen
             .lock()
             .expect("seen lock")
-            .insert(link_hash(canonical_link))
+            .insert(self.link_key(canonical_link))
+    }
+
+    /// The key `claim` remembers for a link: 128 bits from two independently, randomly keyed
+    /// SipHash hashers (16 bytes a link instead of the link itself). Two links of one run share
+    /// a key with a probability near n²/2¹²⁹ (about 10⁻²⁷ for a million links), and a tracker
+    /// cannot craft a collision to have one of its bugs dropped, as it could with one
+    /// fixed-key 64-bit hash.
+    fn link_key(&self, canonical_link: &str) -> u128 {
+        let (a, b) = &self.seen_keys;
+        (u128::from(a.hash_one(canonical_link)) << 64) | u128::from(b.hash_one(canonical_link))
     }
 
     /// Whether the host holds `canonical_link` (it is in `existing_bug_urls`).
@@ -473,12 +494,6 @@ impl ImportContext {
             warnings: self.warnings.lock().expect("warnings lock").clone(),
         }
     }
-}
-
-fn link_hash(canonical_link: &str) -> u64 {
-    let mut h = DefaultHasher::new();
-    canonical_link.hash(&mut h);
-    h.finish()
 }
 
 #[cfg(test)]

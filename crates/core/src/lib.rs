@@ -88,16 +88,17 @@ pub mod paging;
 pub mod parse;
 pub mod redact;
 mod registry;
+pub mod secrets;
 pub mod time;
 
-pub use config::{load_config_str, ConfigFormat, Query, TrackerConfig};
+pub use config::{load_config_str, ConfigFormat, Query, TrackerConfig, COMMON_KEYS};
 pub use error::{excerpt, excerpt_plain, Error, Result, EXCERPT_MAX};
 pub use importer::{ImportContext, ImportOptions, Importer, ReportedError, RunStats, TrackerStats};
 pub use link::{check_http_url, redact_userinfo, LinkScope};
 pub use model::ParsedBug;
 pub use registry::{
-    BuildContext, BuiltImporter, ConfigKey, ImporterFactory, ParseFormat, ParseFormatKind,
-    ParseInput, ParseOutput, Registry,
+    AuthKind, BuildContext, BuiltImporter, Capabilities, ConfigKey, ImporterFactory, ParseFormat,
+    ParseFormatKind, ParseInput, ParseOutput, Registry,
 };
 
 /// The `User-Agent` every request carries: the project name and version.

@@ -20,6 +20,120 @@ pub struct ConfigKey {
     pub required: bool,
 }
 
+/// A way a tracker type can authenticate its requests (credentials always come from the
+/// environment or the secret source, never from the configuration file).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum AuthKind {
+    /// No credentials: public data only.
+    Anonymous,
+    /// A token in the `Authorization` header (`Bearer …` or `token …`) or the API's own token
+    /// header (GitLab's `PRIVATE-TOKEN`).
+    Token,
+    /// HTTP Basic: a user and a password or token.
+    Basic,
+    /// An API key in the API's own header (`X-Redmine-API-Key`, Bugzilla's `X-BUGZILLA-API-KEY`).
+    ApiKey,
+}
+
+/// What a tracker type can do, typed, so that `bugimporters trackers` (and its `--json`),
+/// `customs` and the docs say the same thing, and tests can hold each type to it.
+///
+/// Built with the `const` setters from [`Capabilities::NONE`]:
+///
+/// ```
+/// use bugimporters_core::{AuthKind, Capabilities};
+/// const CAPS: Capabilities = Capabilities::NONE
+///     .incremental()
+///     .deletion_detection()
+///     .auth(&[AuthKind::Anonymous, AuthKind::Token]);
+/// assert!(CAPS.incremental && !CAPS.conditional_requests);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
+pub struct Capabilities {
+    /// A query run after the first asks only for bugs changed since the query's `last_polled`
+    /// (in at least one of the type's modes; the type's docs say which).
+    pub incremental: bool,
+    /// Pages and bugs are asked for with the validators of the last answer (`If-None-Match`,
+    /// `If-Modified-Since`), so an unchanged one costs a `304` and yields `_no_update`.
+    pub conditional_requests: bool,
+    /// A held bug the tracker says is gone (404/410 or the API's own not-found) is emitted as
+    /// `_deleted`; a refused or failed answer never is.
+    pub deletion_detection: bool,
+    /// How requests can be authenticated.
+    pub auth: &'static [AuthKind],
+    /// Custom parsers can be registered for the type (`custom_parser` in the configuration).
+    pub custom_parsers: bool,
+    /// `bugimporters serve` takes the forge's signed webhooks for trackers of this type
+    /// (`POST /hooks/<type>`).
+    pub webhooks: bool,
+}
+
+impl Capabilities {
+    /// Nothing beyond a full, anonymous crawl.
+    pub const NONE: Capabilities = Capabilities {
+        incremental: false,
+        conditional_requests: false,
+        deletion_detection: false,
+        auth: &[AuthKind::Anonymous],
+        custom_parsers: false,
+        webhooks: false,
+    };
+
+    /// With [`Capabilities::incremental`] set.
+    pub const fn incremental(mut self) -> Self {
+        self.incremental = true;
+        self
+    }
+
+    /// With [`Capabilities::conditional_requests`] set.
+    pub const fn conditional_requests(mut self) -> Self {
+        self.conditional_requests = true;
+        self
+    }
+
+    /// With [`Capabilities::deletion_detection`] set.
+    pub const fn deletion_detection(mut self) -> Self {
+        self.deletion_detection = true;
+        self
+    }
+
+    /// With [`Capabilities::auth`] set to `kinds`.
+    pub const fn auth(mut self, kinds: &'static [AuthKind]) -> Self {
+        self.auth = kinds;
+        self
+    }
+
+    /// With [`Capabilities::custom_parsers`] set.
+    pub const fn custom_parsers(mut self) -> Self {
+        self.custom_parsers = true;
+        self
+    }
+
+    /// With [`Capabilities::webhooks`] set.
+    pub const fn webhooks(mut self) -> Self {
+        self.webhooks = true;
+        self
+    }
+
+    /// The capabilities that are set, by name (`incremental`, `conditional_requests`, …), for
+    /// one line of `bugimporters trackers`.
+    pub fn names(&self) -> Vec<&'static str> {
+        [
+            (self.incremental, "incremental"),
+            (self.conditional_requests, "conditional_requests"),
+            (self.deletion_detection, "deletion_detection"),
+            (self.custom_parsers, "custom_parsers"),
+            (self.webhooks, "webhooks"),
+        ]
+        .into_iter()
+        .filter_map(|(on, name)| on.then_some(name))
+        .collect()
+    }
+}
+
 /// Whether a `parse` format yields bugs or bug URLs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -115,16 +229,25 @@ impl BuildContext<'_> {
             return Ok(None);
         };
         let kind = self.registry.canonical_kind(&self.config.bugimporter)?;
-        let parser = self
+        let registered = self
             .registry
             .parsers
             .get(&(kind.to_owned(), name.clone()))
-            .and_then(|p| p.downcast_ref::<P>())
             .ok_or_else(|| Error::UnknownParser {
                 kind: kind.to_owned(),
                 name: name.clone(),
                 known: self.registry.parser_names(kind).join(", "),
             })?;
+        // Registered, but as another type than the tracker reads (usually `Arc<MyParser>`
+        // where the tracker wants `Arc<dyn CustomParser>`): say so, not "unknown".
+        let parser = registered.downcast_ref::<P>().ok_or_else(|| {
+            Error::config(format!(
+                "custom parser {name:?} of type {kind} is registered as another type than \
+                 the {kind} tracker reads ({}); register it as that type, e.g. \
+                 `Arc::new(MyParser) as Arc<dyn CustomParser>`",
+                std::any::type_name::<P>()
+            ))
+        })?;
         Ok(Some(parser.clone()))
     }
 }
@@ -149,6 +272,20 @@ pub trait ImporterFactory: std::fmt::Debug + Send + Sync + 'static {
     /// The type-specific keys this type reads, besides the common ones.
     fn config_keys(&self) -> &'static [ConfigKey] {
         &[]
+    }
+
+    /// What the type can do ([`Capabilities`]); the default claims nothing beyond a full,
+    /// anonymous crawl. Claim only what the type's tests prove.
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::NONE
+    }
+
+    /// An example configuration: a YAML list of one or more records of this type, every one
+    /// loadable and buildable without a network. The type's docs show the same text; fuzzing
+    /// builds its configurations from it, and tests load, build and round-trip it through the
+    /// host database. `None` (the default) leaves the type out of all of that.
+    fn example_config(&self) -> Option<&'static str> {
+        None
     }
 
     /// Name of the parser used when `custom_parser` is empty (`bugzilla.BugzillaBugParser`).
@@ -475,6 +612,23 @@ mod tests {
                 && e.contains("trac.Special"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn a_parser_registered_as_another_type_says_so() {
+        let mut r = registry();
+        r.register_parser("trac", "trac.Wrong", 5u32);
+        let mut c = TrackerConfig::new("t", "trac");
+        c.base_url = "http://x/".into();
+        c.custom_parser = "Wrong".into();
+        let cx = r.build_context(&c).unwrap();
+        assert_eq!(cx.custom_parser::<u32>().unwrap(), Some(5));
+        let e = cx.custom_parser::<String>().unwrap_err().to_string();
+        assert!(
+            e.contains("registered as another type") && e.contains("as Arc<dyn CustomParser>"),
+            "{e}"
+        );
+        assert!(!e.contains("unknown"), "{e}");
     }
 
     #[test]

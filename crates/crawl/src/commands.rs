@@ -113,6 +113,8 @@ pub struct TrackerInfo {
     pub config_keys: Vec<(String, bool, String)>,
     /// `parse` formats.
     pub parse_formats: Vec<String>,
+    /// What the type can do.
+    pub capabilities: bugimporters_core::Capabilities,
 }
 
 /// Every registered type.
@@ -135,6 +137,7 @@ pub fn tracker_list(registry: &Registry) -> Vec<TrackerInfo> {
                 .iter()
                 .map(|p| p.name.to_owned())
                 .collect(),
+            capabilities: f.capabilities(),
         })
         .collect()
 }

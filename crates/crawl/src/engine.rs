@@ -50,6 +50,9 @@ pub struct CrawlOptions {
     /// Only the refresh of each record's `existing_bug_urls`: no query is run (what
     /// `bugimporters serve` does for a webhook's single-issue refresh).
     pub existing_only: bool,
+    /// Where importers read credentials (`--secrets-file`, then the environment; the
+    /// environment alone by default).
+    pub secrets: std::sync::Arc<dyn bugimporters_core::secrets::SecretSource>,
 }
 
 /// Default of [`CrawlOptions::tracker_timeout`]: one hour.
@@ -70,6 +73,7 @@ impl Default for CrawlOptions {
             resume_written: HashMap::new(),
             tracker_timeout: DEFAULT_TRACKER_TIMEOUT,
             existing_only: false,
+            secrets: std::sync::Arc::new(bugimporters_core::secrets::EnvSecrets),
         }
     }
 }
@@ -132,7 +136,7 @@ pub async fn run_crawl_with_client<S: BugSink + 'static>(
         .now
         .unwrap_or_else(bugimporters_core::time::now_naive);
     let import_options = {
-        let mut o = ImportOptions::new(now);
+        let mut o = ImportOptions::new(now).with_secrets(options.secrets.clone());
         o.extended_scrape = options.extended_scrape;
         o
     };

@@ -21,6 +21,8 @@
 //!   stream `GET /events` of `bugimporters serve`);
 //! * [`schedule`]: the service's schedule and leases (`bugimporters serve`, `customs refresh`,
 //!   `customs status`).
+//! * [`accounts`]: users (argon2id), server-side sessions, login throttling, the audit log
+//!   and tracker owners (the `customs user` commands and the `/customs/` pages).
 //! * the web pages' read-only queries: the dashboard's rows ([`HostDb::tracker_rows`],
 //!   [`TrackerRow`]), totals per project and the bug finder's filter choices;
 //! * [`webhooks`]: signed webhook deliveries and the queue of single-issue refreshes they ask
@@ -66,6 +68,7 @@
 
 #![deny(missing_docs)]
 
+pub mod accounts;
 mod admin;
 mod dashboard;
 mod db;
@@ -80,6 +83,7 @@ mod yaml11;
 
 use chrono::NaiveDateTime;
 
+pub use accounts::{Role, User};
 pub use admin::{
     parse_option, render_table, tracker_from_args, LoadReport, TrackerEdit, TrackerRecord,
 };

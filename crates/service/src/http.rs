@@ -13,7 +13,7 @@ use crate::Service;
 
 impl Service {
     /// The service's routes (`GET /healthz`, `GET /metrics`, `GET /events`, `GET /api/bugs`,
-    /// `POST /hooks/{github,gitlab,gitea}`) and the web pages ([`crate::web`]), with the
+    /// `POST /hooks/{github,gitlab,gitea}`) and the web pages (`docs/web.md`), with the
     /// service as state.
     pub fn router(&self) -> Router {
         Router::new()

@@ -136,6 +136,17 @@ pub struct ServiceConfig {
     /// Per-tracker deadline of a run's crawl (`--tracker-timeout`, as `crawl`'s): a tracker
     /// still running is abandoned, its records so far imported, no deletions, the run failed.
     pub tracker_timeout: Duration,
+    /// The address people use to reach the web pages (`--public-url`); when it is `https://`,
+    /// session cookies are `Secure` (`docs/web.md`).
+    pub public_url: Option<url::Url>,
+    /// Whether a reverse proxy in front sets `X-Forwarded-For` / `X-Forwarded-Proto`
+    /// (`--trust-proxy`): the client address of login throttling is then the last
+    /// `X-Forwarded-For` entry, and `X-Forwarded-Proto: https` makes cookies `Secure`. Off,
+    /// those headers are ignored (a client could forge them).
+    pub trust_proxy: bool,
+    /// Where the crawls' importers and the webhook checks read secrets (`--secrets-file`,
+    /// then the environment; the environment alone by default).
+    pub secrets: Arc<dyn bugimporters_core::secrets::SecretSource>,
 }
 
 impl Default for ServiceConfig {
@@ -154,6 +165,9 @@ impl Default for ServiceConfig {
             webhook_max_body: DEFAULT_MAX_BODY,
             events: EventsConfig::default(),
             tracker_timeout: bugimporters_crawl::DEFAULT_TRACKER_TIMEOUT,
+            public_url: None,
+            trust_proxy: false,
+            secrets: Arc::new(bugimporters_core::secrets::EnvSecrets),
         }
     }
 }
@@ -211,6 +225,7 @@ impl Service {
     ) -> Result<Service> {
         let client = Arc::new(HttpClient::new(config.fetch.clone())?);
         let events = Arc::new(events::EventHub::new(config.events.buffer));
+        let hooks = hooks::HookState::new(config.secrets.clone());
         Ok(Service {
             inner: Arc::new(Inner {
                 db,
@@ -221,7 +236,7 @@ impl Service {
                 metrics: Metrics::new(),
                 phases: phases::PhaseTimes::default(),
                 last_tick: std::sync::atomic::AtomicI64::new(0),
-                hooks: hooks::HookState::default(),
+                hooks,
                 events,
             }),
         })

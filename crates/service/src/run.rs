@@ -199,6 +199,7 @@ impl Service {
         options.fetch = self.config().fetch.clone();
         options.existing_only = crawl.existing_only;
         options.tracker_timeout = crawl.tracker_timeout;
+        options.secrets = self.config().secrets.clone();
         let report = run_crawl_with_client(
             &self.inner.registry,
             configs,

@@ -203,7 +203,9 @@ impl Service {
         let mut http_stop = shutdown.clone();
         let router = self.router();
         let http = tokio::spawn(async move {
-            axum::serve(listener, router)
+            // The peer address is login throttling's client address (`web::session`).
+            let app = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
+            axum::serve(listener, app)
                 .with_graceful_shutdown(async move { http_stop.wait().await })
                 .await
         });

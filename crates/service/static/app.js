@@ -171,3 +171,11 @@
   });
   window.setInterval(everyRow, SWEEP_MS);
 })();
+
+// /customs/: choosing a tracker type shows that type's trackers and form (the select's form
+// also has a button, for browsers without this script).
+document.addEventListener("DOMContentLoaded", () => {
+  for (const select of document.querySelectorAll("select[data-autosubmit]")) {
+    select.addEventListener("change", () => select.form.submit());
+  }
+});

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bugimporters_core::fetch::{FetchConfig, HttpClient, NetworkPolicy};
+pub use bugimporters_core::secrets::FixedSecrets;
 use bugimporters_core::{
     ImportContext, ImportOptions, Importer, ParsedBug, TrackerConfig, TrackerStats,
 };
@@ -60,10 +61,10 @@ impl Run {
 /// once the run has finished, so a run emitting more needs [`run_importer_with_capacity`].
 pub const RUN_CAPACITY: usize = 1024;
 
-/// Runs `importer` for `config` as the crawl would (4 connections, clock at `now`): its
-/// queries when `queries`, then the refresh of `config.existing_bug_urls` when there are
-/// any. A failure is reported in the statistics and marks the run unhealthy. At most
-/// [`RUN_CAPACITY`] records may be emitted.
+/// Runs `importer` for `config` as the crawl would (4 connections, clock at `now`, no
+/// secrets): its queries when `queries`, then the refresh of `config.existing_bug_urls` when
+/// there are any. A failure is reported in the statistics and marks the run unhealthy. At
+/// most [`RUN_CAPACITY`] records may be emitted.
 pub async fn run_importer(
     importer: &dyn Importer,
     config: &TrackerConfig,
@@ -71,16 +72,32 @@ pub async fn run_importer(
     now: NaiveDateTime,
     queries: bool,
 ) -> Run {
-    run_importer_with_capacity(importer, config, client, now, queries, RUN_CAPACITY).await
+    run_importer_with(
+        importer,
+        config,
+        client,
+        options(now),
+        queries,
+        RUN_CAPACITY,
+    )
+    .await
 }
 
-/// [`run_importer`] for a run that may emit up to `capacity` records (they are collected
-/// only once the run has finished: a run emitting more would wait forever).
-pub async fn run_importer_with_capacity(
+/// The options of a test run at `now`: no extended scrape and no secrets at all (not the
+/// environment's: a developer's `GITHUB_TOKEN` must not change a test). Give secrets with
+/// [`ImportOptions::with_secrets`] and a [`FixedSecrets`].
+pub fn options(now: NaiveDateTime) -> ImportOptions {
+    ImportOptions::new(now).with_secrets(Arc::new(FixedSecrets::new()))
+}
+
+/// [`run_importer`] with `options` (secrets, say, from [`options`] and
+/// [`ImportOptions::with_secrets`]), for a run that may emit up to `capacity` records (they are
+/// collected only once the run has finished: a run emitting more would wait forever).
+pub async fn run_importer_with(
     importer: &dyn Importer,
     config: &TrackerConfig,
     client: Arc<HttpClient>,
-    now: NaiveDateTime,
+    options: ImportOptions,
     queries: bool,
     capacity: usize,
 ) -> Run {
@@ -90,7 +107,7 @@ pub async fn run_importer_with_capacity(
         client,
         4,
         tx,
-        ImportOptions::new(now),
+        options,
         &config.existing_bug_urls,
     );
     let mut ok = true;

@@ -31,18 +31,9 @@ pub fn parse_input(registry: &Registry, formats: &[(String, String)], data: &[u8
         Some(i) => (&rest[..i], &rest[i + 1..]),
         None => (rest, &rest[..0]),
     };
-    let mut config = TrackerConfig::new("fuzz", kind.as_str());
+    let mut config = fuzz_config(registry, kind);
     config.base_url = "http://tracker.example/".to_owned();
     config.bug_project_name_format = "{tracker_name}".to_owned();
-    for (k, v) in [
-        ("closed_status", "resolved"),
-        ("github_name", "o"),
-        ("github_repo", "r"),
-        ("launchpad_name", "p"),
-        ("project", "g/p"),
-    ] {
-        config.extra.insert(k.to_owned(), v.into());
-    }
     let (Ok(factory), Ok(cx)) = (registry.factory(kind), registry.build_context(&config)) else {
         return;
     };
@@ -56,6 +47,20 @@ pub fn parse_input(registry: &Registry, formats: &[(String, String)], data: &[u8
         ImportOptions::new(now),
     );
     let _ = factory.parse(&cx, format, &input);
+}
+
+/// The configuration a parser of `kind` is fuzzed with: the first record of the type's
+/// [`example_config`](bugimporters_core::ImporterFactory::example_config), so every type's
+/// required keys are set (a type without an example gets a bare record of its type).
+fn fuzz_config(registry: &Registry, kind: &str) -> TrackerConfig {
+    registry
+        .factory(kind)
+        .ok()
+        .and_then(|f| f.example_config())
+        .and_then(|yaml| load_config_str(yaml, ConfigFormat::Yaml).ok())
+        .and_then(|records| records.into_iter().next())
+        .and_then(Result::ok)
+        .unwrap_or_else(|| TrackerConfig::new("fuzz", kind))
 }
 
 /// Runs one fuzz input through configuration loading (YAML and JSON) and the registry.

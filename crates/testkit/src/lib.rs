@@ -27,6 +27,7 @@ pub mod forge;
 pub mod fuzzing;
 pub mod hostile;
 pub mod json_tracker;
+pub mod serde_fields;
 pub mod synthetic;
 
 pub use json_tracker::register;

@@ -8,7 +8,7 @@
 //!   optional delay between request starts to one host, and (in [`crate::ImportContext`]) at
 //!   most `max_connections` per tracker.
 //! * **Retries**: 408/425/429/5xx, timeouts and connection failures are retried with exponential
-//!   back-off and full jitter; `Retry-After` (seconds or HTTP date) and the rate-limit headers of
+//!   back-off and equal jitter; `Retry-After` (seconds or HTTP date) and the rate-limit headers of
 //!   GitHub (`X-RateLimit-Remaining/Reset`) and GitLab/IETF (`RateLimit-Remaining/Reset`) are
 //!   honoured, waiting (with a log line) up to [`FetchConfig::max_wait`].
 //! * **Limits**: connect and total timeouts, a maximum body size, at most
@@ -23,7 +23,15 @@
 //!   [`NetworkPolicy`].
 //! * **Conditional requests**: with [`Request::conditional`], stored `ETag`/`Last-Modified`
 //!   validators are sent and a `304` comes back as [`Response::not_modified`].
-//! * **Record and replay**: see [`normalize_url`] and `docs/operations.md`.
+//! * **Request bodies**: [`Request::post_form`] and [`Request::post_json`] (an API such as
+//!   Phabricator's Conduit or GraphQL). A `POST` is retried only when marked
+//!   [`Request::idempotent`] (a read-only search), is never conditional, and its body is sent
+//!   again only through a 307/308 to the same host (other redirects are followed by a `GET`;
+//!   a 307/308 to another host is refused). Secret form fields
+//!   ([`Request::with_secret_field`]) are registered with [`crate::redact`].
+//! * **Record and replay**: see [`normalize_url`] and `docs/operations.md`; a request with a
+//!   body is recorded with its method and the SHA-256 of its body without the secret fields,
+//!   so a replay matches it whatever the secrets.
 
 mod guard;
 mod replay;
@@ -37,6 +45,7 @@ use std::time::{Duration, Instant, SystemTime};
 use bytes::{Bytes, BytesMut};
 use futures::StreamExt;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+pub use http::Method;
 use serde::{Deserialize, Serialize};
 use tokio::sync::Semaphore;
 use url::Url;
@@ -63,7 +72,8 @@ pub struct FetchConfig {
     pub max_redirects: usize,
     /// Retries after the first attempt for temporary failures.
     pub retries: u32,
-    /// First back-off step; doubles per retry, with full jitter.
+    /// First back-off step; doubles per retry, with equal jitter (a uniform wait in
+    /// `[step/2, step]`).
     pub backoff_base: Duration,
     /// Largest single back-off step.
     pub backoff_max: Duration,
@@ -152,6 +162,106 @@ pub struct Request {
     /// [`Error::Status`], for an API whose refusal body says why (see
     /// [`Request::accept_status`]).
     pub accept: Vec<u16>,
+    /// The method: `GET`, or `POST` with a [`Request::body`] ([`Request::post_form`],
+    /// [`Request::post_json`]).
+    pub method: Method,
+    /// What a `POST` sends.
+    pub body: Option<Body>,
+    /// Whether sending the request twice does no harm (a search, a GraphQL query): only then
+    /// is it retried after a temporary failure. Every `GET` is; a `POST` is when marked
+    /// with [`Request::idempotent`].
+    pub idempotent: bool,
+}
+
+/// The body a request sends. Form fields given with [`Request::with_secret_field`] are
+/// registered with [`crate::redact`] and left out of the replay key.
+#[derive(Clone)]
+#[non_exhaustive]
+pub enum Body {
+    /// `application/x-www-form-urlencoded` fields, in order.
+    Form(Vec<FormField>),
+    /// `application/json`.
+    Json(serde_json::Value),
+}
+
+/// One field of a form body.
+#[derive(Clone)]
+pub struct FormField {
+    /// Its name.
+    pub name: String,
+    /// Its value.
+    pub value: String,
+    /// Whether the value is a secret (never printed, not part of the replay key).
+    pub secret: bool,
+}
+
+impl std::fmt::Debug for FormField {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let value = if self.secret {
+            "<secret>"
+        } else {
+            self.value.as_str()
+        };
+        f.debug_tuple("FormField")
+            .field(&self.name)
+            .field(&value)
+            .finish()
+    }
+}
+
+impl Body {
+    /// The `Content-Type` and bytes sent.
+    fn encode(&self) -> (&'static str, Vec<u8>) {
+        match self {
+            Body::Form(fields) => {
+                let mut form = url::form_urlencoded::Serializer::new(String::new());
+                for f in fields {
+                    form.append_pair(&f.name, &f.value);
+                }
+                (
+                    "application/x-www-form-urlencoded",
+                    form.finish().into_bytes(),
+                )
+            }
+            Body::Json(v) => (
+                "application/json",
+                serde_json::to_vec(v).unwrap_or_default(),
+            ),
+        }
+    }
+
+    /// What identifies the body in a recording: the form without its secret fields, or the
+    /// JSON text — the same whatever the secrets' values.
+    fn replay_text(&self) -> String {
+        match self {
+            Body::Form(fields) => {
+                let mut form = url::form_urlencoded::Serializer::new(String::new());
+                for f in fields.iter().filter(|f| !f.secret) {
+                    form.append_pair(&f.name, &f.value);
+                }
+                form.finish()
+            }
+            Body::Json(v) => v.to_string(),
+        }
+    }
+}
+
+impl std::fmt::Debug for Body {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Body::Form(fields) => f
+                .debug_list()
+                .entries(fields.iter().map(|x| {
+                    if x.secret {
+                        "<secret>"
+                    } else {
+                        x.name.as_str()
+                    }
+                }))
+                .finish(),
+            Body::Json(_) => f.write_str("Json(..)"),
+        }
+    }
 }
 
 impl std::fmt::Debug for Request {
@@ -160,6 +270,8 @@ impl std::fmt::Debug for Request {
             .field("url", &self.url.as_str())
             .field("headers", &self.headers.keys().collect::<Vec<_>>())
             .field("conditional", &self.conditional)
+            .field("method", &self.method)
+            .field("body", &self.body)
             .finish()
     }
 }
@@ -176,7 +288,62 @@ impl Request {
             headers: HeaderMap::new(),
             conditional: false,
             accept: Vec::new(),
+            method: Method::GET,
+            body: None,
+            idempotent: true,
         })
+    }
+
+    /// A `POST` of form `fields` to `url` (Phabricator's Conduit, say). Not retried unless
+    /// marked [`Request::idempotent`]; never conditional.
+    pub fn post_form(url: &str, fields: &[(&str, &str)]) -> Result<Self, Error> {
+        let mut req = Request::get(url)?;
+        req.method = Method::POST;
+        req.idempotent = false;
+        req.body = Some(Body::Form(
+            fields
+                .iter()
+                .map(|(n, v)| FormField {
+                    name: (*n).to_owned(),
+                    value: (*v).to_owned(),
+                    secret: false,
+                })
+                .collect(),
+        ));
+        Ok(req)
+    }
+
+    /// A `POST` of the JSON `value` to `url` (a GraphQL query, say). Not retried unless
+    /// marked [`Request::idempotent`]; never conditional.
+    pub fn post_json(url: &str, value: serde_json::Value) -> Result<Self, Error> {
+        let mut req = Request::get(url)?;
+        req.method = Method::POST;
+        req.idempotent = false;
+        req.body = Some(Body::Json(value));
+        Ok(req)
+    }
+
+    /// Adds a form field holding a secret (Conduit's `api.token`): its value is registered
+    /// with [`crate::redact`], so no log, error or recording shows it, and it is left out of
+    /// the replay key. A request without a form body gets one.
+    pub fn with_secret_field(mut self, name: &str, value: &str) -> Self {
+        crate::redact::register(value);
+        let field = FormField {
+            name: name.to_owned(),
+            value: value.to_owned(),
+            secret: true,
+        };
+        match &mut self.body {
+            Some(Body::Form(fields)) => fields.push(field),
+            _ => self.body = Some(Body::Form(vec![field])),
+        }
+        self
+    }
+
+    /// Marks the request safe to send twice, so that it is retried like a `GET`.
+    pub fn idempotent(mut self) -> Self {
+        self.idempotent = true;
+        self
     }
 
     /// Adds a header.
@@ -407,8 +574,14 @@ impl HttpClient {
         req: Request,
     ) -> Result<Response, Error> {
         let mut url = req.url.clone();
+        let mut sent = req
+            .body
+            .as_ref()
+            .map(|b| (req.method.as_str(), b.replay_text()));
         for _ in 0..=self.config.max_redirects {
-            let (entry, body) = index.get(url.as_str()).await?;
+            let (entry, body) = index
+                .get(url.as_str(), sent.as_ref().map(|(m, t)| (*m, t.as_str())))
+                .await?;
             self.count(|c| {
                 c.requests += 1;
                 c.bytes += body.len() as u64;
@@ -422,6 +595,9 @@ impl HttpClient {
             }
             if (300..400).contains(&entry.status) && entry.status != 304 {
                 if let Some(next) = location(&url, &headers) {
+                    if !keeps_body(entry.status) {
+                        sent = None;
+                    }
                     url = next;
                     continue;
                 }
@@ -474,7 +650,8 @@ impl HttpClient {
             .map_err(|_| Error::Closed)?;
 
         let mut headers = req.headers.clone();
-        if req.conditional {
+        let conditional = req.conditional && req.body.is_none();
+        if conditional {
             if let Some(v) = self.validators(&original) {
                 if let Some(etag) = v
                     .etag
@@ -503,13 +680,14 @@ impl HttpClient {
                 });
             }
             self.wait_for_host(&state).await;
-            let outcome = self.attempt(client, &req.url, &headers).await;
+            let outcome = self.attempt(client, &req, &headers).await;
             self.note_breaker(&slot, outcome.as_ref().map(|o| o.1));
             let wait = match outcome {
                 Ok((url, status, resp_headers, body)) => {
                     self.note_rate_limit(&state, &resp_headers).await;
-                    let retry = is_temporary_status(status)
-                        || (status == 403 && rate_limited(&resp_headers));
+                    let retry = req.idempotent
+                        && (is_temporary_status(status)
+                            || (status == 403 && rate_limited(&resp_headers)));
                     if retry && attempt < self.config.retries {
                         let hinted = server_wait(&resp_headers);
                         match hinted {
@@ -529,16 +707,18 @@ impl HttpClient {
                         }
                     } else {
                         if let Some(rec) = recorder {
-                            rec.record(&original, status, recordable_headers(&resp_headers), &body)
-                                .await?;
+                            let sent = req.body.as_ref().map(Body::replay_text);
+                            let sent = sent.as_deref().map(|t| (req.method.as_str(), t));
+                            let headers = recordable_headers(&resp_headers);
+                            rec.record(&original, sent, status, headers, &body).await?;
                         }
-                        if (200..300).contains(&status) && req.conditional {
+                        if (200..300).contains(&status) && conditional {
                             self.store_validators(&original, &resp_headers);
                         }
                         return finish_status(url, status, resp_headers, body, &req);
                     }
                 }
-                Err(e) if e.is_temporary() && attempt < self.config.retries => {
+                Err(e) if e.is_temporary() && req.idempotent && attempt < self.config.retries => {
                     tracing::debug!(url = %original, error = %e, attempt, "temporary failure; retrying");
                     self.backoff(attempt)
                 }
@@ -566,21 +746,39 @@ impl HttpClient {
         }
     }
 
-    /// One attempt, following redirects by hand so that every hop is checked.
+    /// One attempt, following redirects by hand so that every hop is checked. A body is sent
+    /// again only through a 307/308 to the same host; other redirects are followed by a `GET`.
     async fn attempt(
         &self,
         client: &reqwest::Client,
-        start: &Url,
+        req: &Request,
         headers: &HeaderMap,
     ) -> Result<(Url, u16, HeaderMap, Bytes), Error> {
+        let start = &req.url;
         let mut url = start.clone();
         let mut seen = vec![url.to_string()];
+        let mut body = req.body.as_ref().map(Body::encode);
         for _hop in 0..=self.config.max_redirects {
             check_url(&self.policy, &url)?;
             self.count(|c| c.requests += 1);
-            let mut builder = client.get(url.clone());
             // Credentials go only to the host they were meant for.
             let same_host = url.host_str() == start.host_str() && url.port() == start.port();
+            let mut builder = match &body {
+                Some((content_type, bytes)) if same_host => client
+                    .request(req.method.clone(), url.clone())
+                    .header(header::CONTENT_TYPE, *content_type)
+                    .body(bytes.clone()),
+                Some(_) => {
+                    return Err(Error::Refused {
+                        url: url.to_string(),
+                        reason: format!(
+                            "a redirect would send the body of a {} to another host",
+                            req.method
+                        ),
+                    })
+                }
+                None => client.get(url.clone()),
+            };
             for (k, v) in headers {
                 if same_host || !(v.is_sensitive() || k == header::AUTHORIZATION) {
                     builder = builder.header(k, v);
@@ -598,6 +796,9 @@ impl HttpClient {
                         });
                     }
                     seen.push(next.to_string());
+                    if !keeps_body(status) {
+                        body = None;
+                    }
                     url = next;
                     continue;
                 }
@@ -675,8 +876,8 @@ impl HttpClient {
             .backoff_base
             .saturating_mul(1u32 << attempt.min(16))
             .min(self.config.backoff_max);
-        // Full jitter: a uniform wait in [exp/2, exp], so that clients that failed together do
-        // not retry together.
+        // Equal jitter: a uniform wait in [exp/2, exp], so that clients that failed together do
+        // not retry together, while each still waits at least half the step.
         let half = exp / 2;
         half + exp.mul_f64(fastrand::f64() * 0.5)
     }
@@ -795,6 +996,12 @@ fn says_rate_limit(body: &[u8]) -> bool {
 }
 
 /// Refuses non-http(s) URLs and IP-literal hosts the policy forbids (names are checked by the
+/// Whether a redirect with `status` repeats the method and body (307, 308); the others are
+/// followed with a `GET`, as browsers do.
+fn keeps_body(status: u16) -> bool {
+    matches!(status, 307 | 308)
+}
+
 /// resolver, on the addresses they resolve to).
 fn check_url(policy: &NetworkPolicy, url: &Url) -> Result<(), Error> {
     if !matches!(url.scheme(), "http" | "https") {

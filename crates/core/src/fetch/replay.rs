@@ -29,6 +29,35 @@ pub(crate) struct IndexEntry {
     pub(crate) file: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub(crate) headers: Vec<(String, String)>,
+    /// The method of a request that sent a body (`POST`); absent for a `GET`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) method: Option<String>,
+    /// SHA-256 (hex) of the body's replay text: the form without its secret fields, or the
+    /// JSON text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) body_sha256: Option<String>,
+}
+
+/// The SHA-256 of a body's replay text, in hex.
+pub(crate) fn body_digest(text: &str) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The index key of a request: its URL as matched ([`normalize_url`] of the scrubbed URL)
+/// and, for a request with a body, `" METHOD DIGEST"`.
+fn index_key(url: &str, method_and_digest: Option<(&str, &str)>) -> String {
+    let mut key = normalize_url(&crate::redact::scrub(url));
+    if let Some((method, digest)) = method_and_digest {
+        key.push(' ');
+        key.push_str(method);
+        key.push(' ');
+        key.push_str(digest);
+    }
+    key
 }
 
 /// The URL as matched in a replay index: parsed (scheme and host lower-cased, default port
@@ -69,7 +98,8 @@ impl ReplayIndex {
             }
             let entry: IndexEntry = serde_json::from_str(line)
                 .map_err(|e| Error::config(format!("{}:{}: {e}", path.display(), n + 1)))?;
-            entries.insert(normalize_url(&crate::redact::scrub(&entry.url)), entry);
+            let body = entry.method.as_deref().zip(entry.body_sha256.as_deref());
+            entries.insert(index_key(&entry.url, body), entry);
         }
         Ok(ReplayIndex {
             dir: dir.to_owned(),
@@ -77,14 +107,21 @@ impl ReplayIndex {
         })
     }
 
-    /// The entry for `url` and its body (empty when the line has no `file`).
-    pub(crate) async fn get(&self, url: &str) -> Result<(IndexEntry, bytes::Bytes), Error> {
-        let entry = self
-            .entries
-            .get(&normalize_url(&crate::redact::scrub(url)))
-            .ok_or_else(|| Error::NotRecorded {
-                url: url.to_owned(),
-            })?;
+    /// The entry for `url` (with `body`: the method and the body's replay text of a request
+    /// that sends one) and its response body (empty when the line has no `file`).
+    pub(crate) async fn get(
+        &self,
+        url: &str,
+        body: Option<(&str, &str)>,
+    ) -> Result<(IndexEntry, bytes::Bytes), Error> {
+        let digest = body.map(|(m, text)| (m, body_digest(text)));
+        let key = index_key(url, digest.as_ref().map(|(m, d)| (*m, d.as_str())));
+        let entry = self.entries.get(&key).ok_or_else(|| Error::NotRecorded {
+            url: match body {
+                Some((m, _)) => format!("{m} {url}"),
+                None => url.to_owned(),
+            },
+        })?;
         let body = match &entry.file {
             None => bytes::Bytes::new(),
             Some(f) => {
@@ -127,9 +164,12 @@ impl Recorder {
         })
     }
 
+    /// Appends the response to `url` (`request_body`: the method and replay text of a request
+    /// that sent a body).
     pub(crate) async fn record(
         &self,
         url: &str,
+        request_body: Option<(&str, &str)>,
         status: u16,
         headers: Vec<(String, String)>,
         body: &[u8],
@@ -146,6 +186,8 @@ impl Recorder {
             status,
             file: Some(name),
             headers,
+            method: request_body.map(|(m, _)| m.to_owned()),
+            body_sha256: request_body.map(|(_, text)| body_digest(text)),
         };
         // Scrubbed as a whole line: the URL, the headers (a `Location` echoing a token) and
         // the body file are all free of secrets (see `crate::redact`).

@@ -686,3 +686,145 @@ async fn a_success_before_the_threshold_resets_the_breaker() {
     }
     assert_eq!(server.received_requests().await.unwrap().len(), 15);
 }
+
+// ------------------------------------------------------------------------- request bodies
+
+#[tokio::test]
+async fn a_form_post_sends_its_fields_and_is_not_retried_unless_idempotent() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/api/maniphest.search"))
+        .and(header("content-type", "application/x-www-form-urlencoded"))
+        .respond_with(ResponseTemplate::new(503))
+        .mount(&server)
+        .await;
+    let c = client(loopback_config());
+    let url = format!("{}/api/maniphest.search", server.uri());
+    let req = Request::post_form(&url, &[("constraints[statuses][0]", "open")])
+        .unwrap()
+        .with_secret_field("api.token", "api-s3cr3tvalue1");
+    let e = c.fetch(req.clone()).await.unwrap_err();
+    assert_eq!(e.status(), Some(503));
+    let sent = server.received_requests().await.unwrap();
+    assert_eq!(sent.len(), 1, "a POST is sent once");
+    let body = String::from_utf8(sent[0].body.clone()).unwrap();
+    assert_eq!(
+        body,
+        "constraints%5Bstatuses%5D%5B0%5D=open&api.token=api-s3cr3tvalue1"
+    );
+    assert!(!format!("{req:?}").contains("s3cr3t"), "{req:?}");
+
+    c.fetch(req.idempotent()).await.unwrap_err();
+    assert_eq!(
+        server.received_requests().await.unwrap().len(),
+        2 + c.counters().retries as usize,
+        "an idempotent POST is retried like a GET"
+    );
+    assert!(c.counters().retries > 0);
+}
+
+#[tokio::test]
+async fn a_303_after_a_post_is_followed_by_a_get_and_a_body_never_crosses_hosts() {
+    let server = MockServer::start().await;
+    let other = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/see-other"))
+        .respond_with(ResponseTemplate::new(303).insert_header("location", "/result"))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/result"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("done"))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/elsewhere"))
+        .respond_with(
+            ResponseTemplate::new(307).insert_header("location", format!("{}/x", other.uri())),
+        )
+        .mount(&server)
+        .await;
+    let c = client(loopback_config());
+    let post = |p: &str| {
+        Request::post_json(
+            &format!("{}{p}", server.uri()),
+            serde_json::json!({"query": "{ a }"}),
+        )
+        .unwrap()
+    };
+    let resp = c.fetch(post("/see-other")).await.unwrap();
+    assert_eq!(&resp.body[..], b"done");
+    let e = c.fetch(post("/elsewhere")).await.unwrap_err();
+    assert!(e.to_string().contains("another host"), "{e}");
+    assert!(other.received_requests().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn posts_are_recorded_by_body_and_replayed_without_their_secrets() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/graphql"))
+        .respond_with(|r: &wiremock::Request| {
+            let q: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+            ResponseTemplate::new(200).set_body_string(format!("answer to {}", q["query"]))
+        })
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/conduit"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("tasks"))
+        .mount(&server)
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = loopback_config();
+    cfg.record_dir = Some(dir.path().to_owned());
+    let recorder = client(cfg);
+    let graphql = format!("{}/graphql", server.uri());
+    let conduit = format!("{}/conduit", server.uri());
+    for q in ["{ a }", "{ b }"] {
+        let req = Request::post_json(&graphql, serde_json::json!({ "query": q })).unwrap();
+        recorder.fetch(req).await.unwrap();
+    }
+    let form = |token: &str| {
+        Request::post_form(&conduit, &[("after", "7")])
+            .unwrap()
+            .with_secret_field("api.token", token)
+    };
+    recorder.fetch(form("cli-recordtoken1")).await.unwrap();
+    drop(recorder);
+    drop(server);
+    let index = std::fs::read_to_string(dir.path().join("index.jsonl")).unwrap();
+    assert!(!index.contains("cli-recordtoken1"), "{index}");
+
+    let replay = client(FetchConfig {
+        replay_dir: Some(dir.path().to_owned()),
+        ..FetchConfig::default()
+    });
+    let answer = |q: &str| {
+        let req = Request::post_json(&graphql, serde_json::json!({ "query": q })).unwrap();
+        let replay = &replay;
+        async move { replay.fetch(req).await }
+    };
+    assert_eq!(
+        &answer("{ b }").await.unwrap().body[..],
+        br#"answer to "{ b }""#
+    );
+    assert_eq!(
+        &answer("{ a }").await.unwrap().body[..],
+        br#"answer to "{ a }""#
+    );
+    assert!(matches!(
+        answer("{ c }").await,
+        Err(Error::NotRecorded { .. })
+    ));
+    // Another token (or none given at replay time) finds the same recording.
+    assert_eq!(
+        &replay.fetch(form("another-token9")).await.unwrap().body[..],
+        b"tasks"
+    );
+    let get_instead = get(&replay, &graphql).await.unwrap_err();
+    assert!(
+        matches!(get_instead, Error::NotRecorded { .. }),
+        "a GET is another request"
+    );
+}

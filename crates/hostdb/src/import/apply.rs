@@ -10,7 +10,7 @@ use super::record::{Field, COLUMNS};
 use super::{ImportSummary, Pending, State};
 use crate::admin::project_id;
 use crate::db::{begin_statement, is_connection_error, is_retryable, with_pool};
-use crate::events::{read_views, write_events, Captured, EventKind};
+use crate::events::{links_first, read_views, write_events, Captured, EventKind};
 use crate::read::BugView;
 use crate::{now, Backend, HostDb, Result};
 
@@ -284,8 +284,11 @@ impl HostDb {
                 (
                     self.sql(&format!(
                         "SELECT TXT(b.canonical_bug_link), b.last_polled, b.content_hash, \
-                         b.tracker_id, TXT(t.name) FROM bugs b JOIN trackers t \
-                         ON t.id = b.tracker_id WHERE b.canonical_bug_link IN ({marks})"
+                         b.tracker_id, TXT(t.name) {} WHERE b.canonical_bug_link IN ({marks})",
+                        links_first(
+                            self.backend,
+                            "FROM bugs b JOIN trackers t ON t.id = b.tracker_id"
+                        )
                     )),
                     chunk,
                 )
@@ -424,7 +427,7 @@ impl HostDb {
                         }
                         continue;
                     }
-                    let hash = r.content_hash();
+                    let hash = r.hash;
                     let held = existing.get(&r.link).copied();
                     match held {
                         Some((t, _)) if lp < t => {

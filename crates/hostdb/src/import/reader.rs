@@ -10,19 +10,20 @@ use tokio::sync::mpsc;
 
 use super::{ImportSource, InputFormat, SourceKind};
 
-/// One record read from a file, or why it could not be read.
+/// One record read from a file (`V`: as read, a JSON value; or as the reader's `map` made it,
+/// e.g. checked), or why it could not be read.
 #[derive(Debug)]
-pub(crate) struct Item {
+pub(crate) struct Item<V = Value> {
     pub file: Arc<str>,
     pub line: usize,
-    pub value: Result<Value, String>,
+    pub value: Result<V, String>,
 }
 
 /// What the reader thread sends.
 #[derive(Debug)]
-pub(crate) enum Msg {
+pub(crate) enum Msg<T = Item> {
     /// Records in file order (sent in chunks: one wake-up per chunk, not per record).
-    Items(Vec<Item>),
+    Items(Vec<T>),
     /// The file as a whole is unusable.
     Unusable { file: String, message: String },
 }
@@ -38,16 +39,18 @@ pub(crate) const LINE_MAX_BYTES: usize = 64 << 20;
 /// The UTF-8 byte order mark that some editors put at the start of a file.
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 
-/// The sending end: buffers items and sends them in chunks.
-pub(crate) struct Out {
-    tx: mpsc::Sender<Msg>,
-    buf: Vec<Item>,
+/// The sending end: turns each item into a `T` (on the reader's thread, so that work runs
+/// beside the database's) and sends them in chunks.
+pub(crate) struct Out<'m, T> {
+    tx: mpsc::Sender<Msg<T>>,
+    buf: Vec<T>,
+    map: &'m (dyn Fn(Item) -> T + Sync),
 }
 
-impl Out {
+impl<T> Out<'_, T> {
     /// Queues an item; `false` when the receiver has gone away.
     fn push(&mut self, item: Item) -> bool {
-        self.buf.push(item);
+        self.buf.push((self.map)(item));
         self.buf.len() < CHUNK || self.flush()
     }
 
@@ -68,17 +71,24 @@ impl Out {
     }
 }
 
-/// Reads every source in order on the calling (blocking) thread and sends the items.
-pub(crate) fn read_all(sources: Vec<ImportSource>, format: InputFormat, tx: mpsc::Sender<Msg>) {
+/// Reads every source in order on the calling (blocking) thread and sends the items, each
+/// passed through `map` first.
+pub(crate) fn read_all<T>(
+    sources: Vec<ImportSource>,
+    format: InputFormat,
+    tx: mpsc::Sender<Msg<T>>,
+    map: &(dyn Fn(Item) -> T + Sync),
+) {
     let mut out = Out {
         tx,
         buf: Vec::with_capacity(CHUNK),
+        map,
     };
     read_sources(sources, format, &mut out);
     out.flush();
 }
 
-fn read_sources(sources: Vec<ImportSource>, format: InputFormat, tx: &mut Out) {
+fn read_sources<T>(sources: Vec<ImportSource>, format: InputFormat, tx: &mut Out<'_, T>) {
     for source in sources {
         let name: Arc<str> = Arc::from(source.name.as_str());
         let result = match source.kind {
@@ -134,11 +144,11 @@ fn peek_first<R: BufRead>(r: &mut R) -> std::io::Result<Option<u8>> {
 
 /// Reads one source after dropping a UTF-8 byte order mark at its start (issue 13: it used
 /// to cost the first record). Returns `Ok(false)` when the receiver has gone away.
-fn read_start<R: BufRead>(
+fn read_start<R: BufRead, T>(
     name: &Arc<str>,
     format: InputFormat,
     mut r: R,
-    tx: &mut Out,
+    tx: &mut Out<'_, T>,
 ) -> Result<bool, String> {
     let mut head = Vec::with_capacity(BOM.len());
     (&mut r)
@@ -152,11 +162,11 @@ fn read_start<R: BufRead>(
 }
 
 /// Returns `Ok(false)` when the receiver has gone away.
-fn read_one<R: BufRead>(
+fn read_one<R: BufRead, T>(
     name: &Arc<str>,
     format: InputFormat,
     mut r: R,
-    tx: &mut Out,
+    tx: &mut Out<'_, T>,
 ) -> Result<bool, String> {
     let format = match format {
         InputFormat::Auto => match by_extension(name) {
@@ -189,7 +199,12 @@ fn read_text<R: Read>(mut r: R) -> Result<String, String> {
     String::from_utf8(bytes).map_err(|e| format!("not UTF-8: {e}"))
 }
 
-fn send(tx: &mut Out, file: &Arc<str>, line: usize, value: Result<Value, String>) -> bool {
+fn send<T>(
+    tx: &mut Out<'_, T>,
+    file: &Arc<str>,
+    line: usize,
+    value: Result<Value, String>,
+) -> bool {
     tx.push(Item {
         file: file.clone(),
         line,
@@ -227,7 +242,11 @@ fn read_line<R: BufRead>(
     }
 }
 
-fn read_lines<R: BufRead>(name: &Arc<str>, mut r: R, tx: &mut Out) -> Result<bool, String> {
+fn read_lines<R: BufRead, T>(
+    name: &Arc<str>,
+    mut r: R,
+    tx: &mut Out<'_, T>,
+) -> Result<bool, String> {
     let mut buf = Vec::with_capacity(4096);
     let mut line = 0usize;
     loop {
@@ -274,7 +293,7 @@ fn line_of(text: &str, part: &str) -> usize {
         + 1
 }
 
-fn read_array(name: &Arc<str>, text: &str, tx: &mut Out) -> Result<bool, String> {
+fn read_array<T>(name: &Arc<str>, text: &str, tx: &mut Out<'_, T>) -> Result<bool, String> {
     let items: Vec<&RawValue> = serde_json::from_str(text).map_err(|e| {
         format!(
             "not a JSON array of records (line {}, column {}): {e}",
@@ -335,7 +354,7 @@ fn yaml_item_lines(text: &str) -> Vec<usize> {
         .collect()
 }
 
-fn read_yaml(name: &Arc<str>, text: &str, tx: &mut Out) -> Result<bool, String> {
+fn read_yaml<T>(name: &Arc<str>, text: &str, tx: &mut Out<'_, T>) -> Result<bool, String> {
     let doc: serde_yaml_ng::Value =
         serde_yaml_ng::from_str(text).map_err(|e| match e.location() {
             Some(l) => format!(
@@ -375,7 +394,7 @@ mod tests {
         let (tx, mut rx) = mpsc::channel(100);
         let src = ImportSource::text(name, text);
         std::thread::scope(|s| {
-            s.spawn(|| read_all(vec![src], InputFormat::Auto, tx));
+            s.spawn(|| read_all(vec![src], InputFormat::Auto, tx, &|i| i));
         });
         let mut out = Vec::new();
         while let Ok(m) = rx.try_recv() {

@@ -29,7 +29,6 @@ mod refresh;
 pub mod verify;
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::sync::{Arc, RwLock};
 
 use axum::body::Body;
@@ -54,54 +53,11 @@ pub const DEFAULT_MAX_BODY: usize = 1 << 20;
 /// for 3 days; a replay of an older delivery only re-reads the issue).
 pub const DELIVERY_RETENTION_DAYS: i64 = 30;
 
-/// Where the service reads webhook secrets: the environment ([`EnvSecrets`]), or a fixed
-/// map ([`FixedSecrets`]: tests, embedding). Asked at each delivery; every value read is
-/// registered with [`bugimporters_core::redact`].
-pub trait WebhookSecrets: fmt::Debug + Send + Sync {
-    /// The value of the variable `name`; `None` when unset or empty.
-    fn get(&self, name: &str) -> Option<String>;
-}
-
-/// Secrets from the process environment.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct EnvSecrets;
-
-impl WebhookSecrets for EnvSecrets {
-    fn get(&self, name: &str) -> Option<String> {
-        std::env::var(name).ok().filter(|v| !v.is_empty())
-    }
-}
-
-/// Secrets from a fixed map of variable names to values (its `Debug` shows the names only).
-#[derive(Clone, Default)]
-pub struct FixedSecrets(BTreeMap<String, String>);
-
-impl FixedSecrets {
-    /// No secrets.
-    pub fn new() -> FixedSecrets {
-        FixedSecrets::default()
-    }
-
-    /// These secrets plus `name` = `value`.
-    pub fn with(mut self, name: &str, value: &str) -> FixedSecrets {
-        self.0.insert(name.to_owned(), value.to_owned());
-        self
-    }
-}
-
-impl fmt::Debug for FixedSecrets {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("FixedSecrets")
-            .field(&self.0.keys().collect::<Vec<_>>())
-            .finish()
-    }
-}
-
-impl WebhookSecrets for FixedSecrets {
-    fn get(&self, name: &str) -> Option<String> {
-        self.0.get(name).filter(|v| !v.is_empty()).cloned()
-    }
-}
+/// Where the service reads webhook secrets: the service's [`crate::ServiceConfig::secrets`]
+/// (the environment, `--secrets-file`, or a fixed map in tests and embedding). Asked at each
+/// delivery; every value read is registered with [`bugimporters_core::redact`].
+pub use bugimporters_core::secrets::SecretSource as WebhookSecrets;
+pub use bugimporters_core::secrets::{EnvSecrets, FixedSecrets};
 
 /// The webhook state of a service: where secrets come from, and the refresher's bell.
 #[derive(Debug)]
@@ -111,10 +67,11 @@ pub(crate) struct HookState {
     pub(crate) wake: tokio::sync::Notify,
 }
 
-impl Default for HookState {
-    fn default() -> Self {
+impl HookState {
+    /// Secrets from `secrets`, the bell not rung.
+    pub(crate) fn new(secrets: Arc<dyn WebhookSecrets>) -> HookState {
         HookState {
-            secrets: RwLock::new(Arc::new(EnvSecrets)),
+            secrets: RwLock::new(secrets),
             wake: tokio::sync::Notify::new(),
         }
     }
@@ -129,6 +86,10 @@ pub(crate) enum Forge {
 }
 
 impl Forge {
+    /// Every forge `serve` takes hooks from, one route each ([`Service::hook_routes`]).
+    #[cfg(test)]
+    pub(crate) const ALL: [Forge; 3] = [Forge::GitHub, Forge::GitLab, Forge::Gitea];
+
     /// The route's last segment, the tracker type and the metrics label.
     pub(crate) fn name(self) -> &'static str {
         match self {
@@ -224,7 +185,8 @@ impl Service {
             .with_state(self.clone())
     }
 
-    /// Reads webhook secrets from `secrets` from now on (the default is the environment).
+    /// Reads webhook secrets from `secrets` from now on (the default is
+    /// [`crate::ServiceConfig::secrets`]).
     pub fn set_webhook_secrets(&self, secrets: Arc<dyn WebhookSecrets>) {
         *self
             .inner
@@ -458,4 +420,25 @@ async fn gitlab_hook(State(s): State<Service>, headers: HeaderMap, body: Body) -
 
 async fn gitea_hook(State(s): State<Service>, headers: HeaderMap, body: Body) -> Response {
     s.receive_hook(Forge::Gitea, headers, body).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Forge;
+
+    /// `trackers` says which types take webhooks ([`bugimporters_core::Capabilities::webhooks`]):
+    /// exactly the forges that have a route here.
+    #[test]
+    fn the_types_claiming_webhooks_are_the_forges_with_a_route() {
+        let registry = bugimporters_all::default_registry();
+        let mut claimed: Vec<&str> = registry
+            .factories()
+            .filter(|f| f.capabilities().webhooks)
+            .map(|f| f.kind())
+            .collect();
+        let mut routed: Vec<&str> = Forge::ALL.iter().map(|f| f.name()).collect();
+        claimed.sort_unstable();
+        routed.sort_unstable();
+        assert_eq!(claimed, routed);
+    }
 }

@@ -15,6 +15,7 @@ use bugimporters_hostdb::{ProjectTotals, TrackerFilter, TrackerRow, TrackerSort}
 use serde_json::Value;
 
 use super::finder::{choices, Choice};
+use super::session::MaybeUser;
 use super::{render, render_with, Layout};
 use crate::Service;
 
@@ -223,7 +224,11 @@ struct DashboardPage {
 }
 
 /// Everything the page shows, read from the database.
-async fn load(service: &Service, f: &TrackerFilter) -> bugimporters_hostdb::Result<DashboardPage> {
+async fn load(
+    service: &Service,
+    layout: Layout,
+    f: &TrackerFilter,
+) -> bugimporters_hostdb::Result<DashboardPage> {
     let db = service.db();
     let rows = db.tracker_rows(f, service.now()).await?;
     // The filters' choices come from every tracker (read again only when some are hidden).
@@ -243,7 +248,7 @@ async fn load(service: &Service, f: &TrackerFilter) -> bugimporters_hostdb::Resu
     types.sort();
     types.dedup();
     Ok(DashboardPage {
-        layout: Layout::new("Dashboard"),
+        layout,
         q: f.text.clone().unwrap_or_default(),
         failing: f.failing,
         sort: f.sort.name(),
@@ -259,10 +264,15 @@ async fn load(service: &Service, f: &TrackerFilter) -> bugimporters_hostdb::Resu
     })
 }
 
-async fn dashboard(State(service): State<Service>, RawQuery(raw): RawQuery) -> Response {
+async fn dashboard(
+    State(service): State<Service>,
+    MaybeUser(session): MaybeUser,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let layout = Layout::for_session("Dashboard", session.as_ref());
     let failed = |status, message: String| {
         let page = DashboardPage {
-            layout: Layout::new("Dashboard"),
+            layout: layout.clone(),
             q: String::new(),
             failing: false,
             sort: "name",
@@ -282,7 +292,7 @@ async fn dashboard(State(service): State<Service>, RawQuery(raw): RawQuery) -> R
         Ok(f) => f,
         Err(m) => return failed(StatusCode::BAD_REQUEST, m),
     };
-    match load(&service, &filter).await {
+    match load(&service, layout.clone(), &filter).await {
         Ok(page) => render(&page),
         Err(e) => {
             tracing::warn!(error = %e, "dashboard: cannot read the trackers");

@@ -12,6 +12,7 @@ use axum::routing::get;
 use axum::Router;
 use bugimporters_hostdb::{BugFacets, BugView};
 
+use super::session::MaybeUser;
 use super::{render, render_with, Layout};
 use crate::api::BugsParams;
 use crate::Service;
@@ -127,10 +128,11 @@ fn page_href(params: &BugsParams, cursor: Option<&str>) -> String {
 
 async fn finder(
     State(service): State<Service>,
+    MaybeUser(session): MaybeUser,
     params: Result<Query<BugsParams>, QueryRejection>,
 ) -> Response {
     let mut page = FinderPage {
-        layout: Layout::new("Find a bug to work on"),
+        layout: Layout::for_session("Find a bug to work on", session.as_ref()),
         form: FinderForm::default(),
         bugs: Vec::new(),
         next: None,

@@ -10,10 +10,21 @@
 //!
 //! A page is a struct deriving [`askama::Template`] with a [`Layout`] field, rendered with
 //! [`render`]; its routes are merged in [`Service::web_routes`].
+//!
+//! Accounts ([`session`], [`csrf`], [`auth`]): server-side sessions in the host database, the
+//! current user's extractors, CSRF checks on every form, `/login` and `/logout`; [`customs`]:
+//! tracker management at `/customs/`.
 
 mod assets;
+mod auth;
+mod csrf;
+mod customs;
+mod customs_form;
 mod dashboard;
 mod finder;
+mod session;
+mod trial;
+mod users;
 
 use askama::Template;
 use axum::http::{header, HeaderValue, StatusCode};
@@ -52,6 +63,19 @@ struct NotFound {
     layout: Layout,
 }
 
+/// A page saying one thing (a refusal, an error).
+#[derive(Template)]
+#[template(path = "message.html")]
+struct Message<'a> {
+    layout: Layout,
+    message: &'a str,
+}
+
+/// A page saying `message`, with `status`.
+pub(crate) fn message_page(status: StatusCode, layout: Layout, message: &str) -> Response {
+    render_with(status, &Message { layout, message })
+}
+
 /// Renders a page as a 200 HTML response; a template that fails to render (a bug, not an
 /// input) is a 500 with a short text, logged.
 pub(crate) fn render<T: Template>(page: &T) -> Response {
@@ -74,11 +98,14 @@ pub(crate) fn render_with<T: Template>(status: StatusCode, page: &T) -> Response
 }
 
 impl Service {
-    /// The web pages' routes: the bug finder (`/`), the dashboard (`/dashboard`,
-    /// `/api/trackers`), the static assets, and a 404 page for any other path.
+    /// The web pages' routes: the static assets, `/login` and `/logout`, `/customs/`, the bug
+    /// finder (`/`), the dashboard (`/dashboard`, `/api/trackers`, `/api/projects`), and a
+    /// 404 page for any other path.
     pub(crate) fn web_routes(&self) -> Router {
         Router::new()
             .merge(assets::routes())
+            .merge(auth::routes())
+            .merge(customs::routes())
             .merge(finder::routes())
             .merge(dashboard::routes())
             .fallback(not_found)
@@ -87,11 +114,11 @@ impl Service {
     }
 }
 
-async fn not_found() -> Response {
+async fn not_found(session::MaybeUser(session): session::MaybeUser) -> Response {
     render_with(
         StatusCode::NOT_FOUND,
         &NotFound {
-            layout: Layout::new("Not found"),
+            layout: Layout::for_session("Not found", session.as_ref()),
         },
     )
 }

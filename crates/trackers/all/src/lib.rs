@@ -40,5 +40,7 @@ pub fn default_registry() -> Registry {
     bugimporters_trac::register(&mut registry);
     #[cfg(feature = "redmine")]
     bugimporters_redmine::register(&mut registry);
+    #[cfg(feature = "phabricator")]
+    bugimporters_phabricator::register(&mut registry);
     registry
 }

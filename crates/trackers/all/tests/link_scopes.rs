@@ -12,7 +12,8 @@
     feature = "launchpad",
     feature = "roundup",
     feature = "trac",
-    feature = "redmine"
+    feature = "redmine",
+    feature = "phabricator"
 ))]
 
 use bugimporters_core::{load_config_str, ConfigFormat, TrackerConfig};
@@ -26,6 +27,11 @@ fn config(yaml: &str) -> TrackerConfig {
 
 /// `(record, links it owns, links it does not own)`.
 const CASES: &[(&str, &[&str], &[&str])] = &[
+    (
+        "- {tracker_name: t, bugimporter: phabricator, base_url: 'https://phab.example/'}",
+        &["https://phab.example/T123"],
+        &["https://phab.example.evil/T123", "http://other.example/T1"],
+    ),
     (
         "- {tracker_name: t, bugimporter: trac, base_url: 'http://legit.example/trac'}",
         &["http://legit.example/trac/ticket/7", "https://legit.example/trac/ticket/7"],

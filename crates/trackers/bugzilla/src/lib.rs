@@ -165,6 +165,23 @@ impl ImporterFactory for BugzillaFactory {
         "Bugzilla 3-5: show_bug.cgi XML in batches of 50 from buglist or tracking-bug queries, or the Bugzilla 5 REST API"
     }
 
+    /// Incremental in REST mode only (`last_change_time`); the XML batches carry no validators.
+    fn capabilities(&self) -> bugimporters_core::Capabilities {
+        bugimporters_core::Capabilities::NONE
+            .incremental()
+            .deletion_detection()
+            .custom_parsers()
+            .auth(&[
+                bugimporters_core::AuthKind::Anonymous,
+                bugimporters_core::AuthKind::ApiKey,
+            ])
+    }
+
+    /// `example.yaml`, the first example of `docs/trackers/bugzilla.md` (a test keeps them equal).
+    fn example_config(&self) -> Option<&'static str> {
+        Some(include_str!("../example.yaml"))
+    }
+
     fn config_keys(&self) -> &'static [ConfigKey] {
         config::CONFIG_KEYS
     }

@@ -14,6 +14,7 @@ use std::time::Duration;
 use bugimporters_bugzilla::parser::{parse_bug_xml, parse_buglist_html, parse_tracking_xml};
 use bugimporters_bugzilla::{GenericParser, ParseSettings, FORMAT_REST_JSON};
 use bugimporters_core::fetch::{FetchConfig, HttpClient, NetworkPolicy};
+use bugimporters_core::secrets::FixedSecrets;
 use bugimporters_core::time::{format_naive, parse_datetime};
 use bugimporters_core::{
     ImportContext, ImportOptions, ParseInput, ParseOutput, ParsedBug, Query, Registry,
@@ -372,6 +373,10 @@ fn client() -> Arc<HttpClient> {
 }
 
 async fn crawl(cfg: &TrackerConfig) -> Run {
+    crawl_with_secrets(cfg, FixedSecrets::new()).await
+}
+
+async fn crawl_with_secrets(cfg: &TrackerConfig, secrets: FixedSecrets) -> Run {
     let built = registry().build(cfg).unwrap();
     let (tx, mut rx) = tokio::sync::mpsc::channel(64);
     let collector = tokio::spawn(async move {
@@ -386,7 +391,7 @@ async fn crawl(cfg: &TrackerConfig) -> Run {
         client(),
         4,
         tx,
-        ImportOptions::new(now()),
+        ImportOptions::new(now()).with_secrets(Arc::new(secrets)),
         &cfg.existing_bug_urls,
     );
     let mut ok = built.importer.process_queries(&ctx).await.is_ok();
@@ -748,7 +753,7 @@ fn rest_comments_responder(req: &Request) -> ResponseTemplate {
 #[tokio::test]
 async fn rest_mode_pages_filters_by_last_change_and_sends_the_key_in_a_header() {
     const KEY: &str = "s3cr3t-bz-key-for-tests";
-    std::env::set_var("BZ_TEST_KEY_REST_MODE", KEY);
+    let secrets = FixedSecrets::from([("BZ_TEST_KEY_REST_MODE", KEY)]);
     let server = MockServer::start().await;
     let base = format!("{}/", server.uri());
     let page = |ids: &[u64]| {
@@ -794,7 +799,7 @@ async fn rest_mode_pages_filters_by_last_change_and_sends_the_key_in_a_header() 
         format!("{base}show_bug.cgi?id=3"),
         format!("{base}show_bug.cgi?id=4"),
     ];
-    let run = crawl(&cfg).await;
+    let run = crawl_with_secrets(&cfg, secrets).await;
     assert!(run.stats.errors.is_empty(), "{:?}", run.stats.errors);
 
     let requests = server.received_requests().await.unwrap();
@@ -878,7 +883,7 @@ async fn rest_mode_pages_filters_by_last_change_and_sends_the_key_in_a_header() 
 async fn rest_search_url_is_detected_and_the_key_stays_home() {
     let server = MockServer::start().await;
     let other = MockServer::start().await;
-    std::env::set_var("BZ_TEST_KEY_DETECT", "detect-key");
+    let secrets = FixedSecrets::from([("BZ_TEST_KEY_DETECT", "detect-key")]);
     let base = format!("{}/", server.uri());
     Mock::given(method("GET"))
         .and(path("/rest/bug"))
@@ -905,7 +910,7 @@ async fn rest_search_url_is_detected_and_the_key_stays_home() {
         // A query on another host: no key goes there.
         Query::new(format!("{}/buglist.cgi?x=1", other.uri())),
     ];
-    let run = crawl(&cfg).await;
+    let run = crawl_with_secrets(&cfg, secrets).await;
     assert!(run.stats.errors.is_empty(), "{:?}", run.stats.errors);
     assert_eq!(run.bugs.len(), 1, "bug 9, named by both queries, once");
     let search = &server.received_requests().await.unwrap()[0];

@@ -101,6 +101,24 @@ impl ImporterFactory for GiteaFactory {
         "Gitea and Forgejo issues: Codeberg or self-hosted (API v1)"
     }
 
+    /// Each claim is held by this crate's tests.
+    fn capabilities(&self) -> bugimporters_core::Capabilities {
+        bugimporters_core::Capabilities::NONE
+            .incremental()
+            .conditional_requests()
+            .deletion_detection()
+            .webhooks()
+            .auth(&[
+                bugimporters_core::AuthKind::Anonymous,
+                bugimporters_core::AuthKind::Token,
+            ])
+    }
+
+    /// `example.yaml`, the first example of `docs/trackers/gitea.md` (a test keeps them equal).
+    fn example_config(&self) -> Option<&'static str> {
+        Some(include_str!("../example.yaml"))
+    }
+
     fn config_keys(&self) -> &'static [ConfigKey] {
         config::CONFIG_KEYS
     }

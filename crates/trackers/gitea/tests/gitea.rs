@@ -10,7 +10,7 @@ use bugimporters_core::fetch::HttpClient;
 use bugimporters_core::time::parse_datetime;
 use bugimporters_core::{ImportOptions, ParseInput, ParseOutput, Query, Registry, TrackerConfig};
 use bugimporters_gitea::{parse_issue, parse_issue_list, GiteaImporter, IssueItem, ParseSettings};
-use bugimporters_testkit::forge::{self, Run};
+use bugimporters_testkit::forge::{self, FixedSecrets, Run, RUN_CAPACITY};
 use chrono::NaiveDateTime;
 use serde_json::{json, Value};
 use wiremock::matchers::{header, header_exists, method, path, query_param};
@@ -61,8 +61,18 @@ fn link(base: &str, n: u32) -> String {
 }
 
 async fn run_with(config: &TrackerConfig, client: Arc<HttpClient>, queries: bool) -> Run {
+    run_with_secrets(config, client, queries, &FixedSecrets::new()).await
+}
+
+async fn run_with_secrets(
+    config: &TrackerConfig,
+    client: Arc<HttpClient>,
+    queries: bool,
+    secrets: &FixedSecrets,
+) -> Run {
     let importer = GiteaImporter::new(config).unwrap();
-    forge::run_importer(&importer, config, client, now(), queries).await
+    let options = forge::options(now()).with_secrets(Arc::new(secrets.clone()));
+    forge::run_importer_with(&importer, config, client, options, queries, RUN_CAPACITY).await
 }
 
 async fn run(config: &TrackerConfig) -> Run {
@@ -163,7 +173,7 @@ fn parse_formats_through_the_registry() {
 async fn pages_to_the_end_by_link_header_skipping_pull_requests() {
     let server = MockServer::start().await;
     let base = server.uri();
-    std::env::set_var("GT_TEST_PAGING_TOKEN", "gitea-s3cr3t-value");
+    let secrets = FixedSecrets::from([("GT_TEST_PAGING_TOKEN", "gitea-s3cr3t-value")]);
     let next = format!(
         "<{base}{ISSUES}?limit=50&page=2&state=all&type=issues>; rel=\"next\",<{base}{ISSUES}?limit=50&page=2&state=all&type=issues>; rel=\"last\""
     );
@@ -188,7 +198,7 @@ async fn pages_to_the_end_by_link_header_skipping_pull_requests() {
         .with_priority(10)
         .mount(&server)
         .await;
-    let r = run(&config(&base, "PAGING")).await;
+    let r = run_with_secrets(&config(&base, "PAGING"), client(), true, &secrets).await;
     assert_eq!(
         r.full(),
         [10, 12, 8, 9]
@@ -305,7 +315,7 @@ async fn a_429_with_retry_after_is_waited_out() {
 async fn few_held_bugs_are_asked_for_alone() {
     let server = MockServer::start().await;
     let base = server.uri();
-    std::env::set_var("GT_TEST_HELD_TOKEN", "gitea-held");
+    let secrets = FixedSecrets::from([("GT_TEST_HELD_TOKEN", "gitea-held")]);
     let single: Value = serde_json::from_slice(&fixture_on("issue.json", &base)).unwrap();
     Mock::given(method("GET"))
         .and(path(format!("{ISSUES}/17")))
@@ -335,7 +345,7 @@ async fn few_held_bugs_are_asked_for_alone() {
         format!("{base}/tinyorg/notes-app/pulls/11"),
     ];
     let http = client();
-    let r = run_with(&c, http.clone(), false).await;
+    let r = run_with_secrets(&c, http.clone(), false, &secrets).await;
     assert!(r.stats.errors.is_empty(), "{:?}", r.stats.errors);
     assert_eq!(r.full(), vec![link(&base, 17)]);
     assert_eq!(
@@ -354,7 +364,7 @@ async fn few_held_bugs_are_asked_for_alone() {
         .mount(&server)
         .await;
     c.existing_bug_urls = vec![link(&base, 17)];
-    let again = run_with(&c, http, false).await;
+    let again = run_with_secrets(&c, http, false, &secrets).await;
     assert_eq!(again.links(|b| b.no_update), vec![link(&base, 17)]);
 }
 
@@ -481,7 +491,7 @@ async fn after_a_complete_listing_unlisted_held_bugs_are_asked_for_alone() {
 async fn the_token_goes_to_the_instance_only() {
     let instance = MockServer::start().await;
     let elsewhere = MockServer::start().await;
-    std::env::set_var("GT_TEST_ORIGIN_TOKEN", "gitea-origin");
+    let secrets = FixedSecrets::from([("GT_TEST_ORIGIN_TOKEN", "gitea-origin")]);
     Mock::given(method("GET"))
         .respond_with(json_body(b"[]".to_vec()))
         .mount(&elsewhere)
@@ -496,7 +506,7 @@ async fn the_token_goes_to_the_instance_only() {
         Query::new(format!("{}{ISSUES}", instance.uri())),
         Query::new(format!("{}{ISSUES}", elsewhere.uri())),
     ];
-    let r = run(&c).await;
+    let r = run_with_secrets(&c, client(), true, &secrets).await;
     assert!(r.stats.errors.is_empty(), "{:?}", r.stats.errors);
     assert_eq!(requests(&instance).await.len(), 1);
     let other = requests(&elsewhere).await;

@@ -15,7 +15,7 @@ use bugimporters_core::{
 use bugimporters_github::{
     parse_issue, parse_issue_list, GitHubImporter, IssueItem, ParseSettings,
 };
-use bugimporters_testkit::forge::{self, Run};
+use bugimporters_testkit::forge::{self, FixedSecrets, Run, RUN_CAPACITY};
 use chrono::NaiveDateTime;
 use serde_json::{json, Value};
 use wiremock::matchers::{header, method, path, query_param, query_param_is_missing};
@@ -67,8 +67,17 @@ fn query(url: String) -> Query {
 }
 
 async fn run_with(config: &TrackerConfig, client: Arc<HttpClient>) -> Run {
+    run_secrets(config, client, FixedSecrets::new()).await
+}
+
+async fn run_secrets(
+    config: &TrackerConfig,
+    client: Arc<HttpClient>,
+    secrets: FixedSecrets,
+) -> Run {
     let importer = GitHubImporter::new(config).unwrap();
-    forge::run_importer(&importer, config, client, now(), true).await
+    let options = forge::options(now()).with_secrets(Arc::new(secrets));
+    forge::run_importer_with(&importer, config, client, options, true, RUN_CAPACITY).await
 }
 
 async fn run(config: &TrackerConfig) -> Run {
@@ -753,9 +762,11 @@ async fn github_enterprise_root_and_rebased_public_urls() {
 
 #[tokio::test]
 async fn basic_auth_with_the_originals_variables() {
-    // The only test that sets the original variable names; the others name their own.
-    std::env::set_var("GITHUB_USERNAME", "sample_username");
-    std::env::set_var("GITHUB_PERSONAL_ACCESS_TOKEN", "sample_token");
+    // The only test that gives the original variable names; the others name their own.
+    let secrets = FixedSecrets::from([
+        ("GITHUB_USERNAME", "sample_username"),
+        ("GITHUB_PERSONAL_ACCESS_TOKEN", "sample_token"),
+    ]);
     let server = MockServer::start().await;
     Mock::given(method("GET"))
         .and(path(REPO_PATH))
@@ -766,7 +777,7 @@ async fn basic_auth_with_the_originals_variables() {
     cfg.extra.remove("username_env");
     cfg.extra.remove("personal_access_token_env");
     cfg.queries = vec![query(format!("{}{REPO_PATH}?state=open", server.uri()))];
-    let r = run(&cfg).await;
+    let r = run_secrets(&cfg, client(), secrets).await;
     assert!(r.stats.errors.is_empty());
     let reqs = requests(&server).await;
     assert!(!reqs.is_empty());
@@ -780,7 +791,7 @@ async fn basic_auth_with_the_originals_variables() {
 
 #[tokio::test]
 async fn bearer_tokens_rotate_when_one_runs_low() {
-    std::env::set_var("GH_TEST_ROTATE_TOKEN", "tok-one, tok-two");
+    let secrets = FixedSecrets::from([("GH_TEST_ROTATE_TOKEN", "tok-one, tok-two")]);
     let server = MockServer::start().await;
     let base = format!("{}{REPO_PATH}", server.uri());
     let far = (SystemTime::now()
@@ -814,7 +825,7 @@ async fn bearer_tokens_rotate_when_one_runs_low() {
         .await;
     let mut cfg = config(&server.uri(), "ROTATE");
     cfg.queries = vec![query(format!("{base}?per_page=1"))];
-    let r = run(&cfg).await;
+    let r = run_secrets(&cfg, client(), secrets).await;
     assert_eq!(r.bugs.len(), 2);
     let auth: Vec<String> = requests(&server)
         .await
@@ -827,7 +838,7 @@ async fn bearer_tokens_rotate_when_one_runs_low() {
 #[tokio::test]
 async fn the_token_never_leaves_for_other_hosts_or_into_output() {
     const SECRET: &str = "ghp_s3cr3tT0kenValue";
-    std::env::set_var("GH_TEST_LEAK_TOKEN", SECRET);
+    let secrets = FixedSecrets::from([("GH_TEST_LEAK_TOKEN", SECRET)]);
     let api = MockServer::start().await;
     let elsewhere = MockServer::start().await;
     Mock::given(method("GET"))
@@ -861,7 +872,7 @@ async fn the_token_never_leaves_for_other_hosts_or_into_output() {
     cfg.existing_bug_urls = vec![link(2), link(3)];
     let importer = GitHubImporter::new(&cfg).unwrap();
     assert!(!format!("{importer:?}").contains(SECRET));
-    let r = run(&cfg).await;
+    let r = run_secrets(&cfg, client(), secrets).await;
     assert_eq!(r.links(|_| true), vec![link(1), link(9)]);
     assert_eq!(r.stats.errors.len(), 2, "{:?}", r.stats.errors);
     for r in requests(&api).await {

@@ -100,6 +100,24 @@ impl ImporterFactory for GitLabFactory {
         "GitLab issues, gitlab.com or self-hosted (REST API v4)"
     }
 
+    /// Each claim is held by this crate's tests.
+    fn capabilities(&self) -> bugimporters_core::Capabilities {
+        bugimporters_core::Capabilities::NONE
+            .incremental()
+            .conditional_requests()
+            .deletion_detection()
+            .webhooks()
+            .auth(&[
+                bugimporters_core::AuthKind::Anonymous,
+                bugimporters_core::AuthKind::Token,
+            ])
+    }
+
+    /// `example.yaml`, the first example of `docs/trackers/gitlab.md` (a test keeps them equal).
+    fn example_config(&self) -> Option<&'static str> {
+        Some(include_str!("../example.yaml"))
+    }
+
     fn config_keys(&self) -> &'static [ConfigKey] {
         config::CONFIG_KEYS
     }

@@ -14,7 +14,7 @@ use bugimporters_core::{
 use bugimporters_gitlab::{
     parse_issue, parse_issue_list, GitLabImporter, IssueItem, ParseSettings,
 };
-use bugimporters_testkit::forge::{self, Run};
+use bugimporters_testkit::forge::{self, FixedSecrets, Run, RUN_CAPACITY};
 use chrono::NaiveDateTime;
 use serde_json::{json, Value};
 use wiremock::matchers::{header, header_exists, method, path, query_param};
@@ -65,13 +65,22 @@ fn link(base: &str, n: u32) -> String {
 }
 
 async fn run_with(config: &TrackerConfig, client: Arc<HttpClient>) -> Run {
+    run_with_secrets(config, client, &FixedSecrets::new()).await
+}
+
+async fn run_with_secrets(
+    config: &TrackerConfig,
+    client: Arc<HttpClient>,
+    secrets: &FixedSecrets,
+) -> Run {
     let importer = GitLabImporter::new(config).unwrap();
-    forge::run_importer(
+    forge::run_importer_with(
         &importer,
         config,
         client,
-        now(),
+        forge::options(now()).with_secrets(Arc::new(secrets.clone())),
         !config.queries.is_empty() || config.existing_bug_urls.is_empty(),
+        RUN_CAPACITY,
     )
     .await
 }
@@ -190,7 +199,7 @@ fn parse_formats_through_the_registry() {
 async fn pages_to_the_end_by_link_header_with_the_token() {
     let server = MockServer::start().await;
     let base = server.uri();
-    std::env::set_var("GL_TEST_PAGING_TOKEN", "glpat-s3cr3t-value");
+    let secrets = FixedSecrets::from([("GL_TEST_PAGING_TOKEN", "glpat-s3cr3t-value")]);
     let next = format!("<{base}{ISSUES}?state=all&per_page=100&page=2>; rel=\"next\", <{base}{ISSUES}?state=all&per_page=100&page=2>; rel=\"last\"");
     Mock::given(method("GET"))
         .and(path(ISSUES))
@@ -208,7 +217,7 @@ async fn pages_to_the_end_by_link_header_with_the_token() {
         .with_priority(10)
         .mount(&server)
         .await;
-    let r = run(&config(&base, "PAGING")).await;
+    let r = run_with_secrets(&config(&base, "PAGING"), client(), &secrets).await;
     assert_eq!(
         r.full(),
         [4, 5, 6, 8, 9]
@@ -346,7 +355,7 @@ async fn a_429_with_retry_after_is_waited_out() {
 async fn held_bugs_are_refreshed_by_iid_and_a_404_is_a_deletion() {
     let server = MockServer::start().await;
     let base = server.uri();
-    std::env::set_var("GL_TEST_REFRESH_TOKEN", "glpat-refresh");
+    let secrets = FixedSecrets::from([("GL_TEST_REFRESH_TOKEN", "glpat-refresh")]);
     // The iid listing names 9 and 4 (and the confidential 7), not 3 and 2.
     let listed: Vec<Value> =
         serde_json::from_slice::<Vec<Value>>(&fixture_on("issues-page-1.json", &base))
@@ -386,7 +395,7 @@ async fn held_bugs_are_refreshed_by_iid_and_a_404_is_a_deletion() {
         link(&base, 4),
         format!("{base}/acme/web/frontend/issues/2"),
     ];
-    let r = run(&c).await;
+    let r = run_with_secrets(&c, client(), &secrets).await;
     assert!(r.stats.errors.is_empty(), "{:?}", r.stats.errors);
     assert_eq!(
         r.full(),
@@ -550,7 +559,7 @@ async fn confidential_issues_are_imported_only_when_configured() {
 async fn the_token_goes_to_the_instance_only() {
     let instance = MockServer::start().await;
     let elsewhere = MockServer::start().await;
-    std::env::set_var("GL_TEST_ORIGIN_TOKEN", "glpat-origin");
+    let secrets = FixedSecrets::from([("GL_TEST_ORIGIN_TOKEN", "glpat-origin")]);
     Mock::given(method("GET"))
         .respond_with(json_body(b"[]".to_vec()))
         .mount(&elsewhere)
@@ -565,7 +574,7 @@ async fn the_token_goes_to_the_instance_only() {
         Query::new(format!("{}{ISSUES}", instance.uri())),
         Query::new(format!("{}{ISSUES}", elsewhere.uri())),
     ];
-    let r = run(&c).await;
+    let r = run_with_secrets(&c, client(), &secrets).await;
     assert!(r.stats.errors.is_empty(), "{:?}", r.stats.errors);
     assert_eq!(requests(&instance).await.len(), 1);
     let other = requests(&elsewhere).await;

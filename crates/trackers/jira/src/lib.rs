@@ -98,6 +98,24 @@ impl ImporterFactory for JiraFactory {
         "Jira Server, Data Center and Cloud (REST search with JQL)"
     }
 
+    /// Each claim is held by this crate's tests.
+    fn capabilities(&self) -> bugimporters_core::Capabilities {
+        bugimporters_core::Capabilities::NONE
+            .incremental()
+            .conditional_requests()
+            .deletion_detection()
+            .auth(&[
+                bugimporters_core::AuthKind::Anonymous,
+                bugimporters_core::AuthKind::Token,
+                bugimporters_core::AuthKind::Basic,
+            ])
+    }
+
+    /// `example.yaml`, the first example of `docs/trackers/jira.md` (a test keeps them equal).
+    fn example_config(&self) -> Option<&'static str> {
+        Some(include_str!("../example.yaml"))
+    }
+
     fn config_keys(&self) -> &'static [ConfigKey] {
         config::CONFIG_KEYS
     }

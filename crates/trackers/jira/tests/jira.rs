@@ -12,7 +12,7 @@ use bugimporters_core::{
     ImportOptions, ParseInput, ParseOutput, ParsedBug, Query, Registry, TrackerConfig,
 };
 use bugimporters_jira::{parse_issue, parse_search, BitesizedRule, JiraImporter, ParseSettings};
-use bugimporters_testkit::forge::{self, Run};
+use bugimporters_testkit::forge::{self, FixedSecrets, Run};
 use chrono::NaiveDateTime;
 use serde_json::{json, Value};
 use wiremock::matchers::{header, method, path, query_param, query_param_is_missing};
@@ -59,8 +59,17 @@ fn link(server: &MockServer, key: &str) -> String {
 }
 
 async fn run_with(config: &TrackerConfig, client: Arc<HttpClient>) -> Run {
+    run_secrets(config, client, FixedSecrets::new()).await
+}
+
+async fn run_secrets(
+    config: &TrackerConfig,
+    client: Arc<HttpClient>,
+    secrets: FixedSecrets,
+) -> Run {
     let importer = JiraImporter::new(config).unwrap();
-    forge::run_importer_with_capacity(&importer, config, client, now(), true, 4096).await
+    let options = forge::options(now()).with_secrets(Arc::new(secrets));
+    forge::run_importer_with(&importer, config, client, options, true, 4096).await
 }
 
 async fn run(config: &TrackerConfig) -> Run {
@@ -613,12 +622,14 @@ async fn basic_auth_from_email_and_api_token_and_never_in_output() {
         .respond_with(ResponseTemplate::new(500))
         .mount(&server)
         .await;
-    std::env::set_var("JIRA_TEST_BASIC_EMAIL", "ann@example.org");
-    std::env::set_var("JIRA_TEST_BASIC_API_TOKEN", "s3cret-api-token");
+    let secrets = FixedSecrets::from([
+        ("JIRA_TEST_BASIC_EMAIL", "ann@example.org"),
+        ("JIRA_TEST_BASIC_API_TOKEN", "s3cret-api-token"),
+    ]);
     let mut c = config(&server, "BASIC");
     c.queries = vec![Query::new(format!("{}{SEARCH}?jql=x", server.uri()))];
     c.existing_bug_urls = vec![link(&server, "MKY-2")];
-    let r = run(&c).await;
+    let r = run_secrets(&c, client(), secrets).await;
     assert_eq!(r.full(), vec![link(&server, "MKY-1")]);
     let output: String = r.bugs.iter().map(ParsedBug::to_json_line).collect();
     let errors = format!("{:?}", r.stats.errors);
@@ -644,10 +655,10 @@ async fn bearer_personal_access_token() {
         .expect(1)
         .mount(&server)
         .await;
-    std::env::set_var("JIRA_TEST_BEARER_PAT", "pat-123");
+    let secrets = FixedSecrets::from([("JIRA_TEST_BEARER_PAT", "pat-123")]);
     let mut c = config(&server, "BEARER");
     c.queries = vec![Query::new(format!("{}{SEARCH}?jql=x", server.uri()))];
-    let r = run(&c).await;
+    let r = run_secrets(&c, client(), secrets).await;
     assert_eq!(r.full().len(), 1, "{:?}", r.stats.errors);
 }
 

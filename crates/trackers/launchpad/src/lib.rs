@@ -97,6 +97,19 @@ impl ImporterFactory for LaunchpadFactory {
         "Launchpad bugs of one project (web service 1.0, searchTasks)"
     }
 
+    /// Launchpad is read anonymously.
+    fn capabilities(&self) -> bugimporters_core::Capabilities {
+        bugimporters_core::Capabilities::NONE
+            .incremental()
+            .conditional_requests()
+            .deletion_detection()
+    }
+
+    /// `example.yaml`, the first example of `docs/trackers/launchpad.md` (a test keeps them equal).
+    fn example_config(&self) -> Option<&'static str> {
+        Some(include_str!("../example.yaml"))
+    }
+
     fn config_keys(&self) -> &'static [ConfigKey] {
         config::CONFIG_KEYS
     }

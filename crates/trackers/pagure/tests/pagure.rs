@@ -12,7 +12,7 @@ use bugimporters_core::{ImportOptions, ParseInput, ParseOutput, Query, Registry,
 use bugimporters_pagure::{
     parse_issue, parse_issue_list, IssueItem, PagureImporter, ParseSettings,
 };
-use bugimporters_testkit::forge::{self, Run};
+use bugimporters_testkit::forge::{self, FixedSecrets, Run, RUN_CAPACITY};
 use chrono::NaiveDateTime;
 use serde_json::{json, Value};
 use wiremock::matchers::{header, header_exists, method, path, query_param};
@@ -64,8 +64,13 @@ fn link(base: &str, n: u32) -> String {
 }
 
 async fn run_with(config: &TrackerConfig, queries: bool) -> Run {
+    run_with_secrets(config, queries, FixedSecrets::new()).await
+}
+
+async fn run_with_secrets(config: &TrackerConfig, queries: bool, secrets: FixedSecrets) -> Run {
     let importer = PagureImporter::new(config).unwrap();
-    forge::run_importer(&importer, config, client(), now(), queries).await
+    let options = forge::options(now()).with_secrets(Arc::new(secrets));
+    forge::run_importer_with(&importer, config, client(), options, queries, RUN_CAPACITY).await
 }
 
 async fn run(config: &TrackerConfig) -> Run {
@@ -158,7 +163,7 @@ fn parse_formats_through_the_registry() {
 async fn pages_to_the_end_by_pagination_next_skipping_private_issues() {
     let server = MockServer::start().await;
     let base = server.uri();
-    std::env::set_var("PG_TEST_PAGING_TOKEN", "pagure-s3cr3t-value");
+    let secrets = FixedSecrets::from([("PG_TEST_PAGING_TOKEN", "pagure-s3cr3t-value")]);
     Mock::given(method("GET"))
         .and(path(ISSUES))
         .and(query_param("page", "2"))
@@ -173,7 +178,7 @@ async fn pages_to_the_end_by_pagination_next_skipping_private_issues() {
         .with_priority(10)
         .mount(&server)
         .await;
-    let r = run(&config(&base, "PAGING")).await;
+    let r = run_with_secrets(&config(&base, "PAGING"), true, secrets).await;
     assert_eq!(
         r.full(),
         [26, 27, 29, 30]
@@ -265,7 +270,7 @@ async fn a_429_with_retry_after_is_waited_out() {
 async fn held_bugs_404_and_private_are_deletions() {
     let server = MockServer::start().await;
     let base = server.uri();
-    std::env::set_var("PG_TEST_HELD_TOKEN", "pagure-held");
+    let secrets = FixedSecrets::from([("PG_TEST_HELD_TOKEN", "pagure-held")]);
     Mock::given(method("GET"))
         .and(path(format!("{ISSUE}/31")))
         .and(header("authorization", "token pagure-held"))
@@ -289,7 +294,7 @@ async fn held_bugs_404_and_private_are_deletions() {
         .await;
     let mut c = config(&base, "HELD");
     c.existing_bug_urls = vec![link(&base, 31), link(&base, 5), link(&base, 28)];
-    let r = run_with(&c, false).await;
+    let r = run_with_secrets(&c, false, secrets).await;
     assert!(r.stats.errors.is_empty(), "{:?}", r.stats.errors);
     assert_eq!(r.full(), vec![link(&base, 31)]);
     assert_eq!(
@@ -423,7 +428,7 @@ async fn after_a_complete_listing_unlisted_held_bugs_are_asked_for_alone() {
 async fn the_token_goes_to_the_instance_only() {
     let instance = MockServer::start().await;
     let elsewhere = MockServer::start().await;
-    std::env::set_var("PG_TEST_ORIGIN_TOKEN", "pagure-origin");
+    let secrets = FixedSecrets::from([("PG_TEST_ORIGIN_TOKEN", "pagure-origin")]);
     let empty = br#"{"issues": [], "pagination": {"next": null}, "total_issues": 0}"#.to_vec();
     Mock::given(method("GET"))
         .respond_with(json_body(empty.clone()))
@@ -439,7 +444,7 @@ async fn the_token_goes_to_the_instance_only() {
         Query::new(format!("{}{ISSUES}", instance.uri())),
         Query::new(format!("{}{ISSUES}", elsewhere.uri())),
     ];
-    let r = run(&c).await;
+    let r = run_with_secrets(&c, true, secrets).await;
     assert!(r.stats.errors.is_empty(), "{:?}", r.stats.errors);
     assert_eq!(requests(&instance).await.len(), 1);
     let other = requests(&elsewhere).await;

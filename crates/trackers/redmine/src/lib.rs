@@ -129,6 +129,22 @@ impl ImporterFactory for RedmineFactory {
         "Redmine issues (REST API, /issues.json)"
     }
 
+    /// Each claim is held by this crate's tests.
+    fn capabilities(&self) -> bugimporters_core::Capabilities {
+        bugimporters_core::Capabilities::NONE
+            .incremental()
+            .deletion_detection()
+            .auth(&[
+                bugimporters_core::AuthKind::Anonymous,
+                bugimporters_core::AuthKind::ApiKey,
+            ])
+    }
+
+    /// `example.yaml`, the first example of `docs/trackers/redmine.md` (a test keeps them equal).
+    fn example_config(&self) -> Option<&'static str> {
+        Some(include_str!("../example.yaml"))
+    }
+
     fn config_keys(&self) -> &'static [ConfigKey] {
         config::CONFIG_KEYS
     }

@@ -190,14 +190,16 @@ fn config(srv: &Server) -> TrackerConfig {
     c
 }
 
-async fn run(config: &TrackerConfig) -> Run {
+/// A run of `config` with the server's API key as the secret its `api_key_env` names.
+async fn run(srv: &Server, config: &TrackerConfig) -> Run {
     let importer = RedmineImporter::new(config).unwrap();
     let client = Arc::new(HttpClient::new(FetchConfig::for_loopback_tests()).unwrap());
-    let r = bugimporters_testkit::forge::run_importer_with_capacity(
+    let secrets = bugimporters_core::secrets::FixedSecrets::from([(KEY_ENV, srv.key.as_str())]);
+    let r = bugimporters_testkit::forge::run_importer_with(
         &importer,
         config,
         client,
-        now(),
+        bugimporters_testkit::forge::options(now()).with_secrets(Arc::new(secrets)),
         true,
         100_000,
     )
@@ -316,7 +318,6 @@ fn set_status(srv: &Server, id: u64, status_id: u64) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn real_redmine_crawl_incremental_close_delete() {
     let Some(srv) = server() else { return };
-    std::env::set_var(KEY_ENV, &srv.key);
 
     // What Redmine says, read independently.
     let statuses = get_json(&srv, "/issue_statuses.json");
@@ -349,7 +350,7 @@ async fn real_redmine_crawl_incremental_close_delete() {
     );
 
     // 1. Full crawl of the project: every issue, every field as Redmine reports it.
-    let r1 = run(&config(&srv)).await;
+    let r1 = run(&srv, &config(&srv)).await;
     assert_eq!(r1.bugs.len(), truth.len());
     let by_link: BTreeMap<&str, &ParsedBug> = r1
         .bugs
@@ -379,7 +380,7 @@ async fn real_redmine_crawl_incremental_close_delete() {
 
     // 2. Incremental re-crawl: nothing changed since t1, so no issue is downloaded again;
     // the held ones are proved unchanged and present with two small listings per 100.
-    let r2 = run(&incremental(&srv, t1, &held)).await;
+    let r2 = run(&srv, &incremental(&srv, t1, &held)).await;
     assert!(
         r2.full().is_empty(),
         "nothing changed: {:?}",
@@ -409,7 +410,7 @@ async fn real_redmine_crawl_incremental_close_delete() {
     let created: Value = serde_json::from_slice(&body).unwrap();
     let new_id = created["issue"]["id"].as_u64().unwrap();
     let new_link = format!("{}issues/{new_id}", srv.base);
-    let r3 = run(&incremental(&srv, t2, &held)).await;
+    let r3 = run(&srv, &incremental(&srv, t2, &held)).await;
     assert_eq!(r3.full().len(), 1);
     let fresh = r3.find(&new_link).unwrap();
     assert_matches(
@@ -426,7 +427,7 @@ async fn real_redmine_crawl_incremental_close_delete() {
     for (status_id, expect_closed) in [(resolved, false), (closed_id, true)] {
         let t = now();
         set_status(&srv, new_id, status_id);
-        let r = run(&incremental(&srv, t, &held2)).await;
+        let r = run(&srv, &incremental(&srv, t, &held2)).await;
         assert_eq!(r.full().len(), 1, "only the changed issue in full");
         let bug = r.find(&new_link).unwrap();
         assert_eq!(bug.looks_closed, Some(expect_closed));
@@ -443,7 +444,7 @@ async fn real_redmine_crawl_incremental_close_delete() {
     let t5 = now();
     let (status, _) = http(&srv, "DELETE", &format!("/issues/{new_id}.json"), None);
     assert!(status == 204 || status == 200, "DELETE status {status}");
-    let r5 = run(&incremental(&srv, t5, &held2)).await;
+    let r5 = run(&srv, &incremental(&srv, t5, &held2)).await;
     let deleted: Vec<&str> = r5
         .bugs
         .iter()
@@ -468,7 +469,7 @@ async fn real_redmine_crawl_incremental_close_delete() {
         srv.base,
         ids.iter().map(u64::to_string).collect::<Vec<_>>().join(",")
     ))];
-    let r6 = run(&c6).await;
+    let r6 = run(&srv, &c6).await;
     assert_eq!(r6.bugs.len(), ids.len());
     let mut richer = 0;
     for id in ids {

@@ -15,7 +15,7 @@ use bugimporters_core::{
     ImportOptions, ParseInput, ParseOutput, ParsedBug, Query, Registry, TrackerConfig,
 };
 use bugimporters_redmine::{parse_issue, parse_issue_list, ParseSettings, RedmineImporter, Rule};
-use bugimporters_testkit::forge::{self, Run};
+use bugimporters_testkit::forge::{self, FixedSecrets, Run};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use serde_json::{json, Value};
 use url::Url;
@@ -498,8 +498,13 @@ fn config(base: &str, tag: &str) -> TrackerConfig {
 }
 
 async fn run(config: &TrackerConfig) -> Run {
+    run_secrets(config, FixedSecrets::new()).await
+}
+
+async fn run_secrets(config: &TrackerConfig, secrets: FixedSecrets) -> Run {
     let importer = RedmineImporter::new(config).unwrap();
-    forge::run_importer_with_capacity(&importer, config, client(), now(), true, 4096).await
+    let options = forge::options(now()).with_secrets(Arc::new(secrets));
+    forge::run_importer_with(&importer, config, client(), options, true, 4096).await
 }
 
 async fn listing_requests(server: &MockServer) -> Vec<Url> {
@@ -910,7 +915,7 @@ async fn a_failed_listing_withholds_deletions() {
 #[tokio::test]
 async fn api_key_header_on_every_request_and_never_in_output() {
     const SECRET: &str = "f00dfacef00dfacef00dface1234567890abcdef";
-    std::env::set_var("RM_TEST_KEY_KEY", SECRET);
+    let secrets = FixedSecrets::from([("RM_TEST_KEY_KEY", SECRET)]);
     let issues: Vec<Value> = (1..=120).map(|i| issue(i, i as i64, true)).collect();
     let (server, _) = fake(issues, false).await;
     let base = server.uri();
@@ -918,8 +923,7 @@ async fn api_key_header_on_every_request_and_never_in_output() {
     c.extra.insert("people_from_journals".into(), true.into());
     c.queries = vec![Query::new(format!("{base}/issues.json"))];
     c.existing_bug_urls = vec![format!("{base}/issues/4242")];
-    let r = run(&c).await;
-    std::env::remove_var("RM_TEST_KEY_KEY");
+    let r = run_secrets(&c, secrets).await;
     let requests = server.received_requests().await.unwrap();
     assert!(
         requests.len() > 120,

@@ -139,6 +139,23 @@ impl ImporterFactory for RoundupFactory {
         "Roundup issue trackers (issue pages, or the Roundup 2.x REST API)"
     }
 
+    /// Basic auth on REST requests only.
+    fn capabilities(&self) -> bugimporters_core::Capabilities {
+        bugimporters_core::Capabilities::NONE
+            .incremental()
+            .deletion_detection()
+            .custom_parsers()
+            .auth(&[
+                bugimporters_core::AuthKind::Anonymous,
+                bugimporters_core::AuthKind::Basic,
+            ])
+    }
+
+    /// `example.yaml`, the first example of `docs/trackers/roundup.md` (a test keeps them equal).
+    fn example_config(&self) -> Option<&'static str> {
+        Some(include_str!("../example.yaml"))
+    }
+
     fn config_keys(&self) -> &'static [ConfigKey] {
         config::CONFIG_KEYS
     }

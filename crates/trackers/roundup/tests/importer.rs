@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use bugimporters_core::fetch::{FetchConfig, HttpClient};
+use bugimporters_core::secrets::FixedSecrets;
 use bugimporters_core::time::parse_datetime;
 use bugimporters_core::{
     ImportContext, ImportOptions, ParsedBug, Query, Registry, TrackerConfig, TrackerStats,
@@ -64,6 +65,10 @@ impl Run {
 }
 
 async fn run(config: TrackerConfig) -> Run {
+    run_secrets(config, &FixedSecrets::new()).await
+}
+
+async fn run_secrets(config: TrackerConfig, secrets: &FixedSecrets) -> Run {
     let mut registry = Registry::new();
     bugimporters_roundup::register(&mut registry);
     let built = registry.build(&config).expect("importer builds");
@@ -75,7 +80,7 @@ async fn run(config: TrackerConfig) -> Run {
         client,
         4,
         tx,
-        ImportOptions::new(now),
+        ImportOptions::new(now).with_secrets(Arc::new(secrets.clone())),
         &config.existing_bug_urls,
     );
     let queries = built.importer.process_queries(&ctx).await;
@@ -295,8 +300,7 @@ async fn serve_rest(server: &MockServer) {
 
 #[tokio::test]
 async fn rest_mode_bulk_with_basic_auth() {
-    std::env::set_var("RT_TEST_USER_A", "admin");
-    std::env::set_var("RT_TEST_PW_A", "s3cret-pw");
+    let secrets = FixedSecrets::from([("RT_TEST_USER_A", "admin"), ("RT_TEST_PW_A", "s3cret-pw")]);
     let server = MockServer::start().await;
     serve_csv(
         &server,
@@ -314,7 +318,7 @@ async fn rest_mode_bulk_with_basic_auth() {
         "{}/tracker/issue?@action=export_csv&@columns=id&@filter=status&status=1",
         server.uri()
     ))];
-    let r = run(c).await;
+    let r = run_secrets(c, &secrets).await;
     assert!(r.stats.errors.is_empty(), "{:?}", r.stats.errors);
     assert_eq!(r.bugs.len(), 3);
     let b5 = r.get("/issue5");
@@ -356,8 +360,7 @@ async fn rest_mode_bulk_with_basic_auth() {
 
 #[tokio::test]
 async fn auto_mode_falls_back_to_pages_when_rest_is_refused() {
-    std::env::set_var("RT_TEST_USER_B", "someone");
-    std::env::set_var("RT_TEST_PW_B", "wrong");
+    let secrets = FixedSecrets::from([("RT_TEST_USER_B", "someone"), ("RT_TEST_PW_B", "wrong")]);
     let server = MockServer::start().await;
     serve_csv(&server, "id", None, "\"id\"\r\n\"5\"\r\n\"7\"\r\n").await;
     Mock::given(method("GET"))
@@ -380,7 +383,7 @@ async fn auto_mode_falls_back_to_pages_when_rest_is_refused() {
         server.uri()
     ))];
     c.existing_bug_urls = vec![format!("{}/tracker/issue7", server.uri())];
-    let r = run(c).await;
+    let r = run_secrets(c, &secrets).await;
     assert!(r.stats.errors.is_empty(), "{:?}", r.stats.errors);
     assert_eq!(r.links().len(), 2);
     assert!(r.bugs.iter().all(|b| b.title.is_some()));
@@ -412,8 +415,7 @@ async fn rest_mode_refused_fails_the_tracker() {
 
 #[tokio::test]
 async fn rest_mode_incremental_refresh() {
-    std::env::set_var("RT_TEST_USER_C", "admin");
-    std::env::set_var("RT_TEST_PW_C", "admin");
+    let secrets = FixedSecrets::from([("RT_TEST_USER_C", "admin"), ("RT_TEST_PW_C", "admin")]);
     let server = MockServer::start().await;
     let base = format!("{}/tracker/", server.uri());
     serve_csv(&server, "id", Some("2026-11-20.11:00:00;"), "\"id\"\r\n").await;
@@ -465,7 +467,7 @@ async fn rest_mode_incremental_refresh() {
         .iter()
         .map(|n| format!("{base}issue{n}"))
         .collect();
-    let r = run(c).await;
+    let r = run_secrets(c, &secrets).await;
     assert!(r.stats.errors.is_empty(), "{:?}", r.stats.errors);
     assert_eq!(r.bugs.len(), 5, "{:?}", r.links());
     assert!(r.get("/issue1").no_update);
@@ -560,8 +562,7 @@ async fn bugs_last_polled_opens_the_window_and_the_epoch_placeholder_does_not() 
 
 #[tokio::test]
 async fn unreadable_users_only_cost_the_real_names() {
-    std::env::set_var("RT_TEST_USER_D", "alice");
-    std::env::set_var("RT_TEST_PW_D", "alice");
+    let secrets = FixedSecrets::from([("RT_TEST_USER_D", "alice"), ("RT_TEST_PW_D", "alice")]);
     let server = MockServer::start().await;
     serve_csv(&server, "id", None, "\"id\"\r\n\"1\"\r\n\"5\"\r\n\"7\"\r\n").await;
     Mock::given(method("GET"))
@@ -581,7 +582,7 @@ async fn unreadable_users_only_cost_the_real_names() {
         "{}/tracker/issue?@action=export_csv&@columns=id",
         server.uri()
     ))];
-    let r = run(c).await;
+    let r = run_secrets(c, &secrets).await;
     assert!(r.stats.errors.is_empty(), "{:?}", r.stats.errors);
     assert_eq!(r.bugs.len(), 3);
     let b5 = r.get("/issue5");
@@ -591,8 +592,7 @@ async fn unreadable_users_only_cost_the_real_names() {
 
 #[tokio::test]
 async fn an_issue_the_rest_list_leaves_out_is_read_from_its_page() {
-    std::env::set_var("RT_TEST_USER_E", "admin");
-    std::env::set_var("RT_TEST_PW_E", "admin");
+    let secrets = FixedSecrets::from([("RT_TEST_USER_E", "admin"), ("RT_TEST_PW_E", "admin")]);
     let server = MockServer::start().await;
     serve_csv(
         &server,
@@ -612,7 +612,7 @@ async fn an_issue_the_rest_list_leaves_out_is_read_from_its_page() {
         server.uri()
     ))];
     c.existing_bug_urls = vec![format!("{}/tracker/issue201", server.uri())];
-    let r = run(c).await;
+    let r = run_secrets(c, &secrets).await;
     assert!(r.stats.errors.is_empty(), "{:?}", r.stats.errors);
     assert_eq!(r.bugs.len(), 4, "{:?}", r.links());
     assert!(r.get("/issue201").deleted, "the page says retired");

@@ -231,7 +231,12 @@ struct Run {
     stats: TrackerStats,
 }
 
+/// A crawl of `config` at `now`, logged in as the server's admin through the variables its
+/// `roundup_*_env` keys name.
 async fn crawl(config: &TrackerConfig, now: NaiveDateTime) -> Run {
+    let secrets = bugimporters_core::secrets::FixedSecrets::new()
+        .with(USER_ENV, "admin")
+        .with(PW_ENV, &admin_password());
     let mut registry = Registry::new();
     bugimporters_roundup::register(&mut registry);
     let built = registry.build(config).unwrap();
@@ -241,7 +246,7 @@ async fn crawl(config: &TrackerConfig, now: NaiveDateTime) -> Run {
         client(),
         4,
         tx,
-        ImportOptions::new(now),
+        ImportOptions::new(now).with_secrets(Arc::new(secrets)),
         &config.existing_bug_urls,
     );
     built.importer.process_queries(&ctx).await.unwrap();
@@ -337,8 +342,6 @@ fn check(base: &str, bug: &ParsedBug, t: &Truth, rest_mode: bool, now: NaiveDate
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn real_roundup_crawl_incremental_close_retire() {
     let Some(base) = base_url() else { return };
-    std::env::set_var(USER_ENV, "admin");
-    std::env::set_var(PW_ENV, admin_password());
     let base_parsed = Url::parse(&base).unwrap();
     let http = client();
     let t0 = Instant::now();

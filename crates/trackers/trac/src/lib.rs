@@ -100,6 +100,18 @@ impl ImporterFactory for TracFactory {
         "Trac tickets (query CSV, ticket CSV and ticket page)"
     }
 
+    /// Trac sends no validators; read anonymously.
+    fn capabilities(&self) -> bugimporters_core::Capabilities {
+        bugimporters_core::Capabilities::NONE
+            .incremental()
+            .deletion_detection()
+    }
+
+    /// `example.yaml`, the first example of `docs/trackers/trac.md` (a test keeps them equal).
+    fn example_config(&self) -> Option<&'static str> {
+        Some(include_str!("../example.yaml"))
+    }
+
     fn config_keys(&self) -> &'static [ConfigKey] {
         config::CONFIG_KEYS
     }

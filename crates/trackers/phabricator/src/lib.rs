@@ -1,0 +1,135 @@
+//! # bugimporters-phabricator
+//!
+//! The `phabricator` tracker type (alias `phorge`): the Maniphest tasks of a Phabricator or
+//! Phorge instance (Wikimedia's, say), read through Conduit — every call a `POST` of form
+//! fields to `{base_url}/api/METHOD` ([`bugimporters_core::fetch::Request::post_form`]).
+//!
+//! * **Configuration**: `base_url` (the instance root, required), `projects` (tags every
+//!   listed task must carry), rules `bitesized_tag` / `documentation_tag` (project tags, e.g.
+//!   Wikimedia's `Good first task`), `token_env` (default `PHABRICATOR_TOKEN`; without a token
+//!   the reads are anonymous, which instances allow or refuse).
+//! * **Queries** are Maniphest query URLs `{base_url}/maniphest/query/KEY/` (a built-in query —
+//!   `open`, `all` — or a saved one); none means `open`. Each is one `maniphest.search` with
+//!   `queryKey`, the `projects` as PHIDs (resolved with `project.search`; an unknown tag is an
+//!   error, never a wider search), paged by `after` cursor, 100 tasks a page, with the
+//!   `projects` and `subscribers` attachments.
+//! * **Incremental**: `constraints[modifiedStart]` from a query's `last_polled`.
+//! * **Records**: `T<id>` links under the instance; title, description (remarkup as written),
+//!   status and priority names, `dateCreated`/`dateModified` epochs; closed from the instance's
+//!   status map (`maniphest.status.search`); author and owner PHIDs resolved with
+//!   `user.search`, 100 a call; bite-size and documentation from the task's project PHIDs.
+//! * **Held tasks** are refreshed by one search per 100 ids (`constraints[ids]`); a task the
+//!   answering search does not return is gone or hidden from us, and is `_deleted`.
+//! * **Credentials**: the token goes as the form field `api.token`, registered with the
+//!   redactor and never part of a recording's key, only to the instance (every call's URL is
+//!   built from `base_url`).
+//!
+//! User documentation: `docs/trackers/phabricator.md`.
+
+#![deny(missing_docs)]
+
+pub mod config;
+mod importer;
+pub mod parser;
+
+use std::sync::Arc;
+
+use bugimporters_core::{
+    AuthKind, BuildContext, Capabilities, ConfigKey, Error, Importer, ImporterFactory, LinkScope,
+    ParseFormat, ParseFormatKind, ParseInput, ParseOutput, Registry, TrackerConfig,
+};
+
+pub use config::PhabricatorOptions;
+pub use importer::{query_key, PhabricatorImporter, MAX_PAGES, PAGE_SIZE};
+
+/// The type name.
+pub const KIND: &str = "phabricator";
+
+/// `parse` format: one `maniphest.search` answer.
+pub const FORMAT_SEARCH: &str = "phabricator-search-json";
+
+/// Registers the `phabricator` type.
+pub fn register(registry: &mut Registry) {
+    registry.register(Arc::new(PhabricatorFactory));
+}
+
+/// Factory of the `phabricator` type.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PhabricatorFactory;
+
+impl ImporterFactory for PhabricatorFactory {
+    fn kind(&self) -> &'static str {
+        KIND
+    }
+
+    fn aliases(&self) -> &'static [&'static str] {
+        &["phorge"]
+    }
+
+    fn description(&self) -> &'static str {
+        "Phabricator / Phorge Maniphest tasks (Conduit maniphest.search)"
+    }
+
+    /// Each claim is held by this crate's tests.
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::NONE
+            .incremental()
+            .deletion_detection()
+            .auth(&[AuthKind::Anonymous, AuthKind::Token])
+    }
+
+    /// `example.yaml`, the first example of `docs/trackers/phabricator.md` (a test keeps them
+    /// equal).
+    fn example_config(&self) -> Option<&'static str> {
+        Some(include_str!("../example.yaml"))
+    }
+
+    fn config_keys(&self) -> &'static [ConfigKey] {
+        config::CONFIG_KEYS
+    }
+
+    fn build(&self, cx: &BuildContext<'_>) -> Result<Arc<dyn Importer>, Error> {
+        Ok(Arc::new(PhabricatorImporter::new(cx.config)?))
+    }
+
+    /// The instance's pages (the importer names only `{base_url}/T<id>`, built from ids).
+    fn link_scope(&self, config: &TrackerConfig) -> Result<LinkScope, Error> {
+        config::link_scope(config)
+    }
+
+    fn parse_formats(&self) -> Vec<ParseFormat> {
+        vec![ParseFormat {
+            name: FORMAT_SEARCH,
+            kind: ParseFormatKind::Bugs,
+            files: "one maniphest.search answer (JSON)",
+            description: "the tasks of one Conduit maniphest.search page (users shown by PHID, no rule tags resolved)",
+        }]
+    }
+
+    fn parse(
+        &self,
+        cx: &BuildContext<'_>,
+        format: &str,
+        input: &ParseInput,
+    ) -> Result<ParseOutput, Error> {
+        if format != FORMAT_SEARCH {
+            return Err(Error::config(format!(
+                "tracker type {KIND} has no parse format {format:?}"
+            )));
+        }
+        let (path, body) = input.file(0, "maniphest.search JSON")?;
+        let page = parser::parse_search(body, path)?;
+        let lookups = parser::Lookups {
+            instance: config::instance(cx.config)?,
+            tracker_name: cx.config.tracker_name.clone(),
+            project_name: bugimporters_core::forge::project_name_of(cx.config)?,
+            ..parser::Lookups::default()
+        };
+        Ok(ParseOutput::Bugs(
+            page.tasks
+                .iter()
+                .map(|t| parser::task_bug(t, &lookups, input.options.now))
+                .collect(),
+        ))
+    }
+}
