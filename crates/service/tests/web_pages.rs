@@ -254,3 +254,44 @@ async fn the_dashboard_draws_the_rows_of_api_trackers() {
     let v: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(v["trackers"].as_array().unwrap().len(), 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_public_pages_show_who_is_logged_in() {
+    use bugimporters_hostdb::accounts::Role;
+    use bugimporters_hostdb::schedule::Clock;
+    let site = Site::start(1, 2).await;
+    let user = site
+        .db
+        .add_user("ann", Role::Maintainer, "correct horse battery staple")
+        .await
+        .unwrap();
+    let session = site
+        .db
+        .create_session(user.id, site.clock.now())
+        .await
+        .unwrap();
+    for path in ["/", "/dashboard"] {
+        let (status, anonymous) = get(&site, path).await;
+        assert_eq!(status, 200, "{path}");
+        assert!(
+            anonymous.contains(r#"href="/login""#),
+            "{path}: {anonymous}"
+        );
+        let r = client()
+            .get(site.url(path))
+            .header("Cookie", format!("bugimporters_session={}", session.token))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{path}");
+        let html = r.text().await.unwrap();
+        assert!(
+            html.contains(r#"<span class="user">ann</span>"#),
+            "{path}: {html}"
+        );
+        assert!(
+            html.contains(&session.csrf),
+            "{path}: the logout form carries the token"
+        );
+    }
+}
