@@ -50,6 +50,9 @@ pub struct CrawlOptions {
     /// Only the refresh of each record's `existing_bug_urls`: no query is run (what
     /// `bugimporters serve` does for a webhook's single-issue refresh).
     pub existing_only: bool,
+    /// The scope of conditional-request validators ([`ImportOptions::validator_scope`]) for a
+    /// crawl of one tracker; `None`: each tracker's name.
+    pub validator_scope: Option<String>,
 }
 
 /// Default of [`CrawlOptions::tracker_timeout`]: one hour.
@@ -70,6 +73,7 @@ impl Default for CrawlOptions {
             resume_written: HashMap::new(),
             tracker_timeout: DEFAULT_TRACKER_TIMEOUT,
             existing_only: false,
+            validator_scope: None,
         }
     }
 }
@@ -134,6 +138,7 @@ pub async fn run_crawl_with_client<S: BugSink + 'static>(
     let import_options = {
         let mut o = ImportOptions::new(now);
         o.extended_scrape = options.extended_scrape;
+        o.validator_scope.clone_from(&options.validator_scope);
         o
     };
 

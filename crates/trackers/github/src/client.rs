@@ -296,7 +296,11 @@ impl Pager {
                 // restart at 100 per page only if that first page was fetched before.
                 if is_first {
                     if let Some(bigger) = self.upsized() {
-                        if ctx.client().validators(&bigger).is_some() {
+                        if ctx
+                            .client()
+                            .validators(ctx.validator_scope(), &bigger)
+                            .is_some()
+                        {
                             self.next = Some(bigger);
                             return Some(outcome);
                         }
