@@ -22,6 +22,8 @@ pub const VALIDATOR_URL_MAX: usize = 760;
 const ETAG_MAX: usize = 1024;
 /// The longest `Last-Modified` kept (an HTTP date is 29 characters).
 const LAST_MODIFIED_MAX: usize = 255;
+/// The longest `Link` header kept (GitHub's are two URLs).
+const LINK_MAX: usize = 8192;
 /// Rows inserted by one statement.
 const ROWS_PER_STATEMENT: usize = 200;
 
@@ -32,6 +34,7 @@ fn storable(url: &str, v: &Validators) -> bool {
         && (v.etag.is_some() || v.last_modified.is_some())
         && fits(&v.etag, ETAG_MAX)
         && fits(&v.last_modified, LAST_MODIFIED_MAX)
+        && fits(&v.link, LINK_MAX)
 }
 
 impl HostDb {
@@ -49,7 +52,7 @@ impl HostDb {
     pub async fn tracker_validators(&self, tracker: &str) -> Result<HashMap<String, Validators>> {
         let id = self.validator_tracker_id(tracker).await?;
         let q = self.sql(
-            "SELECT TXT(url) AS url, TXT(etag) AS etag, last_modified FROM http_validators \
+            "SELECT TXT(url) AS url, TXT(etag) AS etag, last_modified, link FROM http_validators \
              WHERE tracker_id = ?",
         );
         Ok(with_pool!(&self.pool, |p| {
@@ -59,6 +62,7 @@ impl HostDb {
                 let v = Validators {
                     etag: row.try_get("etag")?,
                     last_modified: row.try_get("last_modified")?,
+                    link: row.try_get("link")?,
                 };
                 out.insert(row.try_get::<String, _>("url")?, v);
             }
@@ -82,9 +86,10 @@ impl HostDb {
         let inserts: Vec<(String, &[(&String, &Validators)])> = rows
             .chunks(ROWS_PER_STATEMENT)
             .map(|chunk| {
-                let marks = vec!["(?, ?, ?, ?)"; chunk.len()].join(", ");
+                let marks = vec!["(?, ?, ?, ?, ?)"; chunk.len()].join(", ");
                 let text = format!(
-                    "INSERT INTO http_validators (tracker_id, url, etag, last_modified) VALUES {marks}"
+                    "INSERT INTO http_validators (tracker_id, url, etag, last_modified, link) \
+                     VALUES {marks}"
                 );
                 (self.sql(&text), chunk)
             })
@@ -99,7 +104,8 @@ impl HostDb {
                         .bind(id)
                         .bind(url.as_str())
                         .bind(v.etag.as_deref())
-                        .bind(v.last_modified.as_deref());
+                        .bind(v.last_modified.as_deref())
+                        .bind(v.link.as_deref());
                 }
                 q.execute(&mut *tx).await?;
             }

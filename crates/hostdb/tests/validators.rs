@@ -22,6 +22,7 @@ fn v(etag: Option<&str>, last_modified: Option<&str>) -> Validators {
     Validators {
         etag: etag.map(str::to_owned),
         last_modified: last_modified.map(str::to_owned),
+        link: etag.map(|_| "<http://h/p?page=2>; rel=\"next\"".to_owned()),
     }
 }
 

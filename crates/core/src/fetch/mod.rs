@@ -282,6 +282,11 @@ pub struct Validators {
     /// `Last-Modified` the server sent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_modified: Option<String>,
+    /// The `Link` header of that answer (paging). A `304` means "the same answer", but
+    /// servers (GitHub among them) send it without its `Link`: the stored one is put back, so
+    /// that a pager walks an unchanged listing's pages without paying for a page past the end.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link: Option<String>,
 }
 
 /// Counters of one client, for the run report.
@@ -625,8 +630,12 @@ impl HttpClient {
                             rec.record(&original, status, recordable_headers(&resp_headers), &body)
                                 .await?;
                         }
+                        let mut resp_headers = resp_headers;
                         if (200..300).contains(&status) && req.conditional {
                             self.store_validators(&req.scope, &original, &resp_headers);
+                        }
+                        if status == 304 && req.conditional {
+                            self.restore_link(&req.scope, &original, &mut resp_headers);
                         }
                         return finish_status(url, status, resp_headers, body, &req);
                     }
@@ -821,6 +830,17 @@ impl HttpClient {
         }
     }
 
+    /// A `304` without a `Link` header gets the one stored with the validators.
+    fn restore_link(&self, scope: &str, url: &str, headers: &mut HeaderMap) {
+        if headers.contains_key(header::LINK) {
+            return;
+        }
+        let stored = self.validators(scope, url).and_then(|v| v.link);
+        if let Some(value) = stored.and_then(|l| HeaderValue::from_str(&l).ok()) {
+            headers.insert(header::LINK, value);
+        }
+    }
+
     fn store_validators(&self, scope: &str, url: &str, headers: &HeaderMap) {
         let get = |n: HeaderName| {
             headers
@@ -828,9 +848,15 @@ impl HttpClient {
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned)
         };
+        let links: Vec<&str> = headers
+            .get_all(header::LINK)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect();
         let v = Validators {
             etag: get(header::ETAG),
             last_modified: get(header::LAST_MODIFIED),
+            link: (!links.is_empty()).then(|| links.join(", ")),
         };
         if v.etag.is_some() || v.last_modified.is_some() {
             self.validators

@@ -361,6 +361,32 @@ async fn validators_never_cross_scopes() {
     assert!(again.not_modified());
 }
 
+#[tokio::test]
+async fn a_304_gets_the_link_header_of_the_answer_it_stands_for() {
+    let server = MockServer::start().await;
+    Mock::given(path("/list"))
+        .and(header("If-None-Match", "\"v1\""))
+        .respond_with(ResponseTemplate::new(304))
+        .mount(&server)
+        .await;
+    let next = format!("<{}/list?page=2>; rel=\"next\"", server.uri());
+    Mock::given(path("/list"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("ETag", "\"v1\"")
+                .insert_header("Link", next.as_str()),
+        )
+        .mount(&server)
+        .await;
+    let c = client(loopback_config());
+    let url = format!("{}/list", server.uri());
+    let get = || c.fetch(Request::get(&url).unwrap().conditional().in_scope("T"));
+    assert!(!get().await.unwrap().not_modified());
+    let again = get().await.unwrap();
+    assert!(again.not_modified());
+    assert_eq!(again.header("link"), Some(next.as_str()));
+}
+
 #[test]
 fn state_file_errors_name_the_file_and_old_files_are_ignored() {
     let dir = tempfile::tempdir().unwrap();
@@ -390,6 +416,7 @@ fn state_file_errors_name_the_file_and_old_files_are_ignored() {
             Validators {
                 etag: Some("\"y\"".into()),
                 last_modified: None,
+                link: None,
             },
         )]
         .into(),

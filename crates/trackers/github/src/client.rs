@@ -285,12 +285,18 @@ impl Pager {
         match &outcome {
             PageOutcome::Failed => {}
             PageOutcome::NotModified => {
-                // A 304 may come without a Link header: GitHub pages are `page=N`, so step on
-                // (a page past the end answers `[]`, which ends the listing).
+                // The fetch layer gives a 304 the `Link` of the answer it stands for. Without
+                // one, that answer had none either (one page, or validators stored before
+                // links were): step on (`page=N+1`) only to a page an earlier run walked —
+                // an unknown page past the end would cost a point to answer `[]`.
                 self.next = if links.present {
                     links.next.clone()
                 } else {
-                    next_page_number(&url)
+                    next_page_number(&url).filter(|next| {
+                        ctx.client()
+                            .validators(ctx.validator_scope(), next)
+                            .is_some()
+                    })
                 };
                 // Walk the pages an earlier run walked, so that their validators apply:
                 // restart at 100 per page only if that first page was fetched before.
