@@ -8,9 +8,14 @@ use bugimporters_crawl::{run_crawl, CrawlOptions, RunReport, VecSink};
 use bugimporters_testkit::github_cost::{CostConfig, GitHubCostServer};
 
 const TOKEN_ENV: &str = "BI_CRAWL_COST_TEST_TOKEN";
+const POOL_ENV: &str = "BI_CRAWL_COST_TEST_POOL";
 
 /// One `github` tracker per repository, each with one open-issues query.
 fn configs(server: &GitHubCostServer, repos: usize) -> String {
+    configs_with(server, repos, TOKEN_ENV)
+}
+
+fn configs_with(server: &GitHubCostServer, repos: usize, token_env: &str) -> String {
     let records: Vec<serde_json::Value> = (0..repos)
         .map(|i| {
             let repo = server.repo(i);
@@ -20,7 +25,7 @@ fn configs(server: &GitHubCostServer, repos: usize) -> String {
                 "github_name": server.owner(),
                 "github_repo": repo,
                 "api_url": server.api_url(),
-                "token_env": TOKEN_ENV,
+                "token_env": token_env,
                 "bitesized_tag": "good first issue",
                 "documentation_tag": "documentation",
                 "queries": [format!("{}/repos/org/{repo}/issues?state=open", server.api_url())],
@@ -34,6 +39,7 @@ async fn crawl(text: &str, state: Option<&std::path::Path>) -> (RunReport, Vec<S
     let registry = bugimporters_all::default_registry();
     let mut options = CrawlOptions::default();
     options.fetch = FetchConfig::for_loopback_tests();
+    options.concurrency = 4;
     options.validators_file = state.map(std::path::Path::to_path_buf);
     let sink = VecSink::new();
     let report = run_crawl(
@@ -98,4 +104,48 @@ async fn a_refresh_spends_points_only_on_the_repositories_that_changed() {
     let before = server.stats().points;
     crawl(&text, None).await;
     assert_eq!(server.stats().points - before, 20);
+}
+
+/// Three tokens of 10 points for 24 repositories (a tracker each): the trackers spend them as
+/// one pool, the fullest first, and nobody waits or is refused while a token has points.
+/// Two tokens for 24 repositories: a wait for the reset, only once both are spent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_trackers_spend_the_tokens_as_one_pool_fullest_first() {
+    std::env::set_var(POOL_ENV, "pool-a,pool-b,pool-c");
+    let mut cfg = CostConfig::default();
+    cfg.repos = 24;
+    cfg.points_per_token = 10;
+    cfg.window = std::time::Duration::from_secs(2);
+    let server = GitHubCostServer::start(cfg.clone()).await.unwrap();
+    let (report, _) = crawl(&configs_with(&server, 24, POOL_ENV), None).await;
+    assert_eq!(report.trackers.iter().filter(|t| !t.ok).count(), 0);
+    let uses: Vec<_> = ["pool-a", "pool-b", "pool-c"]
+        .iter()
+        .map(|t| server.token_use(t))
+        .collect();
+    assert_eq!(uses.iter().map(|u| u.total).sum::<u64>(), 24);
+    assert!(uses.iter().all(|u| u.refused == 0), "{uses:?}");
+    assert!(
+        uses.iter().all(|u| u.total >= 6),
+        "spread, fullest first: {uses:?}"
+    );
+
+    // Two tokens, 20 points, 24 repositories: the last ones wait for a reset.
+    std::env::set_var(POOL_ENV, "pool-d,pool-e");
+    let server = GitHubCostServer::start(cfg).await.unwrap();
+    let started = std::time::Instant::now();
+    let (report, links) = crawl(&configs_with(&server, 24, POOL_ENV), None).await;
+    assert_eq!(report.trackers.iter().filter(|t| !t.ok).count(), 0);
+    let all: u64 = (0..24).map(|i| server.issues_of(i)).sum();
+    assert_eq!(links.len() as u64, all);
+    let (d, e) = (server.token_use("pool-d"), server.token_use("pool-e"));
+    assert_eq!(d.total + e.total, 24);
+    assert!(
+        d.total >= 10 && e.total >= 10,
+        "both spent before waiting: {d:?} {e:?}"
+    );
+    assert!(
+        started.elapsed() >= std::time::Duration::from_millis(500),
+        "waited for a reset"
+    );
 }
