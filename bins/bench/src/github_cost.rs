@@ -36,25 +36,6 @@ pub struct Args {
 
 const TOKEN_ENV: &str = "BENCH_GITHUB_COST_TOKENS";
 
-fn configs(server: &GitHubCostServer, repos: usize) -> String {
-    let records: Vec<serde_json::Value> = (0..repos)
-        .map(|i| {
-            let repo = server.repo(i);
-            serde_json::json!({
-                "tracker_name": format!("repo {i}"),
-                "bugimporter": "github",
-                "github_name": server.owner(),
-                "github_repo": repo,
-                "api_url": server.api_url(),
-                "token_env": TOKEN_ENV,
-                "bitesized_tag": "good first issue",
-                "queries": [format!("{}/repos/org/{repo}/issues?state=open", server.api_url())],
-            })
-        })
-        .collect();
-    serde_json::Value::Array(records).to_string()
-}
-
 struct Phase {
     points: u64,
     requests: u64,
@@ -126,7 +107,7 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
         let server = GitHubCostServer::start(cfg).await?;
         let tokens: Vec<String> = (0..n).map(|i| format!("bench-token-{i}")).collect();
         std::env::set_var(TOKEN_ENV, tokens.join(","));
-        let text = configs(&server, a.repos);
+        let text = server.tracker_configs(a.repos, TOKEN_ENV);
         let dir =
             std::env::temp_dir().join(format!("bench-github-cost-{}-{n}", std::process::id()));
         std::fs::create_dir_all(&dir)?;

@@ -12,27 +12,11 @@ const POOL_ENV: &str = "BI_CRAWL_COST_TEST_POOL";
 
 /// One `github` tracker per repository, each with one open-issues query.
 fn configs(server: &GitHubCostServer, repos: usize) -> String {
-    configs_with(server, repos, TOKEN_ENV)
+    server.tracker_configs(repos, TOKEN_ENV)
 }
 
 fn configs_with(server: &GitHubCostServer, repos: usize, token_env: &str) -> String {
-    let records: Vec<serde_json::Value> = (0..repos)
-        .map(|i| {
-            let repo = server.repo(i);
-            serde_json::json!({
-                "tracker_name": format!("repo {i}"),
-                "bugimporter": "github",
-                "github_name": server.owner(),
-                "github_repo": repo,
-                "api_url": server.api_url(),
-                "token_env": token_env,
-                "bitesized_tag": "good first issue",
-                "documentation_tag": "documentation",
-                "queries": [format!("{}/repos/org/{repo}/issues?state=open", server.api_url())],
-            })
-        })
-        .collect();
-    serde_json::to_string(&records).unwrap()
+    server.tracker_configs(repos, token_env)
 }
 
 async fn crawl(text: &str, state: Option<&std::path::Path>) -> (RunReport, Vec<String>) {

@@ -176,6 +176,28 @@ impl GitHubCostServer {
         format!("r{i:05}")
     }
 
+    /// Crawl configuration (JSON) of repositories `0..repos`: one `github` tracker each
+    /// (`repo I`), reading its tokens from `token_env`, with one open-issues query.
+    pub fn tracker_configs(&self, repos: usize, token_env: &str) -> String {
+        let records: Vec<serde_json::Value> = (0..repos)
+            .map(|i| {
+                let repo = self.repo(i);
+                serde_json::json!({
+                    "tracker_name": format!("repo {i}"),
+                    "bugimporter": "github",
+                    "github_name": self.owner(),
+                    "github_repo": repo,
+                    "api_url": self.api_url(),
+                    "token_env": token_env,
+                    "bitesized_tag": "good first issue",
+                    "documentation_tag": "documentation",
+                    "queries": [format!("{}/repos/{}/{repo}/issues?state=open", self.api_url(), self.owner())],
+                })
+            })
+            .collect();
+        serde_json::Value::Array(records).to_string()
+    }
+
     /// How many issues repository `i` has (from `min_issues` to `max_issues`).
     pub fn issues_of(&self, i: usize) -> u64 {
         self.shared.issues(i)
