@@ -75,6 +75,7 @@ mod export;
 mod import;
 mod read;
 pub mod schedule;
+mod validators;
 pub mod webhooks;
 mod yaml11;
 
@@ -95,6 +96,7 @@ pub use import::{
 };
 pub use read::{BugPage, BugQuery, BugView, StoredBug};
 pub use schedule::{Lease, Outcome, QueueStats, RunResult, ScheduleEntry};
+pub use validators::VALIDATOR_URL_MAX;
 
 use db::{with_pool, Pool};
 

@@ -20,11 +20,12 @@ pub(crate) struct BugsParams {
     documentation: Option<bool>,
     q: Option<String>,
     closed: Option<bool>,
+    assigned: Option<bool>,
     limit: Option<usize>,
     cursor: Option<String>,
 }
 
-/// `GET /api/bugs?project=&tracker=&tracker_type=&bitesized=true&documentation=true&q=&closed=true&limit=&cursor=`:
+/// `GET /api/bugs?project=&tracker=&tracker_type=&bitesized=true&documentation=true&q=&closed=true&assigned=true&limit=&cursor=`:
 /// `{"bugs": [BugView...], "next": CURSOR|null}`, newest activity first. A bad cursor is a
 /// 400 naming it; a database failure a 503 without its text.
 pub(crate) async fn bugs(State(service): State<Service>, Query(p): Query<BugsParams>) -> Response {
@@ -36,6 +37,7 @@ pub(crate) async fn bugs(State(service): State<Service>, Query(p): Query<BugsPar
     q.documentation = p.documentation.unwrap_or(false);
     q.text = p.q;
     q.include_closed = p.closed.unwrap_or(false);
+    q.include_assigned = p.assigned.unwrap_or(false);
     q.limit = p.limit.unwrap_or(0);
     q.cursor = p.cursor;
     match service.db().bug_views(&q).await {
