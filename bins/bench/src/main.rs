@@ -7,11 +7,13 @@
 //! target/release/bench html-cost        # hostile HTML pages up to the cap: time, peak RSS
 //! target/release/bench json-cost        # JSON bodies up to the body limit: time, peak RSS
 //! target/release/bench hostile          # the hostile crawl's wall time, default settings
+//! target/release/bench github-cost      # GitHub points: 10 000 repositories, first crawl and refresh
 //! ```
 //!
 //! Results and the machine they were measured on go into `docs/performance.md`.
 
 mod crawl;
+mod github_cost;
 mod hostile;
 mod parse;
 
@@ -36,6 +38,8 @@ enum Command {
     JsonCost(hostile::HtmlArgs),
     /// Wall time of the hostile crawl (tests/hostile.rs) with default settings.
     Hostile(hostile::CrawlArgs),
+    /// GitHub rate-limit points of a first crawl and a refresh of many small repositories.
+    GithubCost(github_cost::Args),
 }
 
 #[tokio::main]
@@ -46,5 +50,6 @@ async fn main() -> anyhow::Result<()> {
         Command::HtmlCost(a) => hostile::html(a),
         Command::JsonCost(a) => hostile::json(a),
         Command::Hostile(a) => hostile::crawl(a).await,
+        Command::GithubCost(a) => github_cost::run(a).await,
     }
 }

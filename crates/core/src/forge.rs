@@ -242,6 +242,30 @@ pub fn people_involved(submitter: &str, others: impl IntoIterator<Item = String>
     u32::try_from(people.len()).unwrap_or(u32::MAX)
 }
 
+/// `ParsedBug::assigned` from an issue object's assignee keys (`assignee`, `assignees`...):
+/// `Some(true)` when one of them holds somebody (an object, or a non-empty list or string),
+/// `Some(false)` when a key is there but empty (`null`, `[]`, `""`), `None` when the object
+/// has none of them (the tracker does not say).
+pub fn assigned_from(issue: &serde_json::Value, keys: &[&str]) -> Option<bool> {
+    use serde_json::Value;
+    let mut said = false;
+    for key in keys {
+        let Some(v) = issue.get(*key) else { continue };
+        said = true;
+        let someone = match v {
+            Value::Null | Value::Bool(false) => false,
+            Value::Array(a) => a.iter().any(|x| !x.is_null()),
+            Value::Object(o) => !o.is_empty(),
+            Value::String(s) => !s.trim().is_empty(),
+            Value::Bool(true) | Value::Number(_) => true,
+        };
+        if someone {
+            return Some(true);
+        }
+    }
+    said.then_some(false)
+}
+
 /// Sets `good_for_newcomers` and `concerns_just_documentation` of `bug`: whether one of
 /// `labels` equals a piece of the `bitesized`, resp. `documentation`, rule (comma-separated;
 /// see [`any_piece_equals`] for `trim`).
@@ -603,6 +627,33 @@ mod tests {
             Some("https://h/i?page=5&per_page=100")
         );
         assert_eq!(next_page_number("https://h/i?page=x"), None);
+    }
+
+    #[test]
+    fn assigned_from_keys() {
+        use serde_json::json;
+        let keys = ["assignee", "assignees"];
+        assert_eq!(assigned_from(&json!({}), &keys), None);
+        assert_eq!(
+            assigned_from(&json!({"assignee": null}), &keys),
+            Some(false)
+        );
+        assert_eq!(
+            assigned_from(&json!({"assignee": null, "assignees": []}), &keys),
+            Some(false)
+        );
+        assert_eq!(
+            assigned_from(
+                &json!({"assignee": null, "assignees": [{"login": "b"}]}),
+                &keys
+            ),
+            Some(true)
+        );
+        assert_eq!(
+            assigned_from(&json!({"assignee": {"login": "b"}}), &keys),
+            Some(true)
+        );
+        assert_eq!(assigned_from(&json!({"assignee": ""}), &keys), Some(false));
     }
 
     #[test]

@@ -56,6 +56,11 @@ pub struct ImportOptions {
     pub extended_scrape: bool,
     /// Where [`ImportContext::secret`] reads credentials (the environment by default).
     pub secrets: Arc<dyn SecretSource>,
+    /// Whose conditional-request validators the run uses and updates (see
+    /// [`crate::fetch::Request::scope`]); `None`: the tracker's name. `bugimporters serve`
+    /// gives each run of a tracker a scope of its own, loaded from and saved to the host
+    /// database, so that a run whose records were not stored never leaves validators behind.
+    pub validator_scope: Option<String>,
 }
 
 impl ImportOptions {
@@ -65,6 +70,7 @@ impl ImportOptions {
             now,
             extended_scrape: false,
             secrets: Arc::new(crate::secrets::EnvSecrets),
+            validator_scope: None,
         }
     }
 
@@ -269,6 +275,15 @@ impl ImportContext {
         &self.options
     }
 
+    /// The scope of this run's conditional-request validators: [`ImportOptions::validator_scope`],
+    /// else the tracker's name.
+    pub fn validator_scope(&self) -> &str {
+        self.options
+            .validator_scope
+            .as_deref()
+            .unwrap_or(&self.tracker_name)
+    }
+
     /// The shared HTTP client (for its settings; fetch through [`ImportContext::fetch`]).
     pub fn client(&self) -> &HttpClient {
         &self.client
@@ -292,8 +307,12 @@ impl ImportContext {
         self.fetch(req).await
     }
 
-    /// Performs `req` through the fetch layer, within this tracker's connection limit.
-    pub async fn fetch(&self, req: Request) -> Result<Response, Error> {
+    /// Performs `req` through the fetch layer, within this tracker's connection limit. A
+    /// request without a validator scope gets this tracker's name as its scope.
+    pub async fn fetch(&self, mut req: Request) -> Result<Response, Error> {
+        if req.scope.is_empty() {
+            self.validator_scope().clone_into(&mut req.scope);
+        }
         let _permit = self.limit.acquire().await.map_err(|_| Error::Closed)?;
         self.counters.requests.fetch_add(1, Ordering::Relaxed);
         let result = self.client.fetch(req).await;

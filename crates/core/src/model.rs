@@ -76,6 +76,12 @@ pub struct ParsedBug {
     /// The documentation-only flag.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub concerns_just_documentation: Option<bool>,
+    /// Whether somebody has taken the bug, as the tracker says it (an assignee, a Trac owner, a
+    /// Bugzilla `assigned_to` other than the default one). `None`: the tracker does not say,
+    /// and the key is left out of the JSON line. Not a field of the original; see
+    /// `docs/output-schema.md` for what that means for a host built for the original.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assigned: Option<bool>,
     /// Distribution name the bug concerns (Trac, Roundup); `""` in a crawl, as the original.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub as_appears_in_distribution: Option<String>,
@@ -195,6 +201,19 @@ mod tests {
         );
         let back: ParsedBug = serde_json::from_str(&line).unwrap();
         assert_eq!(back, bug);
+    }
+
+    #[test]
+    fn assigned_is_written_only_when_known() {
+        let mut bug = ParsedBug::new("http://t/1");
+        assert!(!bug.to_json_line().contains("assigned"));
+        bug.assigned = Some(false);
+        let line = bug.to_json_line();
+        assert!(line.contains(r#""assigned":false"#), "{line}");
+        assert_eq!(serde_json::from_str::<ParsedBug>(&line).unwrap(), bug);
+        bug.assigned = Some(true);
+        let back: ParsedBug = serde_json::from_str(&bug.to_json_line()).unwrap();
+        assert_eq!(back.assigned, Some(true));
     }
 
     #[test]

@@ -53,6 +53,9 @@ pub struct CrawlOptions {
     /// Where importers read credentials (`--secrets-file`, then the environment; the
     /// environment alone by default).
     pub secrets: std::sync::Arc<dyn bugimporters_core::secrets::SecretSource>,
+    /// The scope of conditional-request validators ([`ImportOptions::validator_scope`]) for a
+    /// crawl of one tracker; `None`: each tracker's name.
+    pub validator_scope: Option<String>,
 }
 
 /// Default of [`CrawlOptions::tracker_timeout`]: one hour.
@@ -74,6 +77,7 @@ impl Default for CrawlOptions {
             tracker_timeout: DEFAULT_TRACKER_TIMEOUT,
             existing_only: false,
             secrets: std::sync::Arc::new(bugimporters_core::secrets::EnvSecrets),
+            validator_scope: None,
         }
     }
 }
@@ -138,6 +142,7 @@ pub async fn run_crawl_with_client<S: BugSink + 'static>(
     let import_options = {
         let mut o = ImportOptions::new(now).with_secrets(options.secrets.clone());
         o.extended_scrape = options.extended_scrape;
+        o.validator_scope.clone_from(&options.validator_scope);
         o
     };
 

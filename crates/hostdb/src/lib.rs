@@ -78,6 +78,7 @@ mod export;
 mod import;
 mod read;
 pub mod schedule;
+mod validators;
 pub mod webhooks;
 mod yaml11;
 
@@ -99,6 +100,7 @@ pub use import::{
 };
 pub use read::{BugPage, BugQuery, BugView, StoredBug};
 pub use schedule::{Lease, Outcome, QueueStats, RunResult, ScheduleEntry};
+pub use validators::VALIDATOR_URL_MAX;
 
 use db::{with_pool, Pool};
 

@@ -27,7 +27,7 @@ const SELECT_BUGS: &str = "SELECT b.id, TXT(b.canonical_bug_link) AS canonical_b
      TXT(p.name) AS project_name, TXT(t.name) AS tracker_name, b.title, b.description, b.status, b.importance, \
      b.people_involved, b.date_reported, b.last_touched, b.last_polled, \
      b.submitter_username, b.submitter_realname, b.looks_closed, b.good_for_newcomers, \
-     b.concerns_just_documentation, b.as_appears_in_distribution, b.raw_data, \
+     b.concerns_just_documentation, b.as_appears_in_distribution, b.raw_data, b.assigned, \
      b.created_at, b.modified_at \
      FROM bugs b JOIN projects p ON p.id = b.project_id JOIN trackers t ON t.id = b.tracker_id";
 
@@ -54,6 +54,7 @@ macro_rules! bug_from_row {
             bug.good_for_newcomers = Some(row.try_get("good_for_newcomers")?);
             bug.concerns_just_documentation = Some(row.try_get("concerns_just_documentation")?);
             bug.as_appears_in_distribution = row.try_get("as_appears_in_distribution")?;
+            bug.assigned = row.try_get("assigned")?;
             let raw: Option<String> = row.try_get("raw_data")?;
             bug.raw_data = raw.and_then(|r| serde_json::from_str(&r).ok());
             Ok(StoredBug {
@@ -93,6 +94,9 @@ pub struct BugView {
     pub concerns_just_documentation: bool,
     /// The tracker's status reads as closed.
     pub looks_closed: bool,
+    /// Somebody has taken the bug, as its tracker says it; `None` when the tracker does not
+    /// say (the bug finder counts that as not assigned).
+    pub assigned: Option<bool>,
     /// When the bug was reported.
     pub date_reported: Option<NaiveDateTime>,
     /// When the bug last changed on its tracker.
@@ -111,7 +115,7 @@ pub struct BugView {
 /// for [`HostDb::sql`]).
 pub(crate) const VIEW_COLUMNS: &str = "TXT(b.canonical_bug_link) AS link, b.title, b.status, \
      b.importance, TXT(p.name) AS project, TXT(t.name) AS tracker, t.kind AS tracker_type, \
-     b.good_for_newcomers, b.concerns_just_documentation, b.looks_closed, b.date_reported, \
+     b.good_for_newcomers, b.concerns_just_documentation, b.looks_closed, b.assigned, b.date_reported, \
      b.last_touched, b.last_polled, b.people_involved, b.submitter_username, b.modified_at";
 /// The tables of a [`BugView`].
 pub(crate) const VIEW_FROM: &str =
@@ -140,6 +144,7 @@ macro_rules! view_from_row {
                 good_for_newcomers: row.try_get("good_for_newcomers")?,
                 concerns_just_documentation: row.try_get("concerns_just_documentation")?,
                 looks_closed: row.try_get("looks_closed")?,
+                assigned: row.try_get("assigned")?,
                 date_reported: row.try_get("date_reported")?,
                 last_touched: row.try_get("last_touched")?,
                 last_polled: row.try_get("last_polled")?,
@@ -281,6 +286,9 @@ pub struct BugQuery {
     pub text: Option<String>,
     /// Closed bugs too (default: only those that do not look closed).
     pub include_closed: bool,
+    /// Assigned bugs too (default: bugs whose tracker says somebody has them are hidden;
+    /// a bug whose tracker does not say counts as not assigned and is shown).
+    pub include_assigned: bool,
     /// Bugs per page (1 to [`BugQuery::MAX_LIMIT`]; 0 means [`BugQuery::DEFAULT_LIMIT`]).
     pub limit: usize,
     /// Where the page starts: the `next` of the previous page.
@@ -363,6 +371,9 @@ impl HostDb {
         }
         if !query.include_closed {
             text.push_str(" AND b.looks_closed = FALSE");
+        }
+        if !query.include_assigned {
+            text.push_str(" AND (b.assigned IS NULL OR b.assigned = FALSE)");
         }
         if let Some(t) = query.text.as_deref().filter(|t| !t.is_empty()) {
             text.push_str(" AND LOWER(b.title) LIKE ? ESCAPE '!'");

@@ -45,6 +45,8 @@ pub(crate) struct BugsParams {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) closed: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) assigned: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) limit: Option<usize>,
     #[serde(
         default,
@@ -70,13 +72,14 @@ impl BugsParams {
         q.documentation = self.documentation.unwrap_or(false);
         q.text = self.q.clone();
         q.include_closed = self.closed.unwrap_or(false);
+        q.include_assigned = self.assigned.unwrap_or(false);
         q.limit = self.limit.unwrap_or(0);
         q.cursor = self.cursor.clone();
         q
     }
 }
 
-/// `GET /api/bugs?project=&tracker=&tracker_type=&bitesized=true&documentation=true&q=&closed=true&limit=&cursor=`:
+/// `GET /api/bugs?project=&tracker=&tracker_type=&bitesized=true&documentation=true&q=&closed=true&assigned=true&limit=&cursor=`:
 /// `{"bugs": [BugView...], "next": CURSOR|null}`, newest activity first. A bad cursor is a
 /// 400 naming it; a database failure a 503 without its text.
 pub(crate) async fn bugs(State(service): State<Service>, Query(p): Query<BugsParams>) -> Response {

@@ -32,6 +32,15 @@ pub(crate) struct SpoolCrawl<'a> {
     pub tracker_timeout: std::time::Duration,
 }
 
+impl SpoolCrawl<'_> {
+    /// The scope of this run's conditional-request validators in the process's HTTP client:
+    /// one of its own, so that runs of one tracker at once (a scheduled run and a webhook
+    /// refresh) never store each other's validators.
+    pub(crate) fn validator_scope(&self) -> String {
+        format!("{}\u{1f}{}", self.tracker, self.tag)
+    }
+}
+
 /// How a run ended, for the scheduler's counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum RunEnd {
@@ -132,9 +141,23 @@ impl Service {
         mut cancel: watch::Receiver<bool>,
     ) -> Result<Step> {
         let spool = self.crawl_to_spool(lease);
-        let (path, report) = tokio::select! {
-            r = spool => r?,
-            _ = cancel.wait_for(|c| *c) => return Ok(Step::Cancelled),
+        let scope = self.run_crawl(lease).validator_scope();
+        let crawled = tokio::select! {
+            r = spool => Some(r),
+            _ = cancel.wait_for(|c| *c) => None,
+        };
+        let (path, report) = match crawled {
+            Some(Ok(done)) => done,
+            Some(Err(e)) => {
+                self.keep_validators(lease.tracker.as_str(), &scope, None)
+                    .await;
+                return Err(e);
+            }
+            None => {
+                self.keep_validators(lease.tracker.as_str(), &scope, None)
+                    .await;
+                return Ok(Step::Cancelled);
+            }
         };
         // The lease must still be ours, checked after the crawl and right before import.
         let checking = Instant::now();
@@ -146,12 +169,17 @@ impl Service {
                 .await?;
         self.phases().add(Phase::Check, checking);
         if !still {
+            self.keep_validators(lease.tracker.as_str(), &scope, None)
+                .await;
             return Ok(Step::Lost {
                 requests: tracker_requests(&report),
             });
         }
         let importing = Instant::now();
-        let summary = self.import_spool(&path).await?;
+        let imported = self.import_spool(&path).await;
+        self.keep_validators(lease.tracker.as_str(), &scope, imported.as_ref().ok())
+            .await;
+        let summary = imported?;
         self.phases().add(Phase::Import, importing);
         self.metrics().imported(&summary);
         tracing::info!(spool = %path.display(), summary = %summary.line(), "imported");
@@ -164,15 +192,59 @@ impl Service {
         let records = self.db().export_configs(Some(&lease.tracker)).await?;
         self.phases().add(Phase::Export, exporting);
         let crawling = Instant::now();
-        let crawl = SpoolCrawl {
+        let done = self.crawl_records(&records, self.run_crawl(lease)).await?;
+        self.phases().add(Phase::Crawl, crawling);
+        Ok(done)
+    }
+
+    /// What a scheduled run of `lease` crawls.
+    fn run_crawl<'a>(&self, lease: &'a Lease) -> SpoolCrawl<'a> {
+        SpoolCrawl {
             tracker: &lease.tracker,
             tag: &lease.run_id,
             existing_only: false,
             tracker_timeout: self.config().tracker_timeout,
-        };
-        let done = self.crawl_records(&records, crawl).await?;
-        self.phases().add(Phase::Crawl, crawling);
-        Ok(done)
+        }
+    }
+
+    /// Loads `tracker`'s stored conditional-request validators into the client under
+    /// `scope` (a run's own, [`SpoolCrawl::validator_scope`]). A database error only costs
+    /// the run its validators (every page is fetched in full), with a warning.
+    async fn load_validators(&self, tracker: &str, scope: &str) {
+        match self.db().tracker_validators(tracker).await {
+            Ok(v) => self.inner.client.set_scope_validators(scope, v),
+            Err(e) => {
+                tracing::warn!(tracker, error = %e, "cannot read the stored validators; this run fetches every page in full");
+            }
+        }
+    }
+
+    /// Takes the validators of a run's `scope` out of the client and, when the run's records
+    /// were all stored (`imported` without a rejected record or an unusable input), saves
+    /// them as `tracker`'s. Otherwise they are dropped: a later run must not skip ("`304`,
+    /// unchanged") a page whose records were lost.
+    pub(crate) async fn keep_validators(
+        &self,
+        tracker: &str,
+        scope: &str,
+        imported: Option<&ImportSummary>,
+    ) {
+        let validators = self.inner.client.take_scope_validators(scope);
+        let Some(summary) = imported else { return };
+        if summary.rejected > 0 || !summary.unusable.is_empty() {
+            tracing::info!(
+                tracker,
+                "records were rejected: this run's validators are not kept"
+            );
+            return;
+        }
+        if let Err(e) = self
+            .db()
+            .save_tracker_validators(tracker, &validators)
+            .await
+        {
+            tracing::warn!(tracker, error = %e, "cannot store the validators; the next run fetches every page in full");
+        }
     }
 
     /// Exported tracker records (as `export-config` writes them) → the crawl engine, with this
@@ -200,6 +272,9 @@ impl Service {
         options.existing_only = crawl.existing_only;
         options.tracker_timeout = crawl.tracker_timeout;
         options.secrets = self.config().secrets.clone();
+        let scope = crawl.validator_scope();
+        self.load_validators(crawl.tracker, &scope).await;
+        options.validator_scope = Some(scope);
         let report = run_crawl_with_client(
             &self.inner.registry,
             configs,

@@ -110,9 +110,14 @@ fn start() -> chrono::NaiveDateTime {
 /// What `import-results FILE` does, from a connection of its own: the title of `link` (a bug
 /// of tracker `tracker`) becomes `title`, at `polled`.
 async fn retitle(url: &str, tracker: &str, link: &str, title: &str, polled: &str) {
-    let db = HostDb::connect(url).await.unwrap();
     let line = serde_json::json!({"canonical_bug_link": link, "title": title,
         "_tracker_name": tracker, "_project_name": tracker, "last_polled": polled});
+    import_by_hand(url, line).await;
+}
+
+/// Imports one record from a connection of its own; it must update one bug.
+async fn import_by_hand(url: &str, line: serde_json::Value) {
+    let db = HostDb::connect(url).await.unwrap();
     let s = db
         .import(
             vec![ImportSource::text("by-hand.jsonl", line.to_string())],
@@ -206,7 +211,9 @@ async fn story(url: &str) {
     assert_eq!(first[0].data["bug"], serde_json::to_value(&view).unwrap());
     // `/api/bugs` returns the same bug, in the same shape.
     let api = loopback_client()
-        .get(format!("http://{addr}/api/bugs?closed=true&limit=200"))
+        .get(format!(
+            "http://{addr}/api/bugs?closed=true&assigned=true&limit=200"
+        ))
         .send()
         .await
         .unwrap();
@@ -322,7 +329,44 @@ async fn story(url: &str) {
         .unwrap();
     assert_eq!(resp.status(), 400);
     assert!(resp.text().await.unwrap().contains("Last-Event-ID"));
+
+    // `/api/bugs` hides a bug its tracker says is taken, unless `assigned=true`.
+    mark_assigned(url, "Synthetic 00", &link0, "2031-01-05T00:00:00").await;
+    let listed = |query: &'static str| async move {
+        let r = loopback_client()
+            .get(format!(
+                "http://{addr}/api/bugs?closed=true&limit=200{query}"
+            ))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let v: serde_json::Value = serde_json::from_str(&r.text().await.unwrap()).unwrap();
+        v["bugs"].as_array().unwrap().clone()
+    };
+    let all_bugs = listed("&assigned=true").await;
+    assert_eq!(all_bugs.len(), created);
+    let taken = all_bugs
+        .iter()
+        .find(|b| b["link"] == link0.as_str())
+        .unwrap();
+    assert_eq!(taken["assigned"], true);
+    let free: Vec<&serde_json::Value> = all_bugs.iter().filter(|b| b["assigned"] != true).collect();
+    assert!(!free.is_empty() && free.len() < created);
+    let shown = listed("").await;
+    assert_eq!(
+        shown.iter().collect::<Vec<_>>(),
+        free,
+        "exactly the bugs nobody has"
+    );
     db.close().await;
+}
+
+/// What `import-results` does with a record whose tracker says somebody has the bug.
+async fn mark_assigned(url: &str, tracker: &str, link: &str, polled: &str) {
+    let line = serde_json::json!({"canonical_bug_link": link, "assigned": true,
+        "_tracker_name": tracker, "_project_name": tracker, "last_polled": polled});
+    import_by_hand(url, line).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -68,6 +68,8 @@ async fn the_finder_lists_filters_and_pages_open_bugs() {
         "project=Synthetic+01",
         "tracker_type=trac&documentation=true",
         "tracker_type=github",
+        "assigned=true",
+        "assigned=true&bitesized=true",
         "q=a",
         "project=&tracker_type=&q=",
     ] {

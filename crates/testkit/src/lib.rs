@@ -12,6 +12,8 @@
 //! * [`synthetic`] — a synthetic tracker server on 127.0.0.1 (N generated bugs, Trac,
 //!   Bugzilla and GitHub protocols, latency, concurrency limit, fault injection, change
 //!   simulation) for end-to-end tests, the demo and the benchmarks.
+//! * [`github_cost`] — a GitHub REST server that charges like GitHub (points per token,
+//!   free `304`s, rate-limit headers, a secondary limit), for the cost benchmark.
 //! * [`hostile`] — hostile servers (always 500, garbage, redirect loop, huge, trickling,
 //!   truncated, XML bomb) and hostile HTML pages, for the hostile-crawl test and benchmarks.
 //!
@@ -25,6 +27,7 @@
 
 pub mod forge;
 pub mod fuzzing;
+pub mod github_cost;
 pub mod hostile;
 pub mod json_tracker;
 pub mod serde_fields;

@@ -22,7 +22,12 @@
 //!   on the resolved address of every connection, redirects included, unless allowed by
 //!   [`NetworkPolicy`].
 //! * **Conditional requests**: with [`Request::conditional`], stored `ETag`/`Last-Modified`
-//!   validators are sent and a `304` comes back as [`Response::not_modified`].
+//!   validators are sent and a `304` comes back as [`Response::not_modified`]. Validators are
+//!   kept per scope ([`Request::scope`], the tracker's name when the request goes through
+//!   [`crate::ImportContext::fetch`]) and URL, so that one tracker's validators never make
+//!   another tracker's request answer `304`. They outlive a run in a state file
+//!   ([`HttpClient::save_validators`]) or, for the service, in the host database
+//!   ([`HttpClient::set_scope_validators`], [`HttpClient::take_scope_validators`]).
 //! * **Request bodies**: [`Request::post_form`] and [`Request::post_json`] (an API such as
 //!   Phabricator's Conduit or GraphQL). A `POST` is retried only when marked
 //!   [`Request::idempotent`] (a read-only search), is never conditional, and its body is sent
@@ -158,6 +163,9 @@ pub struct Request {
     pub headers: HeaderMap,
     /// Send stored validators and accept `304 Not Modified`.
     pub conditional: bool,
+    /// Whose validators a conditional request uses and updates (the tracker's name; `""`
+    /// when unset). Validators of one scope are never sent for another.
+    pub scope: String,
     /// Final error statuses returned as a [`Response`] (body included) instead of
     /// [`Error::Status`], for an API whose refusal body says why (see
     /// [`Request::accept_status`]).
@@ -287,6 +295,7 @@ impl Request {
             url: parsed,
             headers: HeaderMap::new(),
             conditional: false,
+            scope: String::new(),
             accept: Vec::new(),
             method: Method::GET,
             body: None,
@@ -372,6 +381,12 @@ impl Request {
         self
     }
 
+    /// Sets the validator scope ([`Request::scope`]).
+    pub fn in_scope(mut self, scope: &str) -> Self {
+        scope.clone_into(&mut self.scope);
+        self
+    }
+
     /// Returns a final answer with `status` (after the usual retries) as a [`Response`] with
     /// its body, so that the caller can read the API's own error (Pagure's
     /// `EISSUENOTALLOWED` 403, say) instead of a bare [`Error::Status`]. An answer that asks
@@ -408,6 +423,23 @@ impl Response {
     }
 }
 
+/// Validators by scope (tracker name), then by normalised URL.
+pub type ValidatorMap = HashMap<String, HashMap<String, Validators>>;
+
+/// The `--state` file: validators by scope, then URL.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct StateFile {
+    /// Format version ([`STATE_VERSION`]).
+    version: u32,
+    /// Scope (tracker name) → URL → validators.
+    validators: ValidatorMap,
+}
+
+/// Version of the state file's format. Version 1 (a flat map URL → validators, without the
+/// tracker) is read as "no validators", with a warning: its entries cannot be given to a
+/// tracker safely.
+const STATE_VERSION: u32 = 2;
+
 /// Stored validators of one URL.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Validators {
@@ -417,6 +449,11 @@ pub struct Validators {
     /// `Last-Modified` the server sent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_modified: Option<String>,
+    /// The `Link` header of that answer (paging). A `304` means "the same answer", but
+    /// servers (GitHub among them) send it without its `Link`: the stored one is put back, so
+    /// that a pager walks an unchanged listing's pages without paying for a page past the end.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link: Option<String>,
 }
 
 /// Counters of one client, for the run report.
@@ -461,7 +498,8 @@ pub struct HttpClient {
     policy: Arc<NetworkPolicy>,
     backend: Backend,
     hosts: Mutex<HashMap<String, HostSlot>>,
-    validators: Mutex<HashMap<String, Validators>>,
+    /// Scope → normalised URL → validators.
+    validators: Mutex<ValidatorMap>,
     counters: Mutex<FetchCounters>,
 }
 
@@ -527,34 +565,94 @@ impl HttpClient {
     }
 
     /// Loads validators saved by [`HttpClient::save_validators`]; a missing file is no error.
+    /// A file that is not a state file (corrupt, cut, another format) is an error naming it:
+    /// the run stops before making a request, rather than paying full price silently. A
+    /// state file of the first format (validators without their tracker) is ignored with a
+    /// warning.
     pub fn load_validators(&self, path: &Path) -> Result<(), Error> {
         let text = match std::fs::read_to_string(path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
             Err(e) => return Err(Error::io(path, e)),
         };
-        let map: HashMap<String, Validators> = serde_json::from_str(&text)
-            .map_err(|e| Error::config(format!("{}: {e}", path.display())))?;
-        self.validators.lock().expect("validators lock").extend(map);
+        let bad = |e: &dyn std::fmt::Display| {
+            Error::config(format!(
+                "{}: not a --state file ({e}); fix or delete it",
+                path.display()
+            ))
+        };
+        let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| bad(&e))?;
+        if value.get("version").is_none()
+            && serde_json::from_value::<HashMap<String, Validators>>(value.clone()).is_ok()
+        {
+            tracing::warn!(path = %path.display(), "a state file of the first format (validators without their tracker): ignored; this run sends no validators and rewrites it");
+            return Ok(());
+        }
+        let state: StateFile = serde_json::from_value(value).map_err(|e| bad(&e))?;
+        if state.version != STATE_VERSION {
+            return Err(bad(&format!(
+                "version {}, this build reads {STATE_VERSION}",
+                state.version
+            )));
+        }
+        let mut map = self.validators.lock().expect("validators lock");
+        for (scope, urls) in state.validators {
+            map.entry(scope).or_default().extend(urls);
+        }
         Ok(())
     }
 
-    /// Saves the validators atomically (temporary file, then rename).
+    /// Saves the validators atomically (temporary file, `fsync`, then rename), so that a
+    /// killed run leaves the previous file whole.
     pub fn save_validators(&self, path: &Path) -> Result<(), Error> {
-        let map = self.validators.lock().expect("validators lock").clone();
-        let text = serde_json::to_string(&map).expect("validators serialise");
+        let state = StateFile {
+            version: STATE_VERSION,
+            validators: self.validators.lock().expect("validators lock").clone(),
+        };
+        let text = serde_json::to_string(&state).expect("validators serialise");
         let tmp = path.with_extension("tmp");
-        std::fs::write(&tmp, text).map_err(|e| Error::io(&tmp, e))?;
+        let write = || -> std::io::Result<()> {
+            use std::io::Write;
+            let mut f = std::fs::File::create(&tmp)?;
+            f.write_all(text.as_bytes())?;
+            f.sync_all()
+        };
+        write().map_err(|e| Error::io(&tmp, e))?;
         std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
     }
 
-    /// Stored validators of `url`, if any.
-    pub fn validators(&self, url: &str) -> Option<Validators> {
+    /// Stored validators of `url` in `scope` (a tracker's name), if any.
+    pub fn validators(&self, scope: &str, url: &str) -> Option<Validators> {
         self.validators
             .lock()
             .expect("validators lock")
+            .get(scope)?
             .get(&normalize_url(url))
             .cloned()
+    }
+
+    /// Removes and returns every validator of `scope`, by normalised URL (what the service
+    /// stores after a run).
+    pub fn take_scope_validators(&self, scope: &str) -> HashMap<String, Validators> {
+        self.validators
+            .lock()
+            .expect("validators lock")
+            .remove(scope)
+            .unwrap_or_default()
+    }
+
+    /// Replaces the validators of `scope` by `urls` (what the service loads before a run:
+    /// those of the last run whose records were stored, never those of a run whose import
+    /// failed).
+    pub fn set_scope_validators(&self, scope: &str, urls: HashMap<String, Validators>) {
+        let urls = urls
+            .into_iter()
+            .map(|(u, v)| (normalize_url(&u), v))
+            .collect();
+        self.validators
+            .lock()
+            .expect("validators lock")
+            .insert(scope.to_owned(), urls);
     }
 
     /// Performs `req` with every behaviour of the module docs. Returns the response for 2xx
@@ -652,7 +750,7 @@ impl HttpClient {
         let mut headers = req.headers.clone();
         let conditional = req.conditional && req.body.is_none();
         if conditional {
-            if let Some(v) = self.validators(&original) {
+            if let Some(v) = self.validators(&req.scope, &original) {
                 if let Some(etag) = v
                     .etag
                     .as_deref()
@@ -712,8 +810,12 @@ impl HttpClient {
                             let headers = recordable_headers(&resp_headers);
                             rec.record(&original, sent, status, headers, &body).await?;
                         }
+                        let mut resp_headers = resp_headers;
                         if (200..300).contains(&status) && conditional {
-                            self.store_validators(&original, &resp_headers);
+                            self.store_validators(&req.scope, &original, &resp_headers);
+                        }
+                        if status == 304 && conditional {
+                            self.restore_link(&req.scope, &original, &mut resp_headers);
                         }
                         return finish_status(url, status, resp_headers, body, &req);
                     }
@@ -929,21 +1031,40 @@ impl HttpClient {
         }
     }
 
-    fn store_validators(&self, url: &str, headers: &HeaderMap) {
+    /// A `304` without a `Link` header gets the one stored with the validators.
+    fn restore_link(&self, scope: &str, url: &str, headers: &mut HeaderMap) {
+        if headers.contains_key(header::LINK) {
+            return;
+        }
+        let stored = self.validators(scope, url).and_then(|v| v.link);
+        if let Some(value) = stored.and_then(|l| HeaderValue::from_str(&l).ok()) {
+            headers.insert(header::LINK, value);
+        }
+    }
+
+    fn store_validators(&self, scope: &str, url: &str, headers: &HeaderMap) {
         let get = |n: HeaderName| {
             headers
                 .get(n)
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned)
         };
+        let links: Vec<&str> = headers
+            .get_all(header::LINK)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect();
         let v = Validators {
             etag: get(header::ETAG),
             last_modified: get(header::LAST_MODIFIED),
+            link: (!links.is_empty()).then(|| links.join(", ")),
         };
         if v.etag.is_some() || v.last_modified.is_some() {
             self.validators
                 .lock()
                 .expect("validators lock")
+                .entry(scope.to_owned())
+                .or_default()
                 .insert(normalize_url(url), v);
         }
     }

@@ -302,7 +302,10 @@ async fn conditional_requests_send_validators_and_report_304() {
         .await
         .unwrap();
     assert!(!first.not_modified());
-    assert_eq!(c.validators(&url).unwrap().etag.as_deref(), Some("\"v1\""));
+    assert_eq!(
+        c.validators("", &url).unwrap().etag.as_deref(),
+        Some("\"v1\"")
+    );
     let second = c
         .fetch(Request::get(&url).unwrap().conditional())
         .await
@@ -321,6 +324,112 @@ async fn conditional_requests_send_validators_and_report_304() {
         .await
         .unwrap();
     assert!(third.not_modified());
+}
+
+#[tokio::test]
+async fn validators_never_cross_scopes() {
+    let server = MockServer::start().await;
+    Mock::given(path("/page"))
+        .and(header("If-None-Match", "\"v1\""))
+        .respond_with(ResponseTemplate::new(304))
+        .mount(&server)
+        .await;
+    Mock::given(path("/page"))
+        .respond_with(ResponseTemplate::new(200).insert_header("ETag", "\"v1\""))
+        .mount(&server)
+        .await;
+    let c = client(loopback_config());
+    let url = format!("{}/page", server.uri());
+    let get = |scope: &str| c.fetch(Request::get(&url).unwrap().conditional().in_scope(scope));
+    assert!(!get("A").await.unwrap().not_modified());
+    assert!(get("A").await.unwrap().not_modified());
+    // Tracker B asks for the same URL: A's validators are not B's.
+    assert!(!get("B").await.unwrap().not_modified());
+    assert!(c.validators("A", &url).is_some());
+    assert!(c.validators("C", &url).is_none());
+
+    // What the service does: B's validators out, into a new client, and back.
+    let saved = c.take_scope_validators("B");
+    assert_eq!(saved.len(), 1);
+    assert!(c.validators("B", &url).is_none(), "taken out");
+    let c2 = client(loopback_config());
+    c2.set_scope_validators("B", saved);
+    let again = c2
+        .fetch(Request::get(&url).unwrap().conditional().in_scope("B"))
+        .await
+        .unwrap();
+    assert!(again.not_modified());
+}
+
+#[tokio::test]
+async fn a_304_gets_the_link_header_of_the_answer_it_stands_for() {
+    let server = MockServer::start().await;
+    Mock::given(path("/list"))
+        .and(header("If-None-Match", "\"v1\""))
+        .respond_with(ResponseTemplate::new(304))
+        .mount(&server)
+        .await;
+    let next = format!("<{}/list?page=2>; rel=\"next\"", server.uri());
+    Mock::given(path("/list"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("ETag", "\"v1\"")
+                .insert_header("Link", next.as_str()),
+        )
+        .mount(&server)
+        .await;
+    let c = client(loopback_config());
+    let url = format!("{}/list", server.uri());
+    let get = || c.fetch(Request::get(&url).unwrap().conditional().in_scope("T"));
+    assert!(!get().await.unwrap().not_modified());
+    let again = get().await.unwrap();
+    assert!(again.not_modified());
+    assert_eq!(again.header("link"), Some(next.as_str()));
+}
+
+#[test]
+fn state_file_errors_name_the_file_and_old_files_are_ignored() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = client(loopback_config());
+    let state = dir.path().join("state.json");
+    for bad in [
+        "{\"version\": 2, \"validators\"",
+        "[1, 2]",
+        "{\"version\": 9, \"validators\": {}}",
+    ] {
+        std::fs::write(&state, bad).unwrap();
+        let e = c.load_validators(&state).unwrap_err().to_string();
+        assert!(
+            e.contains("state.json") && e.contains("not a --state file"),
+            "{e}"
+        );
+    }
+    // The first format (URL -> validators, no tracker): ignored, nothing loaded.
+    std::fs::write(&state, r#"{"http://h/p": {"etag": "\"x\""}}"#).unwrap();
+    c.load_validators(&state).unwrap();
+    assert!(c.validators("", "http://h/p").is_none());
+    // Saved as version 2, read back.
+    c.set_scope_validators(
+        "T",
+        [(
+            "http://h/p".to_owned(),
+            Validators {
+                etag: Some("\"y\"".into()),
+                last_modified: None,
+                link: None,
+            },
+        )]
+        .into(),
+    );
+    c.save_validators(&state).unwrap();
+    let text = std::fs::read_to_string(&state).unwrap();
+    assert!(text.starts_with(r#"{"version":2,"#), "{text}");
+    let c2 = client(loopback_config());
+    c2.load_validators(&state).unwrap();
+    assert_eq!(
+        c2.validators("T", "http://h/p").unwrap().etag.as_deref(),
+        Some("\"y\"")
+    );
 }
 
 #[tokio::test]

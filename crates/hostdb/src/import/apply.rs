@@ -159,6 +159,7 @@ macro_rules! bind_field {
             Field::Int(v) => $q.bind(*v),
             Field::Time(v) => $q.bind(*v),
             Field::Bool(b) => $q.bind(*b),
+            Field::OptBool(b) => $q.bind(*b),
         }
     };
 }

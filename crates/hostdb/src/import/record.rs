@@ -10,7 +10,7 @@ use super::{LINK_MAX_CHARS, NAME_MAX_CHARS};
 /// `COLUMNS[i]`): the one list the import reads, checks, hashes and upserts from, so a new
 /// column is one line here. Append new columns at the end: the content hash includes each
 /// column's index, and moving one would make every held bug look changed once.
-pub(crate) const COLUMNS: [(&str, Kind); 14] = [
+pub(crate) const COLUMNS: [(&str, Kind); 15] = [
     ("title", Kind::Text),
     ("description", Kind::Text),
     ("status", Kind::Text),
@@ -25,6 +25,7 @@ pub(crate) const COLUMNS: [(&str, Kind); 14] = [
     ("concerns_just_documentation", Kind::Bool),
     ("as_appears_in_distribution", Kind::Text),
     ("raw_data", Kind::Json),
+    ("assigned", Kind::OptBool),
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,6 +34,8 @@ pub(crate) enum Kind {
     Int,
     Time,
     Bool,
+    /// A boolean that may be `null` (unknown).
+    OptBool,
     Json,
 }
 
@@ -43,6 +46,8 @@ pub(crate) enum Field {
     Int(Option<i64>),
     Time(Option<NaiveDateTime>),
     Bool(bool),
+    /// `None`: the tracker does not say.
+    OptBool(Option<bool>),
     /// JSON text.
     Json(Option<String>),
 }
@@ -94,6 +99,7 @@ impl Record {
                     }
                 }
                 Field::Bool(b) => h.bytes(&[u8::from(*b)]),
+                Field::OptBool(b) => h.bytes(&[b.map_or(2, u8::from)]),
             }
         }
         i64::from_ne_bytes(h.0.to_ne_bytes())
@@ -330,6 +336,16 @@ pub(crate) fn check(value: Value) -> Result<Record, String> {
                     ))
                 }
             },
+            Kind::OptBool => match v {
+                Value::Null => Field::OptBool(None),
+                Value::Bool(b) => Field::OptBool(Some(*b)),
+                other => {
+                    return Err(format!(
+                        "{key}: expected true, false or null, got {}",
+                        type_name(other)
+                    ))
+                }
+            },
             Kind::Int => match v {
                 Value::Null => Field::Int(None),
                 Value::Number(n) => match n.as_u64().and_then(|n| u32::try_from(n).ok()) {
@@ -470,6 +486,37 @@ mod tests {
         assert_eq!(
             check(v).unwrap().content_hash(),
             HASH_OF_BASE_WITH_COUNT_AND_DATE
+        );
+    }
+
+    #[test]
+    fn assigned_is_an_optional_flag() {
+        let r = check(base()).unwrap();
+        assert!(r.fields.is_empty(), "absent: the column is left alone");
+        for (value, want) in [
+            (json!(true), Some(true)),
+            (json!(false), Some(false)),
+            (json!(null), None),
+        ] {
+            let mut v = base();
+            v["assigned"] = value;
+            let r = check(v).unwrap();
+            assert_eq!(r.fields, vec![(14, Field::OptBool(want))]);
+            assert!(r.ignored.is_empty());
+        }
+        let mut v = base();
+        v["assigned"] = json!("yes");
+        assert_eq!(
+            check(v).unwrap_err(),
+            "assigned: expected true, false or null, got a string"
+        );
+        let mut a = base();
+        a["assigned"] = json!(true);
+        let mut b = base();
+        b["assigned"] = json!(false);
+        assert_ne!(
+            check(a).unwrap().content_hash(),
+            check(b).unwrap().content_hash()
         );
     }
 

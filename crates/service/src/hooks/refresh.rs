@@ -215,8 +215,18 @@ impl Service {
             existing_only: true,
             tracker_timeout: REFRESH_TIMEOUT.min(self.config().lease / 2),
         };
-        let (path, report) = self.crawl_records(&[record], crawl).await?;
-        let summary = self.import_spool(&path).await?;
+        let scope = crawl.validator_scope();
+        let (path, report) = match self.crawl_records(&[record], crawl).await {
+            Ok(done) => done,
+            Err(e) => {
+                self.keep_validators(tracker, &scope, None).await;
+                return Err(e);
+            }
+        };
+        let imported = self.import_spool(&path).await;
+        self.keep_validators(tracker, &scope, imported.as_ref().ok())
+            .await;
+        let summary = imported?;
         Ok((report, summary))
     }
 

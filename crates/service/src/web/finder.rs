@@ -87,6 +87,7 @@ struct FinderForm {
     q: String,
     bitesized: bool,
     documentation: bool,
+    assigned: bool,
     projects: Vec<Choice>,
     tracker_types: Vec<Choice>,
 }
@@ -149,6 +150,7 @@ async fn finder(
     page.form.q = params.q.clone().unwrap_or_default();
     page.form.bitesized = params.bitesized.unwrap_or(false);
     page.form.documentation = params.documentation.unwrap_or(false);
+    page.form.assigned = params.assigned.unwrap_or(false);
     let facets = service.db().bug_facets().await;
     let result = service.db().bug_views(&params.query()).await;
     let (facets, result) = match (facets, result) {

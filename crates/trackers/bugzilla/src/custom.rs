@@ -53,6 +53,8 @@ pub struct BugFacts {
     pub first_comment: Option<String>,
     /// Distinct comment authors (`who` elements; REST comment `creator`s).
     pub commenters: BTreeSet<String>,
+    /// `assigned_to` (a login, usually an e-mail address); `None` when the response has none.
+    pub assigned_to: Option<String>,
 }
 
 impl BugFacts {

@@ -300,6 +300,10 @@ pub fn build_bug(
     bug.submitter_username = Some(facts.reporter.clone());
     bug.submitter_realname = Some(Some(facts.reporter_name.clone().unwrap_or_default()));
     bug.looks_closed = Some(CLOSED_STATUSES.contains(&facts.status.as_str()));
+    bug.assigned = facts
+        .assigned_to
+        .as_deref()
+        .map(|who| is_taken(who, &facts.status));
     let keywords = || facts.keywords.iter().map(String::as_str);
     bug.good_for_newcomers = Some(match &settings.bitesized {
         BitesizeRule::Keyword(text) => classify::any_piece_equals(text, keywords(), false),
@@ -324,6 +328,46 @@ pub fn build_bug(
     );
     parser.adjust(&mut bug, facts);
     Ok(bug)
+}
+
+/// Statuses of a bug nobody has started on. A bug in one of them keeps the component's
+/// default assignee, which Bugzilla fills in by itself (often a real person: the component
+/// owner), so its `assigned_to` says nothing about anybody working on it.
+const UNTAKEN_STATUSES: &[&str] = &["UNCONFIRMED", "NEW", "CONFIRMED", "REOPENED"];
+
+/// Whether a Bugzilla bug is taken (`ParsedBug::assigned`), conservatively, so that a free
+/// bug is never hidden from newcomers: `assigned_to` must name a person — not empty, not a
+/// placeholder account (`nobody@…`, `none@…`, `unassigned@…`, a list such as `*-bugs@…`,
+/// `*-maint@…`, `*-triage@…`, `bug-wranglers@…`, a login without `@` such as `nobody`) —
+/// **and** the status must be past the untaken ones (`UNCONFIRMED`, `NEW`, `CONFIRMED`,
+/// `REOPENED`), e.g. `ASSIGNED` or `IN_PROGRESS`. The product's own default assignee is not
+/// in the bug's XML; the status rule stands in for it.
+pub fn is_taken(assigned_to: &str, status: &str) -> bool {
+    let who = assigned_to.trim().to_ascii_lowercase();
+    let local = who.split('@').next().unwrap_or_default();
+    let placeholder = local.is_empty()
+        || [
+            "nobody",
+            "none",
+            "unassigned",
+            "bugs",
+            "bug-wranglers",
+            "triage",
+        ]
+        .contains(&local)
+        || [
+            "-bugs",
+            "-maint",
+            "-maintainers",
+            "-triage",
+            "-unassigned",
+            "-null",
+        ]
+        .iter()
+        .any(|s| local.ends_with(s))
+        || local.contains("-bugs-");
+    let status = status.trim().to_ascii_uppercase();
+    !placeholder && !UNTAKEN_STATUSES.contains(&status.as_str())
 }
 
 /// Splits a `keywords` text on `,`, trimming the pieces and dropping empty ones.
@@ -478,6 +522,7 @@ fn for_each_bug(body: &[u8], url: &str, mut each: impl FnMut(RawBug)) -> Result<
                             b"creation_ts" => f.created = text,
                             b"delta_ts" => f.changed = text,
                             b"dependson" => b.dependson.push(text),
+                            b"assigned_to" => f.assigned_to = Some(text),
                             b"reporter" if !b.seen_reporter => {
                                 b.seen_reporter = true;
                                 f.reporter = text;
@@ -594,6 +639,10 @@ mod tests {
         );
         assert_eq!(b.good_for_newcomers, Some(true));
         assert_eq!(b.concerns_just_documentation, Some(false));
+        assert_eq!(
+            b.assigned, None,
+            "no assigned_to element: the tracker does not say"
+        );
         assert_eq!(b.project_name.as_deref(), Some("Miro"));
         assert_eq!(b.tracker_name.as_deref(), Some("Miro"));
         assert_eq!(b.last_polled, Some(now()));
@@ -603,6 +652,44 @@ mod tests {
         assert_eq!(b.title.as_deref(), Some("Crash on \"save\" & quit"));
         assert_eq!(b.project_name.as_deref(), Some("KDE documentation"));
         assert_eq!(b.concerns_just_documentation, Some(true));
+    }
+
+    #[test]
+    fn assigned_to_other_than_a_default() {
+        let with = |who: &str, status: &str| {
+            let xml = TWO
+                .replace(
+                    "<reporter>second</reporter>",
+                    &format!(
+                        "<reporter>second</reporter><assigned_to name=\"X\">{who}</assigned_to>"
+                    ),
+                )
+                .replace(
+                    "<bug_status>ASSIGNED</bug_status>",
+                    &format!("<bug_status>{status}</bug_status>"),
+                );
+            let page =
+                parse_bug_xml(xml.as_bytes(), "u", &settings(), &GenericParser, now()).unwrap();
+            page.bugs[0].assigned
+        };
+        assert_eq!(with("dev@example.org", "ASSIGNED"), Some(true));
+        assert_eq!(with("dev@example.org", "IN_PROGRESS"), Some(true));
+        assert_eq!(
+            with("dev@example.org", "NEW"),
+            Some(false),
+            "the component owner"
+        );
+        for default in [
+            "nobody@mozilla.org",
+            "konqueror-bugs-null@kde.org",
+            "gimp-bugs@gnome.bugs",
+            "xorg-maint@example.org",
+            "bug-wranglers@gentoo.org",
+            "nobody",
+            "",
+        ] {
+            assert_eq!(with(default, "ASSIGNED"), Some(false), "{default:?}");
+        }
     }
 
     #[test]

@@ -22,7 +22,7 @@ use crate::custom::BugFacts;
 use crate::parser::{split_keywords, SkippedBug};
 
 /// The fields asked for with `include_fields` (everything the rules and custom parsers read).
-pub const INCLUDE_FIELDS: &str = "id,summary,status,resolution,severity,priority,product,component,keywords,whiteboard,creator,creation_time,last_change_time";
+pub const INCLUDE_FIELDS: &str = "id,summary,status,resolution,severity,priority,product,component,keywords,whiteboard,creator,creation_time,last_change_time,assigned_to";
 
 /// Most ids per comment request (`ids=N&` each; keeps the URL under ~4 KB).
 pub const COMMENT_CHUNK: usize = 200;
@@ -219,6 +219,10 @@ pub fn parse_bugs(body: &[u8], url: &str) -> Result<(Vec<BugFacts>, Vec<Error>),
         f.created = text(b, "creation_time");
         f.changed = text(b, "last_change_time");
         f.reporter = text(b, "creator");
+        f.assigned_to = b
+            .get("assigned_to")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
         f.reporter_name = b
             .get("creator_detail")
             .and_then(|d| d.get("real_name"))
@@ -351,7 +355,7 @@ mod tests {
         let page = search_page_url(&q, 500, 1000, Some(since));
         assert_eq!(
             page.as_str(),
-            "https://bz.example/rest/bug?product=Foo&include_fields=id%2Csummary%2Cstatus%2Cresolution%2Cseverity%2Cpriority%2Cproduct%2Ccomponent%2Ckeywords%2Cwhiteboard%2Ccreator%2Ccreation_time%2Clast_change_time&order=bug_id&last_change_time=2024-01-02T03%3A04%3A05Z&limit=500&offset=1000"
+            "https://bz.example/rest/bug?product=Foo&include_fields=id%2Csummary%2Cstatus%2Cresolution%2Cseverity%2Cpriority%2Cproduct%2Ccomponent%2Ckeywords%2Cwhiteboard%2Ccreator%2Ccreation_time%2Clast_change_time%2Cassigned_to&order=bug_id&last_change_time=2024-01-02T03%3A04%3A05Z&limit=500&offset=1000"
         );
         let bl = Url::parse(
             "https://bz.example/buglist.cgi?keywords=easy&ctype=atom&bug_status=NEW&list_id=9",
@@ -391,6 +395,10 @@ mod tests {
         );
         assert_eq!(f.keywords, vec!["easy".to_owned()]);
         assert_eq!(f.reporter_name.as_deref(), Some("A"));
+        assert_eq!(f.assigned_to, None, "no assigned_to key");
+        let (facts, _) =
+            parse_bugs(br#"{"bugs": [{"id": 8, "assigned_to": "dev@x"}]}"#, "u").unwrap();
+        assert_eq!(facts[0].assigned_to.as_deref(), Some("dev@x"));
         let e = parse_bugs(
             br#"{"error": true, "code": 101, "message": "Bug #9 does not exist."}"#,
             "u",

@@ -190,6 +190,7 @@ pub fn parse_issue_value(
             .map(str::to_owned);
         return Ok(IssueItem::PullRequest { link });
     }
+    let assigned = forge::assigned_from(&value, &["assignees", "assignee"]);
     let raw: RawIssue = serde_json::from_value(value).map_err(|e| {
         Error::parse(
             url,
@@ -241,6 +242,7 @@ pub fn parse_issue_value(
     bug.status = Some(state);
     bug.importance = importance_from_labels(labels.iter().copied());
     bug.people_involved = Some(people);
+    bug.assigned = assigned;
     bug.date_reported = Some(date_reported);
     bug.last_touched = Some(last_touched);
     bug.last_polled = Some(now);
@@ -334,6 +336,24 @@ mod tests {
             IssueItem::Issue(b) => *b,
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn assigned_from_the_assignee_keys() {
+        assert_eq!(parse(issue(json!({}))).assigned, Some(false));
+        assert_eq!(
+            parse(issue(json!({"assignees": [{"login": "bob"}]}))).assigned,
+            Some(true)
+        );
+        let mut silent = issue(json!({}));
+        for key in ["assignees", "assignee"] {
+            silent.as_object_mut().unwrap().remove(key);
+        }
+        assert_eq!(
+            parse(silent).assigned,
+            None,
+            "no key: the tracker does not say"
+        );
     }
 
     #[test]

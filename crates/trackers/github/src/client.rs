@@ -5,9 +5,10 @@
 //! rate-limit waits (`X-RateLimit-Remaining: 0` + `X-RateLimit-Reset`, `Retry-After`),
 //! conditional requests and redirect handling apply.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
@@ -22,10 +23,6 @@ use crate::config::{GitHubOptions, Repo};
 use crate::parser::{parse_issue_list, IssuePage, ParseSettings};
 pub(crate) use bugimporters_core::paging::{link_rel, query_param, with_query_param as with_param};
 
-/// With several tokens, switch to another one when the current one has fewer requests left
-/// than this (and another has more).
-pub const ROTATE_BELOW: u64 = 100;
-
 /// Page size asked for when the importer chooses it.
 pub const PER_PAGE: u32 = 100;
 
@@ -38,13 +35,44 @@ struct TokenState {
     reset_epoch: Option<u64>,
 }
 
+/// What is known of one set of credentials on one API: shared by every tracker of the
+/// process that uses the same tokens on the same API root, so that a host of many small
+/// repositories (a tracker each) spends its tokens as one pool.
+#[derive(Debug, Default)]
+struct Pool {
+    states: Mutex<Vec<TokenState>>,
+    current: AtomicUsize,
+}
+
+/// The pools of the process, by API root and credential set (a hash: the tokens are not kept
+/// twice).
+static POOLS: LazyLock<Mutex<HashMap<u64, Arc<Pool>>>> = LazyLock::new(Default::default);
+
+fn shared_pool(api: &str, values: &[String]) -> Arc<Pool> {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    api.hash(&mut h);
+    values.hash(&mut h);
+    let key = h.finish();
+    let mut pools = POOLS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    pools
+        .entry(key)
+        .or_insert_with(|| {
+            Arc::new(Pool {
+                states: Mutex::new(vec![TokenState::default(); values.len()]),
+                current: AtomicUsize::new(0),
+            })
+        })
+        .clone()
+}
+
 /// The credentials of a run, read from the environment: bearer tokens (rotated) or the
 /// original's basic-auth pair. `Debug` never shows them.
 pub(crate) struct Auth {
     kind: &'static str,
     values: Vec<String>,
-    states: Mutex<Vec<TokenState>>,
-    current: AtomicUsize,
+    pool: Arc<Pool>,
 }
 
 impl std::fmt::Debug for Auth {
@@ -61,6 +89,7 @@ impl Auth {
     /// variable first (several tokens comma-separated), else the basic-auth pair, else none.
     pub(crate) fn from_env(
         options: &GitHubOptions,
+        api: &str,
         lookup: impl Fn(&str) -> Option<String>,
     ) -> Self {
         let tokens: Vec<String> = lookup(options.token_env())
@@ -87,9 +116,8 @@ impl Auth {
         };
         Auth {
             kind,
-            states: Mutex::new(vec![TokenState::default(); values.len()]),
+            pool: shared_pool(api, &values),
             values,
-            current: AtomicUsize::new(0),
         }
     }
 
@@ -98,8 +126,12 @@ impl Auth {
         self.kind
     }
 
-    /// The credential to use next, by index: the current one unless it runs low and another
-    /// has more left.
+    /// The credential to use next, by index: the fullest one — the most requests left, a
+    /// token never used or whose window has reset counting as full — the current one on a
+    /// tie. The pool is shared by the trackers using the same tokens on the same API, so a
+    /// token is never spent while another has more left, and the fetch layer's wait for a
+    /// reset (`X-RateLimit-Remaining: 0`, bounded by `max_wait`) comes only once every token
+    /// is spent.
     fn pick(&self) -> Option<usize> {
         match self.values.len() {
             0 => return None,
@@ -107,28 +139,25 @@ impl Auth {
             _ => {}
         }
         let now = epoch_now();
-        let states = self.states.lock().ok()?;
+        let states = self.pool.states.lock().ok()?;
         let left = |s: &TokenState| match (s.remaining, s.reset_epoch) {
             (Some(_), Some(reset)) if reset <= now => u64::MAX,
             (Some(r), _) => r,
             (None, _) => u64::MAX,
         };
-        let cur = self.current.load(Ordering::Relaxed) % self.values.len();
+        let cur = self.pool.current.load(Ordering::Relaxed) % self.values.len();
         let cur_left = states.get(cur).map_or(u64::MAX, left);
-        if cur_left >= ROTATE_BELOW {
-            return Some(cur);
-        }
         let best =
             (0..states.len()).max_by_key(|&i| (states.get(i).map_or(0, left), usize::MAX - i))?;
         let best_left = states.get(best).map_or(0, left);
         if best != cur && best_left > cur_left {
-            tracing::info!(
+            tracing::debug!(
                 from = cur,
                 to = best,
                 remaining = cur_left,
-                "GitHub token running low; switching to the next token"
+                "switching to the GitHub token with the most requests left"
             );
-            self.current.store(best, Ordering::Relaxed);
+            self.pool.current.store(best, Ordering::Relaxed);
             return Some(best);
         }
         Some(cur)
@@ -144,7 +173,7 @@ impl Auth {
         let reset_epoch = resp
             .header("x-ratelimit-reset")
             .and_then(|v| v.trim().parse::<u64>().ok());
-        if let Ok(mut states) = self.states.lock() {
+        if let Ok(mut states) = self.pool.states.lock() {
             if let Some(s) = states.get_mut(index) {
                 s.remaining = remaining;
                 s.reset_epoch = reset_epoch;
@@ -285,18 +314,28 @@ impl Pager {
         match &outcome {
             PageOutcome::Failed => {}
             PageOutcome::NotModified => {
-                // A 304 may come without a Link header: GitHub pages are `page=N`, so step on
-                // (a page past the end answers `[]`, which ends the listing).
+                // The fetch layer gives a 304 the `Link` of the answer it stands for. Without
+                // one, that answer had none either (one page, or validators stored before
+                // links were): step on (`page=N+1`) only to a page an earlier run walked —
+                // an unknown page past the end would cost a point to answer `[]`.
                 self.next = if links.present {
                     links.next.clone()
                 } else {
-                    next_page_number(&url)
+                    next_page_number(&url).filter(|next| {
+                        ctx.client()
+                            .validators(ctx.validator_scope(), next)
+                            .is_some()
+                    })
                 };
                 // Walk the pages an earlier run walked, so that their validators apply:
                 // restart at 100 per page only if that first page was fetched before.
                 if is_first {
                     if let Some(bigger) = self.upsized() {
-                        if ctx.client().validators(&bigger).is_some() {
+                        if ctx
+                            .client()
+                            .validators(ctx.validator_scope(), &bigger)
+                            .is_some()
+                        {
                             self.next = Some(bigger);
                             return Some(outcome);
                         }
@@ -465,7 +504,7 @@ mod tests {
 
     #[test]
     fn basic_auth_value_is_the_originals() {
-        let auth = Auth::from_env(&opts(), |k| match k {
+        let auth = Auth::from_env(&opts(), "https://api.test", |k| match k {
             "GITHUB_USERNAME" => Some("sample_username".into()),
             "GITHUB_PERSONAL_ACCESS_TOKEN" => Some("sample_token".into()),
             _ => None,
@@ -480,7 +519,7 @@ mod tests {
 
     #[test]
     fn bearer_wins_and_splits() {
-        let auth = Auth::from_env(&opts(), |k| match k {
+        let auth = Auth::from_env(&opts(), "https://api.test", |k| match k {
             "GITHUB_TOKEN" => Some(" a , ,b".into()),
             "GITHUB_USERNAME" => Some("u".into()),
             "GITHUB_PERSONAL_ACCESS_TOKEN" => Some("p".into()),
@@ -491,18 +530,22 @@ mod tests {
             auth.values,
             vec!["Bearer a".to_owned(), "Bearer b".to_owned()]
         );
-        let none = Auth::from_env(&opts(), |k| (k == "GITHUB_USERNAME").then(|| "u".into()));
+        let none = Auth::from_env(&opts(), "https://api.test", |k| {
+            (k == "GITHUB_USERNAME").then(|| "u".into())
+        });
         assert_eq!(none.kind(), "none");
         assert_eq!(none.pick(), None);
     }
 
     #[test]
     fn rotation_picks_the_fullest_token() {
-        let auth = Auth::from_env(&opts(), |k| (k == "GITHUB_TOKEN").then(|| "a,b,c".into()));
+        let auth = Auth::from_env(&opts(), "https://rotation.test", |k| {
+            (k == "GITHUB_TOKEN").then(|| "a,b,c".into())
+        });
         assert_eq!(auth.pick(), Some(0));
         let future = epoch_now() + 3600;
         {
-            let mut s = auth.states.lock().unwrap();
+            let mut s = auth.pool.states.lock().unwrap();
             s[0] = TokenState {
                 remaining: Some(5),
                 reset_epoch: Some(future),
@@ -514,9 +557,14 @@ mod tests {
         }
         // Token 2 is unknown, hence presumed full.
         assert_eq!(auth.pick(), Some(2));
-        assert_eq!(auth.pick(), Some(2), "stays while it has enough");
+        assert_eq!(auth.pick(), Some(2), "stays: still the fullest");
+        auth.pool.states.lock().unwrap()[2] = TokenState {
+            remaining: Some(40),
+            reset_epoch: Some(future),
+        };
+        assert_eq!(auth.pick(), Some(1), "token 1 has more left (50)");
         {
-            let mut s = auth.states.lock().unwrap();
+            let mut s = auth.pool.states.lock().unwrap();
             s[2] = TokenState {
                 remaining: Some(1),
                 reset_epoch: Some(future),
@@ -527,6 +575,22 @@ mod tests {
             };
         }
         assert_eq!(auth.pick(), Some(0), "token 0 has reset since");
+    }
+
+    #[test]
+    fn trackers_with_the_same_tokens_on_the_same_api_share_one_pool() {
+        let env = |k: &str| (k == "GITHUB_TOKEN").then(|| "p1,p2".to_owned());
+        let a = Auth::from_env(&opts(), "https://pool.test", env);
+        let b = Auth::from_env(&opts(), "https://pool.test", env);
+        let elsewhere = Auth::from_env(&opts(), "https://other.test", env);
+        let future = epoch_now() + 3600;
+        a.pool.states.lock().unwrap()[0] = TokenState {
+            remaining: Some(3),
+            reset_epoch: Some(future),
+        };
+        // What tracker A learnt moves tracker B to the fuller token at once.
+        assert_eq!(b.pick(), Some(1));
+        assert_eq!(elsewhere.pick(), Some(0), "another API is another pool");
     }
 
     #[test]

@@ -55,7 +55,7 @@ impl GitHubImporter {
     fn client(&self, ctx: &ImportContext) -> Arc<GitHubClient> {
         self.client
             .get_or_init(|| {
-                let auth = Auth::from_env(&self.options, |name| ctx.secret(name));
+                let auth = Auth::from_env(&self.options, &self.repo.api, |name| ctx.secret(name));
                 tracing::debug!(tracker = %ctx.tracker_name(), auth = auth.kind(), "GitHub credentials");
                 Arc::new(GitHubClient {
                     repo: self.repo.clone(),

@@ -15,7 +15,8 @@
 //!   one by one (`/repos/OWNER/REPO/issues/N`, conditional: `304` → `_no_update`,
 //!   `404`/`410` → `_deleted`, a transferred issue is followed).
 //! * **Credentials** from the environment only: `GITHUB_TOKEN` (bearer; several tokens,
-//!   comma-separated, are rotated when one runs low) or the original's `GITHUB_USERNAME` +
+//!   comma-separated: the fullest is used, one pool per token set and API root for every
+//!   tracker of the process) or the original's `GITHUB_USERNAME` +
 //!   `GITHUB_PERSONAL_ACCESS_TOKEN` (basic). They are sent only to the API's origin and never
 //!   appear in logs, errors or output. Rate-limit waits are the core fetch layer's.
 //!
@@ -60,7 +61,7 @@ use bugimporters_core::{
     ParseFormatKind, ParseInput, ParseOutput, Registry, TrackerConfig,
 };
 
-pub use client::{MAX_PAGES, PER_PAGE, ROTATE_BELOW};
+pub use client::{MAX_PAGES, PER_PAGE};
 pub use config::{GitHubOptions, Repo};
 pub use importer::GitHubImporter;
 pub use parser::{parse_issue, parse_issue_list, IssueItem, IssuePage, ParseSettings};

@@ -169,6 +169,7 @@ pub fn parse_issue_value(
             .map(str::to_owned);
         return Ok(IssueItem::PullRequest { html_url });
     }
+    let assigned = forge::assigned_from(&value, &["assignee", "assignees"]);
     let raw: RawIssue = serde_json::from_value(value).map_err(|e| {
         Error::parse(
             url,
@@ -217,6 +218,7 @@ pub fn parse_issue_value(
     bug.looks_closed = Some(state == "closed");
     bug.status = Some(state);
     bug.people_involved = Some(people);
+    bug.assigned = assigned;
     bug.date_reported = Some(date_reported);
     bug.last_touched = Some(last_touched);
     bug.last_polled = Some(now);
@@ -340,6 +342,22 @@ mod tests {
         assert_eq!(parse(issue(same)).people_involved, Some(2));
         let other = serde_json::json!({"assignee": {"login": "bob"}, "comments": 1});
         assert_eq!(parse(issue(other)).people_involved, Some(3));
+    }
+
+    #[test]
+    fn assigned_from_assignee_or_assignees() {
+        assert_eq!(parse(issue(serde_json::json!({}))).assigned, Some(false));
+        let one = serde_json::json!({"assignee": {"login": "bob"}});
+        assert_eq!(parse(issue(one)).assigned, Some(true));
+        let many = serde_json::json!({"assignees": [{"login": "bob"}]});
+        assert_eq!(parse(issue(many)).assigned, Some(true));
+        let mut silent = issue(serde_json::json!({}));
+        silent.as_object_mut().unwrap().remove("assignee");
+        assert_eq!(
+            parse(silent).assigned,
+            None,
+            "no key: the tracker does not say"
+        );
     }
 
     #[test]

@@ -671,10 +671,10 @@ async fn only_listings_without_a_time_filter_are_conditional() {
     let opened = format!("{base}{ISSUES}?state=opened&updated_after=2024-04-30T06%3A00%3A00Z");
     let closed = format!("{base}{ISSUES}?state=closed");
     assert!(
-        http.validators(&opened).is_none(),
+        http.validators("Frontend", &opened).is_none(),
         "updated_after URLs change every run"
     );
-    assert!(http.validators(&closed).is_some());
+    assert!(http.validators("Frontend", &closed).is_some());
 }
 
 #[tokio::test]

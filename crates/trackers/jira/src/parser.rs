@@ -280,6 +280,9 @@ pub fn parse_issue_value(
         labels.iter().copied(),
         false,
     ));
+    // `assignee` is a navigable field: `null` when nobody has the issue; absent only when the
+    // query did not ask for it.
+    bug.assigned = bugimporters_core::forge::assigned_from(fields, &["assignee"]);
     bug.project_name = Some(settings.project_name.clone());
     bug.tracker_name = Some(settings.project_name.clone());
     bug.last_polled = Some(now);
@@ -414,6 +417,26 @@ mod tests {
         let b =
             parse_issue_value(&issue("Open", &["easy"], "Trivial"), "u", &other, now()).unwrap();
         assert_eq!(b.good_for_newcomers, Some(false));
+    }
+
+    #[test]
+    fn assigned_from_the_assignee_field() {
+        let s = settings(BitesizedRule::Off);
+        let mut v = issue("Open", &[], "Major");
+        assert_eq!(
+            parse_issue_value(&v, "u", &s, now()).unwrap().assigned,
+            None
+        );
+        v["fields"]["assignee"] = Value::Null;
+        assert_eq!(
+            parse_issue_value(&v, "u", &s, now()).unwrap().assigned,
+            Some(false)
+        );
+        v["fields"]["assignee"] = json!({"name": "bob", "displayName": "Bob"});
+        assert_eq!(
+            parse_issue_value(&v, "u", &s, now()).unwrap().assigned,
+            Some(true)
+        );
     }
 
     #[test]

@@ -60,6 +60,8 @@ pub struct Task {
     pub bug_link: String,
     /// `owner_link` of the task (used when the bug has none).
     pub owner_link: Option<String>,
+    /// Whether `assignee_link` names somebody (`None`: the task has no such key).
+    pub assigned: Option<bool>,
 }
 
 /// The bug document: what the bug record takes from it.
@@ -215,6 +217,9 @@ pub fn parse_task_value(doc: &Value, url: &str) -> Result<Option<Task>, Error> {
         })?,
         closed,
         owner_link: link(m, "owner_link"),
+        assigned: m
+            .contains_key("assignee_link")
+            .then(|| link(m, "assignee_link").is_some()),
         web_link,
         bug_link,
     }))
@@ -318,6 +323,7 @@ pub fn assemble(
     out.importance = Some(task.importance.clone());
     out.date_reported = task.date_created;
     out.looks_closed = Some(task.closed);
+    out.assigned = task.assigned;
     if let Some(bug) = bug {
         out.last_touched = bug.date_last_updated;
         out.description = Some(bug.description.clone());
@@ -374,6 +380,21 @@ mod tests {
             e.contains("http://lp/x") && e.contains("date_created"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn assigned_from_the_task_assignee() {
+        let s = ParseSettings::new("P", "easy", "doc");
+        let assigned = |v: &Value| {
+            let t = parse_task_value(v, "u").unwrap().unwrap();
+            assemble(&t, None, None, None, &s, NaiveDateTime::default()).assigned
+        };
+        let mut v = task_json(None);
+        assert_eq!(assigned(&v), None, "no assignee_link key");
+        v["assignee_link"] = Value::Null;
+        assert_eq!(assigned(&v), Some(false));
+        v["assignee_link"] = json!("https://api.launchpad.net/devel/~bob");
+        assert_eq!(assigned(&v), Some(true));
     }
 
     #[test]

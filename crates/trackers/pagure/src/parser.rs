@@ -188,6 +188,7 @@ pub fn parse_issue_value(
     settings: &ParseSettings,
     now: NaiveDateTime,
 ) -> Result<IssueItem, Error> {
+    let assigned = forge::assigned_from(&value, &["assignee"]);
     let raw: RawIssue = serde_json::from_value(value).map_err(|e| {
         Error::parse(
             url,
@@ -254,6 +255,7 @@ pub fn parse_issue_value(
     bug.status = Some(status);
     bug.importance = importance_from_tags(tags.iter().copied());
     bug.people_involved = Some(people);
+    bug.assigned = assigned;
     bug.date_reported = Some(date_reported);
     bug.last_touched = Some(last_touched);
     bug.last_polled = Some(now);
@@ -361,6 +363,22 @@ mod tests {
             IssueItem::Issue(b) => *b,
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn assigned_from_the_assignee_keys() {
+        assert_eq!(parse(issue(json!({}))).assigned, Some(false));
+        assert_eq!(
+            parse(issue(json!({"assignee": {"name": "bob"}}))).assigned,
+            Some(true)
+        );
+        let mut silent = issue(json!({}));
+        silent.as_object_mut().unwrap().remove("assignee");
+        assert_eq!(
+            parse(silent).assigned,
+            None,
+            "no key: the tracker does not say"
+        );
     }
 
     #[test]

@@ -10,6 +10,7 @@
 //! | `status` | `status.name` |
 //! | `looks_closed` | `status.is_closed` when the issue carries it, else the status's `is_closed` from `/issue_statuses.json`, else [`fallback_closed`] |
 //! | `importance` | `priority.name` |
+//! | `assigned` | whether `assigned_to` holds a user or group (Redmine leaves the key out when nobody has the issue, so an absent key is `false`) |
 //! | `people_involved` | distinct users among `author`, `assigned_to`, `watchers` and journal authors (the last two only when the response includes them) |
 //! | `date_reported`, `last_touched` | `created_on`, `updated_on` (ISO 8601 UTC) |
 //! | `submitter_username`, `submitter_realname` | `author.name` (Redmine's API shows no login) |
@@ -289,6 +290,10 @@ fn issue_to_bug(
         }
     }
 
+    let assigned = issue
+        .assigned_to
+        .as_ref()
+        .is_some_and(|a| a.id.is_some() || a.name.as_deref().is_some_and(|n| !n.is_empty()));
     let status = issue.status.as_ref();
     let looks_closed = status
         .and_then(|s| s.is_closed)
@@ -337,6 +342,7 @@ fn issue_to_bug(
     bug.submitter_username = Some(author.clone());
     bug.submitter_realname = Some(Some(author));
     bug.looks_closed = Some(looks_closed);
+    bug.assigned = Some(assigned);
     bug.project_name = Some(project_name);
     bug.tracker_name = Some(settings.tracker_name.clone());
     Ok(RedmineIssue {
@@ -563,6 +569,23 @@ mod tests {
         assert_eq!(page.issues.len(), 1);
         assert_eq!(page.errors.len(), 2);
         assert_eq!(page.total_count, Some(3));
+    }
+
+    #[test]
+    fn assigned_from_assigned_to() {
+        let s = settings();
+        let bug = parse_issue(br#"{"issue": {"id": 3}}"#, "u", &s, now()).unwrap();
+        assert_eq!(
+            bug.bug.assigned,
+            Some(false),
+            "Redmine omits an empty assigned_to"
+        );
+        let body = br#"{"issue": {"id": 3, "assigned_to": {"id": 5, "name": "Alice"}}}"#;
+        let bug = parse_issue(body, "u", &s, now()).unwrap();
+        assert_eq!(bug.bug.assigned, Some(true));
+        let body = br#"{"issue": {"id": 3, "assigned_to": null}}"#;
+        let bug = parse_issue(body, "u", &s, now()).unwrap();
+        assert_eq!(bug.bug.assigned, Some(false));
     }
 
     #[test]

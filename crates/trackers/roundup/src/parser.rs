@@ -187,6 +187,19 @@ pub(crate) fn finish(
     bug.submitter_username = Some(core.submitter_username);
     bug.submitter_realname = Some(core.submitter_realname);
     bug.people_involved = Some(core.people_involved);
+    // `Assigned To` (property `assignedto`): empty when nobody has the issue; absent when the
+    // tracker's template (or the REST fields asked for) does not show it.
+    bug.assigned = core
+        .fields
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("Assigned To"))
+        .map(|(_, v)| {
+            let v = v.trim();
+            !v.is_empty()
+                && !["nobody", "anonymous", "(none)"]
+                    .iter()
+                    .any(|n| v.eq_ignore_ascii_case(n))
+        });
     bug.date_reported = core.date_reported;
     bug.last_touched = core.last_touched;
     bug.last_polled = Some(now);

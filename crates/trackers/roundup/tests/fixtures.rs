@@ -80,6 +80,7 @@ fn roundup26_page_newest_first_messages_and_no_activity_date() {
     assert!(d.ends_with("dolor sed adipiscing dolor sed sit."), "{d}");
     assert_eq!(b.good_for_newcomers, Some(true));
     assert_eq!(b.concerns_just_documentation, Some(false));
+    assert_eq!(b.assigned, Some(true), "Assigned To: kenji");
     assert_eq!(b.raw_data, Some(serde_json::json!({})));
     assert_eq!(b.project_name.as_deref(), Some("Local"));
     assert_eq!(b.tracker_name.as_deref(), Some("Local"));
@@ -274,6 +275,7 @@ fn python_markup_and_custom_parser() {
         .unwrap()
         .bug;
     assert_eq!(plain.status.as_deref(), Some("open"));
+    assert_eq!(plain.assigned, None, "this template shows no Assigned To");
     s.custom_parser = Some(Arc::new(PythonRoundupBugParser) as Arc<dyn CustomParser>);
     let b = parse_issue_html(&fixture("python-style-issue9120.html"), link, &s, now())
         .unwrap()
@@ -313,6 +315,7 @@ fn page_without_messages_and_restored_issue() {
     assert_eq!(b.good_for_newcomers, Some(false));
     assert_eq!(b.status.as_deref(), Some("unread"));
     assert_eq!(b.last_touched, ts("2026-03-05T06:07:08"));
+    assert_eq!(b.assigned, Some(false), "an empty Assigned To");
 }
 
 #[test]

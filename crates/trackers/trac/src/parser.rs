@@ -257,6 +257,8 @@ struct PageFacts {
     last_touched: Option<NaiveDateTime>,
     reporter_login: Option<String>,
     reporter_shown: Option<String>,
+    /// The page's `Assigned to:`, else `Owned by:` value (`None`: the page shows neither).
+    owner_shown: Option<String>,
 }
 
 /// The properties table: `(th text, text of the th's next element)`, trimmed, in order.
@@ -376,6 +378,9 @@ fn page_facts(html: &str, url: &str) -> Result<PageFacts, Error> {
     let assignee = meta(&props, "Assigned to:")
         .filter(|v| !v.is_empty())
         .or_else(|| meta(&props, "Owned by:").filter(|v| !v.is_empty()));
+    facts.owner_shown = assignee
+        .or_else(|| meta(&props, "Owned by:").or_else(|| meta(&props, "Assigned to:")))
+        .map(str::to_owned);
     if let Some(a) = assignee {
         facts.people.insert(a.to_owned());
     }
@@ -485,9 +490,36 @@ pub fn parse_ticket(
         &settings.documentation_text,
         url,
     )?);
+    let owner = row.get("owner").or(facts.owner_shown.as_deref());
+    bug.assigned = owner.map(|o| ticket_is_taken(o, bug.status.as_deref().unwrap_or("")));
     bug.as_appears_in_distribution = Some(settings.as_appears_in_distribution.clone());
     bug.project_name = Some(settings.tracker_name.clone());
     Ok(bug)
+}
+
+/// Owner values that name nobody: Trac's placeholders (`somebody` is the owner of a ticket
+/// nobody took in older releases, `< default >` the component-default marker) and the usual
+/// "nobody" accounts.
+const NO_OWNER: &[&str] = &[
+    "somebody",
+    "nobody",
+    "anonymous",
+    "(none)",
+    "none",
+    "< default >",
+];
+
+/// Whether a Trac ticket is taken: its owner names somebody **and** its status says the owner
+/// has it (anything but `new` and `reopened`, e.g. `assigned` or `accepted` of the default
+/// workflow). A `new` ticket's owner is usually the component's default owner, which Trac
+/// fills in by itself and which does not mean anybody works on it; the crawl cannot read the
+/// component defaults (an admin page), so it counts such a ticket as free — a newcomer may
+/// see a ticket that is in fact taken, but never misses a free one.
+pub fn ticket_is_taken(owner: &str, status: &str) -> bool {
+    let owner = owner.trim();
+    let named = !owner.is_empty() && !NO_OWNER.iter().any(|n| owner.eq_ignore_ascii_case(n));
+    let status = status.trim();
+    named && !status.eq_ignore_ascii_case("new") && !status.eq_ignore_ascii_case("reopened")
 }
 
 /// [`parse_ticket_csv`] then [`parse_ticket`]: the ticket CSV body (fetched from
@@ -583,6 +615,17 @@ mod tests {
     #[test]
     fn escaping() {
         assert_eq!(escape_html("a<b> & \"c\""), "a&lt;b&gt; &amp; \"c\"");
+    }
+
+    #[test]
+    fn taken_tickets() {
+        assert!(ticket_is_taken("kpoole", "assigned"));
+        assert!(ticket_is_taken("kpoole", "accepted"));
+        assert!(!ticket_is_taken("kpoole", "new"), "the component default");
+        assert!(!ticket_is_taken("kpoole", "reopened"));
+        for nobody in ["", " ", "somebody", "Nobody", "< default >"] {
+            assert!(!ticket_is_taken(nobody, "assigned"), "{nobody:?}");
+        }
     }
 
     #[test]

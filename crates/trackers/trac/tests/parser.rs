@@ -193,6 +193,34 @@ fn trac012_timeline_titles_with_offsets_are_converted_to_utc() {
     assert_eq!(bug.concerns_just_documentation, Some(true));
     assert_eq!(bug.status.as_deref(), Some("assigned"));
     assert_eq!(bug.looks_closed, Some(false));
+    assert_eq!(bug.assigned, Some(true), "owner kpoole, status assigned");
+}
+
+#[test]
+fn trac_owner_of_a_new_ticket_or_a_placeholder_is_no_assignment() {
+    let s = TicketSettings::new("Widgets");
+    let link = "http://widgets.example/trac/ticket/1234";
+    let csv = String::from_utf8(fixture("trac012-ticket-1234.csv")).unwrap();
+    let html = fixture("trac012-ticket-1234.html");
+    for (from, to, want) in [
+        (",assigned,", ",new,", Some(false)),
+        (",kpoole,", ",somebody,", Some(false)),
+        (",kpoole,", ",,", Some(false)),
+        (",assigned,", ",accepted,", Some(true)),
+    ] {
+        assert!(csv.contains(from), "{from}");
+        let edited = csv.replacen(from, to, 1);
+        let bug = parse_ticket_files(
+            edited.as_bytes(),
+            &format!("{link}?format=csv"),
+            &html,
+            link,
+            &s,
+            now(),
+        )
+        .unwrap();
+        assert_eq!(bug.assigned, want, "{from} -> {to}");
+    }
 }
 
 #[test]
