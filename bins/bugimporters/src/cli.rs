@@ -83,6 +83,11 @@ pub struct CrawlArgs {
     /// Fill raw_data where the tracker supports it (Roundup).
     #[arg(long)]
     pub extended_scrape: bool,
+    /// Also write the fields a host built for the original lacks (`assigned`: somebody has
+    /// taken the bug). Off by default, so that every line imports into such a host;
+    /// `import-results` and `serve` read them.
+    #[arg(long)]
+    pub extended_fields: bool,
     /// Keep ETag/Last-Modified validators in FILE between runs (conditional requests).
     #[arg(long, value_name = "FILE")]
     pub state: Option<PathBuf>,

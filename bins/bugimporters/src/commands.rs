@@ -175,7 +175,11 @@ async fn crawl(
             }
             options.skip = resume.finished;
             options.resume_written = resume.written;
-            w
+            if args.extended_fields {
+                w
+            } else {
+                w.original_fields_only()
+            }
         }
         Err(e) => return unusable(e),
     };

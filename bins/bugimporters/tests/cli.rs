@@ -336,3 +336,52 @@ fn trackers_prints_each_types_capabilities() {
         "{human}"
     );
 }
+
+#[tokio::test]
+async fn assigned_is_written_only_with_extended_fields() {
+    let server = MockServer::start().await;
+    let api = format!("{}/api/v3", server.uri());
+    let web = server.uri();
+    Mock::given(path("/api/v3/repos/o/r/issues"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(
+            format!(
+                r#"[{{"number": 1, "title": "t", "state": "open", "html_url": "{web}/o/r/issues/1",
+                    "user": {{"login": "u"}}, "labels": [], "comments": 0,
+                    "assignee": {{"login": "a"}}, "assignees": [{{"login": "a"}}],
+                    "created_at": "2020-01-01T00:00:00Z", "updated_at": "2020-01-02T00:00:00Z",
+                    "body": ""}}]"#
+            ),
+            "application/json",
+        ))
+        .mount(&server)
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = github_config(dir.path(), &api, &[]);
+    let crawl = |extended: bool| {
+        let out_file = dir.path().join(format!("out-{extended}.jsonl"));
+        let mut cmd = bin();
+        cmd.args([
+            "crawl",
+            "--no-progress",
+            "--allow-network",
+            "127.0.0.0/8",
+            "-i",
+        ])
+        .arg(&cfg)
+        .arg("-o")
+        .arg(&out_file);
+        if extended {
+            cmd.arg("--extended-fields");
+        }
+        let out = run(&mut cmd);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        std::fs::read_to_string(out_file).unwrap()
+    };
+    let original = crawl(false);
+    assert!(
+        original.contains("/o/r/issues/1") && !original.contains("assigned"),
+        "{original}"
+    );
+    let extended = crawl(true);
+    assert!(extended.contains(r#""assigned":true"#), "{extended}");
+}

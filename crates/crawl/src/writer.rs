@@ -42,6 +42,8 @@ pub struct JsonLinesWriter {
     checkpoint: Option<File>,
     out: BufWriter<Box<dyn Write + Send>>,
     lines: u64,
+    /// Drop the fields the original host lacks (`assigned`) from every line.
+    original_only: bool,
 }
 
 impl JsonLinesWriter {
@@ -54,6 +56,7 @@ impl JsonLinesWriter {
                 checkpoint: None,
                 out: BufWriter::new(Box::new(std::io::stdout())),
                 lines: 0,
+                original_only: false,
             });
         }
         let partial = partial_path(path);
@@ -66,6 +69,7 @@ impl JsonLinesWriter {
             checkpoint: Some(checkpoint),
             out: BufWriter::with_capacity(256 * 1024, Box::new(file)),
             lines: 0,
+            original_only: false,
         })
     }
 
@@ -134,12 +138,22 @@ impl JsonLinesWriter {
                 checkpoint: Some(checkpoint),
                 out: BufWriter::with_capacity(256 * 1024, Box::new(file)),
                 lines,
+                original_only: false,
             },
             Resume {
                 finished: done,
                 written,
             },
         ))
+    }
+
+    /// Writes only the fields of the original importers (`bugimporters crawl` without
+    /// `--extended-fields`): a host built for the original fails a record with a key it has no
+    /// column for, so `assigned` is left out. `bugimporters serve` and `import-results` read
+    /// every field.
+    pub fn original_fields_only(mut self) -> Self {
+        self.original_only = true;
+        self
     }
 
     /// Records written so far.
@@ -193,6 +207,15 @@ impl BugSink for JsonLinesWriter {
     fn write_bug(&mut self, bug: &ParsedBug) -> Result<(), Error> {
         // The second enforcement of the size caps (the first is `ImportContext::emit`): no
         // line longer than `limits::MAX_LINE_BYTES`, whatever the record's origin.
+        let stripped;
+        let bug = if self.original_only && bug.assigned.is_some() {
+            let mut copy = bug.clone();
+            copy.assigned = None;
+            stripped = copy;
+            &stripped
+        } else {
+            bug
+        };
         let mut line = match bug.to_json_line_capped() {
             Ok(line) => line,
             Err(e) => {
