@@ -771,6 +771,11 @@ async fn a_server_ignoring_issue_id_still_refreshes_correctly() {
     }
     assert_eq!(hits.load(Ordering::SeqCst), 1, "only 145 fetched alone");
     assert!(r2.stats.errors.is_empty());
+    // Not dropped: wiremock's `MockServer::drop` blocks on its state lock, and after this
+    // test that wait never ended in 2 of 21 runs on a loaded machine (the server thread idle
+    // in epoll, the lock not released; not understood yet). Leaking one test server is
+    // harmless; a hung test binary stops CI.
+    std::mem::forget(server);
 }
 
 /// Serves the full list to the first request, then the list without issue 1 (deleted while
