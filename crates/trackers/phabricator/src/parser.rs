@@ -321,6 +321,7 @@ pub fn task_bug(task: &Task, lookups: &Lookups, now: NaiveDateTime) -> ParsedBug
         people.extend(s.subscriber_phids.iter().map(String::as_str));
     }
     bug.people_involved = Some(u32::try_from(people.len()).unwrap_or(u32::MAX));
+    bug.assigned = Some(f.owner_phid.is_some());
     let tags: &[String] = task
         .attachments
         .projects

@@ -263,6 +263,7 @@ async fn open_tasks_page_to_the_end_by_cursor_with_every_field() {
     assert_eq!(b.submitter_username.as_deref(), Some("ann"));
     assert_eq!(b.submitter_realname, Some(Some("Ann Example".to_owned())));
     assert_eq!(b.people_involved, Some(3), "author, owner, subscriber");
+    assert_eq!(b.assigned, Some(true), "task 20 has an owner");
     assert_eq!(
         b.date_reported,
         parse_datetime("2020-09-13T12:27:00"),
@@ -275,6 +276,7 @@ async fn open_tasks_page_to_the_end_by_cursor_with_every_field() {
         (Some(false), Some(false))
     );
     assert_eq!(b7.people_involved, Some(2));
+    assert_eq!(b7.assigned, Some(false), "task 7 has none");
 }
 
 #[tokio::test]
