@@ -7,7 +7,11 @@
 //! * a hostile title (a `<script>` and an `onerror` image) shows as text, and no script of it
 //!   runs (`window.__pwned` stays unset);
 //! * a dashboard row redraws itself, without a reload, when a run finishes and its import
-//!   lands, and again when an import run by hand lands (`/events` → `/api/trackers`).
+//!   lands, and again when an import run by hand lands (`/events` → `/api/trackers`);
+//! * an admin made as `customs user add` makes one logs in (sent to `/login` and back), adds a
+//!   Trac tracker through the `/customs/` form against a synthetic server — first without
+//!   its `base_url`, an error shown beside that field — runs "Test this tracker", saves it, sees its
+//!   bugs on the dashboard and in the finder after a run, and logs out.
 //!
 //! Skipped with a printed reason when chromium or chromedriver is missing, unless `CI` is
 //! set (then the test fails: `.ci/run` installs them). With `BUGIMPORTERS_SCREENSHOTS=DIR`
@@ -162,7 +166,15 @@ impl Browser {
     async fn wait_for(&self, what: &str, script: &str) {
         let deadline = Instant::now() + Duration::from_secs(10);
         while self.js(script).await != serde_json::Value::Bool(true) {
-            assert!(Instant::now() < deadline, "waited 10 s for {what}");
+            if Instant::now() >= deadline {
+                let page = self
+                    .js("return location.href + '\\n' + document.body.innerText;")
+                    .await;
+                panic!(
+                    "waited 10 s for {what}; the page:\n{}",
+                    page.as_str().unwrap_or("")
+                );
+            }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
@@ -190,6 +202,7 @@ async fn in_a_real_browser() {
         the_finder_lists_a_run_and_filters(&browser).await;
         a_hostile_title_is_text_and_runs_nothing(&browser).await;
         a_dashboard_row_updates_live(&browser).await;
+        an_admin_adds_a_tracker_and_finds_its_bugs(&browser).await;
     })
     .catch_unwind()
     .await;
@@ -346,4 +359,120 @@ async fn a_dashboard_row_updates_live(b: &Browser) {
     // The documentation's picture: the page as loaded now, with its totals per project.
     b.client.refresh().await.unwrap();
     b.screenshot("dashboard.png").await;
+}
+
+/// Fills the field `css` with `text` (clearing it first).
+async fn fill(b: &Browser, css: &str, text: &str) {
+    let field = b.client.find(Locator::Css(css)).await.unwrap();
+    field.clear().await.unwrap();
+    field.send_keys(text).await.unwrap();
+}
+
+/// Clicks the element `css`.
+async fn click(b: &Browser, css: &str) {
+    b.client
+        .find(Locator::Css(css))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+}
+
+/// The whole way of a new tracker, as a maintainer of the host would go: log in, add a
+/// tracker through the form (a validation error first, then "Test this tracker"), see its
+/// bugs after a run on the dashboard and in the finder, log out.
+async fn an_admin_adds_a_tracker_and_finds_its_bugs(b: &Browser) {
+    let site = Site::start(0, 0).await;
+    let trac = common::servers(1, 6).await.remove(0);
+    let base = trac.trac_url();
+    site.db
+        .add_user(
+            "ada",
+            bugimporters_hostdb::Role::Admin,
+            "correct horse battery",
+        )
+        .await
+        .unwrap();
+
+    // Anonymous: /customs/ sends to the login page, which comes back after logging in.
+    b.client
+        .goto(&site.url("/customs/?type=trac"))
+        .await
+        .unwrap();
+    b.wait_for("the login page", "return location.pathname === '/login';")
+        .await;
+    fill(b, "#name", "ada").await;
+    fill(b, "#password", "correct horse battery").await;
+    click(b, "form button[type=submit]").await;
+    b.wait_for(
+        "/customs/ again",
+        "return location.pathname === '/customs/';",
+    )
+    .await;
+    assert!(b.text("header .user").await.contains("ada"));
+
+    // No base_url: the form comes back with the registry's error beside that field.
+    fill(b, "#f-name", "Browser Trac").await;
+    click(b, "form.tracker button:not([formaction])").await;
+    b.wait_for(
+        "the field's error",
+        "return !!document.querySelector('#e-base_url');",
+    )
+    .await;
+    assert_eq!(
+        b.js("return document.querySelector('#k-base_url').getAttribute('aria-invalid');")
+            .await,
+        "true"
+    );
+
+    // Fixed, then tried: the first query's bugs are listed and nothing is saved.
+    fill(b, "#k-base_url", &base).await;
+    fill(b, "#k-bitesized_type", "keywords").await;
+    fill(b, "#k-bitesized_text", "easy").await;
+    let query = format!("{base}query?format=csv&status=!closed&col=id&order=id&max=50&page=1");
+    fill(b, "#f-queries", &query).await;
+    click(b, "form.tracker button[formaction='/customs/test']").await;
+    b.wait_for(
+        "the test run",
+        "return !!document.querySelector('#trial-h');",
+    )
+    .await;
+    let tried = b.texts(".trial tbody tr").await;
+    assert!(!tried.is_empty(), "the test run lists bugs");
+    assert!(
+        site.db.tracker("Browser Trac").await.unwrap().is_none(),
+        "nothing saved"
+    );
+
+    // Saved: the tracker's page, then a run, then its bugs on the dashboard and in the finder.
+    click(b, "form.tracker button:not([formaction])").await;
+    b.wait_for(
+        "the tracker's page",
+        "return location.pathname === '/customs/tracker';",
+    )
+    .await;
+    assert!(site.db.tracker("Browser Trac").await.unwrap().is_some());
+    assert_eq!(site.run().await, 1);
+    b.client.goto(&site.url("/dashboard")).await.unwrap();
+    let row = b.text("#trackers tbody tr").await;
+    assert!(row.contains("Browser Trac"), "{row}");
+    let titles = site.db.bug_views(&Default::default()).await.unwrap().bugs;
+    assert!(!titles.is_empty());
+    b.client.goto(&site.url("/")).await.unwrap();
+    assert_eq!(
+        b.texts("#bugs .bug-link").await,
+        titles.iter().map(|v| v.title.clone()).collect::<Vec<_>>()
+    );
+
+    // Logged out: the login link is back and /customs/ asks to log in again.
+    click(b, "header form[action='/logout'] button").await;
+    b.wait_for(
+        "the login link",
+        "return !!document.querySelector('header a[href=\"/login\"]');",
+    )
+    .await;
+    b.client.goto(&site.url("/customs/")).await.unwrap();
+    b.wait_for("the login page", "return location.pathname === '/login';")
+        .await;
 }
