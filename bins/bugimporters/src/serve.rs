@@ -50,7 +50,7 @@ pub struct ServeArgs {
     /// The largest webhook body accepted (`POST /hooks/...`), in KiB; larger: 413.
     #[arg(long, default_value_t = 1024, value_name = "KIB")]
     pub webhook_max_body_kib: usize,
-    /// The address people use to reach the web pages, e.g. https://bugs.example.org/ (behind
+    /// The address people use to reach the web pages, e.g. `https://bugs.example.org/` (behind
     /// a TLS proxy): with https, session cookies are marked Secure.
     #[arg(long, value_name = "URL")]
     pub public_url: Option<url::Url>,

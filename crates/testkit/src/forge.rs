@@ -58,7 +58,7 @@ impl Run {
 }
 
 /// How many records [`run_importer`] holds before the importer waits: they are collected only
-/// once the run has finished, so a run emitting more needs [`run_importer_with_capacity`].
+/// once the run has finished, so a run emitting more needs [`run_importer_with`].
 pub const RUN_CAPACITY: usize = 1024;
 
 /// Runs `importer` for `config` as the crawl would (4 connections, clock at `now`, no
