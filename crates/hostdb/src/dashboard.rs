@@ -47,8 +47,7 @@ pub struct TrackerRow {
     pub last_finished: Option<NaiveDateTime>,
     /// How the last run ended: `ok`, `failed`, or `None` before the first.
     pub outcome: Option<String>,
-    /// When its last successful run finished: the last run's end when that run succeeded
-    /// (the schedule keeps no older success).
+    /// When its last successful run finished (kept through later failures).
     #[serde(with = "bugimporters_core::time::serde_opt")]
     pub last_success: Option<NaiveDateTime>,
     /// When the crawl of the newest records imported for it began (its queries'
@@ -65,6 +64,11 @@ pub struct TrackerRow {
     pub running: bool,
     /// Webhook deliveries waiting to be applied: single-issue refreshes queued for it.
     pub webhook_refreshes: i64,
+    /// Webhook deliveries that concerned it since it was added (each counted once).
+    pub webhook_deliveries: i64,
+    /// When the last of them came.
+    #[serde(with = "bugimporters_core::time::serde_opt")]
+    pub last_webhook: Option<NaiveDateTime>,
 }
 
 /// The dashboard's totals of one project (over every bug the database holds for it).
@@ -195,9 +199,11 @@ const ROW_SELECT: &str = "SELECT t.id AS tracker_id, TXT(t.name) AS name, t.kind
      (SELECT TXT(p.name) FROM projects p WHERE p.id = t.created_for_project_id) AS project, \
      (SELECT MAX(q.last_polled) FROM tracker_queries q WHERE q.tracker_id = t.id) AS last_import, \
      (SELECT COUNT(*) FROM webhook_refreshes w WHERE w.tracker_id = t.id) AS webhook_refreshes, \
-     s.interval_secs, s.next_due, s.last_finished, s.outcome, s.consecutive_failures, \
-     s.last_error, s.lease_owner, s.lease_expires \
-     FROM trackers t LEFT JOIN tracker_schedule s ON s.tracker_id = t.id";
+     s.interval_secs, s.next_due, s.last_finished, s.last_success, s.outcome, \
+     s.consecutive_failures, s.last_error, s.lease_owner, s.lease_expires, \
+     d.deliveries AS webhook_deliveries, d.last_delivery \
+     FROM trackers t LEFT JOIN tracker_schedule s ON s.tracker_id = t.id \
+     LEFT JOIN tracker_webhook_deliveries d ON d.tracker_id = t.id";
 
 /// The bug counts of trackers, in one grouped pass over their bugs (every bug for the whole
 /// dashboard: one scan instead of four correlated counts per tracker, ~11× faster on
@@ -258,7 +264,7 @@ macro_rules! tracker_row {
                     documentation: 0,
                     refresh_interval: format_interval(interval),
                     next_due: row.try_get("next_due")?,
-                    last_success: last_finished.filter(|_| outcome.as_deref() == Some("ok")),
+                    last_success: row.try_get("last_success")?,
                     last_finished,
                     outcome,
                     last_import: row.try_get("last_import")?,
@@ -268,6 +274,10 @@ macro_rules! tracker_row {
                     last_error: row.try_get("last_error")?,
                     running: owner.is_some() && expires.is_some_and(|e| e >= $now),
                     webhook_refreshes: row.try_get("webhook_refreshes")?,
+                    webhook_deliveries: row
+                        .try_get::<Option<i64>, _>("webhook_deliveries")?
+                        .unwrap_or(0),
+                    last_webhook: row.try_get("last_delivery")?,
                 },
             ))
         })()

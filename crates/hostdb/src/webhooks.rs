@@ -234,6 +234,23 @@ impl HostDb {
                  generation = webhook_refreshes.generation + 1"
             }
         });
+        let count = self.sql(match self.backend {
+            Backend::MySql => {
+                "INSERT INTO tracker_webhook_deliveries (tracker_id, deliveries, last_delivery) \
+                 VALUES (?, 1, ?) ON DUPLICATE KEY UPDATE deliveries = deliveries + 1, \
+                 last_delivery = VALUES(last_delivery)"
+            }
+            _ => {
+                "INSERT INTO tracker_webhook_deliveries (tracker_id, deliveries, last_delivery) \
+                 VALUES (?, 1, ?) ON CONFLICT (tracker_id) DO UPDATE SET \
+                 deliveries = tracker_webhook_deliveries.deliveries + 1, \
+                 last_delivery = excluded.last_delivery"
+            }
+        });
+        // Each tracker the delivery concerns counts it once, whatever its issue links.
+        let mut trackers: Vec<i64> = refreshes.iter().map(|(id, _)| *id).collect();
+        trackers.sort_unstable();
+        trackers.dedup();
         let event: String = delivery.event.chars().take(200).collect();
         let n = i64::try_from(refreshes.len()).unwrap_or(i64::MAX);
         let recorded = with_pool!(&self.pool, |p| {
@@ -255,6 +272,13 @@ impl HostDb {
                     sqlx::query(&queue)
                         .bind(tracker_id)
                         .bind(link)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                for tracker_id in &trackers {
+                    sqlx::query(&count)
+                        .bind(tracker_id)
                         .bind(now)
                         .execute(&mut *tx)
                         .await?;

@@ -150,6 +150,48 @@ async fn rows_count_schedule_and_webhooks(db: &TestDb) {
     );
     assert_eq!(oh.webhook_refreshes, 1);
     assert_eq!(db.webhook_delivery_count().await.unwrap(), 1);
+    assert_eq!((oh.webhook_deliveries, oh.last_webhook), (1, Some(end)));
+    assert_eq!((tw.webhook_deliveries, tw.last_webhook), (0, None));
+    // A second delivery naming two issues of openhatch counts once; a repeated delivery id
+    // not at all.
+    let later = end + TimeDelta::minutes(1);
+    let two = [
+        (
+            oh_id.tracker_id,
+            "https://github.com/openhatch/oh-bugimporters/issues/10".to_owned(),
+        ),
+        (
+            oh_id.tracker_id,
+            "https://github.com/openhatch/oh-bugimporters/issues/11".to_owned(),
+        ),
+    ];
+    db.record_delivery(&Delivery::new("github", "d-2", "issues"), &two, later)
+        .await
+        .unwrap();
+    db.record_delivery(&Delivery::new("github", "d-2", "issues"), &two, later)
+        .await
+        .unwrap();
+
+    // Twisted fails next: its last success stays.
+    db.mark_due(Some("Twisted"), later).await.unwrap();
+    let again = db
+        .lease_due("w:1", later, 10, TimeDelta::minutes(5), 10)
+        .await
+        .unwrap();
+    let l = again.iter().find(|l| l.tracker == "Twisted").unwrap();
+    let failed = RunResult::new(Outcome::Failed, Some("boom".into()), 0);
+    assert!(db.finish_run(l, later, &failed).await.unwrap());
+    let rows = db
+        .tracker_rows(&TrackerFilter::default(), later)
+        .await
+        .unwrap();
+    let (tw2, oh2) = (&rows[0], &rows[1]);
+    assert_eq!(
+        (tw2.outcome.as_deref(), tw2.last_success, tw2.last_finished),
+        (Some("failed"), Some(end), Some(later)),
+        "the last success is kept through a failure"
+    );
+    assert_eq!((oh2.webhook_deliveries, oh2.last_webhook), (2, Some(later)));
     // The JSON shape (the one of GET /api/trackers).
     let json = serde_json::to_value(oh).unwrap();
     assert_eq!(json["last_finished"], "2026-12-01T00:01:00");

@@ -217,7 +217,7 @@ async fn the_dashboard_draws_the_rows_of_api_trackers() {
         assert_eq!(text, want, "{field}");
         cells += 1;
     }
-    assert_eq!(cells, 15);
+    assert_eq!(cells, 17);
 
     // Filters and orders, on the page and in the API.
     let (_, html) = get(&site, "/dashboard?sort=name&dir=desc").await;

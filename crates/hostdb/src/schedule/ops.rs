@@ -301,7 +301,8 @@ impl HostDb {
         Ok(n == 1)
     }
 
-    /// Records the end of a run and releases its lease: outcome, error, bugs, finish time,
+    /// Records the end of a run and releases its lease: outcome, error, bugs, finish time (and
+    /// `last_success` when it succeeded, kept through later failures),
     /// failures in a row and the next due time (after a success the next slot of the
     /// interval, see [`next_due_after`]; after a failure `now +`
     /// [`retry_delay_secs`]; a `refresh` asked for during the run is kept). `false`: the lease
@@ -322,13 +323,16 @@ impl HostDb {
         };
         let text = self.sql(
             "UPDATE tracker_schedule SET lease_owner = NULL, lease_run = NULL, \
-             lease_expires = NULL, last_finished = ?, outcome = ?, consecutive_failures = ?, \
-             last_error = ?, last_bugs = ?, \
+             lease_expires = NULL, last_finished = ?, \
+             last_success = CASE WHEN ? THEN ? ELSE last_success END, \
+             outcome = ?, consecutive_failures = ?, last_error = ?, last_bugs = ?, \
              next_due = CASE WHEN next_due <> ? THEN next_due ELSE ? END \
              WHERE tracker_id = ? AND lease_run = ?",
         );
         let error = result.error.as_deref().map(bounded_error);
         let n = with_pool!(&self.pool, |p| sqlx::query(&text)
+            .bind(now)
+            .bind(matches!(result.outcome, Outcome::Ok))
             .bind(now)
             .bind(result.outcome.as_str())
             .bind(failures)

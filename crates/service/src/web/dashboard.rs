@@ -29,7 +29,7 @@ pub(super) fn routes() -> Router<Service> {
 
 /// The dashboard's columns: the [`TrackerRow`] field each shows, its heading, and the order
 /// its heading sorts by (if any).
-const COLUMNS: [(&str, &str, Option<TrackerSort>); 15] = [
+const COLUMNS: [(&str, &str, Option<TrackerSort>); 17] = [
     ("name", "Tracker", Some(TrackerSort::Name)),
     ("tracker_type", "Type", Some(TrackerSort::Type)),
     ("project", "Project", None),
@@ -56,6 +56,8 @@ const COLUMNS: [(&str, &str, Option<TrackerSort>); 15] = [
     ),
     ("next_due", "Next due", Some(TrackerSort::NextDue)),
     ("last_error", "Last error", None),
+    ("webhook_deliveries", "Webhook deliveries", None),
+    ("last_webhook", "Last webhook", None),
     ("webhook_refreshes", "Webhook refreshes queued", None),
 ];
 
