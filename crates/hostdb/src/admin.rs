@@ -360,12 +360,31 @@ impl HostDb {
         config: &TrackerConfig,
         created_for_project: Option<&str>,
     ) -> Result<TrackerRecord> {
+        self.add_tracker_owned(registry, config, created_for_project, None)
+            .await
+    }
+
+    /// [`HostDb::add_tracker`] with `owner` (a user's id) as the tracker's `created_by`,
+    /// written in the same transaction as the tracker: a tracker added from the web is never
+    /// left without its owner.
+    pub async fn add_tracker_owned(
+        &self,
+        registry: &Registry,
+        config: &TrackerConfig,
+        created_for_project: Option<&str>,
+        owner: Option<i64>,
+    ) -> Result<TrackerRecord> {
         let checked = check_tracker(registry, config)?;
         if self.tracker(&checked.tracker_name).await?.is_some() {
             return Err(Error::TrackerExists(checked.tracker_name));
         }
-        self.write_tracker(&checked, None, Some(created_for_project), true)
-            .await?;
+        let write = TrackerWrite {
+            id: None,
+            created_for_project: Some(created_for_project),
+            sync_queries: true,
+            owner,
+        };
+        self.write_tracker(&checked, &write).await?;
         self.tracker(&checked.tracker_name)
             .await?
             .ok_or_else(|| Error::NoSuchTracker(checked.tracker_name.clone()))
@@ -390,8 +409,8 @@ impl HostDb {
                 }
             }
         }
-        self.write_tracker(&checked, existing.map(|r| r.id), None, true)
-            .await?;
+        let write = TrackerWrite::update(existing.map(|r| r.id), None, true);
+        self.write_tracker(&checked, &write).await?;
         Ok(created)
     }
 
@@ -422,15 +441,15 @@ impl HostDb {
         Ok(report)
     }
 
-    /// Inserts or updates the tracker row (and, with `sync_queries`, its queries) in one
-    /// transaction.
-    async fn write_tracker(
-        &self,
-        config: &TrackerConfig,
-        id: Option<i64>,
-        created_for_project: Option<Option<&str>>,
-        sync_queries: bool,
-    ) -> Result<i64> {
+    /// Inserts or updates the tracker row (and, with `sync_queries`, its queries; with an
+    /// owner, its `created_by`) in one transaction.
+    async fn write_tracker(&self, config: &TrackerConfig, write: &TrackerWrite<'_>) -> Result<i64> {
+        let TrackerWrite {
+            id,
+            created_for_project,
+            sync_queries,
+            owner,
+        } = *write;
         let now = now();
         let options = options_text(config);
         let max = max_conn(config);
@@ -448,6 +467,7 @@ impl HostDb {
         );
         let select_id = self.sql("SELECT id FROM trackers WHERE name = ?");
         let set_project = self.sql("UPDATE trackers SET created_for_project_id = ? WHERE id = ?");
+        let set_owner = self.sql("UPDATE trackers SET created_by = ? WHERE id = ?");
         let select_queries = self.sql(
             "SELECT id, url, last_polled FROM tracker_queries WHERE tracker_id = ? ORDER BY id",
         );
@@ -514,6 +534,13 @@ impl HostDb {
                 };
                 sqlx::query(&set_project)
                     .bind(pid)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            if let Some(user) = owner {
+                sqlx::query(&set_owner)
+                    .bind(user)
                     .bind(id)
                     .execute(&mut *tx)
                     .await?;
@@ -630,8 +657,11 @@ impl HostDb {
             return Err(Error::TrackerExists(checked.tracker_name));
         }
         let project = edit.created_for_project.as_ref().map(|p| p.as_deref());
-        self.write_tracker(&checked, Some(record.id), project, false)
-            .await?;
+        self.write_tracker(
+            &checked,
+            &TrackerWrite::update(Some(record.id), project, false),
+        )
+        .await?;
         self.tracker(&checked.tracker_name)
             .await?
             .ok_or_else(|| Error::NoSuchTracker(checked.tracker_name.clone()))
@@ -699,7 +729,7 @@ impl HostDb {
         let mut config = record.config.clone();
         config.queries.push(query.clone());
         check_tracker(registry, &config)?;
-        self.write_tracker(&config, Some(record.id), None, true)
+        self.write_tracker(&config, &TrackerWrite::update(Some(record.id), None, true))
             .await?;
         Ok(())
     }
@@ -744,6 +774,35 @@ impl TrackerRecord {
             );
         }
         v
+    }
+}
+
+/// What [`HostDb::write_tracker`] writes besides the tracker's configuration.
+#[derive(Debug, Clone, Copy)]
+struct TrackerWrite<'a> {
+    /// The row to update; `None` inserts.
+    id: Option<i64>,
+    /// `Some`: set (or clear) the project the tracker was created for.
+    created_for_project: Option<Option<&'a str>>,
+    /// Make its queries those of the configuration.
+    sync_queries: bool,
+    /// The user who owns it (`created_by`), set in the same transaction.
+    owner: Option<i64>,
+}
+
+impl<'a> TrackerWrite<'a> {
+    /// A write of row `id` (or a new row) that leaves the owner alone.
+    fn update(
+        id: Option<i64>,
+        created_for_project: Option<Option<&'a str>>,
+        sync_queries: bool,
+    ) -> Self {
+        TrackerWrite {
+            id,
+            created_for_project,
+            sync_queries,
+            owner: None,
+        }
     }
 }
 

@@ -163,6 +163,14 @@ async fn audit_log_and_owners(t: &TestDb) {
     assert_eq!(db.tracker_owner(r.id).await.unwrap(), None);
     db.set_tracker_owner(r.id, Some(u.id)).await.unwrap();
     assert_eq!(db.tracker_owner(r.id).await.unwrap(), Some(u.id));
+    // Added from the web: the owner is written with the tracker, in one transaction.
+    let mut c2 = c.clone();
+    c2.tracker_name = "Owned".into();
+    let owned = db
+        .add_tracker_owned(&registry(), &c2, None, Some(u.id))
+        .await
+        .unwrap();
+    assert_eq!(db.tracker_owner(owned.id).await.unwrap(), Some(u.id));
     let old = r.to_json();
     let mut new = old.clone();
     new["bitesized_tag"] = "easy".into();

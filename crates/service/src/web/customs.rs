@@ -233,7 +233,12 @@ async fn add(State(service): State<Service>, posted: Posted<Vec<(String, String)
     let mut tf = empty.posted(&form);
     let project = Some(tf.project.trim()).filter(|p| !p.is_empty());
     let result = match tf.config() {
-        Ok(config) => service.db().add_tracker(registry, &config, project).await,
+        Ok(config) => {
+            let owner = Some(session.user.id);
+            (service.db())
+                .add_tracker_owned(registry, &config, project, owner)
+                .await
+        }
         Err(e) => Err(e),
     };
     let record = match result {
@@ -256,7 +261,6 @@ async fn add(State(service): State<Service>, posted: Posted<Vec<(String, String)
     };
     let db = service.db();
     let now = service.now();
-    let owner = db.set_tracker_owner(record.id, Some(session.user.id));
     let new = record.to_json();
     let name = &record.config.tracker_name;
     let change = AuditChange::new(
@@ -267,7 +271,7 @@ async fn add(State(service): State<Service>, posted: Posted<Vec<(String, String)
         None,
         Some(&new),
     );
-    if let Err(e) = owner.await.and(db.record_audit(&change, now).await) {
+    if let Err(e) = db.record_audit(&change, now).await {
         return unavailable(&e);
     }
     Redirect::to(&tracker_url(name)).into_response()
