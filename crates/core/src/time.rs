@@ -147,6 +147,12 @@ pub fn format_naive(t: &NaiveDateTime) -> String {
     }
 }
 
+/// A Unix time in seconds (Pagure's and Phabricator's dates) as naive UTC; `None` out of
+/// chrono's range.
+pub fn from_epoch_secs(secs: i64) -> Option<NaiveDateTime> {
+    DateTime::from_timestamp(secs, 0).map(|d| d.naive_utc())
+}
+
 /// The current time as naive UTC, truncated to microseconds (what the output can hold).
 pub fn now_naive() -> NaiveDateTime {
     let now = Utc::now().naive_utc();

@@ -18,7 +18,7 @@
 use bugimporters_core::forge;
 use bugimporters_core::time::parse_datetime;
 use bugimporters_core::{Error, ParsedBug};
-use chrono::{DateTime, NaiveDateTime};
+use chrono::NaiveDateTime;
 use serde::Deserialize;
 
 /// What the parser needs from the tracker's configuration.
@@ -132,7 +132,7 @@ impl RawTime {
                 Err(_) => return parse_datetime(t),
             },
         };
-        DateTime::from_timestamp(secs, 0).map(|d| d.naive_utc())
+        bugimporters_core::time::from_epoch_secs(secs)
     }
 }
 

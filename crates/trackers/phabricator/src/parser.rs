@@ -6,8 +6,9 @@
 
 use std::collections::{HashMap, HashSet};
 
+use bugimporters_core::time::from_epoch_secs;
 use bugimporters_core::{parse, Error, ParsedBug};
-use chrono::{DateTime, NaiveDateTime};
+use chrono::NaiveDateTime;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
@@ -283,10 +284,6 @@ impl Lookups {
     }
 }
 
-fn epoch(secs: i64) -> Option<NaiveDateTime> {
-    DateTime::from_timestamp(secs, 0).map(|d| d.naive_utc())
-}
-
 /// The record of `task`. A status missing from the instance's status map is closed when the
 /// task has a `dateClosed`, open otherwise.
 pub fn task_bug(task: &Task, lookups: &Lookups, now: NaiveDateTime) -> ParsedBug {
@@ -301,8 +298,8 @@ pub fn task_bug(task: &Task, lookups: &Lookups, now: NaiveDateTime) -> ParsedBug
     );
     bug.status = Some(f.status.name.clone());
     bug.importance = f.priority.as_ref().map(|p| p.name.clone());
-    bug.date_reported = epoch(f.date_created);
-    bug.last_touched = epoch(f.date_modified);
+    bug.date_reported = from_epoch_secs(f.date_created);
+    bug.last_touched = from_epoch_secs(f.date_modified);
     bug.last_polled = Some(now);
     let status = f.status.value.as_str().unwrap_or_default();
     bug.looks_closed = Some(
