@@ -50,9 +50,11 @@ async fn crawl(
     text: &str,
     state: &std::path::Path,
     per_host: usize,
+    secrets: std::sync::Arc<bugimporters_core::secrets::FixedSecrets>,
 ) -> anyhow::Result<Phase> {
     let registry = bugimporters_all::default_registry();
     let mut options = CrawlOptions::default();
+    options.secrets = secrets;
     options.fetch = FetchConfig::for_loopback_tests();
     options.fetch.per_host_limit = per_host;
     options.fetch.max_wait = Duration::from_secs(120);
@@ -106,7 +108,9 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
         cfg.window = Duration::from_secs(a.window_secs);
         let server = GitHubCostServer::start(cfg).await?;
         let tokens: Vec<String> = (0..n).map(|i| format!("bench-token-{i}")).collect();
-        std::env::set_var(TOKEN_ENV, tokens.join(","));
+        let secrets = std::sync::Arc::new(
+            bugimporters_core::secrets::FixedSecrets::new().with(TOKEN_ENV, &tokens.join(",")),
+        );
         let text = server.tracker_configs(a.repos, TOKEN_ENV);
         let dir =
             std::env::temp_dir().join(format!("bench-github-cost-{}-{n}", std::process::id()));
@@ -114,7 +118,7 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
         let state = dir.join("state.json");
         let _ = std::fs::remove_file(&state);
 
-        let first = crawl(&server, &text, &state, a.per_host).await?;
+        let first = crawl(&server, &text, &state, a.per_host, secrets.clone()).await?;
         row("first crawl", n, &first);
         let changed = a.repos * a.changed_percent / 100;
         // Spread over the repositories: every (100 / percent)-th one.
@@ -122,7 +126,7 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
         for i in (0..a.repos).step_by(step).take(changed) {
             server.touch(i);
         }
-        let refresh = crawl(&server, &text, &state, a.per_host).await?;
+        let refresh = crawl(&server, &text, &state, a.per_host, secrets.clone()).await?;
         row(&format!("refresh, {changed} changed"), n, &refresh);
         let ratio = refresh.points as f64 / changed.max(1) as f64;
         let uses: Vec<String> = tokens

@@ -2,7 +2,10 @@
 //! (`bugimporters_testkit::github_cost`): a refresh spends points only on the repositories
 //! that changed, and a `304` listing page neither re-emits nor deletes anything.
 
+use std::sync::Arc;
+
 use bugimporters_core::fetch::FetchConfig;
+use bugimporters_core::secrets::FixedSecrets;
 use bugimporters_core::{load_config_str, ConfigFormat};
 use bugimporters_crawl::{run_crawl, CrawlOptions, RunReport, VecSink};
 use bugimporters_testkit::github_cost::{CostConfig, GitHubCostServer};
@@ -19,9 +22,19 @@ fn configs_with(server: &GitHubCostServer, repos: usize, token_env: &str) -> Str
     server.tracker_configs(repos, token_env)
 }
 
-async fn crawl(text: &str, state: Option<&std::path::Path>) -> (RunReport, Vec<String>) {
+/// The token variable `name` holding `tokens`, comma-separated.
+fn tokens(name: &str, tokens: &str) -> Arc<FixedSecrets> {
+    Arc::new(FixedSecrets::new().with(name, tokens))
+}
+
+async fn crawl(
+    text: &str,
+    state: Option<&std::path::Path>,
+    secrets: Arc<FixedSecrets>,
+) -> (RunReport, Vec<String>) {
     let registry = bugimporters_all::default_registry();
     let mut options = CrawlOptions::default();
+    options.secrets = secrets;
     options.fetch = FetchConfig::for_loopback_tests();
     options.concurrency = 4;
     options.validators_file = state.map(std::path::Path::to_path_buf);
@@ -48,7 +61,7 @@ async fn crawl(text: &str, state: Option<&std::path::Path>) -> (RunReport, Vec<S
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refresh_spends_points_only_on_the_repositories_that_changed() {
-    std::env::set_var(TOKEN_ENV, "tok-crawl-cost");
+    let secrets = tokens(TOKEN_ENV, "tok-crawl-cost");
     let mut cfg = CostConfig::default();
     cfg.repos = 20;
     let server = GitHubCostServer::start(cfg).await.unwrap();
@@ -57,7 +70,7 @@ async fn a_refresh_spends_points_only_on_the_repositories_that_changed() {
     let state = dir.path().join("state.json");
     let all: u64 = (0..20).map(|i| server.issues_of(i)).sum();
 
-    let (first, links) = crawl(&text, Some(&state)).await;
+    let (first, links) = crawl(&text, Some(&state), secrets.clone()).await;
     assert_eq!(first.trackers.iter().filter(|t| !t.ok).count(), 0);
     assert_eq!(links.len() as u64, all);
     let after_first = server.stats();
@@ -66,7 +79,7 @@ async fn a_refresh_spends_points_only_on_the_repositories_that_changed() {
 
     server.touch(3);
     server.touch(11);
-    let (_, links) = crawl(&text, Some(&state)).await;
+    let (_, links) = crawl(&text, Some(&state), secrets.clone()).await;
     let second = server.stats();
     assert_eq!(
         second.points - after_first.points,
@@ -86,7 +99,7 @@ async fn a_refresh_spends_points_only_on_the_repositories_that_changed() {
 
     // Without the state file every repository costs again.
     let before = server.stats().points;
-    crawl(&text, None).await;
+    crawl(&text, None, secrets).await;
     assert_eq!(server.stats().points - before, 20);
 }
 
@@ -95,13 +108,17 @@ async fn a_refresh_spends_points_only_on_the_repositories_that_changed() {
 /// Two tokens for 24 repositories: a wait for the reset, only once both are spent.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_trackers_spend_the_tokens_as_one_pool_fullest_first() {
-    std::env::set_var(POOL_ENV, "pool-a,pool-b,pool-c");
     let mut cfg = CostConfig::default();
     cfg.repos = 24;
     cfg.points_per_token = 10;
     cfg.window = std::time::Duration::from_secs(2);
     let server = GitHubCostServer::start(cfg.clone()).await.unwrap();
-    let (report, _) = crawl(&configs_with(&server, 24, POOL_ENV), None).await;
+    let (report, _) = crawl(
+        &configs_with(&server, 24, POOL_ENV),
+        None,
+        tokens(POOL_ENV, "pool-a,pool-b,pool-c"),
+    )
+    .await;
     assert_eq!(report.trackers.iter().filter(|t| !t.ok).count(), 0);
     let uses: Vec<_> = ["pool-a", "pool-b", "pool-c"]
         .iter()
@@ -115,10 +132,14 @@ async fn the_trackers_spend_the_tokens_as_one_pool_fullest_first() {
     );
 
     // Two tokens, 20 points, 24 repositories: the last ones wait for a reset.
-    std::env::set_var(POOL_ENV, "pool-d,pool-e");
     let server = GitHubCostServer::start(cfg).await.unwrap();
     let started = std::time::Instant::now();
-    let (report, links) = crawl(&configs_with(&server, 24, POOL_ENV), None).await;
+    let (report, links) = crawl(
+        &configs_with(&server, 24, POOL_ENV),
+        None,
+        tokens(POOL_ENV, "pool-d,pool-e"),
+    )
+    .await;
     assert_eq!(report.trackers.iter().filter(|t| !t.ok).count(), 0);
     let all: u64 = (0..24).map(|i| server.issues_of(i)).sum();
     assert_eq!(links.len() as u64, all);

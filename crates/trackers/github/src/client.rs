@@ -33,6 +33,27 @@ pub const MAX_PAGES: usize = 10_000;
 struct TokenState {
     remaining: Option<u64>,
     reset_epoch: Option<u64>,
+    /// Requests sent with this token whose answer has not come yet: counted against what it
+    /// has left, so that concurrent requests spread over the pool instead of all picking the
+    /// token that was the fullest when they started.
+    in_flight: u64,
+}
+
+/// One request's claim on a token of a [`Pool`]: counted in flight until dropped (answered,
+/// or failed).
+pub(crate) struct Lease {
+    pool: Arc<Pool>,
+    index: usize,
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        if let Ok(mut states) = self.pool.states.lock() {
+            if let Some(s) = states.get_mut(self.index) {
+                s.in_flight = s.in_flight.saturating_sub(1);
+            }
+        }
+    }
 }
 
 /// What is known of one set of credentials on one API: shared by every tracker of the
@@ -126,24 +147,36 @@ impl Auth {
         self.kind
     }
 
-    /// The credential to use next, by index: the fullest one — the most requests left, a
-    /// token never used or whose window has reset counting as full — the current one on a
-    /// tie. The pool is shared by the trackers using the same tokens on the same API, so a
+    /// The credential to use next: the fullest one — the most requests left less those in
+    /// flight, a token never used or whose window has reset counting as full — the current
+    /// one on a tie; held as in flight until the returned lease is dropped. The pool is shared by the trackers using the same tokens on the same API, so a
     /// token is never spent while another has more left, and the fetch layer's wait for a
     /// reset (`X-RateLimit-Remaining: 0`, bounded by `max_wait`) comes only once every token
     /// is spent.
-    fn pick(&self) -> Option<usize> {
+    fn pick(&self) -> Option<Lease> {
+        // One lock for the choice and the claim: two requests never both take a last point.
+        let mut states = self.pool.states.lock().ok()?;
+        let index = self.choose(&states)?;
+        if let Some(s) = states.get_mut(index) {
+            s.in_flight += 1;
+        }
+        Some(Lease {
+            pool: self.pool.clone(),
+            index,
+        })
+    }
+
+    fn choose(&self, states: &[TokenState]) -> Option<usize> {
         match self.values.len() {
             0 => return None,
             1 => return Some(0),
             _ => {}
         }
         let now = epoch_now();
-        let states = self.pool.states.lock().ok()?;
         let left = |s: &TokenState| match (s.remaining, s.reset_epoch) {
-            (Some(_), Some(reset)) if reset <= now => u64::MAX,
-            (Some(r), _) => r,
-            (None, _) => u64::MAX,
+            (Some(_), Some(reset)) if reset <= now => u64::MAX - s.in_flight,
+            (Some(r), _) => r.saturating_sub(s.in_flight),
+            (None, _) => u64::MAX - s.in_flight,
         };
         let cur = self.pool.current.load(Ordering::Relaxed) % self.values.len();
         let cur_left = states.get(cur).map_or(u64::MAX, left);
@@ -173,9 +206,20 @@ impl Auth {
         let reset_epoch = resp
             .header("x-ratelimit-reset")
             .and_then(|v| v.trim().parse::<u64>().ok());
+        self.record(index, remaining, reset_epoch);
+    }
+
+    /// Records what an answer said of token `index`.
+    fn record(&self, index: usize, remaining: Option<u64>, reset_epoch: Option<u64>) {
         if let Ok(mut states) = self.pool.states.lock() {
             if let Some(s) = states.get_mut(index) {
-                s.remaining = remaining;
+                // Answers may arrive out of order: within one window the count only falls,
+                // so an older answer never raises it again.
+                let same_window = reset_epoch.is_some() && s.reset_epoch == reset_epoch;
+                s.remaining = match (same_window, s.remaining, remaining) {
+                    (true, Some(old), Some(new)) => Some(old.min(new)),
+                    _ => remaining,
+                };
                 s.reset_epoch = reset_epoch;
             }
         }
@@ -215,16 +259,16 @@ impl GitHubClient {
         }
         let mut used = None;
         if self.repo.same_origin(&req.url) {
-            if let Some(i) = self.auth.pick() {
-                if let Some(value) = self.auth.values.get(i) {
+            if let Some(lease) = self.auth.pick() {
+                if let Some(value) = self.auth.values.get(lease.index) {
                     req = req.with_secret_header(AUTHORIZATION, value)?;
-                    used = Some(i);
+                    used = Some(lease);
                 }
             }
         }
         let resp = ctx.fetch(req).await?;
-        if let Some(i) = used {
-            self.auth.observe(i, &resp);
+        if let Some(lease) = used {
+            self.auth.observe(lease.index, &resp);
         }
         Ok(resp)
     }
@@ -534,7 +578,7 @@ mod tests {
             (k == "GITHUB_USERNAME").then(|| "u".into())
         });
         assert_eq!(none.kind(), "none");
-        assert_eq!(none.pick(), None);
+        assert_eq!(none.pick().map(|l| l.index), None);
     }
 
     #[test]
@@ -542,39 +586,103 @@ mod tests {
         let auth = Auth::from_env(&opts(), "https://rotation.test", |k| {
             (k == "GITHUB_TOKEN").then(|| "a,b,c".into())
         });
-        assert_eq!(auth.pick(), Some(0));
+        assert_eq!(auth.pick().map(|l| l.index), Some(0));
         let future = epoch_now() + 3600;
         {
             let mut s = auth.pool.states.lock().unwrap();
             s[0] = TokenState {
                 remaining: Some(5),
                 reset_epoch: Some(future),
+                in_flight: 0,
             };
             s[1] = TokenState {
                 remaining: Some(50),
                 reset_epoch: Some(future),
+                in_flight: 0,
             };
         }
         // Token 2 is unknown, hence presumed full.
-        assert_eq!(auth.pick(), Some(2));
-        assert_eq!(auth.pick(), Some(2), "stays: still the fullest");
+        assert_eq!(auth.pick().map(|l| l.index), Some(2));
+        assert_eq!(
+            auth.pick().map(|l| l.index),
+            Some(2),
+            "stays: still the fullest"
+        );
         auth.pool.states.lock().unwrap()[2] = TokenState {
             remaining: Some(40),
             reset_epoch: Some(future),
+            in_flight: 0,
         };
-        assert_eq!(auth.pick(), Some(1), "token 1 has more left (50)");
+        assert_eq!(
+            auth.pick().map(|l| l.index),
+            Some(1),
+            "token 1 has more left (50)"
+        );
         {
             let mut s = auth.pool.states.lock().unwrap();
             s[2] = TokenState {
                 remaining: Some(1),
                 reset_epoch: Some(future),
+                in_flight: 0,
             };
             s[0] = TokenState {
                 remaining: Some(0),
                 reset_epoch: Some(1),
+                in_flight: 0,
             };
         }
-        assert_eq!(auth.pick(), Some(0), "token 0 has reset since");
+        assert_eq!(
+            auth.pick().map(|l| l.index),
+            Some(0),
+            "token 0 has reset since"
+        );
+    }
+
+    #[test]
+    fn requests_in_flight_count_against_their_token() {
+        let auth = Auth::from_env(&opts(), "https://in-flight.test", |k| {
+            (k == "GITHUB_TOKEN").then(|| "x,y".into())
+        });
+        let future = epoch_now() + 3600;
+        for s in auth.pool.states.lock().unwrap().iter_mut() {
+            *s = TokenState {
+                remaining: Some(2),
+                reset_epoch: Some(future),
+                in_flight: 0,
+            };
+        }
+        // Four requests at once on two tokens of two points: two each, none over.
+        let leases: Vec<Lease> = (0..4).map(|_| auth.pick().unwrap()).collect();
+        let mut per_token = [0; 2];
+        for l in &leases {
+            per_token[l.index] += 1;
+        }
+        assert_eq!(per_token, [2, 2]);
+        drop(leases);
+        assert!(auth
+            .pool
+            .states
+            .lock()
+            .unwrap()
+            .iter()
+            .all(|s| s.in_flight == 0));
+    }
+
+    #[test]
+    fn an_older_answer_never_raises_the_count_within_a_window() {
+        let auth = Auth::from_env(&opts(), "https://order.test", |k| {
+            (k == "GITHUB_TOKEN").then(|| "o1,o2".into())
+        });
+        let future = epoch_now() + 3600;
+        auth.record(0, Some(5), Some(future));
+        auth.record(0, Some(7), Some(future));
+        assert_eq!(auth.pool.states.lock().unwrap()[0].remaining, Some(5));
+        auth.record(0, Some(4_999), Some(future + 3600));
+        assert_eq!(
+            auth.pool.states.lock().unwrap()[0].remaining,
+            Some(4_999),
+            "a new window"
+        );
     }
 
     #[test]
@@ -587,10 +695,15 @@ mod tests {
         a.pool.states.lock().unwrap()[0] = TokenState {
             remaining: Some(3),
             reset_epoch: Some(future),
+            in_flight: 0,
         };
         // What tracker A learnt moves tracker B to the fuller token at once.
-        assert_eq!(b.pick(), Some(1));
-        assert_eq!(elsewhere.pick(), Some(0), "another API is another pool");
+        assert_eq!(b.pick().map(|l| l.index), Some(1));
+        assert_eq!(
+            elsewhere.pick().map(|l| l.index),
+            Some(0),
+            "another API is another pool"
+        );
     }
 
     #[test]
