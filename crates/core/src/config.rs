@@ -1,9 +1,9 @@
 //! The crawl configuration: [`TrackerConfig`] records and their [`Query`]s.
 //!
-//! The format is the one the original host exported (reference §2): a YAML or JSON list of
-//! records, or a mapping with the list under `objects` (the REST export). PyYAML tags such as
-//! `!!python/unicode 'text'` are read as plain values. Every key the original exported loads;
-//! keys of one tracker type (`github_name`, `closed_status`, ...) are kept in
+//! The format is the one the original host exported (docs/reference-behaviour.md §2): a YAML or
+//! JSON list of records, or a mapping with the list under `objects` (the REST export). PyYAML tags
+//! such as `!!python/unicode 'text'` are read as plain values. Every key the original exported
+//! loads; keys of one tracker type (`github_name`, `closed_status`, ...) are kept in
 //! [`TrackerConfig::extra`] for the tracker crate to type-check. The reference for users is
 //! `docs/config-reference.md`.
 

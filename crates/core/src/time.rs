@@ -1,9 +1,9 @@
 //! Dates as trackers write them, read into naive UTC.
 //!
-//! The rule, as the original importers applied it (reference §3): a text that carries a UTC
-//! offset (or `Z`, `UTC`, `GMT`) is converted to UTC and the offset dropped; a text without one
-//! keeps its wall-clock value. Numeric dates are read month first (`09/10/12` is 2012-09-10).
-//! Other named zones (`PST`, `CET`) are ignored, as the original's parser did.
+//! The rule, as the original importers applied it (docs/reference-behaviour.md §3): a text that
+//! carries a UTC offset (or `Z`, `UTC`, `GMT`) is converted to UTC and the offset dropped; a text
+//! without one keeps its wall-clock value. Numeric dates are read month first (`09/10/12` is
+//! 2012-09-10). Other named zones (`PST`, `CET`) are ignored, as the original's parser did.
 //!
 //! ```
 //! use bugimporters_core::time::{format_naive, parse_datetime};

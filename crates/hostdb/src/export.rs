@@ -34,7 +34,7 @@ pub struct ExportFilter {
 }
 
 /// The common keys each type's model had in the original host, which its export always
-/// carried (reference §2.1–2.3); other common keys are written only when set.
+/// carried (docs/reference-behaviour.md §2.1–2.3); other common keys are written only when set.
 fn original_keys(kind: &str) -> &'static [&'static str] {
     const ALL: &[&str] = &[
         "base_url",
@@ -105,10 +105,10 @@ fn enc(text: &str) -> String {
     url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
 }
 
-/// `get_older_bug_data` for a tracker (reference §2.4): GitHub `…/issues?since=<oldest
-/// last_polled>`, Jira a search of issues updated since then, Redmine a listing with
-/// `updated_on=>=<oldest last_polled>`, Google the all-issues CSV; `""` for GitHub and Jira
-/// when the tracker has no bugs (as the original); `None` for every other type.
+/// `get_older_bug_data` for a tracker (docs/reference-behaviour.md §2.4): GitHub
+/// `…/issues?since=<oldest last_polled>`, Jira a search of issues updated since then, Redmine a
+/// listing with `updated_on=>=<oldest last_polled>`, Google the all-issues CSV; `""` for GitHub and
+/// Jira when the tracker has no bugs (as the original); `None` for every other type.
 pub(crate) fn older_bug_data(record: &TrackerRecord) -> Option<String> {
     let c = &record.config;
     let opt = |k: &str| c.extra.get(k).and_then(Value::as_str).unwrap_or_default();

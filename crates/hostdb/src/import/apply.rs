@@ -40,7 +40,7 @@ const ATTEMPTS: u32 = 10;
 
 /// The upsert for records with the data columns of `shape`: the newer (or equal)
 /// `last_polled` wins, so that concurrent imports converge on the newest record; absent
-/// columns keep their value (reference §1.1).
+/// columns keep their value (docs/reference-behaviour.md §1.1).
 fn upsert_sql(db: &HostDb, shape: u32, rows: usize) -> String {
     let cols: Vec<&str> = COLUMNS
         .iter()

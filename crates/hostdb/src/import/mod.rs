@@ -28,8 +28,8 @@ pub const LINK_MAX_CHARS: usize = 768;
 pub const NAME_MAX_CHARS: usize = 255;
 /// Largest record accepted, in bytes of stored text (the link and every text and JSON column),
 /// on every backend so that a file imports alike everywhere. A MySQL/MariaDB server whose
-/// `max_allowed_packet` is smaller lowers it for that server (to the packet size less 256 KiB for the
-/// statement around the record).
+/// `max_allowed_packet` is smaller lowers it for that server (to the packet size less 256 KiB for
+/// the statement around the record).
 /// A larger record is rejected alone; the others go in.
 pub const RECORD_MAX_BYTES: usize = 8 << 20;
 
@@ -277,8 +277,8 @@ pub(crate) struct State {
 }
 
 impl HostDb {
-    /// Imports crawl results (reference §1.1, without its defects): every record is upserted
-    /// by `canonical_bug_link` (the newer `last_polled` wins, so concurrent imports of
+    /// Imports crawl results (docs/reference-behaviour.md §1.1, without its defects): every record
+    /// is upserted by `canonical_bug_link` (the newer `last_polled` wins, so concurrent imports of
     /// overlapping files converge); `_no_update` only moves `last_polled`; `_deleted` removes
     /// the bug; the project is created when new; the tracker is found by `_tracker_name`.
     ///

@@ -384,7 +384,7 @@ pub(crate) fn check(value: Value) -> Result<Record, String> {
         .cloned()
         .collect();
     if !record.no_update {
-        // Reference §1.1 step 3, deletions included.
+        // docs/reference-behaviour.md §1.1 step 3, deletions included.
         let mut missing = Vec::new();
         if record.tracker.is_none() {
             missing.push("_tracker_name");

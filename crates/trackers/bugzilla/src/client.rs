@@ -8,7 +8,7 @@ use url::Url;
 /// The header Bugzilla 5 reads the REST API key from.
 pub const API_KEY_HEADER: &str = "x-bugzilla-api-key";
 
-/// The original's batch URL, byte for byte (reference §5.1 and §9.7):
+/// The original's batch URL, byte for byte (docs/reference-behaviour.md §5.1 and §9.7):
 /// `urljoin(base_url, "show_bug.cgi?ctype=xml&excludefield=attachmentdata")` + `&` +
 /// `id=N&` for each id — with an `&` after every id, the last included.
 ///

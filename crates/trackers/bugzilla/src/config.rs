@@ -5,7 +5,7 @@ use bugimporters_core::{classify, ConfigKey, Error, TrackerConfig};
 use serde::{Deserialize, Deserializer};
 use url::Url;
 
-/// Bugs per `show_bug.cgi?ctype=xml` request, as the original (reference §5.1).
+/// Bugs per `show_bug.cgi?ctype=xml` request, as the original (docs/reference-behaviour.md §5.1).
 pub const DEFAULT_BATCH_SIZE: usize = 50;
 /// Largest accepted `batch_size` (longer URLs are refused by many web servers).
 pub const MAX_BATCH_SIZE: usize = 200;
@@ -16,7 +16,7 @@ pub const MAX_REST_PAGE_SIZE: usize = 10_000;
 /// Environment variable holding the REST API key when `api_key_env` does not name another.
 pub const DEFAULT_API_KEY_ENV: &str = "BUGZILLA_API_KEY";
 /// The statuses that make `looks_closed` true, exactly and case-sensitively, as the original
-/// (`ASSIGNED` included: reference §5.1 and §9.3).
+/// (`ASSIGNED` included: docs/reference-behaviour.md §5.1 and §9.3).
 pub const CLOSED_STATUSES: &[&str] = &["RESOLVED", "WONTFIX", "CLOSED", "ASSIGNED"];
 
 /// The keys `bugimporters trackers` lists for this type (besides the common ones:

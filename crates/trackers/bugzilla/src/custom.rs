@@ -74,10 +74,10 @@ impl BugFacts {
 
 /// A Bugzilla parser variant, selected by a tracker's `custom_parser`.
 ///
-/// The generic rules (reference §5.1) run first; then [`CustomParser::project_name`] names
-/// the project and [`CustomParser::adjust`] may change any field of the record. Both have
-/// defaults that keep the generic behaviour, so a variant overrides only what differs.
-/// Implementations must be pure (no I/O) and must not panic on any input.
+/// The generic rules (docs/reference-behaviour.md §5.1) run first; then
+/// [`CustomParser::project_name`] names the project and [`CustomParser::adjust`] may change any
+/// field of the record. Both have defaults that keep the generic behaviour, so a variant overrides
+/// only what differs. Implementations must be pure (no I/O) and must not panic on any input.
 pub trait CustomParser: Send + Sync + Debug + 'static {
     /// `_project_name` of the bug. Default: `bug_project_name_format` with
     /// `{tracker_name}`, `{product}` and `{component}`.

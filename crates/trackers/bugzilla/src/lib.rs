@@ -5,8 +5,8 @@
 //! `show_bug.cgi?ctype=xml` as the original, or through the Bugzilla 5 REST API.
 //!
 //! * **Queries** are fetched as configured. The response decides its kind, as the original
-//!   (reference §5.1): XML is a *tracking bug* whose `<dependson>` ids are the bugs; anything
-//!   else is a `buglist.cgi` page whose "XML" button form lists the ids.
+//!   (docs/reference-behaviour.md §5.1): XML is a *tracking bug* whose `<dependson>` ids are the
+//!   bugs; anything else is a `buglist.cgi` page whose "XML" button form lists the ids.
 //! * **Existing bugs** give their ids from the `id=` parameter of their URL.
 //! * **Bug fetching**: the ids of all queries (then, in the second entry point, those of the
 //!   existing bugs) are de-duplicated, sorted ascending, claimed (a bug named twice is fetched

@@ -3,7 +3,7 @@
 //! * [`parse_bug_xml`]: a `show_bug.cgi?ctype=xml` document with one or many `<bug>`s;
 //! * [`parse_tracking_xml`]: the `<dependson>` ids of a tracking bug's XML;
 //! * [`parse_buglist_html`]: the ids of a `buglist.cgi` page (its "XML" button form);
-//! * [`build_bug`]: the generic rules of reference §5.1, then the custom parser;
+//! * [`build_bug`]: the generic rules of docs/reference-behaviour.md §5.1, then the custom parser;
 //! * [`crate::rest`] holds the REST API's JSON parsers.
 //!
 //! XML is read with quick-xml, which never fetches or expands external entities and never
@@ -124,7 +124,7 @@ pub fn parse_tracking_xml(body: &[u8], url: &str) -> Result<Vec<u64>, Error> {
     Ok(ids)
 }
 
-/// What a query response is, decided as the original did (reference §5.1).
+/// What a query response is, decided as the original did (docs/reference-behaviour.md §5.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum QueryResponseKind {
@@ -134,8 +134,8 @@ pub enum QueryResponseKind {
     BuglistHtml,
 }
 
-/// Decides what a query response is (reference §5.1): XML (a tracking bug) when its first
-/// 100 bytes, whitespace-trimmed (and without a byte-order mark), start with `<?xml`.
+/// Decides what a query response is (docs/reference-behaviour.md §5.1): XML (a tracking bug) when
+/// its first 100 bytes, whitespace-trimmed (and without a byte-order mark), start with `<?xml`.
 pub fn query_response_kind(body: &[u8]) -> QueryResponseKind {
     let head = &body[..body.len().min(100)];
     let head = head.strip_prefix(b"\xef\xbb\xbf").unwrap_or(head);
@@ -265,8 +265,8 @@ pub fn ids_from_bug_url(bug_url: &str) -> Result<Vec<u64>, Error> {
     Ok(ids)
 }
 
-/// The record of one bug: the generic rules of reference §5.1 applied to `facts`, the project
-/// named by `parser`, then `parser`'s adjustments. `last_polled` = `now`,
+/// The record of one bug: the generic rules of docs/reference-behaviour.md §5.1 applied to `facts`,
+/// the project named by `parser`, then `parser`'s adjustments. `last_polled` = `now`,
 /// `_tracker_name` = the tracker's name.
 ///
 /// A missing or unreadable `creation_ts`/`delta_ts` is an error naming the bug.

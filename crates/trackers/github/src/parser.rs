@@ -1,7 +1,7 @@
 //! Pure parsers: GitHub REST API v3 issue JSON in, [`ParsedBug`]s out. No I/O.
 //!
-//! The field rules are the original importer's (reference §5.3), with two corrections that
-//! are documented in `docs/trackers/github.md`:
+//! The field rules are the original importer's (docs/reference-behaviour.md §5.3), with two
+//! corrections that are documented in `docs/trackers/github.md`:
 //!
 //! * a missing or `null` `body` becomes `""` (the host's `description` column is NOT NULL, so
 //!   the original's `null` made the host drop the bug);

@@ -1,7 +1,7 @@
 //! Pure parsers: Jira REST JSON → [`ParsedBug`]s. No I/O; malformed input is an
 //! [`Error::parse`] naming the URL (or file), never a panic.
 //!
-//! Field rules (reference §5.5): `title` = `fields.summary`; `description` =
+//! Field rules (docs/reference-behaviour.md §5.5): `title` = `fields.summary`; `description` =
 //! `fields.description` (Jira Cloud API v3 sends Atlassian Document Format, read here as plain
 //! text; `null` becomes `""`); `status` = `fields.status.name` lower-cased; `looks_closed` =
 //! the status name is exactly `Closed`; `date_reported`/`last_touched` = `created`/`updated`

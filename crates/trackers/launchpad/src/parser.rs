@@ -1,9 +1,9 @@
 //! Pure parsers: Launchpad web-service JSON → the pieces of a [`ParsedBug`]. No I/O;
 //! malformed input is an [`Error::parse`] naming the URL (or file), never a panic.
 //!
-//! One bug is assembled from four documents (reference §5.7): the **bug task** (an entry of a
-//! `searchTasks` collection), its **bug**, the bug's **subscriptions** collection and the
-//! bug's **owner** (a person). [`assemble`] puts them together; every document has its own
+//! One bug is assembled from four documents (docs/reference-behaviour.md §5.7): the **bug task**
+//! (an entry of a `searchTasks` collection), its **bug**, the bug's **subscriptions** collection
+//! and the bug's **owner** (a person). [`assemble`] puts them together; every document has its own
 //! parser so that the importer can fetch (and cache) each one once.
 //!
 //! JSON objects that repeat a key keep the last value (Launchpad's test data repeats `tags`).

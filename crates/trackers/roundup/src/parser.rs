@@ -4,7 +4,7 @@
 //! canonical links and error messages) and never panics on input. The REST JSON parser is
 //! [`crate::rest`].
 //!
-//! The page rules are the original importer's (reference §5.6):
+//! The page rules are the original importer's (docs/reference-behaviour.md §5.6):
 //!
 //! * **metadata**: for every `th` of the page, the key is its whole text, trimmed, without the
 //!   last `:` and what follows; the value is the whole text of its next sibling element,

@@ -4,8 +4,8 @@
 //! * [`parse_ticket_csv`] reads a ticket's CSV export (`/ticket/N?format=csv`) into a
 //!   [`TicketRow`];
 //! * [`parse_ticket`] combines that row with the ticket's HTML page into a [`ParsedBug`],
-//!   field by field as the original `TracBugParser` did (reference §5.2, with the deviations
-//!   listed in `docs/trackers/trac.md`).
+//!   field by field as the original `TracBugParser` did (docs/reference-behaviour.md §5.2, with the
+//!   deviations listed in `docs/trackers/trac.md`).
 //!
 //! Every function returns [`Error::Parse`] naming the URL on malformed input; none panics.
 
