@@ -308,10 +308,13 @@ pub fn check_listed(kind: &str, listed: &[&str]) {
 }
 
 /// Writes one test per case of the conformance suite for a harness, plus a test that fails
-/// when a case of the suite is missing from the list. A case may carry attributes
-/// (`#[ignore = "finding: …"]` for a behaviour the tracker gets wrong).
+/// when a case of the suite is missing from the list. `conformance_suite!(Harness)` runs every
+/// case; the long form lists them, so that a case may carry attributes (`#[ignore = "finding:
+/// …"]` for a behaviour the tracker gets wrong).
 ///
 /// ```ignore
+/// bugimporters_testkit::conformance_suite!(Gitea);
+/// // or
 /// bugimporters_testkit::conformance_suite!(Gitea;
 ///     pages_to_the_end, since_is_honoured, /* … every case of suite::cases::NAMES … */
 ///     #[ignore = "finding: a 200 challenge page deletes"] a_challenge_page_never_deletes,
@@ -319,6 +322,26 @@ pub fn check_listed(kind: &str, listed: &[&str]) {
 /// ```
 #[macro_export]
 macro_rules! conformance_suite {
+    ($harness:expr) => {
+        $crate::conformance_suite!($harness;
+            pages_to_the_end,
+            since_is_honoured,
+            a_429_with_retry_after_is_waited_out,
+            a_429_without_retry_after_is_waited_out,
+            a_5xx_never_deletes,
+            a_401_never_deletes,
+            a_403_never_deletes,
+            a_challenge_page_never_deletes,
+            not_found_deletes,
+            credentials_go_to_the_tracker,
+            a_query_on_another_origin_gets_no_credentials,
+            a_redirect_to_another_origin_gets_no_credentials,
+            a_next_link_to_another_origin_gets_no_credentials,
+            an_empty_first_answer_is_an_error,
+            a_bug_named_twice_is_fetched_once,
+            hostile_links_are_never_emitted,
+        );
+    };
     ($harness:expr; $( $(#[$attr:meta])* $case:ident ),+ $(,)?) => {
         $(
             $(#[$attr])*

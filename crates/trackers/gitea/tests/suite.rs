@@ -73,21 +73,4 @@ impl SuiteTracker for Gitea {
     }
 }
 
-bugimporters_testkit::conformance_suite!(Gitea;
-    pages_to_the_end,
-    since_is_honoured,
-    a_429_with_retry_after_is_waited_out,
-    a_429_without_retry_after_is_waited_out,
-    a_5xx_never_deletes,
-    a_401_never_deletes,
-    a_403_never_deletes,
-    a_challenge_page_never_deletes,
-    not_found_deletes,
-    credentials_go_to_the_tracker,
-    a_query_on_another_origin_gets_no_credentials,
-    a_redirect_to_another_origin_gets_no_credentials,
-    a_next_link_to_another_origin_gets_no_credentials,
-    an_empty_first_answer_is_an_error,
-    a_bug_named_twice_is_fetched_once,
-    hostile_links_are_never_emitted,
-);
+bugimporters_testkit::conformance_suite!(Gitea);
