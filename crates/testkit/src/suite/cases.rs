@@ -365,23 +365,25 @@ fn next_on(config: &bugimporters_core::TrackerConfig, from: &str, to: &str) -> S
     format!("{moved}{sep}page=2")
 }
 
-/// A `200` with an empty body for the first request fails the run: nothing written, an error
-/// reported.
+/// A `200` with an empty body where the listing's first page was expected fails the run:
+/// nothing written, an error reported. (Every request is answered so: the first request of
+/// some trackers is not the listing — Redmine's status list, say — and an empty answer there
+/// may have a documented fallback.)
 pub async fn an_empty_first_answer_is_an_error(h: &dyn SuiteTracker) {
     if skipped(h, Case::EmptyFirstAnswer) {
         return;
     }
     let server = MockServer::start().await;
     let base = server.uri();
-    fault(&server, ResponseTemplate::new(200), Some(1)).await;
+    fault(&server, ResponseTemplate::new(200), None).await;
     h.mount_listing(&server, &pages(h, &base, &[&[1, 2]])).await;
     let r = run(h, &h.config(&base), true).await;
     let kind = h.kind();
     assert!(
         !r.stats.errors.is_empty(),
-        "{kind}: an empty first answer was taken for an empty listing: {:?}",
-        r.bugs
+        "{kind}: an empty first answer was taken for an empty listing"
     );
+    assert!(r.bugs.is_empty(), "{kind}: records written: {:?}", r.bugs);
 }
 
 /// A held link named twice costs what one costs and gives one record; a bug named by the
