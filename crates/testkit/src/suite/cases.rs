@@ -270,8 +270,12 @@ fn no_credentials(h: &dyn SuiteTracker) -> bool {
 
 /// Fails if a request to `other` carried a secret.
 async fn assert_no_secret(kind: &str, what: &str, other: &MockServer) {
-    let leaked: Vec<String> = requests(other)
-        .await
+    let reqs = requests(other).await;
+    println!(
+        "{kind}: {what}: the other origin was asked {} times",
+        reqs.len()
+    );
+    let leaked: Vec<String> = reqs
         .iter()
         .filter(|r| carries_secret(r))
         .map(|r| format!("{} {}", r.method, r.url))
