@@ -200,12 +200,12 @@ pub async fn a_403_never_deletes(h: &dyn SuiteTracker) {
     refused(h, "403-json", json).await;
 }
 
-/// A bot wall's "checking your browser" page, with `200` and with `503`, never deletes.
+/// A bot wall's "checking your browser" page, with `200`, `403` and `503`, never deletes.
 pub async fn a_challenge_page_never_deletes(h: &dyn SuiteTracker) {
     if skipped(h, Case::ChallengePageNeverDeletes) {
         return;
     }
-    for status in [200, 503] {
+    for status in [200, 403, 503] {
         let page = ResponseTemplate::new(status).set_body_raw(CHALLENGE, "text/html");
         refused(h, &format!("{status}-challenge"), page).await;
     }
