@@ -46,7 +46,13 @@ impl Respond for Search {
         let limit: usize = wire::query_value(r, "limit")
             .and_then(|v| v.parse().ok())
             .unwrap_or(PAGE);
-        let bugs: Vec<Value> = self.0.iter().skip(offset).take(limit).map(|i| rest_bug(*i)).collect();
+        let bugs: Vec<Value> = self
+            .0
+            .iter()
+            .skip(offset)
+            .take(limit)
+            .map(|i| rest_bug(*i))
+            .collect();
         wire::json(&json!({ "bugs": bugs }))
     }
 }
@@ -57,8 +63,9 @@ struct ById(Vec<u64>);
 
 impl Respond for ById {
     fn respond(&self, r: &Request) -> ResponseTemplate {
-        let (bugs, gone): (Vec<u64>, Vec<u64>) =
-            ids_of(r, "id").into_iter().partition(|i| self.0.contains(i));
+        let (bugs, gone): (Vec<u64>, Vec<u64>) = ids_of(r, "id")
+            .into_iter()
+            .partition(|i| self.0.contains(i));
         let faults: Vec<Value> = gone
             .iter()
             .map(|i| json!({"id": i, "faultCode": 101, "faultString": format!("Bug #{i} does not exist.")}))
@@ -75,7 +82,8 @@ async fn mount_comments(server: &MockServer) {
         .respond_with(|r: &Request| {
             let mut bugs = serde_json::Map::new();
             for id in ids_of(r, "ids") {
-                let c = json!({"comments": [{"count": 0, "creator": "u@example.org", "text": "D"}]});
+                let c =
+                    json!({"comments": [{"count": 0, "creator": "u@example.org", "text": "D"}]});
                 bugs.insert(id.to_string(), c);
             }
             wire::json(&json!({"bugs": bugs, "comments": {}}))
@@ -112,7 +120,9 @@ impl SuiteTracker for Bugzilla {
         c.extra
             .insert("api_key_env".into(), json!("SUITE_BUGZILLA_KEY"));
         c.extra.insert("rest_page_size".into(), json!(PAGE));
-        c.queries = vec![Query::new(format!("{base}/buglist.cgi?keywords=easy&ctype=html"))];
+        c.queries = vec![Query::new(format!(
+            "{base}/buglist.cgi?keywords=easy&ctype=html"
+        ))];
         c
     }
 
