@@ -40,6 +40,7 @@ use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 use crate::forge::{self, FixedSecrets, Run, RUN_CAPACITY};
 
 pub mod cases;
+pub mod link_paged;
 pub mod wire;
 
 /// The value of every secret a harness declares ([`SuiteTracker::secrets`]): a string no
@@ -101,6 +102,20 @@ pub enum Case {
     BugNamedTwice,
     /// [`cases::hostile_links_are_never_emitted`]
     HostileLinks,
+}
+
+impl Case {
+    /// Whether the case is about credentials (the tracker's secret reaching its origin and no
+    /// other): none of them applies to a tracker without credentials.
+    pub fn about_credentials(self) -> bool {
+        matches!(
+            self,
+            Case::CredentialsGoToTheTracker
+                | Case::QueryOnAnotherOrigin
+                | Case::RedirectToAnotherOrigin
+                | Case::NextLinkToAnotherOrigin
+        )
+    }
 }
 
 /// One bug of a listing the suite asks a harness to serve.

@@ -67,3 +67,49 @@ pub async fn mount_link_page(
         .mount(server)
         .await;
 }
+
+/// The numbers of query parameter `name` of `request`: every occurrence, each split at
+/// commas (`id=1,2` and `id=1&id=2` alike); `None` when the parameter is absent.
+pub fn numbers(request: &Request, name: &str) -> Option<Vec<u64>> {
+    let mut found = false;
+    let mut out = Vec::new();
+    for (k, v) in request.url.query_pairs() {
+        if k == name {
+            found = true;
+            out.extend(v.split(',').filter_map(|x| x.trim().parse::<u64>().ok()));
+        }
+    }
+    found.then_some(out)
+}
+
+/// One page of an offset-paged listing of `ids`: the request's `offset` parameter (absent =
+/// 0) and its `limit` parameter (absent = `cap`), the limit capped at `cap` as a server's
+/// setting caps it. Returns the offset, the limit and the ids of the page.
+pub fn window(
+    request: &Request,
+    ids: &[u64],
+    (offset, limit): (&str, &str),
+    cap: usize,
+) -> (usize, usize, Vec<u64>) {
+    let number = |name: &str| query_value(request, name).and_then(|v| v.parse::<usize>().ok());
+    let start = number(offset).unwrap_or(0);
+    let size = number(limit).unwrap_or(cap).min(cap);
+    let page = ids.iter().skip(start).take(size).copied().collect();
+    (start, size, page)
+}
+
+/// Mounts `answer` for the GETs of `at` that `when` accepts, in front of the other answers at
+/// that path (priority 4): a refresh's search beside the query's listing, say.
+pub async fn mount_in_front<M, R>(server: &MockServer, at: &str, when: M, answer: R)
+where
+    M: Fn(&Request) -> bool + Send + Sync + 'static,
+    R: wiremock::Respond + 'static,
+{
+    Mock::given(method("GET"))
+        .and(path(at))
+        .and(when)
+        .respond_with(answer)
+        .with_priority(4)
+        .mount(server)
+        .await;
+}

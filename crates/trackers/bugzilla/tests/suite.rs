@@ -23,36 +23,13 @@ fn rest_bug(id: u64) -> Value {
     })
 }
 
-fn ids_of(r: &Request, name: &str) -> Vec<u64> {
-    r.url
-        .query_pairs()
-        .filter(|(k, _)| k == name)
-        .flat_map(|(_, v)| {
-            v.split(',')
-                .filter_map(|i| i.parse().ok())
-                .collect::<Vec<u64>>()
-        })
-        .collect()
-}
-
 /// `/rest/bug` searches (no `id`): `offset`/`limit` over `ids`.
 struct Search(Vec<u64>);
 
 impl Respond for Search {
     fn respond(&self, r: &Request) -> ResponseTemplate {
-        let offset: usize = wire::query_value(r, "offset")
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0);
-        let limit: usize = wire::query_value(r, "limit")
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(PAGE);
-        let bugs: Vec<Value> = self
-            .0
-            .iter()
-            .skip(offset)
-            .take(limit)
-            .map(|i| rest_bug(*i))
-            .collect();
+        let (_, _, page) = wire::window(r, &self.0, ("offset", "limit"), PAGE);
+        let bugs: Vec<Value> = page.into_iter().map(rest_bug).collect();
         wire::json(&json!({ "bugs": bugs }))
     }
 }
@@ -63,7 +40,8 @@ struct ById(Vec<u64>);
 
 impl Respond for ById {
     fn respond(&self, r: &Request) -> ResponseTemplate {
-        let (bugs, gone): (Vec<u64>, Vec<u64>) = ids_of(r, "id")
+        let (bugs, gone): (Vec<u64>, Vec<u64>) = wire::numbers(r, "id")
+            .unwrap_or_default()
             .into_iter()
             .partition(|i| self.0.contains(i));
         let faults: Vec<Value> = gone
@@ -81,7 +59,7 @@ async fn mount_comments(server: &MockServer) {
         .and(path_regex(r"^/rest/bug/\d+/comment$"))
         .respond_with(|r: &Request| {
             let mut bugs = serde_json::Map::new();
-            for id in ids_of(r, "ids") {
+            for id in wire::numbers(r, "ids").unwrap_or_default() {
                 let c =
                     json!({"comments": [{"count": 0, "creator": "u@example.org", "text": "D"}]});
                 bugs.insert(id.to_string(), c);
@@ -94,13 +72,8 @@ async fn mount_comments(server: &MockServer) {
 
 async fn mount_by_id(server: &MockServer, known: Vec<u64>) {
     mount_comments(server).await;
-    Mock::given(method("GET"))
-        .and(path("/rest/bug"))
-        .and(|r: &Request| wire::query_value(r, "id").is_some())
-        .respond_with(ById(known))
-        .with_priority(4)
-        .mount(server)
-        .await;
+    let by_id = |r: &Request| wire::query_value(r, "id").is_some();
+    wire::mount_in_front(server, "/rest/bug", by_id, ById(known)).await;
 }
 
 #[async_trait]

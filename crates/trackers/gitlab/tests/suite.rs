@@ -1,16 +1,11 @@
-//! The conformance suite (`bugimporters_testkit::suite`) on the GitLab/Forgejo importer.
+//! The conformance suite (`bugimporters_testkit::suite`) on the GitLab importer.
 
-use async_trait::async_trait;
-use bugimporters_core::{Query, Registry, TrackerConfig};
-use bugimporters_testkit::suite::{wire, SuiteBug, SuiteTracker};
-use chrono::NaiveDateTime;
+use bugimporters_core::{Query, TrackerConfig};
+use bugimporters_testkit::suite::link_paged::LinkPaged;
+use bugimporters_testkit::suite::SuiteBug;
 use serde_json::{json, Value};
-use wiremock::matchers::{method, path};
-use wiremock::{Mock, MockServer, Request};
 
 const ISSUES: &str = "/api/v4/projects/acme%2Fweb%2Ffrontend/issues";
-
-struct GitLab;
 
 fn issue(b: &SuiteBug) -> Value {
     json!({
@@ -21,66 +16,27 @@ fn issue(b: &SuiteBug) -> Value {
     })
 }
 
-#[async_trait]
-impl SuiteTracker for GitLab {
-    fn kind(&self) -> &'static str {
-        "gitlab"
-    }
-
-    fn register(&self, registry: &mut Registry) {
-        bugimporters_gitlab::register(registry);
-    }
-
-    fn config(&self, base: &str) -> TrackerConfig {
-        let mut c = TrackerConfig::new("suite-gitlab", "gitlab");
-        c.base_url = base.to_owned();
-        for (k, v) in [
-            ("project", "acme/web/frontend"),
-            ("token_env", "SUITE_GITLAB_TOKEN"),
-        ] {
-            c.extra.insert(k.to_owned(), json!(v));
-        }
-        c.queries = vec![Query::new(format!("{base}{ISSUES}?state=open"))];
-        c
-    }
-
-    fn secrets(&self) -> &'static [&'static str] {
-        &["SUITE_GITLAB_TOKEN"]
-    }
-
-    fn link(&self, base: &str, id: u64) -> String {
-        format!("{base}/acme/web/frontend/-/issues/{id}")
-    }
-
-    async fn mount_listing(&self, server: &MockServer, pages: &[Vec<SuiteBug>]) {
-        let bodies = pages
-            .iter()
-            .map(|p| Value::Array(p.iter().map(issue).collect()))
-            .collect();
-        wire::mount_link_pages(server, ISSUES, bodies).await;
-    }
-
-    async fn mount_bug(&self, server: &MockServer, bug: &SuiteBug) {
-        // Held bugs are looked up in one listing by iid, then the unlisted ones alone.
-        Mock::given(method("GET"))
-            .and(path(ISSUES))
-            .and(|r: &Request| r.url.query_pairs().any(|(k, _)| k == "iids[]"))
-            .respond_with(wire::json(&json!([issue(bug)])))
-            .with_priority(4)
-            .mount(server)
-            .await;
-        wire::mount_json(server, &format!("{ISSUES}/{}", bug.id), issue(bug)).await;
-    }
-
-    fn asks_since(&self, request: &Request, since: NaiveDateTime) -> bool {
-        wire::query_value(request, "updated_after")
-            == Some(since.format("%Y-%m-%dT%H:%M:%SZ").to_string())
-    }
-
-    async fn mount_listing_with_next(&self, server: &MockServer, bugs: &[SuiteBug], next: &str) {
-        let body = Value::Array(bugs.iter().map(issue).collect());
-        wire::mount_link_page(server, ISSUES, 1, body, Some(next)).await;
-    }
+fn config(base: &str) -> TrackerConfig {
+    let mut c = TrackerConfig::new("suite-gitlab", "gitlab");
+    c.base_url = base.to_owned();
+    c.extra.insert("project".into(), json!("acme/web/frontend"));
+    c.extra
+        .insert("token_env".into(), json!("SUITE_GITLAB_TOKEN"));
+    c.queries = vec![Query::new(format!("{base}{ISSUES}?state=open"))];
+    c
 }
 
-bugimporters_testkit::conformance_suite!(GitLab);
+/// Held issues are looked up in one listing by iid (`iids[]=`), then the unlisted ones alone.
+const GITLAB: LinkPaged = LinkPaged {
+    kind: "gitlab",
+    register: bugimporters_gitlab::register,
+    config,
+    secrets: &["SUITE_GITLAB_TOKEN"],
+    issues: ISSUES,
+    item: issue,
+    link: |base, id| format!("{base}/acme/web/frontend/-/issues/{id}"),
+    since_param: "updated_after",
+    held_listing_param: Some("iids[]"),
+};
+
+bugimporters_testkit::conformance_suite!(GITLAB);

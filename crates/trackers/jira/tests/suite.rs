@@ -30,13 +30,6 @@ struct Search {
 
 impl Respond for Search {
     fn respond(&self, req: &Request) -> ResponseTemplate {
-        let start: usize = wire::query_value(req, "startAt")
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0);
-        let max: usize = wire::query_value(req, "maxResults")
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(50)
-            .min(self.per_page);
         let jql = wire::query_value(req, "jql").unwrap_or_default();
         let keys: Option<Vec<String>> = jql
             .strip_prefix("key in (")
@@ -51,12 +44,9 @@ impl Respond for Search {
                     .is_none_or(|k| k.contains(&format!("MKY-{i}")))
             })
             .collect();
-        let page: Vec<Value> = matching
-            .iter()
-            .skip(start)
-            .take(max)
-            .map(|i| issue(*i))
-            .collect();
+        let (start, max, page) =
+            wire::window(req, &matching, ("startAt", "maxResults"), self.per_page);
+        let page: Vec<Value> = page.into_iter().map(issue).collect();
         wire::json(&json!({
             "startAt": start, "maxResults": max, "total": matching.len(), "issues": page,
         }))
@@ -65,16 +55,13 @@ impl Respond for Search {
 
 /// The `key in (…)` search of the held bugs over `issues`, in front of the query's.
 async fn mount_held(server: &MockServer, issues: Vec<u64>) {
-    Mock::given(method("GET"))
-        .and(path(SEARCH))
-        .and(|r: &Request| wire::query_value(r, "jql").is_some_and(|j| j.starts_with("key in (")))
-        .respond_with(Search {
-            issues,
-            per_page: 100,
-        })
-        .with_priority(4)
-        .mount(server)
-        .await;
+    let by_key =
+        |r: &Request| wire::query_value(r, "jql").is_some_and(|j| j.starts_with("key in ("));
+    let answer = Search {
+        issues,
+        per_page: 100,
+    };
+    wire::mount_in_front(server, SEARCH, by_key, answer).await;
 }
 
 #[async_trait]

@@ -121,15 +121,8 @@ impl SuiteTracker for Launchpad {
     }
 
     fn not_applicable(&self, case: Case) -> Option<&'static str> {
-        match case {
-            Case::CredentialsGoToTheTracker
-            | Case::QueryOnAnotherOrigin
-            | Case::RedirectToAnotherOrigin
-            | Case::NextLinkToAnotherOrigin => {
-                Some("Launchpad's API is read anonymously: the importer has no credentials")
-            }
-            _ => None,
-        }
+        case.about_credentials()
+            .then_some("Launchpad's API is read anonymously: the importer has no credentials")
     }
 }
 

@@ -30,27 +30,16 @@ struct Listing {
 
 impl Respond for Listing {
     fn respond(&self, req: &Request) -> ResponseTemplate {
-        let offset: usize = wire::query_value(req, "offset")
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0);
-        let limit: usize = wire::query_value(req, "limit")
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(25)
-            .min(self.per_page);
-        let ids: Option<Vec<u64>> = wire::query_value(req, "issue_id")
-            .map(|v| v.split(',').filter_map(|x| x.parse().ok()).collect());
+        let asked = wire::numbers(req, "issue_id");
         let matching: Vec<u64> = self
             .issues
             .iter()
             .copied()
-            .filter(|i| ids.as_ref().is_none_or(|s| s.contains(i)))
+            .filter(|i| asked.as_ref().is_none_or(|s| s.contains(i)))
             .collect();
-        let page: Vec<Value> = matching
-            .iter()
-            .skip(offset)
-            .take(limit)
-            .map(|i| issue(*i))
-            .collect();
+        let (offset, limit, page) =
+            wire::window(req, &matching, ("offset", "limit"), self.per_page);
+        let page: Vec<Value> = page.into_iter().map(issue).collect();
         wire::json(&json!({
             "issues": page, "total_count": matching.len(), "offset": offset, "limit": limit,
         }))
@@ -67,16 +56,12 @@ async fn mount_statuses(server: &MockServer) {
 
 /// The listing of the held bugs (`issue_id=...`) over `issues`, in front of the query's.
 async fn mount_held(server: &MockServer, issues: Vec<u64>) {
-    Mock::given(method("GET"))
-        .and(path("/issues.json"))
-        .and(|r: &Request| wire::query_value(r, "issue_id").is_some())
-        .respond_with(Listing {
-            issues,
-            per_page: 100,
-        })
-        .with_priority(4)
-        .mount(server)
-        .await;
+    let by_id = |r: &Request| wire::query_value(r, "issue_id").is_some();
+    let answer = Listing {
+        issues,
+        per_page: 100,
+    };
+    wire::mount_in_front(server, "/issues.json", by_id, answer).await;
 }
 
 #[async_trait]

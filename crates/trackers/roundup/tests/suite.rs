@@ -36,25 +36,20 @@ async fn mount_page(server: &MockServer, id: u64) {
 /// The existence (and change) checks of held issues (`@columns=id&@filter=id…&id=…`): the
 /// asked ids among `known`.
 async fn mount_checks(server: &MockServer, known: Vec<u64>) {
-    Mock::given(method("GET"))
-        .and(path("/tracker/issue"))
-        .and(|r: &Request| wire::query_value(r, "@columns").as_deref() == Some("id"))
-        .respond_with(move |r: &Request| {
-            let asked: Vec<u64> = wire::query_value(r, "id")
-                .unwrap_or_default()
-                .split(',')
-                .filter_map(|i| i.parse().ok())
-                .filter(|i| known.contains(i))
-                .collect();
-            let mut body = String::from("\"id\"\r\n");
-            for id in asked {
-                body.push_str(&format!("\"{id}\"\r\n"));
-            }
-            ResponseTemplate::new(200).set_body_raw(body.into_bytes(), "text/csv")
-        })
-        .with_priority(4)
-        .mount(server)
-        .await;
+    let checks = |r: &Request| wire::query_value(r, "@columns").as_deref() == Some("id");
+    let answer = move |r: &Request| {
+        let asked: Vec<u64> = wire::numbers(r, "id")
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|i| known.contains(i))
+            .collect();
+        let mut body = String::from("\"id\"\r\n");
+        for id in asked {
+            body.push_str(&format!("\"{id}\"\r\n"));
+        }
+        ResponseTemplate::new(200).set_body_raw(body.into_bytes(), "text/csv")
+    };
+    wire::mount_in_front(server, "/tracker/issue", checks, answer).await;
 }
 
 #[async_trait]
@@ -110,10 +105,7 @@ impl SuiteTracker for Roundup {
 
     fn not_applicable(&self, case: Case) -> Option<&'static str> {
         match case {
-            Case::CredentialsGoToTheTracker
-            | Case::QueryOnAnotherOrigin
-            | Case::RedirectToAnotherOrigin
-            | Case::NextLinkToAnotherOrigin => Some(
+            c if c.about_credentials() => Some(
                 "the page mode reads public pages without credentials (the REST mode's Basic credentials go to REST URLs only: tests/importer.rs)",
             ),
             Case::HostileLinks => {

@@ -118,10 +118,7 @@ impl SuiteTracker for Trac {
 
     fn not_applicable(&self, case: Case) -> Option<&'static str> {
         match case {
-            Case::CredentialsGoToTheTracker
-            | Case::QueryOnAnotherOrigin
-            | Case::RedirectToAnotherOrigin
-            | Case::NextLinkToAnotherOrigin => {
+            c if c.about_credentials() => {
                 Some("the Trac importer reads public pages: it has no credentials")
             }
             Case::HostileLinks => Some(
