@@ -146,3 +146,115 @@ impl SuiteTracker for Bugzilla {
 }
 
 bugimporters_testkit::conformance_suite!(Bugzilla);
+
+/// The same on the default mode, XML: `buglist.cgi` names the bugs, `show_bug.cgi?ctype=xml`
+/// answers them in batches; `<bug error="NotFound">` is its not-found.
+mod xml {
+    use async_trait::async_trait;
+    use bugimporters_core::{Query, Registry, TrackerConfig};
+    use bugimporters_testkit::suite::{wire, Case, SuiteBug, SuiteTracker};
+    use serde_json::json;
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer, Request, ResponseTemplate};
+
+    struct BugzillaXml;
+
+    fn xml(body: String) -> ResponseTemplate {
+        ResponseTemplate::new(200).set_body_raw(body.into_bytes(), "text/xml; charset=UTF-8")
+    }
+
+    /// `show_bug.cgi?ctype=xml&id=…`: the asked bugs among `known`, `NotFound` for the others.
+    async fn mount_show_bug(server: &MockServer, known: Vec<u64>) {
+        Mock::given(method("GET"))
+            .and(path("/show_bug.cgi"))
+            .respond_with(move |r: &Request| {
+                let mut doc = String::from(
+                    "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\" ?>\n<bugzilla version=\"5.0.4\">\n",
+                );
+                for id in wire::numbers(r, "id").unwrap_or_default() {
+                    doc.push_str(&if known.contains(&id) {
+                        format!(
+                            "<bug><bug_id>{id}</bug_id><creation_ts>2020-01-01 10:00:00 -0500</creation_ts>\
+                             <short_desc>Bug {id}</short_desc><delta_ts>2020-02-01 10:00:00 -0500</delta_ts>\
+                             <product>P</product><component>C</component><bug_status>NEW</bug_status>\
+                             <reporter name=\"R\">r@example.org</reporter></bug>\n"
+                        )
+                    } else {
+                        format!("<bug error=\"NotFound\"><bug_id>{id}</bug_id></bug>\n")
+                    });
+                }
+                doc.push_str("</bugzilla>\n");
+                xml(doc)
+            })
+            .mount(server)
+            .await;
+    }
+
+    #[async_trait]
+    impl SuiteTracker for BugzillaXml {
+        fn kind(&self) -> &'static str {
+            "bugzilla"
+        }
+
+        fn register(&self, registry: &mut Registry) {
+            bugimporters_bugzilla::register(registry);
+        }
+
+        /// Batches of 2: a listing of 5 is read in 3 `show_bug.cgi` requests.
+        fn config(&self, base: &str) -> TrackerConfig {
+            let mut c = TrackerConfig::new("suite-bugzilla-xml", "bugzilla");
+            c.base_url = format!("{base}/");
+            c.extra.insert("batch_size".into(), json!(2));
+            c.queries = vec![Query::new(format!("{base}/buglist.cgi?keywords=easy"))];
+            c
+        }
+
+        fn link(&self, base: &str, id: u64) -> String {
+            format!("{base}/show_bug.cgi?id={id}")
+        }
+
+        async fn mount_listing(&self, server: &MockServer, pages: &[Vec<SuiteBug>]) {
+            let ids: Vec<u64> = pages.iter().flatten().map(|b| b.id).collect();
+            let mut html = String::from(
+                "<!DOCTYPE html><html><body><form method=\"post\" action=\"show_bug.cgi\">\n<input type=\"hidden\" name=\"ctype\" value=\"xml\">\n",
+            );
+            for id in &ids {
+                html.push_str(&format!(
+                    "<input type=\"hidden\" name=\"id\" value=\"{id}\">\n"
+                ));
+            }
+            html.push_str("<input type=\"submit\" value=\"XML\" id=\"xml\"></form></body></html>");
+            Mock::given(method("GET"))
+                .and(path("/buglist.cgi"))
+                .respond_with(ResponseTemplate::new(200).set_body_raw(html, "text/html"))
+                .mount(server)
+                .await;
+            mount_show_bug(server, ids).await;
+        }
+
+        async fn mount_bug(&self, server: &MockServer, bug: &SuiteBug) {
+            mount_show_bug(server, vec![bug.id]).await;
+        }
+
+        async fn mount_gone(&self, server: &MockServer, _id: u64, _status: u16) {
+            mount_show_bug(server, Vec::new()).await;
+        }
+
+        fn not_applicable(&self, case: Case) -> Option<&'static str> {
+            match case {
+                Case::SinceIsHonoured => Some(
+                    "the XML mode reads buglist.cgi as configured: only REST searches filter by last_change_time",
+                ),
+                Case::HostileLinks => Some(
+                    "Bugzilla's answers carry no link: show_bug.cgi?id=N is built under base_url",
+                ),
+                c if c.about_credentials() => {
+                    Some("the XML mode reads public pages: the API key goes to REST URLs only")
+                }
+                _ => None,
+            }
+        }
+    }
+
+    bugimporters_testkit::conformance_suite!(BugzillaXml);
+}
