@@ -151,6 +151,13 @@ pub trait SuiteTracker: Send + Sync {
         &[]
     }
 
+    /// Whether `request` to the tracker must carry the credentials: every request unless a
+    /// tracker sends them only to its API (Roundup's REST URLs, not its CSV export).
+    fn sends_credentials(&self, request: &Request) -> bool {
+        let _ = request;
+        true
+    }
+
     /// The canonical link of bug `id` of the tracker configured against `base`.
     fn link(&self, base: &str, id: u64) -> String;
 
