@@ -1,5 +1,8 @@
 //! The cases of the conformance suite, one function each (see [`super`]).
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
 use wiremock::matchers::any;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -19,6 +22,7 @@ pub const NAMES: &[&str] = &[
     "a_401_never_deletes",
     "a_403_never_deletes",
     "a_challenge_page_never_deletes",
+    "a_failure_after_the_first_answer_deletes_nothing",
     "not_found_deletes",
     "credentials_go_to_the_tracker",
     "a_query_on_another_origin_gets_no_credentials",
@@ -105,21 +109,38 @@ pub async fn since_is_honoured(h: &dyn SuiteTracker) {
     }
 }
 
+/// The first request answers `template` (a 429): in a listing, then in a refresh of a held
+/// bug, the request is asked again and the run completes without an error.
 async fn rate_limited(h: &dyn SuiteTracker, template: ResponseTemplate) {
-    let server = MockServer::start().await;
-    let base = server.uri();
-    fault(&server, template, Some(1)).await;
-    h.mount_listing(&server, &pages(h, &base, &[&[1, 2]])).await;
-    let r = run(h, &h.config(&base), true).await;
     let kind = h.kind();
-    assert!(r.stats.errors.is_empty(), "{kind}: {:?}", errors(&r));
-    assert_eq!(r.full(), links(h, &base, &[1, 2]), "{kind}");
-    let reqs = requests(&server).await;
-    assert!(
-        reqs.len() >= 2 && reqs[0].url == reqs[1].url && reqs[0].body == reqs[1].body,
-        "{kind}: the rate-limited request is asked again: {:?}",
-        reqs.iter().map(|r| r.url.as_str()).collect::<Vec<_>>()
-    );
+    for queries in [true, false] {
+        let server = MockServer::start().await;
+        let base = server.uri();
+        fault(&server, template.clone(), Some(1)).await;
+        let mut config = h.config(&base);
+        let expected = if queries {
+            h.mount_listing(&server, &pages(h, &base, &[&[1, 2]])).await;
+            links(h, &base, &[1, 2])
+        } else {
+            h.mount_bug(&server, &bug(h, &base, 1)).await;
+            config.existing_bug_urls = vec![h.link(&base, 1)];
+            vec![h.link(&base, 1)]
+        };
+        let r = run(h, &config, queries).await;
+        let what = if queries { "listing" } else { "refresh" };
+        assert!(
+            r.stats.errors.is_empty(),
+            "{kind} ({what}): {:?}",
+            errors(&r)
+        );
+        assert_eq!(r.full(), expected, "{kind} ({what})");
+        let reqs = requests(&server).await;
+        assert!(
+            reqs.len() >= 2 && reqs[0].url == reqs[1].url && reqs[0].body == reqs[1].body,
+            "{kind} ({what}): the rate-limited request is asked again: {:?}",
+            reqs.iter().map(|r| r.url.as_str()).collect::<Vec<_>>()
+        );
+    }
 }
 
 /// A `429` with `Retry-After: 1` is waited out and the request asked again.
@@ -209,6 +230,42 @@ pub async fn a_challenge_page_never_deletes(h: &dyn SuiteTracker) {
         let page = ResponseTemplate::new(status).set_body_raw(CHALLENGE, "text/html");
         refused(h, &format!("{status}-challenge"), page).await;
     }
+}
+
+/// Every answer after the first is a 500 (a server that falls over in the middle of a run):
+/// whatever the first answer let through is written, but nothing is deleted, not even a
+/// deletion held back, and the failure is reported. The host holds a listed bug and one the
+/// listing does not name.
+pub async fn a_failure_after_the_first_answer_deletes_nothing(h: &dyn SuiteTracker) {
+    if skipped(h, Case::FailureAfterTheFirstAnswer) {
+        return;
+    }
+    let server = MockServer::start().await;
+    let base = server.uri();
+    let answered = Arc::new(AtomicUsize::new(0));
+    let after_first = move |_: &wiremock::Request| answered.fetch_add(1, Ordering::SeqCst) >= 1;
+    Mock::given(after_first)
+        .respond_with(ResponseTemplate::new(500))
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    h.mount_listing(&server, &pages(h, &base, &[&[1, 2], &[3, 4]]))
+        .await;
+    h.mount_bug(&server, &bug(h, &base, 9)).await;
+    let mut config = h.config(&base);
+    config.existing_bug_urls = links(h, &base, &[3, 9]);
+    let r = run(h, &config, true).await;
+    let kind = h.kind();
+    assert!(
+        r.links(|b| b.deleted).is_empty() && r.stats.deletions_withheld == 0,
+        "{kind}: deleted {:?}, withheld {}",
+        r.links(|b| b.deleted),
+        r.stats.deletions_withheld
+    );
+    assert!(
+        !r.stats.errors.is_empty(),
+        "{kind}: the failure was not reported"
+    );
 }
 
 /// A held bug the tracker says is gone (404, 410) is deleted; the other held bug stays.

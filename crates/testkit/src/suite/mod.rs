@@ -6,8 +6,9 @@
 //! | --- | --- |
 //! | `pages_to_the_end` | a listing of 5 bugs over 3 pages gives the 5 bugs, no error |
 //! | `since_is_honoured` | a query with `last_polled` asks the server for changes since then (and one without does not) |
-//! | `a_429_with_retry_after_is_waited_out`, `a_429_without_retry_after_is_waited_out` | the rate-limited request is asked again and the listing completes |
+//! | `a_429_with_retry_after_is_waited_out`, `a_429_without_retry_after_is_waited_out` | the rate-limited request is asked again and the listing (and a refresh of a held bug) completes |
 //! | `a_5xx_never_deletes`, `a_401_never_deletes`, `a_403_never_deletes`, `a_challenge_page_never_deletes` | a refusal (every answer 500/502/503, 401, 403, or a bot wall's "checking your browser" page with 200, 403 or 503) deletes nothing, writes nothing and is reported, in a refresh of held bugs and in a whole run |
+//! | `a_failure_after_the_first_answer_deletes_nothing` | a server answering 500 to everything after its first answer: nothing deleted (the host holds a listed bug and an unlisted one), the failure reported |
 //! | `not_found_deletes` | a held bug the tracker says is gone (404, 410, or the API's own not-found) becomes a `_deleted` record |
 //! | `credentials_go_to_the_tracker` | the secret of the configuration is sent to the tracker's origin (so that the next three are not vacuous) |
 //! | `a_query_on_another_origin_gets_no_credentials`, `a_redirect_to_another_origin_gets_no_credentials`, `a_next_link_to_another_origin_gets_no_credentials` | no request to another origin carries a secret (raw, in a URL, a body or a header, or inside a `Basic` header) |
@@ -86,6 +87,8 @@ pub enum Case {
     A403NeverDeletes,
     /// [`cases::a_challenge_page_never_deletes`]
     ChallengePageNeverDeletes,
+    /// [`cases::a_failure_after_the_first_answer_deletes_nothing`]
+    FailureAfterTheFirstAnswer,
     /// [`cases::not_found_deletes`]
     NotFoundDeletes,
     /// [`cases::credentials_go_to_the_tracker`]
@@ -354,6 +357,7 @@ macro_rules! conformance_suite {
             a_401_never_deletes,
             a_403_never_deletes,
             a_challenge_page_never_deletes,
+            a_failure_after_the_first_answer_deletes_nothing,
             not_found_deletes,
             credentials_go_to_the_tracker,
             a_query_on_another_origin_gets_no_credentials,
