@@ -147,36 +147,9 @@ impl SuiteTracker for Jira {
     }
 }
 
-/// The suite, with the finding's case ignored, for a harness.
-macro_rules! jira_suite {
-    ($harness:expr) => {
-        bugimporters_testkit::conformance_suite!($harness;
-            pages_to_the_end,
-            since_is_honoured,
-            a_429_with_retry_after_is_waited_out,
-            a_429_without_retry_after_is_waited_out,
-            a_5xx_never_deletes,
-            a_401_never_deletes,
-            a_403_never_deletes,
-            a_challenge_page_never_deletes,
-            a_failure_after_the_first_answer_deletes_nothing,
-            not_found_deletes,
-            credentials_go_to_the_tracker,
-            #[ignore = "finding: without api_url the REST root (where credentials go) is derived \
-                from the first query URL, so a query on another origin than base_url gets the token"]
-            a_query_on_another_origin_gets_no_credentials,
-            a_redirect_to_another_origin_gets_no_credentials,
-            a_next_link_to_another_origin_gets_no_credentials,
-            an_empty_first_answer_is_an_error,
-            a_bug_named_twice_is_fetched_once,
-            hostile_links_are_never_emitted,
-        );
-    };
-}
-
-jira_suite!(JIRA);
+bugimporters_testkit::conformance_suite!(JIRA);
 
 /// The same with Jira Cloud's Basic credentials.
 mod basic_auth {
-    jira_suite!(super::JIRA_BASIC);
+    bugimporters_testkit::conformance_suite!(super::JIRA_BASIC);
 }
