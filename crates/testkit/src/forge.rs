@@ -8,7 +8,7 @@ use std::time::Duration;
 use bugimporters_core::fetch::{FetchConfig, HttpClient, NetworkPolicy};
 pub use bugimporters_core::secrets::FixedSecrets;
 use bugimporters_core::{
-    ImportContext, ImportOptions, Importer, ParsedBug, TrackerConfig, TrackerStats,
+    ImportContext, ImportOptions, Importer, LinkScope, ParsedBug, TrackerConfig, TrackerStats,
 };
 use chrono::NaiveDateTime;
 
@@ -101,8 +101,23 @@ pub async fn run_importer_with(
     queries: bool,
     capacity: usize,
 ) -> Run {
+    run_importer_scoped(importer, config, client, options, queries, capacity, None).await
+}
+
+/// [`run_importer_with`] with the links the tracker owns set on the context, as the crawl
+/// does ([`bugimporters_core::Registry::link_scope`]): a record outside `scope` is dropped and
+/// reported. `None` checks only the URL rules.
+pub async fn run_importer_scoped(
+    importer: &dyn Importer,
+    config: &TrackerConfig,
+    client: Arc<HttpClient>,
+    options: ImportOptions,
+    queries: bool,
+    capacity: usize,
+    scope: Option<LinkScope>,
+) -> Run {
     let (tx, mut rx) = tokio::sync::mpsc::channel(capacity);
-    let ctx = ImportContext::new(
+    let mut ctx = ImportContext::new(
         &config.tracker_name,
         client,
         4,
@@ -110,6 +125,9 @@ pub async fn run_importer_with(
         options,
         &config.existing_bug_urls,
     );
+    if let Some(scope) = scope {
+        ctx = ctx.with_link_scope(scope);
+    }
     let mut ok = true;
     if queries {
         if let Err(e) = importer.process_queries(&ctx).await {

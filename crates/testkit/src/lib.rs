@@ -14,6 +14,9 @@
 //!   simulation) for end-to-end tests, the demo and the benchmarks.
 //! * [`github_cost`] — a GitHub REST server that charges like GitHub (points per token,
 //!   free `304`s, rate-limit headers, a secondary limit), for the cost benchmark.
+//! * [`suite`] — the conformance suite every tracker crate runs (`tests/suite.rs`): paging,
+//!   `since`, 429s, refusals that never delete, not-found that deletes, credentials only to
+//!   the tracker's origin, empty answers, de-duplication, hostile links.
 //! * [`hostile`] — hostile servers (always 500, garbage, redirect loop, huge, trickling,
 //!   truncated, XML bomb) and hostile HTML pages, for the hostile-crawl test and benchmarks.
 //!
@@ -31,6 +34,7 @@ pub mod github_cost;
 pub mod hostile;
 pub mod json_tracker;
 pub mod serde_fields;
+pub mod suite;
 pub mod synthetic;
 
 pub use json_tracker::register;

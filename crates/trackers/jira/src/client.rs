@@ -3,7 +3,7 @@
 //!
 //! Everything goes through [`ImportContext::fetch`], so the core fetch layer's retries,
 //! `Retry-After` waits (Jira Cloud answers `429` with one), conditional requests and redirect
-//! handling apply. Credentials are sent only to the REST root's origin.
+//! handling apply. Credentials are sent only to `base_url`'s origin and `api_url`'s.
 
 use std::sync::Arc;
 
@@ -73,15 +73,17 @@ impl Auth {
 pub(crate) struct JiraClient {
     /// REST root without a trailing slash (`https://host[/context]`).
     pub(crate) api_root: String,
+    /// Where credentials may go ([`crate::JiraOptions::credential_origins`]).
+    pub(crate) credential_origins: Vec<url::Origin>,
     /// Shared with the parse jobs (see [`JiraClient::search`]).
     pub(crate) settings: Arc<ParseSettings>,
     pub(crate) auth: Auth,
 }
 
 impl JiraClient {
-    /// Whether `url` is on the REST root's origin, the only place credentials go.
+    /// Whether `url` is on an origin credentials may go to (`base_url`'s, `api_url`'s).
     fn same_origin(&self, url: &Url) -> bool {
-        Url::parse(&self.api_root).is_ok_and(|api| api.origin() == url.origin())
+        self.credential_origins.contains(&url.origin())
     }
 
     /// GETs `url` with `Accept: application/json` and the credentials.

@@ -100,6 +100,20 @@ impl JiraOptions {
         )
     }
 
+    /// The origins credentials may go to: `base_url`'s (the site whose links the host holds)
+    /// and `api_url`'s when it is set; never an origin that only a query names (a query URL
+    /// is the host's data and may point anywhere, so a REST root derived from it gets no
+    /// credentials unless it is on one of these).
+    pub fn credential_origins(&self, config: &TrackerConfig) -> Result<Vec<url::Origin>, Error> {
+        let mut origins = vec![config.base_url_with_slash()?.origin()];
+        if let Some(api) = &self.api_url {
+            let api = Url::parse(api)
+                .map_err(|e| Error::config(format!("api_url {api:?} is not a URL: {e}")))?;
+            origins.push(api.origin());
+        }
+        Ok(origins)
+    }
+
     /// The REST root without a trailing slash: `api_url`; else the part before `/rest/api/`
     /// of the first query URL or of `get_older_bug_data`; else scheme and host of
     /// `base_url` (where the original's `/browse/` links point too).
@@ -170,6 +184,26 @@ mod tests {
             .insert("api_url".into(), "https://other.example/j/".into());
         let o = JiraOptions::from_config(&c).unwrap();
         assert_eq!(o.api_root(&c).unwrap(), "https://other.example/j");
+    }
+
+    #[test]
+    fn credentials_go_to_base_url_or_api_url_never_to_a_query_only_origin() {
+        let mut c = cfg();
+        c.queries = vec![Query::new(
+            "https://issues.example.org/jira/rest/api/2/search?jql=x",
+        )];
+        let o = JiraOptions::from_config(&c).unwrap();
+        let origins = o.credential_origins(&c).unwrap();
+        assert_eq!(origins.len(), 1);
+        assert_eq!(
+            origins[0],
+            Url::parse("http://jira.example.org/").unwrap().origin()
+        );
+        c.extra
+            .insert("api_url".into(), "https://issues.example.org/jira".into());
+        let o = JiraOptions::from_config(&c).unwrap();
+        let origins = o.credential_origins(&c).unwrap();
+        assert!(origins.contains(&Url::parse("https://issues.example.org/").unwrap().origin()));
     }
 
     #[test]

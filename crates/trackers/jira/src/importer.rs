@@ -31,6 +31,7 @@ pub struct JiraImporter {
     options: JiraOptions,
     settings: ParseSettings,
     api_root: String,
+    credential_origins: Vec<url::Origin>,
     client: OnceLock<Arc<JiraClient>>,
 }
 
@@ -101,11 +102,13 @@ impl JiraImporter {
         let options = JiraOptions::from_config(config)?;
         let settings = parse_settings(config)?;
         let api_root = options.api_root(config)?;
+        let credential_origins = options.credential_origins(config)?;
         Ok(JiraImporter {
             config: config.clone(),
             options,
             settings,
             api_root,
+            credential_origins,
             client: OnceLock::new(),
         })
     }
@@ -122,6 +125,7 @@ impl JiraImporter {
                 tracing::debug!(tracker = %ctx.tracker_name(), auth = auth.kind(), "Jira credentials");
                 Arc::new(JiraClient {
                     api_root: self.api_root.clone(),
+                    credential_origins: self.credential_origins.clone(),
                     settings: Arc::new(self.settings.clone()),
                     auth,
                 })

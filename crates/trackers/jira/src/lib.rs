@@ -18,7 +18,8 @@
 //! * **Credentials** from the environment only: `JIRA_EMAIL` + `JIRA_API_TOKEN` (Basic, Jira
 //!   Cloud) or `JIRA_TOKEN` (Bearer personal access token, Server/Data Center); other
 //!   variable names per tracker with `email_env`, `api_token_env`, `token_env`. They are sent
-//!   only to the REST root's origin and never appear in logs, errors or output.
+//!   only to `base_url`'s origin (and `api_url`'s when set) and never appear in logs, errors or
+//!   output.
 //!
 //! The parsers ([`parser`]) are pure and serve the `parse` formats `jira-issue-json` and
 //! `jira-search-json`. The user documentation is `docs/trackers/jira.md`.
