@@ -48,9 +48,12 @@ impl Answer<'_> {
     }
 }
 
+/// The function a [`Classifier`] holds.
+type ClassifyFn = dyn Fn(&Answer<'_>) -> Option<Outcome> + Send + Sync;
+
 /// A tracker's classification of answers: `None` leaves the answer to [`default_outcome`].
 #[derive(Clone)]
-pub struct Classifier(Arc<dyn Fn(&Answer<'_>) -> Option<Outcome> + Send + Sync>);
+pub struct Classifier(Arc<ClassifyFn>);
 
 impl Classifier {
     /// A classifier from a function.

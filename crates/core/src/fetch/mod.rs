@@ -889,4 +889,6 @@ fn finish(answer: RawAnswer, req: &Request) -> Result<Response, Error> {
 }
 
 #[cfg(test)]
+mod layer_tests;
+#[cfg(test)]
 mod tests;
