@@ -134,8 +134,13 @@ fn rate_limited(headers: &HeaderMap) -> bool {
         || headers.contains_key(header::RETRY_AFTER)
 }
 
+/// Whether `answer` is a 403 that only its body calls a rate limit (no rate-limit header).
+pub(super) fn only_the_body_says_rate_limit(answer: &RawAnswer) -> bool {
+    answer.status == 403 && !rate_limited(&answer.headers) && says_rate_limit(&answer.body)
+}
+
 /// How long the server asks us to wait: `Retry-After` first, then a rate-limit reset.
-fn server_wait(headers: &HeaderMap) -> Option<Duration> {
+pub(super) fn server_wait(headers: &HeaderMap) -> Option<Duration> {
     if let Some(v) = headers
         .get(header::RETRY_AFTER)
         .and_then(|v| v.to_str().ok())

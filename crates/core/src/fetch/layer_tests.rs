@@ -409,3 +409,21 @@ async fn a_network_error_keeps_its_source() {
         "{source:?}"
     );
 }
+
+/// GitHub's secondary limit (a 403 whose body alone says so) asks for a minute at least: it is
+/// not retried within the request, and fails as temporary with that minute.
+#[tokio::test(start_paused = true)]
+async fn a_403_only_its_body_calls_a_rate_limit_is_not_retried() {
+    let body = r#"{"message": "You have exceeded a secondary rate limit."}"#;
+    let script = Arc::new(Script::new().then(403, &[], body));
+    let mut cfg = config(Jitter::fixed(0.0));
+    cfg.max_wait = Duration::from_secs(300);
+    let c = plugged(cfg, &script);
+    let e = c.fetch(Request::get(URL).unwrap()).await.unwrap_err();
+    assert_eq!(script.calls(), 1);
+    assert!(e.is_temporary(), "{e}");
+    assert!(
+        matches!(e, Error::Status { retry_after: Some(w), .. } if w == Duration::from_secs(60)),
+        "{e:?}"
+    );
+}

@@ -7,10 +7,21 @@
 //! * **Politeness**: at most [`FetchConfig::per_host_limit`] requests in flight per host, an
 //!   optional delay between request starts to one host, and (in [`crate::ImportContext`]) at
 //!   most `max_connections` per tracker.
-//! * **Retries**: 408/425/429/5xx, timeouts and connection failures are retried with exponential
-//!   back-off and equal jitter; `Retry-After` (seconds or HTTP date) and the rate-limit headers of
-//!   GitHub (`X-RateLimit-Remaining/Reset`) and GitLab/IETF (`RateLimit-Remaining/Reset`) are
-//!   honoured, waiting (with a log line) up to [`FetchConfig::max_wait`].
+//! * **Layers**: the client is a stack of [`Transport`]s, each wrapping the one below — the
+//!   recorder (`--record`) over the retries over the politeness per host over the network (or,
+//!   with `--replay`, the replay index alone). [`HttpClient::with_transport`] puts a test's
+//!   transport under the real retries and politeness.
+//! * **Retries**: what is temporary — by default 408/425/429/5xx and a rate-limited 403, or
+//!   what the request's classifier says ([`Request::classify`], [`Outcome`]) — as well as
+//!   timeouts and connection failures, is retried with exponential back-off and equal jitter
+//!   (from [`FetchConfig::jitter`], fixed in tests); `Retry-After` (seconds or HTTP date) and
+//!   the rate-limit headers of GitHub (`X-RateLimit-Remaining/Reset`) and GitLab/IETF
+//!   (`RateLimit-Remaining/Reset`) are honoured, waiting (with a log line) up to
+//!   [`FetchConfig::max_wait`]. A 403 that only its body calls a rate limit (GitHub's
+//!   secondary limit, which asks for at least a minute) is not retried: it fails as
+//!   temporary, with a one-minute `retry_after`.
+//! * **Errors**: a final answer that is not a success is [`Error::Status`] with its verdict and
+//!   a bounded, redacted excerpt of the body ([`crate::body_excerpt`]).
 //! * **Limits**: connect and total timeouts, a maximum body size, at most
 //!   [`FetchConfig::max_redirects`] redirects, http/https only.
 //! * **Stalls**: a low-speed limit ([`FetchConfig::speed_limit`] bytes/s over

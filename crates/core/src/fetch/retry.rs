@@ -1,6 +1,7 @@
 //! The retry layer: a temporary failure of an idempotent request is tried again, up to
 //! [`FetchConfig::retries`] times, after the wait the server asks for (bounded by
-//! [`FetchConfig::max_wait`]) or an exponential back-off with equal jitter drawn from
+//! [`FetchConfig::max_wait`]; beyond it, or for a 403 whose body alone says "rate limit", the
+//! answer is handed up at once) or an exponential back-off with equal jitter drawn from
 //! [`FetchConfig::jitter`] — replaceable, so that a test can assert the exact waits.
 
 use std::sync::Arc;
@@ -92,11 +93,12 @@ impl Retry {
         if !req.idempotent || attempt >= self.config.retries {
             return None;
         }
-        if classify::outcome(req, answer).0 != Outcome::Temporary {
+        let (outcome, by_classifier) = classify::outcome(req, answer);
+        if outcome != Outcome::Temporary {
             return None;
         }
         let (url, status) = (req.url.as_str(), answer.status);
-        match classify::pause(answer) {
+        match classify::server_wait(&answer.headers) {
             Some(w) if w > self.config.max_wait => {
                 tracing::warn!(
                     url,
@@ -115,6 +117,9 @@ impl Retry {
                 );
                 Some(w)
             }
+            // GitHub's secondary limit asks for a minute at least: not retried within the
+            // request; the error carries the minute (temporary: deletions withheld).
+            None if !by_classifier && classify::only_the_body_says_rate_limit(answer) => None,
             None => Some(self.backoff(attempt)),
         }
     }
