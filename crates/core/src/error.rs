@@ -52,7 +52,7 @@ pub enum Error {
         retry_after: Option<Duration>,
         /// The start of the body ([`body_excerpt`]: at most [`BODY_EXCERPT_MAX`] bytes, on one
         /// line, secrets redacted), when there was one.
-        excerpt: Option<String>,
+        excerpt: Option<Box<str>>,
         /// What the answer means, when the fetch layer classified it
         /// ([`crate::fetch::Outcome`]); `None` (an error built elsewhere) decides from the
         /// status alone. [`Error::is_temporary`] and [`Error::is_not_found`] follow it.
@@ -68,9 +68,10 @@ pub enum Error {
         /// Whether it was a timeout.
         timeout: bool,
         /// The underlying error (reqwest's, with its own chain: hyper, I/O, TLS), for a caller
-        /// that inspects it; `None` for a failure of our own (the low-speed limit).
+        /// that inspects it; `None` for a failure of our own (the low-speed limit) or one a
+        /// test's transport made up.
         #[source]
-        source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
+        source: Option<reqwest::Error>,
     },
     /// The request was refused before any connection: a private address, a scheme other than
     /// http/https, or a URL that cannot be requested.
@@ -311,12 +312,12 @@ pub const BODY_EXCERPT_MAX: usize = 512;
 /// use bugimporters_core::body_excerpt;
 /// let page = b"<h1>Bad gateway</h1>\n\n   <p>token s3cret-abc echoed</p>";
 /// assert_eq!(
-///     body_excerpt(page, &["s3cret-abc"]).unwrap(),
+///     &*body_excerpt(page, &["s3cret-abc"]).unwrap(),
 ///     "\"<h1>Bad gateway</h1> <p>token [REDACTED] echoed</p>\""
 /// );
 /// assert_eq!(body_excerpt(b" \n", &[]), None);
 /// ```
-pub fn body_excerpt(body: &[u8], secrets: &[&str]) -> Option<String> {
+pub fn body_excerpt(body: &[u8], secrets: &[&str]) -> Option<Box<str>> {
     let longest = secrets.iter().map(|s| s.len()).max().unwrap_or(0);
     let window = body
         .len()
@@ -334,7 +335,7 @@ pub fn body_excerpt(body: &[u8], secrets: &[&str]) -> Option<String> {
     } else {
         folded.len()
     };
-    Some(bounded(&folded, true, BODY_EXCERPT_MAX, total))
+    Some(bounded(&folded, true, BODY_EXCERPT_MAX, total).into())
 }
 
 /// How [`Error::Status`] shows its excerpt.
@@ -422,6 +423,17 @@ mod tests {
         assert!(!e.contains(['\u{1b}', '\r', '\n']), "{e}");
         assert!(e.len() <= EXCERPT_MAX + 40, "{e}");
         assert_eq!(excerpt("it's"), "\"it's\"");
+    }
+
+    /// Results carrying an `Error` stay small (clippy's `result_large_err` in the crates that
+    /// wrap it): the body excerpt is a `Box<str>`, the network source reqwest's thin error.
+    #[test]
+    fn the_error_stays_small() {
+        assert!(
+            std::mem::size_of::<Error>() <= 72,
+            "{}",
+            std::mem::size_of::<Error>()
+        );
     }
 
     #[test]

@@ -144,7 +144,7 @@ async fn retry_after_is_the_wait_and_the_budget_ends_in_a_temporary_error() {
     assert!(e.is_temporary(), "{e}");
     assert!(
         matches!(&e, Error::Status { status: 429, retry_after: Some(w), excerpt: Some(x), .. }
-            if *w == Duration::from_secs(7) && x == "\"busy\""),
+            if *w == Duration::from_secs(7) && &**x == "\"busy\""),
         "{e:?}"
     );
     assert_eq!(e.to_string(), format!("{URL}: HTTP 429, body \"busy\""));
@@ -355,7 +355,7 @@ async fn a_body_echoing_the_request_secrets_is_redacted_in_the_excerpt() {
 fn the_excerpt_redacts_the_request_secrets_even_unregistered() {
     let body = b"echo: unregistered-secret-42 and ?access_token=abc";
     let x = crate::error::body_excerpt(body, &["unregistered-secret-42"]).unwrap();
-    assert_eq!(x, "\"echo: [REDACTED] and ?access_token=[REDACTED]\"");
+    assert_eq!(&*x, "\"echo: [REDACTED] and ?access_token=[REDACTED]\"");
 }
 
 #[tokio::test(start_paused = true)]

@@ -290,7 +290,7 @@ fn map_reqwest(url: &Url, e: reqwest::Error) -> Error {
         url: url.to_string(),
         message,
         timeout: e.is_timeout(),
-        source: Some(Box::new(e.without_url())),
+        source: Some(e.without_url()),
     }
 }
 
