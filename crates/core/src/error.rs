@@ -37,8 +37,10 @@ pub enum Error {
         /// Comma-separated list of known parsers (or `none`).
         known: String,
     },
-    /// The server answered with a status that is not a success after all retries.
-    #[error("{url}: HTTP {status}")]
+    /// The server answered with a status that is not a success after all retries, or an
+    /// answer the request's classifier ([`crate::fetch::Request::classify`]) did not call a
+    /// success (then `status` may be 200).
+    #[error("{url}: HTTP {status}{}", show_excerpt(.excerpt.as_deref()))]
     Status {
         /// The requested URL.
         url: String,
@@ -48,16 +50,28 @@ pub enum Error {
         /// did. On a 403 it marks a rate limit (GitHub's primary and secondary limits, whose
         /// body says so, get one minute when no header says more), which is temporary.
         retry_after: Option<Duration>,
+        /// The start of the body ([`body_excerpt`]: at most [`BODY_EXCERPT_MAX`] bytes, on one
+        /// line, secrets redacted), when there was one.
+        excerpt: Option<Box<str>>,
+        /// What the answer means, when the fetch layer classified it
+        /// ([`crate::fetch::Outcome`]); `None` (an error built elsewhere) decides from the
+        /// status alone. [`Error::is_temporary`] and [`Error::is_not_found`] follow it.
+        outcome: Option<crate::fetch::Outcome>,
     },
     /// Connecting, sending or receiving failed (timeouts, resets, DNS, TLS).
     #[error("{url}: {message}")]
     Network {
         /// The requested URL.
         url: String,
-        /// What failed.
+        /// What failed: the messages of the whole chain, so that a report line needs no more.
         message: String,
         /// Whether it was a timeout.
         timeout: bool,
+        /// The underlying error (reqwest's, with its own chain: hyper, I/O, TLS), for a caller
+        /// that inspects it; `None` for a failure of our own (the low-speed limit) or one a
+        /// test's transport made up.
+        #[source]
+        source: Option<reqwest::Error>,
     },
     /// The request was refused before any connection: a private address, a scheme other than
     /// http/https, or a URL that cannot be requested.
@@ -190,6 +204,10 @@ impl Error {
     pub fn is_temporary(&self) -> bool {
         match self.inner() {
             Error::Status {
+                outcome: Some(outcome),
+                ..
+            } => *outcome == crate::fetch::Outcome::Temporary,
+            Error::Status {
                 status,
                 retry_after,
                 ..
@@ -201,15 +219,29 @@ impl Error {
         }
     }
 
-    /// Whether the server said the resource is gone (HTTP 404 or 410).
+    /// Whether the server said the resource is gone: HTTP 404 or 410, or an answer the
+    /// request's classifier called [`crate::fetch::Outcome::NotFound`].
     pub fn is_not_found(&self) -> bool {
-        matches!(
-            self.inner(),
+        match self.inner() {
             Error::Status {
-                status: 404 | 410,
+                outcome: Some(outcome),
                 ..
-            }
-        )
+            } => *outcome == crate::fetch::Outcome::NotFound,
+            Error::Status { status, .. } => matches!(status, 404 | 410),
+            _ => false,
+        }
+    }
+
+    /// A status error without a body, wait or classification (the same as the fetch layer's
+    /// for a bodiless answer): what a parser returns for an answer it refuses.
+    pub fn status_error(url: impl Into<String>, status: u16) -> Self {
+        Error::Status {
+            url: url.into(),
+            status,
+            retry_after: None,
+            excerpt: None,
+            outcome: None,
+        }
     }
 
     /// The HTTP status, when the error is a status error.
@@ -255,7 +287,7 @@ pub const EXCERPT_MAX: usize = 200;
 /// assert_eq!(excerpt("a\nb"), "\"a\\nb\"");
 /// ```
 pub fn excerpt(text: &str) -> String {
-    bounded(text, true)
+    bounded(text, true, EXCERPT_MAX, text.len())
 }
 
 /// [`excerpt`] without the quotes, for a message the server sent (`the server says: …`).
@@ -264,14 +296,60 @@ pub fn excerpt(text: &str) -> String {
 /// assert_eq!(bugimporters_core::excerpt_plain("Not Found"), "Not Found");
 /// ```
 pub fn excerpt_plain(text: &str) -> String {
-    bounded(text, false)
+    bounded(text, false, EXCERPT_MAX, text.len())
 }
 
-fn bounded(text: &str, quoted: bool) -> String {
+/// The most bytes of a response body an [`Error::Status`] quotes (see [`body_excerpt`]).
+pub const BODY_EXCERPT_MAX: usize = 512;
+
+/// The excerpt of a response body an [`Error::Status`] carries, or `None` for a blank body:
+/// like [`excerpt`] (quoted, escaped, registered secrets and secret query parameters
+/// redacted) but up to [`BODY_EXCERPT_MAX`] bytes, with runs of white space folded into one
+/// space (an HTML error page stays readable on one line), and with `secrets` — the request's
+/// own secret values (a token header, a secret form field) — redacted too, registered or not.
+///
+/// ```
+/// use bugimporters_core::body_excerpt;
+/// let page = b"<h1>Bad gateway</h1>\n\n   <p>token s3cret-abc echoed</p>";
+/// assert_eq!(
+///     &*body_excerpt(page, &["s3cret-abc"]).unwrap(),
+///     "\"<h1>Bad gateway</h1> <p>token [REDACTED] echoed</p>\""
+/// );
+/// assert_eq!(body_excerpt(b" \n", &[]), None);
+/// ```
+pub fn body_excerpt(body: &[u8], secrets: &[&str]) -> Option<Box<str>> {
+    let longest = secrets.iter().map(|s| s.len()).max().unwrap_or(0);
+    let window = body
+        .len()
+        .min(BODY_EXCERPT_MAX + longest.max(crate::redact::longest_secret()) + 64);
+    let mut text = String::from_utf8_lossy(&body[..window]).into_owned();
+    for secret in secrets.iter().filter(|s| !s.is_empty()) {
+        text = text.replace(secret, crate::redact::REDACTED);
+    }
+    let folded = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if folded.is_empty() {
+        return None;
+    }
+    let total = if window < body.len() {
+        body.len()
+    } else {
+        folded.len()
+    };
+    Some(bounded(&folded, true, BODY_EXCERPT_MAX, total).into())
+}
+
+/// How [`Error::Status`] shows its excerpt.
+fn show_excerpt(excerpt: Option<&str>) -> String {
+    excerpt.map(|e| format!(", body {e}")).unwrap_or_default()
+}
+
+/// `text` quoted (or not), escaped, scrubbed and cut after about `max` bytes; `total` is the
+/// length named after a cut (the input's, which `text` may be a window of).
+fn bounded(text: &str, quoted: bool, max: usize, total: usize) -> String {
     // Scrub a little more than is shown, so that a secret cut by the limit is still found.
-    let window = floor_boundary(text, EXCERPT_MAX + crate::redact::longest_secret() + 64);
+    let window = floor_boundary(text, max + crate::redact::longest_secret() + 64);
     let scrubbed = crate::redact::scrub(&text[..window]);
-    let mut out = String::with_capacity(EXCERPT_MAX + 32);
+    let mut out = String::with_capacity(max + 32);
     if quoted {
         out.push('"');
     }
@@ -285,7 +363,7 @@ fn bounded(text: &str, quoted: bool) -> String {
             '\\' if !quoted => "\\",
             _ => &debug[1..debug.len() - 1],
         };
-        if out.len() + escaped.len() > EXCERPT_MAX + 1 {
+        if out.len() + escaped.len() > max + 1 {
             cut = true;
             break;
         }
@@ -294,8 +372,8 @@ fn bounded(text: &str, quoted: bool) -> String {
     if quoted {
         out.push('"');
     }
-    if cut || window < text.len() {
-        out.push_str(&format!("… ({} bytes)", text.len()));
+    if cut || window < text.len() || total > text.len() {
+        out.push_str(&format!("… ({total} bytes)"));
     }
     out
 }
@@ -323,12 +401,7 @@ mod tests {
 
     #[test]
     fn tracker_wrapper_names_tracker_and_keeps_kind() {
-        let e = Error::Status {
-            url: "http://x/y".into(),
-            status: 503,
-            retry_after: None,
-        }
-        .in_tracker("Twisted");
+        let e = Error::status_error("http://x/y", 503).in_tracker("Twisted");
         assert_eq!(e.to_string(), "tracker \"Twisted\": http://x/y: HTTP 503");
         assert!(e.is_temporary());
         assert_eq!(e.url(), Some("http://x/y"));
@@ -352,13 +425,20 @@ mod tests {
         assert_eq!(excerpt("it's"), "\"it's\"");
     }
 
+    /// Results carrying an `Error` stay small (clippy's `result_large_err` in the crates that
+    /// wrap it): the body excerpt is a `Box<str>`, the network source reqwest's thin error.
+    #[test]
+    fn the_error_stays_small() {
+        assert!(
+            std::mem::size_of::<Error>() <= 72,
+            "{}",
+            std::mem::size_of::<Error>()
+        );
+    }
+
     #[test]
     fn not_found_is_permanent() {
-        let e = Error::Status {
-            url: "u".into(),
-            status: 410,
-            retry_after: None,
-        };
+        let e = Error::status_error("u", 410);
         assert!(e.is_not_found());
         assert!(!e.is_temporary());
         assert!(!Error::parse("u", "bad").is_temporary());

@@ -597,11 +597,10 @@ mod tests {
     #[tokio::test]
     async fn reported_errors_never_show_url_passwords() {
         let (ctx, _rx) = ctx(&[]);
-        ctx.report_error(Error::Status {
-            url: "http://bob:S3cret@x.example/redirected".into(),
-            status: 500,
-            retry_after: None,
-        });
+        ctx.report_error(Error::status_error(
+            "http://bob:S3cret@x.example/redirected",
+            500,
+        ));
         let stats = ctx.finish(true).await;
         let shown = format!("{:?}", stats.errors);
         assert!(
@@ -637,6 +636,7 @@ mod tests {
             url: "http://x/3".into(),
             message: "timed out".into(),
             timeout: true,
+            source: None,
         });
         let stats = ctx.finish(true).await;
         assert_eq!(stats.deleted, 0);

@@ -92,7 +92,9 @@ pub mod secrets;
 pub mod time;
 
 pub use config::{load_config_str, ConfigFormat, Query, TrackerConfig, COMMON_KEYS};
-pub use error::{excerpt, excerpt_plain, Error, Result, EXCERPT_MAX};
+pub use error::{
+    body_excerpt, excerpt, excerpt_plain, Error, Result, BODY_EXCERPT_MAX, EXCERPT_MAX,
+};
 pub use importer::{ImportContext, ImportOptions, Importer, ReportedError, RunStats, TrackerStats};
 pub use link::{check_http_url, redact_userinfo, LinkScope};
 pub use model::ParsedBug;

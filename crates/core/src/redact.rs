@@ -12,7 +12,10 @@
 //!   [`is_secret_param`]), whether or not the value is a registered secret.
 //!
 //! A hostile server that echoes a token (in a redirect's `Location`, in a body quoted by a
-//! parse error) therefore cannot get it into a log line, the report or a recording. The sinks
+//! parse error or by the excerpt of an [`crate::Error::Status`]) therefore
+//! cannot get it into a log line, the report or a recording. Body excerpts are also cut to
+//! [`crate::BODY_EXCERPT_MAX`] bytes and have the request's own secrets removed before any
+//! sink sees them ([`crate::body_excerpt`]). The sinks
 //! scrub in one place each: [`crate::log`]'s writer, the report serialisation in
 //! `bugimporters-crawl`, and the fetch layer's recorder.
 //!

@@ -7,10 +7,21 @@
 //! * **Politeness**: at most [`FetchConfig::per_host_limit`] requests in flight per host, an
 //!   optional delay between request starts to one host, and (in [`crate::ImportContext`]) at
 //!   most `max_connections` per tracker.
-//! * **Retries**: 408/425/429/5xx, timeouts and connection failures are retried with exponential
-//!   back-off and equal jitter; `Retry-After` (seconds or HTTP date) and the rate-limit headers of
-//!   GitHub (`X-RateLimit-Remaining/Reset`) and GitLab/IETF (`RateLimit-Remaining/Reset`) are
-//!   honoured, waiting (with a log line) up to [`FetchConfig::max_wait`].
+//! * **Layers**: the client is a stack of [`Transport`]s, each wrapping the one below — the
+//!   recorder (`--record`) over the retries over the politeness per host over the network (or,
+//!   with `--replay`, the replay index alone). [`HttpClient::with_transport`] puts a test's
+//!   transport under the real retries and politeness.
+//! * **Retries**: what is temporary — by default 408/425/429/5xx and a rate-limited 403, or
+//!   what the request's classifier says ([`Request::classify`], [`Outcome`]) — as well as
+//!   timeouts and connection failures, is retried with exponential back-off and equal jitter
+//!   (from [`FetchConfig::jitter`], fixed in tests); `Retry-After` (seconds or HTTP date) and
+//!   the rate-limit headers of GitHub (`X-RateLimit-Remaining/Reset`) and GitLab/IETF
+//!   (`RateLimit-Remaining/Reset`) are honoured, waiting (with a log line) up to
+//!   [`FetchConfig::max_wait`]. A 403 that only its body calls a rate limit (GitHub's
+//!   secondary limit, which asks for at least a minute) is not retried: it fails as
+//!   temporary, with a one-minute `retry_after`.
+//! * **Errors**: a final answer that is not a success is [`Error::Status`] with its verdict and
+//!   a bounded, redacted excerpt of the body ([`crate::body_excerpt`]).
 //! * **Limits**: connect and total timeouts, a maximum body size, at most
 //!   [`FetchConfig::max_redirects`] redirects, http/https only.
 //! * **Stalls**: a low-speed limit ([`FetchConfig::speed_limit`] bytes/s over
@@ -38,27 +49,31 @@
 //!   body is recorded with its method and the SHA-256 of its body without the secret fields,
 //!   so a replay matches it whatever the secrets.
 
+mod classify;
 mod guard;
+mod polite;
 mod replay;
+mod retry;
 mod stall;
+mod transport;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
-use futures::StreamExt;
+use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 pub use http::Method;
 use serde::{Deserialize, Serialize};
-use tokio::sync::Semaphore;
 use url::Url;
 
+pub use classify::{default_outcome, Answer, Classifier, Outcome};
 pub use guard::{non_public_kind, NetworkPolicy};
 pub use replay::normalize_url;
+pub use retry::Jitter;
+pub use transport::{RawAnswer, Transport};
 
-use crate::error::is_temporary_status;
 use crate::Error;
 
 /// Settings of the fetch layer. `Default` gives the production values.
@@ -82,6 +97,8 @@ pub struct FetchConfig {
     pub backoff_base: Duration,
     /// Largest single back-off step.
     pub backoff_max: Duration,
+    /// Where the back-off's jitter comes from ([`Jitter::random`]; a test fixes it).
+    pub jitter: Jitter,
     /// Longest wait honoured for `Retry-After` or a rate-limit reset; a longer one fails the
     /// request (reported as temporary) rather than stalling the crawl.
     pub max_wait: Duration,
@@ -122,6 +139,7 @@ impl Default for FetchConfig {
             retries: 4,
             backoff_base: Duration::from_millis(500),
             backoff_max: Duration::from_secs(30),
+            jitter: Jitter::random(),
             max_wait: Duration::from_secs(300),
             per_host_limit: 4,
             delay: Duration::ZERO,
@@ -179,6 +197,9 @@ pub struct Request {
     /// is it retried after a temporary failure. Every `GET` is; a `POST` is when marked
     /// with [`Request::idempotent`].
     pub idempotent: bool,
+    /// The tracker's reading of an answer ([`Request::classify`]); `None` reads the status
+    /// alone ([`default_outcome`]).
+    pub classifier: Option<Classifier>,
 }
 
 /// The body a request sends. Form fields given with [`Request::with_secret_field`] are
@@ -280,6 +301,7 @@ impl std::fmt::Debug for Request {
             .field("conditional", &self.conditional)
             .field("method", &self.method)
             .field("body", &self.body)
+            .field("classified", &self.classifier.is_some())
             .finish()
     }
 }
@@ -300,6 +322,7 @@ impl Request {
             method: Method::GET,
             body: None,
             idempotent: true,
+            classifier: None,
         })
     }
 
@@ -361,10 +384,15 @@ impl Request {
         self
     }
 
-    /// Adds a header holding a secret (a token): marked sensitive so that it is never logged
-    /// or recorded. An invalid value (a newline in a token) is a configuration error that does
-    /// not show the value.
+    /// Adds a header holding a secret (a token): marked sensitive so that it is never sent to
+    /// another host, and registered with [`crate::redact`] so that no log, error excerpt or
+    /// recording shows it. An invalid value (a newline in a token) is a configuration error
+    /// that does not show the value.
     pub fn with_secret_header(mut self, name: HeaderName, value: &str) -> Result<Self, Error> {
+        crate::redact::register(value);
+        if let Some((_scheme, token)) = value.split_once(' ') {
+            crate::redact::register(token);
+        }
         let mut v = HeaderValue::from_str(value).map_err(|_| {
             Error::config(format!(
                 "the secret for header {name} is not a valid header value"
@@ -385,6 +413,59 @@ impl Request {
     pub fn in_scope(mut self, scope: &str) -> Self {
         scope.clone_into(&mut self.scope);
         self
+    }
+
+    /// Reads answers with the tracker's `classifier` before the status code: a function of
+    /// the status, headers and body ([`Answer`]) giving an [`Outcome`], or `None` to leave the
+    /// answer to [`default_outcome`]. The retry layer retries what it calls temporary (an
+    /// idempotent request), and the final [`Error::Status`] carries its verdict for
+    /// [`Error::is_temporary`] and [`Error::is_not_found`]. A `200` whose JSON says
+    /// `"error_code": "ERR-CONDUIT-CORE"` can so be a temporary error, a `200` saying "no such
+    /// object" a deletion, a `500` a success.
+    ///
+    /// ```
+    /// use bugimporters_core::fetch::{Outcome, Request};
+    /// let req = Request::get("https://phab.example/api/maniphest.search")
+    ///     .unwrap()
+    ///     .classify(|a| {
+    ///         let code = a.json()?.get("error_code")?.as_str()?.to_owned();
+    ///         Some(match code.as_str() {
+    ///             "ERR-CONDUIT-CORE" => Outcome::Temporary,
+    ///             _ => Outcome::Permanent,
+    ///         })
+    ///     });
+    /// assert!(req.classifier.is_some());
+    /// ```
+    pub fn classify(
+        mut self,
+        classifier: impl Fn(&Answer<'_>) -> Option<Outcome> + Send + Sync + 'static,
+    ) -> Self {
+        self.classifier = Some(Classifier::new(classifier));
+        self
+    }
+
+    /// The secret values the request carries (sensitive header values, secret form fields):
+    /// redacted from the excerpt of an error's body even if never registered.
+    fn secret_values(&self) -> Vec<&str> {
+        let headers = self
+            .headers
+            .values()
+            .filter(|v| v.is_sensitive())
+            .filter_map(|v| v.to_str().ok());
+        let fields = match &self.body {
+            Some(Body::Form(fields)) => fields.iter().filter(|f| f.secret).collect(),
+            _ => Vec::new(),
+        };
+        let mut values: Vec<&str> = headers.collect();
+        values.extend(fields.into_iter().map(|f| f.value.as_str()));
+        // A header `Bearer <token>` also hides the bare token.
+        let bare: Vec<&str> = values
+            .iter()
+            .filter_map(|v| v.split_once(' ').map(|(_, t)| t.trim()))
+            .filter(|t| t.len() >= crate::redact::MIN_SECRET_LEN)
+            .collect();
+        values.extend(bare);
+        values
     }
 
     /// Returns a final answer with `status` (after the usual retries) as a [`Response`] with
@@ -469,44 +550,33 @@ pub struct FetchCounters {
     pub not_modified: u64,
 }
 
-#[derive(Debug, Default)]
-struct HostState {
-    next_start: Option<Instant>,
-    blocked_until: Option<Instant>,
-}
+/// Counters shared by the client and its layers.
+type Counters = Arc<Mutex<FetchCounters>>;
 
-/// Per-host state: the in-flight limit, the pacing/rate-limit clock and the circuit breaker.
-#[derive(Clone)]
-struct HostSlot {
-    key: String,
-    permits: Arc<Semaphore>,
-    state: Arc<tokio::sync::Mutex<HostState>>,
-    breaker: Arc<stall::Breaker>,
-}
-
-enum Backend {
-    Live {
-        client: reqwest::Client,
-        recorder: Option<replay::Recorder>,
-    },
-    Replay(replay::ReplayIndex),
+fn count(counters: &Counters, f: impl FnOnce(&mut FetchCounters)) {
+    f(&mut counters.lock().expect("counters lock"));
 }
 
 /// The shared HTTP client of a run. Cheap to share behind an `Arc`.
+///
+/// It is assembled from layers, each a [`Transport`] wrapping the one below: the recorder
+/// (`--record`) over the retries ([`Jitter`], [`Outcome`]) over the politeness per host over
+/// the live network — or, with `--replay`, the replay index alone. Above them it adds the
+/// validators of conditional requests and turns an answer into a [`Response`] or an
+/// [`Error::Status`] (with its classification and a redacted excerpt of the body).
 pub struct HttpClient {
     config: FetchConfig,
-    policy: Arc<NetworkPolicy>,
-    backend: Backend,
-    hosts: Mutex<HashMap<String, HostSlot>>,
+    stack: Arc<dyn Transport>,
+    replay: bool,
     /// Scope → normalised URL → validators.
     validators: Mutex<ValidatorMap>,
-    counters: Mutex<FetchCounters>,
+    counters: Counters,
 }
 
 impl std::fmt::Debug for HttpClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("HttpClient")
-            .field("replay", &matches!(self.backend, Backend::Replay(_)))
+            .field("replay", &self.replay)
             .field("config", &self.config)
             .finish_non_exhaustive()
     }
@@ -515,38 +585,81 @@ impl std::fmt::Debug for HttpClient {
 impl HttpClient {
     /// Builds the client. With `replay_dir` set, loads the index and makes no network access.
     pub fn new(config: FetchConfig) -> Result<Self, Error> {
-        let policy = Arc::new(config.network.clone());
-        let backend = match &config.replay_dir {
-            Some(dir) => Backend::Replay(replay::ReplayIndex::load(dir)?),
-            None => {
-                // The one place a reqwest client is built: everything else goes through here.
-                #[allow(clippy::disallowed_methods)]
-                let client = reqwest::Client::builder()
-                    .user_agent(config.user_agent.clone())
-                    .connect_timeout(config.connect_timeout)
-                    .timeout(config.timeout)
-                    .redirect(reqwest::redirect::Policy::none())
-                    .dns_resolver(Arc::new(guard::GuardedResolver {
-                        policy: policy.clone(),
-                    }))
-                    .no_proxy()
-                    .build()
-                    .map_err(|e| Error::config(format!("cannot build the HTTP client: {e}")))?;
-                let recorder = match &config.record_dir {
-                    Some(dir) => Some(replay::Recorder::create(dir)?),
-                    None => None,
-                };
-                Backend::Live { client, recorder }
-            }
+        let counters = Counters::default();
+        if let Some(dir) = &config.replay_dir {
+            let index = replay::ReplayTransport::load(dir, config.max_redirects, counters.clone())?;
+            return Ok(HttpClient::assembled(
+                config,
+                Arc::new(index),
+                true,
+                counters,
+            ));
+        }
+        let live = transport::LiveTransport::new(&config, counters.clone())?;
+        HttpClient::layered(config, Arc::new(live), counters)
+    }
+
+    /// A client whose network is `transport` (a test's script), under the real retries,
+    /// politeness per host and (with `record_dir`) recorder; `replay_dir` is ignored. The
+    /// counters count the retries; requests and bytes are the transport's to count, and a
+    /// plugged one counts none.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// use bugimporters_core::fetch::{FetchConfig, HttpClient, RawAnswer, Request, Transport};
+    /// struct Teapot;
+    /// #[async_trait::async_trait]
+    /// impl Transport for Teapot {
+    ///     async fn send(
+    ///         &self,
+    ///         req: &Request,
+    ///         _headers: &http::HeaderMap,
+    ///     ) -> Result<RawAnswer, bugimporters_core::Error> {
+    ///         Ok(RawAnswer::new(req.url.clone(), 418).with_body("short and stout"))
+    ///     }
+    /// }
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let c = HttpClient::with_transport(FetchConfig::default(), Arc::new(Teapot)).unwrap();
+    /// let e = c.fetch(Request::get("https://x.example/").unwrap()).await.unwrap_err();
+    /// assert_eq!(e.to_string(), r#"https://x.example/: HTTP 418, body "short and stout""#);
+    /// # });
+    /// ```
+    pub fn with_transport(
+        config: FetchConfig,
+        transport: Arc<dyn Transport>,
+    ) -> Result<Self, Error> {
+        HttpClient::layered(config, transport, Counters::default())
+    }
+
+    /// `bottom` under politeness, retries and the recorder.
+    fn layered(
+        config: FetchConfig,
+        bottom: Arc<dyn Transport>,
+        counters: Counters,
+    ) -> Result<Self, Error> {
+        let polite = Arc::new(polite::Polite::new(bottom, &config));
+        let retry: Arc<dyn Transport> =
+            Arc::new(retry::Retry::new(polite, &config, counters.clone()));
+        let stack: Arc<dyn Transport> = match &config.record_dir {
+            Some(dir) => Arc::new(replay::Recording::new(retry, dir)?),
+            None => retry,
         };
-        Ok(HttpClient {
+        Ok(HttpClient::assembled(config, stack, false, counters))
+    }
+
+    fn assembled(
+        config: FetchConfig,
+        stack: Arc<dyn Transport>,
+        replay: bool,
+        counters: Counters,
+    ) -> Self {
+        HttpClient {
             config,
-            policy,
-            backend,
-            hosts: Mutex::new(HashMap::new()),
+            stack,
+            replay,
             validators: Mutex::new(HashMap::new()),
-            counters: Mutex::new(FetchCounters::default()),
-        })
+            counters,
+        }
     }
 
     /// The settings this client was built with.
@@ -556,7 +669,7 @@ impl HttpClient {
 
     /// Whether the client answers from a replay directory.
     pub fn is_replay(&self) -> bool {
-        matches!(self.backend, Backend::Replay(_))
+        self.replay
     }
 
     /// Counters so far.
@@ -655,380 +768,44 @@ impl HttpClient {
             .insert(scope.to_owned(), urls);
     }
 
-    /// Performs `req` with every behaviour of the module docs. Returns the response for 2xx
-    /// (and 304 when conditional); any other final status is [`Error::Status`].
+    /// Performs `req` with every behaviour of the module docs. Returns the response for an
+    /// answer classified a success (2xx by default; see [`Request::classify`]), a 304 when
+    /// conditional, and an accepted status ([`Request::accept_status`]); anything else is
+    /// [`Error::Status`].
     pub async fn fetch(&self, req: Request) -> Result<Response, Error> {
-        match &self.backend {
-            Backend::Replay(index) => self.fetch_replay(index, req).await,
-            Backend::Live { client, recorder } => {
-                self.fetch_live(client, recorder.as_ref(), req).await
-            }
+        // Validators are the live client's: a replay answers from its index alone.
+        let conditional = !self.replay && req.conditional && req.body.is_none();
+        let headers = self.outgoing_headers(&req, conditional);
+        let answer = self.stack.send(&req, &headers).await?;
+        let mut resp = finish(answer, &req)?;
+        if resp.not_modified() {
+            count(&self.counters, |c| c.not_modified += 1);
         }
-    }
-
-    async fn fetch_replay(
-        &self,
-        index: &replay::ReplayIndex,
-        req: Request,
-    ) -> Result<Response, Error> {
-        let mut url = req.url.clone();
-        let mut sent = req
-            .body
-            .as_ref()
-            .map(|b| (req.method.as_str(), b.replay_text()));
-        for _ in 0..=self.config.max_redirects {
-            let (entry, body) = index
-                .get(url.as_str(), sent.as_ref().map(|(m, t)| (*m, t.as_str())))
-                .await?;
-            self.count(|c| {
-                c.requests += 1;
-                c.bytes += body.len() as u64;
-            });
-            let mut headers = HeaderMap::new();
-            for (k, v) in &entry.headers {
-                if let (Ok(k), Ok(v)) = (HeaderName::try_from(k.as_str()), HeaderValue::from_str(v))
-                {
-                    headers.append(k, v);
-                }
-            }
-            if (300..400).contains(&entry.status) && entry.status != 304 {
-                if let Some(next) = location(&url, &headers) {
-                    if !keeps_body(entry.status) {
-                        sent = None;
-                    }
-                    url = next;
-                    continue;
-                }
-            }
-            return finish_status(url, entry.status, headers, body, &req);
+        if conditional && (200..300).contains(&resp.status) {
+            self.store_validators(&req.scope, req.url.as_str(), &resp.headers);
         }
-        Err(Error::TooManyRedirects {
-            url: req.url.to_string(),
-            limit: self.config.max_redirects,
-        })
+        if conditional && resp.not_modified() {
+            self.restore_link(&req.scope, req.url.as_str(), &mut resp.headers);
+        }
+        Ok(resp)
     }
 
-    fn host_slot(&self, url: &Url) -> HostSlot {
-        let key = format!(
-            "{}:{}",
-            url.host_str().unwrap_or(""),
-            url.port_or_known_default().unwrap_or(0)
-        );
-        let mut hosts = self.hosts.lock().expect("hosts lock");
-        hosts
-            .entry(key.clone())
-            .or_insert_with(|| HostSlot {
-                key,
-                permits: Arc::new(Semaphore::new(self.config.per_host_limit.max(1))),
-                state: Arc::new(tokio::sync::Mutex::new(HostState::default())),
-                breaker: Arc::new(stall::Breaker::default()),
-            })
-            .clone()
-    }
-
-    fn count(&self, f: impl FnOnce(&mut FetchCounters)) {
-        f(&mut self.counters.lock().expect("counters lock"));
-    }
-
-    async fn fetch_live(
-        &self,
-        client: &reqwest::Client,
-        recorder: Option<&replay::Recorder>,
-        req: Request,
-    ) -> Result<Response, Error> {
-        let original = req.url.to_string();
-        check_url(&self.policy, &req.url)?;
-        let slot = self.host_slot(&req.url);
-        let state = slot.state.clone();
-        let _permit = slot
-            .permits
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(|_| Error::Closed)?;
-
+    /// The request's headers, with the stored validators when it is conditional.
+    fn outgoing_headers(&self, req: &Request, conditional: bool) -> HeaderMap {
         let mut headers = req.headers.clone();
-        let conditional = req.conditional && req.body.is_none();
-        if conditional {
-            if let Some(v) = self.validators(&req.scope, &original) {
-                if let Some(etag) = v
-                    .etag
-                    .as_deref()
-                    .and_then(|e| HeaderValue::from_str(e).ok())
-                {
-                    headers.insert(header::IF_NONE_MATCH, etag);
-                }
-                if let Some(lm) = v
-                    .last_modified
-                    .as_deref()
-                    .and_then(|e| HeaderValue::from_str(e).ok())
-                {
-                    headers.insert(header::IF_MODIFIED_SINCE, lm);
-                }
+        let stored = conditional
+            .then(|| self.validators(&req.scope, req.url.as_str()))
+            .flatten();
+        if let Some(v) = stored {
+            let value = |s: Option<&str>| s.and_then(|e| HeaderValue::from_str(e).ok());
+            if let Some(etag) = value(v.etag.as_deref()) {
+                headers.insert(header::IF_NONE_MATCH, etag);
+            }
+            if let Some(lm) = value(v.last_modified.as_deref()) {
+                headers.insert(header::IF_MODIFIED_SINCE, lm);
             }
         }
-
-        let mut attempt: u32 = 0;
-        loop {
-            if slot.breaker.is_open(self.config.breaker_cool_down) {
-                return Err(Error::HostUnavailable {
-                    url: original,
-                    host: slot.key.clone(),
-                    failures: self.config.breaker_threshold,
-                });
-            }
-            self.wait_for_host(&state).await;
-            let outcome = self.attempt(client, &req, &headers).await;
-            self.note_breaker(&slot, outcome.as_ref().map(|o| o.1));
-            let wait = match outcome {
-                Ok((url, status, resp_headers, body)) => {
-                    self.note_rate_limit(&state, &resp_headers).await;
-                    let retry = req.idempotent
-                        && (is_temporary_status(status)
-                            || (status == 403 && rate_limited(&resp_headers)));
-                    if retry && attempt < self.config.retries {
-                        let hinted = server_wait(&resp_headers);
-                        match hinted {
-                            Some(w) if w > self.config.max_wait => {
-                                tracing::warn!(url = %original, status, wait_s = w.as_secs(), "server asks to wait longer than --max-wait; giving up");
-                                return Err(Error::Status {
-                                    url: original,
-                                    status,
-                                    retry_after: Some(w),
-                                });
-                            }
-                            Some(w) => {
-                                tracing::warn!(url = %original, status, wait_s = w.as_secs_f64(), "rate limited; waiting as the server asks");
-                                w
-                            }
-                            None => self.backoff(attempt),
-                        }
-                    } else {
-                        if let Some(rec) = recorder {
-                            let sent = req.body.as_ref().map(Body::replay_text);
-                            let sent = sent.as_deref().map(|t| (req.method.as_str(), t));
-                            let headers = recordable_headers(&resp_headers);
-                            rec.record(&original, sent, status, headers, &body).await?;
-                        }
-                        let mut resp_headers = resp_headers;
-                        if (200..300).contains(&status) && conditional {
-                            self.store_validators(&req.scope, &original, &resp_headers);
-                        }
-                        if status == 304 && conditional {
-                            self.restore_link(&req.scope, &original, &mut resp_headers);
-                        }
-                        return finish_status(url, status, resp_headers, body, &req);
-                    }
-                }
-                Err(e) if e.is_temporary() && req.idempotent && attempt < self.config.retries => {
-                    tracing::debug!(url = %original, error = %e, attempt, "temporary failure; retrying");
-                    self.backoff(attempt)
-                }
-                Err(e) => return Err(e),
-            };
-            attempt += 1;
-            self.count(|c| c.retries += 1);
-            tokio::time::sleep(wait).await;
-        }
-    }
-
-    /// Feeds one attempt's outcome to the host's circuit breaker; logs once when it opens.
-    fn note_breaker(&self, slot: &HostSlot, outcome: Result<u16, &Error>) {
-        match stall::breaker_verdict(&outcome) {
-            None => {}
-            Some(false) => slot.breaker.success(),
-            Some(true) if !slot.breaker.failure(self.config.breaker_threshold) => {}
-            Some(true) => {
-                tracing::warn!(
-                    host = %slot.key,
-                    failures = self.config.breaker_threshold,
-                    "host failed too many consecutive attempts; its remaining requests in this run fail fast"
-                );
-            }
-        }
-    }
-
-    /// One attempt, following redirects by hand so that every hop is checked. A body is sent
-    /// again only through a 307/308 to the same host; other redirects are followed by a `GET`.
-    async fn attempt(
-        &self,
-        client: &reqwest::Client,
-        req: &Request,
-        headers: &HeaderMap,
-    ) -> Result<(Url, u16, HeaderMap, Bytes), Error> {
-        let start = &req.url;
-        let mut url = start.clone();
-        let mut seen = vec![url.to_string()];
-        let mut body = req.body.as_ref().map(Body::encode);
-        for _hop in 0..=self.config.max_redirects {
-            check_url(&self.policy, &url)?;
-            self.count(|c| c.requests += 1);
-            // Credentials go only to the host they were meant for.
-            let same_host = url.host_str() == start.host_str() && url.port() == start.port();
-            let mut builder = match &body {
-                Some((content_type, bytes)) if same_host => client
-                    .request(req.method.clone(), url.clone())
-                    .header(header::CONTENT_TYPE, *content_type)
-                    .body(bytes.clone()),
-                Some(_) => {
-                    return Err(Error::Refused {
-                        url: url.to_string(),
-                        reason: format!(
-                            "a redirect would send the body of a {} to another host",
-                            req.method
-                        ),
-                    })
-                }
-                None => client.get(url.clone()),
-            };
-            for (k, v) in headers {
-                if same_host || !(v.is_sensitive() || k == header::AUTHORIZATION) {
-                    builder = builder.header(k, v);
-                }
-            }
-            let resp = self.send_head(builder, &url).await?;
-            let status = resp.status().as_u16();
-            let resp_headers = resp.headers().clone();
-            if (300..400).contains(&status) && status != 304 {
-                if let Some(next) = location(&url, &resp_headers) {
-                    if seen.contains(&next.to_string()) {
-                        return Err(Error::TooManyRedirects {
-                            url: start.to_string(),
-                            limit: self.config.max_redirects,
-                        });
-                    }
-                    seen.push(next.to_string());
-                    if !keeps_body(status) {
-                        body = None;
-                    }
-                    url = next;
-                    continue;
-                }
-            }
-            let body = self.read_body(&url, resp).await?;
-            return Ok((url, status, resp_headers, body));
-        }
-        Err(Error::TooManyRedirects {
-            url: start.to_string(),
-            limit: self.config.max_redirects,
-        })
-    }
-
-    /// Sends the request and waits for the response head, within twice the low-speed window.
-    async fn send_head(
-        &self,
-        builder: reqwest::RequestBuilder,
-        url: &Url,
-    ) -> Result<reqwest::Response, Error> {
-        let guard = stall::SpeedGuard::start(self.config.speed_limit, self.config.speed_time);
-        if !guard.enabled() {
-            return builder.send().await.map_err(|e| map_reqwest(url, e));
-        }
-        let head_time = self.config.speed_time.saturating_mul(2);
-        match tokio::time::timeout(head_time, builder.send()).await {
-            Ok(r) => r.map_err(|e| map_reqwest(url, e)),
-            Err(_) => Err(Error::Network {
-                url: url.to_string(),
-                message: format!(
-                    "low-speed limit: no response head within {} s; attempt aborted",
-                    head_time.as_secs()
-                ),
-                timeout: true,
-            }),
-        }
-    }
-
-    async fn read_body(&self, url: &Url, resp: reqwest::Response) -> Result<Bytes, Error> {
-        let limit = self.config.max_body_bytes;
-        if resp.content_length().is_some_and(|n| n > limit) {
-            return Err(Error::BodyTooLarge {
-                url: url.to_string(),
-                limit,
-            });
-        }
-        let mut body = BytesMut::new();
-        let mut stream = resp.bytes_stream();
-        let mut speed = stall::SpeedGuard::start(self.config.speed_limit, self.config.speed_time);
-        loop {
-            let next = match tokio::time::timeout_at(speed.deadline(), stream.next()).await {
-                Ok(next) => next,
-                Err(_) => {
-                    speed.check(url)?;
-                    continue;
-                }
-            };
-            let Some(chunk) = next else { break };
-            let chunk = chunk.map_err(|e| map_reqwest(url, e))?;
-            speed.received(chunk.len(), url)?;
-            if body.len() as u64 + chunk.len() as u64 > limit {
-                return Err(Error::BodyTooLarge {
-                    url: url.to_string(),
-                    limit,
-                });
-            }
-            body.extend_from_slice(&chunk);
-        }
-        self.count(|c| c.bytes += body.len() as u64);
-        Ok(body.freeze())
-    }
-
-    fn backoff(&self, attempt: u32) -> Duration {
-        let exp = self
-            .config
-            .backoff_base
-            .saturating_mul(1u32 << attempt.min(16))
-            .min(self.config.backoff_max);
-        // Equal jitter: a uniform wait in [exp/2, exp], so that clients that failed together do
-        // not retry together, while each still waits at least half the step.
-        let half = exp / 2;
-        half + exp.mul_f64(fastrand::f64() * 0.5)
-    }
-
-    async fn wait_for_host(&self, state: &tokio::sync::Mutex<HostState>) {
-        let sleep_until = {
-            let mut s = state.lock().await;
-            let now = Instant::now();
-            let mut at = now;
-            if let Some(b) = s.blocked_until {
-                if b > at {
-                    at = b;
-                }
-            }
-            if let Some(n) = s.next_start {
-                if n > at {
-                    at = n;
-                }
-            }
-            if !self.config.delay.is_zero() {
-                s.next_start = Some(at + self.config.delay);
-            }
-            at
-        };
-        let now = Instant::now();
-        if sleep_until > now {
-            tokio::time::sleep(sleep_until - now).await;
-        }
-    }
-
-    async fn note_rate_limit(&self, state: &tokio::sync::Mutex<HostState>, headers: &HeaderMap) {
-        let remaining = header_u64(headers, "x-ratelimit-remaining")
-            .or_else(|| header_u64(headers, "ratelimit-remaining"));
-        if remaining != Some(0) {
-            return;
-        }
-        let Some(wait) = rate_limit_reset(headers) else {
-            return;
-        };
-        let wait = wait.min(self.config.max_wait);
-        tracing::warn!(
-            wait_s = wait.as_secs(),
-            "rate limit exhausted; pausing this host until it resets"
-        );
-        let mut s = state.lock().await;
-        let until = Instant::now() + wait;
-        if s.blocked_until.is_none_or(|b| b < until) {
-            s.blocked_until = Some(until);
-        }
+        headers
     }
 
     /// A `304` without a `Link` header gets the one stored with the validators.
@@ -1070,181 +847,59 @@ impl HttpClient {
     }
 }
 
-fn finish_status(
-    url: Url,
-    status: u16,
-    headers: HeaderMap,
-    body: Bytes,
-    req: &Request,
-) -> Result<Response, Error> {
-    let retry_after = if (200..300).contains(&status) {
-        None
-    } else {
-        server_wait(&headers).or_else(|| {
-            (status == 403 && (rate_limited(&headers) || says_rate_limit(&body)))
-                .then_some(RATE_LIMIT_PAUSE)
-        })
-    };
-    // An accepted status that asks us to wait (a rate limit) stays a (temporary) error.
-    let accepted = req.accept.contains(&status) && retry_after.is_none();
-    if (200..300).contains(&status) || (status == 304 && req.conditional) || accepted {
-        let body = if status == 304 { Bytes::new() } else { body };
+/// An answer as the caller gets it: a [`Response`] for a success (by the request's
+/// classifier, else [`classify::default_outcome`]), a 304 to a conditional request, or an
+/// accepted status that does not ask us to wait; otherwise an [`Error::Status`] carrying the
+/// verdict, the wait the server asked for and a redacted excerpt of the body.
+fn finish(answer: RawAnswer, req: &Request) -> Result<Response, Error> {
+    let RawAnswer {
+        url,
+        status,
+        headers,
+        body,
+    } = answer;
+    if status == 304 && req.conditional {
         return Ok(Response {
             url,
             status,
             headers,
-            body,
+            body: Bytes::new(),
+        });
+    }
+    let answer = RawAnswer {
+        url,
+        status,
+        headers,
+        body,
+    };
+    let (outcome, by_classifier) = classify::outcome(req, &answer);
+    let retry_after = match outcome {
+        Outcome::Success => None,
+        _ => classify::pause(&answer),
+    };
+    // An accepted status that asks us to wait (a rate limit), or that the request's own
+    // classifier calls temporary, stays a (temporary) error.
+    let accepted = req.accept.contains(&status)
+        && retry_after.is_none()
+        && !(by_classifier && outcome == Outcome::Temporary);
+    if outcome == Outcome::Success || accepted {
+        return Ok(Response {
+            url: answer.url,
+            status,
+            headers: answer.headers,
+            body: answer.body,
         });
     }
     Err(Error::Status {
-        url: url.to_string(),
+        url: answer.url.to_string(),
         status,
         retry_after,
+        excerpt: crate::error::body_excerpt(&answer.body, &req.secret_values()),
+        outcome: Some(outcome),
     })
 }
 
-/// The wait a 403 rate limit without a reset time asks for (GitHub: "wait at least one
-/// minute" after a secondary rate limit). It marks the 403 temporary ([`Error::is_temporary`]).
-const RATE_LIMIT_PAUSE: Duration = Duration::from_secs(60);
-
-/// Whether an error body says it is a rate limit (GitHub's primary "API rate limit exceeded"
-/// and "secondary rate limit" messages): the first 4 KiB, case-insensitively.
-fn says_rate_limit(body: &[u8]) -> bool {
-    let head = &body[..body.len().min(4096)];
-    String::from_utf8_lossy(head)
-        .to_ascii_lowercase()
-        .contains("rate limit")
-}
-
-/// Refuses non-http(s) URLs and IP-literal hosts the policy forbids (names are checked by the
-/// Whether a redirect with `status` repeats the method and body (307, 308); the others are
-/// followed with a `GET`, as browsers do.
-fn keeps_body(status: u16) -> bool {
-    matches!(status, 307 | 308)
-}
-
-/// resolver, on the addresses they resolve to).
-fn check_url(policy: &NetworkPolicy, url: &Url) -> Result<(), Error> {
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(Error::Refused {
-            url: url.to_string(),
-            reason: format!("scheme {:?} is not http or https", url.scheme()),
-        });
-    }
-    match url.host() {
-        None => Err(Error::Refused {
-            url: url.to_string(),
-            reason: "no host".to_owned(),
-        }),
-        Some(url::Host::Ipv4(ip)) => policy.check(ip.into()).map_err(|reason| Error::Refused {
-            url: url.to_string(),
-            reason,
-        }),
-        Some(url::Host::Ipv6(ip)) => policy.check(ip.into()).map_err(|reason| Error::Refused {
-            url: url.to_string(),
-            reason,
-        }),
-        Some(url::Host::Domain(_)) => Ok(()),
-    }
-}
-
-fn map_reqwest(url: &Url, e: reqwest::Error) -> Error {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&e);
-    while let Some(s) = source {
-        if let Some(refused) = s.downcast_ref::<guard::RefusedAddress>() {
-            return Error::Refused {
-                url: url.to_string(),
-                reason: refused.0.clone(),
-            };
-        }
-        source = s.source();
-    }
-    let mut message = e.to_string();
-    let mut src = std::error::Error::source(&e);
-    while let Some(s) = src {
-        message.push_str(": ");
-        message.push_str(&s.to_string());
-        src = s.source();
-    }
-    // reqwest's messages may embed the URL; ours is in the variant already.
-    Error::Network {
-        url: url.to_string(),
-        message,
-        timeout: e.is_timeout(),
-    }
-}
-
-fn location(base: &Url, headers: &HeaderMap) -> Option<Url> {
-    let loc = headers.get(header::LOCATION)?.to_str().ok()?;
-    base.join(loc).ok()
-}
-
-fn header_u64(headers: &HeaderMap, name: &str) -> Option<u64> {
-    headers.get(name)?.to_str().ok()?.trim().parse().ok()
-}
-
-fn rate_limited(headers: &HeaderMap) -> bool {
-    header_u64(headers, "x-ratelimit-remaining") == Some(0)
-        || header_u64(headers, "ratelimit-remaining") == Some(0)
-        || headers.contains_key(header::RETRY_AFTER)
-}
-
-/// How long the server asks us to wait: `Retry-After` first, then a rate-limit reset.
-fn server_wait(headers: &HeaderMap) -> Option<Duration> {
-    if let Some(v) = headers
-        .get(header::RETRY_AFTER)
-        .and_then(|v| v.to_str().ok())
-    {
-        let v = v.trim();
-        if let Ok(secs) = v.parse::<u64>() {
-            return Some(Duration::from_secs(secs));
-        }
-        if let Ok(t) = chrono::DateTime::parse_from_rfc2822(v) {
-            let at = SystemTime::from(t);
-            return Some(at.duration_since(SystemTime::now()).unwrap_or_default());
-        }
-    }
-    let remaining = header_u64(headers, "x-ratelimit-remaining")
-        .or_else(|| header_u64(headers, "ratelimit-remaining"));
-    if remaining == Some(0) {
-        return rate_limit_reset(headers);
-    }
-    None
-}
-
-/// `X-RateLimit-Reset` (epoch seconds, GitHub) or `RateLimit-Reset` (epoch seconds on GitLab,
-/// delta seconds in the IETF draft: values below 10^9 are read as a delta).
-fn rate_limit_reset(headers: &HeaderMap) -> Option<Duration> {
-    let v = header_u64(headers, "x-ratelimit-reset")
-        .or_else(|| header_u64(headers, "ratelimit-reset"))?;
-    if v < 1_000_000_000 {
-        return Some(Duration::from_secs(v));
-    }
-    let now = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_secs();
-    Some(Duration::from_secs(v.saturating_sub(now) + 1))
-}
-
-/// Headers worth keeping in a recording (never credentials or cookies).
-fn recordable_headers(headers: &HeaderMap) -> Vec<(String, String)> {
-    const KEEP: &[&str] = &[
-        "content-type",
-        "etag",
-        "last-modified",
-        "link",
-        "location",
-        "x-total-count",
-        "x-next-page",
-        "x-total",
-    ];
-    headers
-        .iter()
-        .filter(|(k, _)| KEEP.contains(&k.as_str()))
-        .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
-        .collect()
-}
-
+#[cfg(test)]
+mod layer_tests;
 #[cfg(test)]
 mod tests;

@@ -13,11 +13,16 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
+use async_trait::async_trait;
+use http::header::{HeaderMap, HeaderName, HeaderValue};
 use serde::{Deserialize, Serialize};
 use tokio::io::AsyncWriteExt;
 use url::Url;
 
+use super::transport::{keeps_body, location};
+use super::{count, Body, Counters, RawAnswer, Request, Transport};
 use crate::Error;
 
 /// One line of `index.jsonl`.
@@ -82,7 +87,7 @@ pub fn normalize_url(text: &str) -> String {
 
 /// A loaded replay index.
 #[derive(Debug)]
-pub(crate) struct ReplayIndex {
+struct ReplayIndex {
     dir: PathBuf,
     entries: HashMap<String, IndexEntry>,
 }
@@ -140,7 +145,7 @@ impl ReplayIndex {
 
 /// Appends responses to a record directory.
 #[derive(Debug)]
-pub(crate) struct Recorder {
+struct Recorder {
     dir: PathBuf,
     state: tokio::sync::Mutex<(tokio::fs::File, u64)>,
 }
@@ -205,6 +210,124 @@ impl Recorder {
             .await
             .map_err(|e| Error::io(self.dir.join("index.jsonl"), e))
     }
+}
+
+/// The [`Transport`] of `--replay`: every answer from a loaded index, redirects followed
+/// through it, no network access at all.
+pub(super) struct ReplayTransport {
+    index: ReplayIndex,
+    max_redirects: usize,
+    counters: Counters,
+}
+
+impl ReplayTransport {
+    pub(super) fn load(
+        dir: &Path,
+        max_redirects: usize,
+        counters: Counters,
+    ) -> Result<Self, Error> {
+        Ok(ReplayTransport {
+            index: ReplayIndex::load(dir)?,
+            max_redirects,
+            counters,
+        })
+    }
+}
+
+#[async_trait]
+impl Transport for ReplayTransport {
+    async fn send(&self, req: &Request, _headers: &HeaderMap) -> Result<RawAnswer, Error> {
+        let mut url = req.url.clone();
+        let mut sent = req
+            .body
+            .as_ref()
+            .map(|b| (req.method.as_str(), b.replay_text()));
+        for _ in 0..=self.max_redirects {
+            let (entry, body) = self
+                .index
+                .get(url.as_str(), sent.as_ref().map(|(m, t)| (*m, t.as_str())))
+                .await?;
+            count(&self.counters, |c| {
+                c.requests += 1;
+                c.bytes += body.len() as u64;
+            });
+            let mut headers = HeaderMap::new();
+            for (k, v) in &entry.headers {
+                if let (Ok(k), Ok(v)) = (HeaderName::try_from(k.as_str()), HeaderValue::from_str(v))
+                {
+                    headers.append(k, v);
+                }
+            }
+            if (300..400).contains(&entry.status) && entry.status != 304 {
+                if let Some(next) = location(&url, &headers) {
+                    if !keeps_body(entry.status) {
+                        sent = None;
+                    }
+                    url = next;
+                    continue;
+                }
+            }
+            return Ok(RawAnswer {
+                url,
+                status: entry.status,
+                headers,
+                body,
+            });
+        }
+        Err(Error::TooManyRedirects {
+            url: req.url.to_string(),
+            limit: self.max_redirects,
+        })
+    }
+}
+
+/// The `--record` layer: every answer of `inner` is appended to the recording (under the
+/// URL asked for, with the method and body digest of a request that sent a body).
+pub(super) struct Recording {
+    inner: Arc<dyn Transport>,
+    recorder: Recorder,
+}
+
+impl Recording {
+    pub(super) fn new(inner: Arc<dyn Transport>, dir: &Path) -> Result<Self, Error> {
+        Ok(Recording {
+            inner,
+            recorder: Recorder::create(dir)?,
+        })
+    }
+}
+
+#[async_trait]
+impl Transport for Recording {
+    async fn send(&self, req: &Request, headers: &HeaderMap) -> Result<RawAnswer, Error> {
+        let answer = self.inner.send(req, headers).await?;
+        let sent = req.body.as_ref().map(Body::replay_text);
+        let sent = sent.as_deref().map(|t| (req.method.as_str(), t));
+        let kept = recordable_headers(&answer.headers);
+        self.recorder
+            .record(req.url.as_str(), sent, answer.status, kept, &answer.body)
+            .await?;
+        Ok(answer)
+    }
+}
+
+/// Headers worth keeping in a recording (never credentials or cookies).
+fn recordable_headers(headers: &HeaderMap) -> Vec<(String, String)> {
+    const KEEP: &[&str] = &[
+        "content-type",
+        "etag",
+        "last-modified",
+        "link",
+        "location",
+        "x-total-count",
+        "x-next-page",
+        "x-total",
+    ];
+    headers
+        .iter()
+        .filter(|(k, _)| KEEP.contains(&k.as_str()))
+        .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+        .collect()
 }
 
 #[cfg(test)]

@@ -80,6 +80,7 @@ impl SpeedGuard {
                 self.window.as_secs()
             ),
             timeout: true,
+            source: None,
         }
     }
 }
@@ -222,6 +223,7 @@ mod tests {
             url: "u".into(),
             message: "reset".into(),
             timeout: false,
+            source: None,
         };
         assert_eq!(breaker_verdict(&Err(&refused)), None);
         assert_eq!(breaker_verdict(&Err(&reset)), Some(true));

@@ -2,7 +2,7 @@
 //! Every test sends traffic to 127.0.0.1 only; refusals are asserted to happen before any
 //! connection (the server sees no request).
 
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};

@@ -70,6 +70,7 @@ impl CachedError {
                 url,
                 message,
                 timeout,
+                ..
             } => CachedError::Network {
                 url: url.clone(),
                 message: message.clone(),
@@ -100,11 +101,7 @@ impl CachedError {
 
     fn to_error(&self) -> Error {
         match self.clone() {
-            CachedError::Status { url, status } => Error::Status {
-                url,
-                status,
-                retry_after: None,
-            },
+            CachedError::Status { url, status } => Error::status_error(url, status),
             CachedError::Network {
                 url,
                 message,
@@ -113,6 +110,7 @@ impl CachedError {
                 url,
                 message,
                 timeout,
+                source: None,
             },
             CachedError::Refused { url, reason } => Error::Refused { url, reason },
             CachedError::NotRecorded { url } => Error::NotRecorded { url },
@@ -231,13 +229,7 @@ mod tests {
         let (a, b) = tokio::join!(cache.get_or_load("u", load), cache.get_or_load("u", load));
         assert_eq!((a.unwrap(), b.unwrap()), (7, 7));
         assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 1);
-        let fail = || async {
-            Err::<u32, Error>(Error::Status {
-                url: "http://x/~p".into(),
-                status: 404,
-                retry_after: None,
-            })
-        };
+        let fail = || async { Err::<u32, Error>(Error::status_error("http://x/~p", 404)) };
         assert!(cache
             .get_or_load("f", fail)
             .await

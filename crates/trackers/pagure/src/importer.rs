@@ -254,11 +254,7 @@ impl IssueRefresh for Refresher<'_> {
                 if is_not_allowed(body) && !settings.include_private {
                     return Ok(Refreshed::Gone(NOW_PRIVATE));
                 }
-                return Err(Error::Status {
-                    url: url.to_owned(),
-                    status: 403,
-                    retry_after: None,
-                });
+                return Err(Error::status_error(url, 403));
             }
             Ok(match parse_issue(body, url, &settings, now)? {
                 IssueItem::Issue(bug) => Refreshed::Issue(bug),
