@@ -19,11 +19,19 @@
 
 use std::collections::BTreeSet;
 
+use bugimporters_core::forge::ForgeOptions;
 use bugimporters_testkit::serde_fields::struct_fields;
 
-/// `(type, the fields its options struct reads)`.
-fn option_fields() -> Vec<(&'static str, &'static [&'static str])> {
-    let read = |fields: Option<&'static [&'static str]>| fields.expect("an options struct");
+/// `(type, the fields its options structs read)`: the forge types (GitHub, Gitea, GitLab,
+/// Pagure) read the common forge keys with [`ForgeOptions`] besides their own struct.
+fn option_fields() -> Vec<(&'static str, Vec<&'static str>)> {
+    let read =
+        |fields: Option<&'static [&'static str]>| fields.expect("an options struct").to_vec();
+    let forge = |fields: Option<&'static [&'static str]>| {
+        let mut all = read(fields);
+        all.extend(read(struct_fields::<ForgeOptions>()));
+        all
+    };
     vec![
         (
             "bugzilla",
@@ -35,7 +43,7 @@ fn option_fields() -> Vec<(&'static str, &'static [&'static str])> {
         ),
         (
             "gitea",
-            read(struct_fields::<bugimporters_gitea::GiteaOptions>()),
+            forge(struct_fields::<bugimporters_gitea::GiteaOptions>()),
         ),
         (
             "gitlab",

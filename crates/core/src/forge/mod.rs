@@ -18,7 +18,9 @@
 //!   its URL and an `Arc` of the settings), which the [`Pager`] and [`refresh_one`] run on
 //!   the bounded pool of [`crate::parse`];
 //! * refresh: the [`IssueRefresh`] trait, [`refresh_each`], [`refresh_one`] and
-//!   [`emit_refreshed`], [`emit_gone`].
+//!   [`emit_refreshed`], [`emit_gone`];
+//! * the skeleton ([`skeleton`]): an [`IssueApi`] becomes an importer by [`ForgeImporter`],
+//!   with the common keys ([`ForgeOptions`]), parse settings and page types of [`items`].
 //!
 //! ```
 //! use bugimporters_core::forge::{label_rule, people_involved, scoped_importance};
@@ -34,6 +36,21 @@
 //! ```
 
 use std::collections::HashSet;
+
+pub mod factory;
+pub mod items;
+pub mod skeleton;
+
+pub use factory::{register, ForgeFactory, ForgeType};
+
+pub use items::{
+    issue_name, issue_page, label_names, raw_issue, ForgeOptions, IssueItem, IssuePage, Label,
+    ParseSettings,
+};
+pub use skeleton::{
+    link_next, lists_every_issue, refresh_from_listing, ForgeClient, ForgeImporter, ForgeRefresher,
+    ForgeRun, IssueApi, TokenClient, MAX_PAGES,
+};
 
 use async_trait::async_trait;
 use chrono::NaiveDateTime;
