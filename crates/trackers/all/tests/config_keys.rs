@@ -39,7 +39,7 @@ fn option_fields() -> Vec<(&'static str, Vec<&'static str>)> {
         ),
         (
             "github",
-            read(struct_fields::<bugimporters_github::GitHubOptions>()),
+            forge(struct_fields::<bugimporters_github::GitHubOptions>()),
         ),
         (
             "gitea",
@@ -47,11 +47,11 @@ fn option_fields() -> Vec<(&'static str, Vec<&'static str>)> {
         ),
         (
             "gitlab",
-            read(struct_fields::<bugimporters_gitlab::config::GitLabOptions>()),
+            forge(struct_fields::<bugimporters_gitlab::config::GitLabOptions>()),
         ),
         (
             "pagure",
-            read(struct_fields::<bugimporters_pagure::config::PagureOptions>()),
+            forge(struct_fields::<bugimporters_pagure::config::PagureOptions>()),
         ),
         (
             "jira",

@@ -1,7 +1,7 @@
 //! The Gitea/Forgejo-specific configuration keys, typed and checked.
 
 pub use bugimporters_core::forge::label_rule;
-use bugimporters_core::forge::{instance_base, text};
+use bugimporters_core::forge::{instance_base, text, ForgeOptions};
 use bugimporters_core::{ConfigKey, Error, TrackerConfig};
 use serde::Deserialize;
 use url::Url;
@@ -70,6 +70,7 @@ impl GiteaOptions {
                 "project {path:?} must be owner/repo (letters, digits, '-', '_', '.')"
             )));
         }
+        ForgeOptions::from_config(config)?.check(config)?;
         let base = instance_base(config, DEFAULT_BASE_URL)?;
         Ok(GiteaRepo {
             base,
@@ -218,7 +219,7 @@ mod tests {
         c.documentation_type = "label".into();
         c.documentation_text = "Kind/Documentation".into();
         c.bug_project_name_format = "{tracker_name} on Codeberg".into();
-        let s = bugimporters_core::forge::ForgeOptions::from_config(&c)
+        let s = ForgeOptions::from_config(&c)
             .unwrap()
             .parse_settings(&c)
             .unwrap();

@@ -50,7 +50,6 @@ impl IssueApi for Gitea {
     fn from_config(config: &TrackerConfig) -> Result<Self, Error> {
         let common = ForgeOptions::from_config(config)?;
         let repo = GiteaOptions::from_config(config)?.repo(config)?;
-        common.check(config)?;
         Ok(Gitea {
             config: config.clone(),
             settings: Arc::new(common.parse_settings(config)?),
