@@ -8,25 +8,15 @@ use chrono::NaiveDateTime;
 
 use super::{ForgeImporter, IssueApi, IssueItem, IssuePage};
 use crate::{
-    BuildContext, Capabilities, ConfigKey, Error, Importer, ImporterFactory, LinkScope,
-    ParseFormat, ParseInput, ParseOutput, Registry, TrackerConfig,
+    BuildContext, Error, Importer, ImporterFactory, LinkScope, ParseFormat, ParseInput,
+    ParseOutput, Registry, TrackerConfig, TypeInfo,
 };
 
 /// A forge tracker type: an [`IssueApi`] with its names, documentation and parsers.
 pub trait ForgeType: IssueApi {
-    /// The type name (`gitea`).
-    const KIND: &'static str;
-    /// Other names accepted in `bugimporter`.
-    const ALIASES: &'static [&'static str];
-    /// One line describing the type.
-    const DESCRIPTION: &'static str;
-    /// What the type can do (each claim held by the crate's tests).
-    const CAPABILITIES: Capabilities;
-    /// The type's example configuration (`include_str!("../example.yaml")`, the first
-    /// example of its docs).
-    const EXAMPLE_CONFIG: &'static str;
-    /// The type-specific keys, the common forge keys included.
-    const CONFIG_KEYS: &'static [ConfigKey];
+    /// The type's names, description, capabilities, example and keys (the common forge keys
+    /// included).
+    const INFO: TypeInfo;
     /// The `parse` formats: one issue object, then one page of a listing.
     const FORMATS: [ParseFormat; 2];
 
@@ -74,7 +64,7 @@ impl<A> Default for ForgeFactory<A> {
 
 impl<A: ForgeType> std::fmt::Debug for ForgeFactory<A> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_tuple("ForgeFactory").field(&A::KIND).finish()
+        f.debug_tuple("ForgeFactory").field(&A::INFO.kind).finish()
     }
 }
 
@@ -84,29 +74,7 @@ pub fn register<A: ForgeType>(registry: &mut Registry) {
 }
 
 impl<A: ForgeType> ImporterFactory for ForgeFactory<A> {
-    fn kind(&self) -> &'static str {
-        A::KIND
-    }
-
-    fn aliases(&self) -> &'static [&'static str] {
-        A::ALIASES
-    }
-
-    fn description(&self) -> &'static str {
-        A::DESCRIPTION
-    }
-
-    fn capabilities(&self) -> Capabilities {
-        A::CAPABILITIES
-    }
-
-    fn example_config(&self) -> Option<&'static str> {
-        Some(A::EXAMPLE_CONFIG)
-    }
-
-    fn config_keys(&self) -> &'static [ConfigKey] {
-        A::CONFIG_KEYS
-    }
+    crate::factory_identity!(A::INFO);
 
     fn build(&self, cx: &BuildContext<'_>) -> Result<Arc<dyn Importer>, Error> {
         Ok(Arc::new(ForgeImporter::<A>::new(cx.config)?))
@@ -155,7 +123,7 @@ impl<A: ForgeType> ImporterFactory for ForgeFactory<A> {
         }
         Err(Error::config(format!(
             "tracker type {} has no parse format {format:?} (known: {}, {})",
-            A::KIND,
+            A::INFO.kind,
             one.name,
             list.name
         )))

@@ -56,8 +56,8 @@ pub mod parser;
 
 use bugimporters_core::forge::{self, ForgeFactory, ForgeType};
 use bugimporters_core::{
-    AuthKind, Capabilities, ConfigKey, Error, LinkScope, ParseFormat, ParseFormatKind, Registry,
-    TrackerConfig,
+    AuthKind, Capabilities, Error, LinkScope, ParseFormat, ParseFormatKind, Registry,
+    TrackerConfig, TypeInfo,
 };
 use chrono::NaiveDateTime;
 
@@ -84,19 +84,21 @@ pub fn register(registry: &mut Registry) {
 pub type GitHubFactory = ForgeFactory<GitHub>;
 
 impl ForgeType for GitHub {
-    const KIND: &'static str = KIND;
-    const ALIASES: &'static [&'static str] = &["github.GitHubBugImporter"];
-    const DESCRIPTION: &'static str = "GitHub and GitHub Enterprise issues (REST API v3)";
-    /// Each claim is held by this crate's tests.
-    const CAPABILITIES: Capabilities = Capabilities::NONE
-        .incremental()
-        .conditional_requests()
-        .deletion_detection()
-        .webhooks()
-        .auth(&[AuthKind::Anonymous, AuthKind::Token, AuthKind::Basic]);
-    /// `example.yaml`, the first example of `docs/trackers/github.md` (a test keeps them equal).
-    const EXAMPLE_CONFIG: &'static str = include_str!("../example.yaml");
-    const CONFIG_KEYS: &'static [ConfigKey] = config::CONFIG_KEYS;
+    /// Each capability is held by this crate's tests; `example.yaml` is the first example of
+    /// `docs/trackers/github.md` (a test keeps them equal).
+    const INFO: TypeInfo = TypeInfo {
+        kind: KIND,
+        aliases: &["github.GitHubBugImporter"],
+        description: "GitHub and GitHub Enterprise issues (REST API v3)",
+        capabilities: Capabilities::NONE
+            .incremental()
+            .conditional_requests()
+            .deletion_detection()
+            .webhooks()
+            .auth(&[AuthKind::Anonymous, AuthKind::Token, AuthKind::Basic]),
+        example_config: include_str!("../example.yaml"),
+        config_keys: config::CONFIG_KEYS,
+    };
     const FORMATS: [ParseFormat; 2] = [
         ParseFormat {
             name: FORMAT_ISSUE,

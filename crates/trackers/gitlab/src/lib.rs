@@ -59,8 +59,8 @@ pub mod parser;
 
 use bugimporters_core::forge::{self, ForgeFactory, ForgeType};
 use bugimporters_core::{
-    AuthKind, Capabilities, ConfigKey, Error, LinkScope, ParseFormat, ParseFormatKind, Registry,
-    TrackerConfig,
+    AuthKind, Capabilities, Error, LinkScope, ParseFormat, ParseFormatKind, Registry,
+    TrackerConfig, TypeInfo,
 };
 use chrono::NaiveDateTime;
 
@@ -86,19 +86,21 @@ pub fn register(registry: &mut Registry) {
 pub type GitLabFactory = ForgeFactory<GitLab>;
 
 impl ForgeType for GitLab {
-    const KIND: &'static str = KIND;
-    const ALIASES: &'static [&'static str] = &["gitlab.GitLabBugImporter"];
-    const DESCRIPTION: &'static str = "GitLab issues, gitlab.com or self-hosted (REST API v4)";
-    /// Each claim is held by this crate's tests.
-    const CAPABILITIES: Capabilities = Capabilities::NONE
-        .incremental()
-        .conditional_requests()
-        .deletion_detection()
-        .webhooks()
-        .auth(&[AuthKind::Anonymous, AuthKind::Token]);
-    /// `example.yaml`, the first example of `docs/trackers/gitlab.md` (a test keeps them equal).
-    const EXAMPLE_CONFIG: &'static str = include_str!("../example.yaml");
-    const CONFIG_KEYS: &'static [ConfigKey] = config::CONFIG_KEYS;
+    /// Each capability is held by this crate's tests; `example.yaml` is the first example of
+    /// `docs/trackers/gitlab.md` (a test keeps them equal).
+    const INFO: TypeInfo = TypeInfo {
+        kind: KIND,
+        aliases: &["gitlab.GitLabBugImporter"],
+        description: "GitLab issues, gitlab.com or self-hosted (REST API v4)",
+        capabilities: Capabilities::NONE
+            .incremental()
+            .conditional_requests()
+            .deletion_detection()
+            .webhooks()
+            .auth(&[AuthKind::Anonymous, AuthKind::Token]),
+        example_config: include_str!("../example.yaml"),
+        config_keys: config::CONFIG_KEYS,
+    };
     const FORMATS: [ParseFormat; 2] = [
         ParseFormat {
             name: FORMAT_ISSUE,

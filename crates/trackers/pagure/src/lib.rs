@@ -55,8 +55,8 @@ pub mod parser;
 
 use bugimporters_core::forge::{self, ForgeFactory, ForgeType};
 use bugimporters_core::{
-    AuthKind, Capabilities, ConfigKey, Error, LinkScope, ParseFormat, ParseFormatKind, Registry,
-    TrackerConfig,
+    AuthKind, Capabilities, Error, LinkScope, ParseFormat, ParseFormatKind, Registry,
+    TrackerConfig, TypeInfo,
 };
 use chrono::NaiveDateTime;
 
@@ -82,19 +82,20 @@ pub fn register(registry: &mut Registry) {
 pub type PagureFactory = ForgeFactory<Pagure>;
 
 impl ForgeType for Pagure {
-    const KIND: &'static str = KIND;
-    const ALIASES: &'static [&'static str] = &["pagure.PagureBugImporter"];
-    const DESCRIPTION: &'static str =
-        "Pagure issues: pagure.io, src.fedoraproject.org or self-hosted (API 0)";
-    /// Each claim is held by this crate's tests.
-    const CAPABILITIES: Capabilities = Capabilities::NONE
-        .incremental()
-        .conditional_requests()
-        .deletion_detection()
-        .auth(&[AuthKind::Anonymous, AuthKind::Token]);
-    /// `example.yaml`, the first example of `docs/trackers/pagure.md` (a test keeps them equal).
-    const EXAMPLE_CONFIG: &'static str = include_str!("../example.yaml");
-    const CONFIG_KEYS: &'static [ConfigKey] = config::CONFIG_KEYS;
+    /// Each capability is held by this crate's tests; `example.yaml` is the first example of
+    /// `docs/trackers/pagure.md` (a test keeps them equal).
+    const INFO: TypeInfo = TypeInfo {
+        kind: KIND,
+        aliases: &["pagure.PagureBugImporter"],
+        description: "Pagure issues: pagure.io, src.fedoraproject.org or self-hosted (API 0)",
+        capabilities: Capabilities::NONE
+            .incremental()
+            .conditional_requests()
+            .deletion_detection()
+            .auth(&[AuthKind::Anonymous, AuthKind::Token]),
+        example_config: include_str!("../example.yaml"),
+        config_keys: config::CONFIG_KEYS,
+    };
     const FORMATS: [ParseFormat; 2] = [
         ParseFormat {
             name: FORMAT_ISSUE,
