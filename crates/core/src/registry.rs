@@ -246,6 +246,18 @@ pub struct ParseFormat {
     pub description: &'static str,
 }
 
+impl ParseFormat {
+    /// A format of `files` that yields bugs.
+    pub const fn bugs(name: &'static str, files: &'static str, description: &'static str) -> Self {
+        ParseFormat {
+            name,
+            kind: ParseFormatKind::Bugs,
+            files,
+            description,
+        }
+    }
+}
+
 /// Input of a `parse` run: the files' contents and what the crawl would have known.
 #[derive(Debug, Clone)]
 #[non_exhaustive]

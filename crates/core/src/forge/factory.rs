@@ -12,6 +12,9 @@ use crate::{
     ParseOutput, Registry, TrackerConfig, TypeInfo,
 };
 
+/// A parser of a [`ForgeType`]: the body, its URL, the settings and the time of the run.
+pub type Parse<S, T> = fn(&[u8], &str, &S, NaiveDateTime) -> Result<T, Error>;
+
 /// A forge tracker type: an [`IssueApi`] with its names, documentation and parsers.
 pub trait ForgeType: IssueApi {
     /// The type's names, description, capabilities, example and keys (the common forge keys
@@ -26,21 +29,12 @@ pub trait ForgeType: IssueApi {
     /// The parse settings of `config`, which may lack the keys only a crawl needs.
     fn parse_settings(config: &TrackerConfig) -> Result<Self::Settings, Error>;
 
-    /// Parses one issue object; `url` names it in errors, `now` becomes `last_polled`.
-    fn parse_issue(
-        settings: &Self::Settings,
-        body: &[u8],
-        url: &str,
-        now: NaiveDateTime,
-    ) -> Result<IssueItem, Error>;
+    /// Parses one issue object (`body`, named `url` in errors; `now` becomes
+    /// `last_polled`).
+    const PARSE_ISSUE: Parse<Self::Settings, IssueItem>;
 
     /// Parses one page of a listing.
-    fn parse_issue_list(
-        settings: &Self::Settings,
-        body: &[u8],
-        url: &str,
-        now: NaiveDateTime,
-    ) -> Result<IssuePage, Error>;
+    const PARSE_ISSUE_LIST: Parse<Self::Settings, IssuePage>;
 
     /// The links a tracker of this type owns (see [`ImporterFactory::link_scope`]).
     fn link_scope(config: &TrackerConfig) -> Result<LinkScope, Error>;
@@ -104,7 +98,7 @@ impl<A: ForgeType> ImporterFactory for ForgeFactory<A> {
                 let link = link.unwrap_or_else(|| "no link".to_owned());
                 Err(Error::parse(name.as_str(), format!("{what} ({link})")))
             };
-            return match A::parse_issue(&settings, body, &name, now)? {
+            return match (A::PARSE_ISSUE)(body, &name, &settings, now)? {
                 IssueItem::Issue(bug) => Ok(ParseOutput::Bugs(vec![*bug])),
                 IssueItem::PullRequest { link } => skipped("a pull request, not an issue", link),
                 IssueItem::Skipped { link } => skipped(
@@ -115,7 +109,7 @@ impl<A: ForgeType> ImporterFactory for ForgeFactory<A> {
         }
         if format == list.name {
             let (_, body) = input.file(0, list.files)?;
-            let page = A::parse_issue_list(&settings, body, &name, now)?;
+            let page = (A::PARSE_ISSUE_LIST)(body, &name, &settings, now)?;
             if let Some(e) = page.errors.into_iter().next() {
                 return Err(e);
             }

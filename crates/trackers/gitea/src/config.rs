@@ -1,7 +1,7 @@
 //! The Gitea/Forgejo-specific configuration keys, typed and checked.
 
 pub use bugimporters_core::forge::label_rule;
-use bugimporters_core::forge::{instance_base, text, ForgeOptions};
+use bugimporters_core::forge::{self, instance_base, path_segments_under, text, ForgeOptions};
 use bugimporters_core::{ConfigKey, Error, TrackerConfig};
 use serde::Deserialize;
 use url::Url;
@@ -18,16 +18,8 @@ pub const CONFIG_KEYS: &[ConfigKey] = &[
         description: "repository as owner/repo (user or organisation, then repository)",
         required: true,
     },
-    ConfigKey {
-        name: "bitesized_tag",
-        description: "comma-separated label names (exact; pieces trimmed) that make a bug good_for_newcomers; else bitesized_text when bitesized_type is `label`",
-        required: false,
-    },
-    ConfigKey {
-        name: "documentation_tag",
-        description: "comma-separated label names (exact; pieces trimmed) that make a bug concerns_just_documentation; else documentation_text when documentation_type is `label`",
-        required: false,
-    },
+    forge::BITESIZED_LABELS_KEY,
+    forge::DOCUMENTATION_LABELS_KEY,
     ConfigKey {
         name: "token_env",
         description: "environment variable holding an access token, sent as `Authorization: token ...` (default GITEA_TOKEN)",
@@ -126,20 +118,8 @@ impl GiteaRepo {
     /// `(owner, repo, index)` of an issue (or pull request) page of this instance (its path; the origin may be a former one):
     /// `{base}/{owner}/{repo}/issues/{n}` or `.../pulls/{n}`. `None` for anything else.
     pub fn issue_of_link(&self, link: &str) -> Option<(String, String, u64)> {
-        // Any origin: the host's links of this tracker may predate a move of the instance
-        // (another name, http → https); the path names the issue.
-        let url = Url::parse(link).ok()?;
-        let base_path = Url::parse(&self.base)
-            .ok()?
-            .path()
-            .trim_end_matches('/')
-            .to_owned();
-        let path = url.path();
-        let rest = match path.strip_prefix(base_path.as_str()) {
-            Some(r) if r.is_empty() || r.starts_with('/') => r,
-            _ => path,
-        };
-        let segs: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
+        let segs = path_segments_under(&self.base, link)?;
+        let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
         let [owner, repo, kind, n] = segs.as_slice() else {
             return None;
         };

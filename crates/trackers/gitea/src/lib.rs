@@ -58,12 +58,10 @@ pub mod config;
 mod importer;
 pub mod parser;
 
-use bugimporters_core::forge::{self, ForgeFactory, ForgeType};
+use bugimporters_core::forge::{self, ForgeFactory, ForgeType, Parse};
 use bugimporters_core::{
-    AuthKind, Capabilities, Error, LinkScope, ParseFormat, ParseFormatKind, Registry,
-    TrackerConfig, TypeInfo,
+    AuthKind, Capabilities, Error, LinkScope, ParseFormat, Registry, TrackerConfig, TypeInfo,
 };
-use chrono::NaiveDateTime;
 
 pub use bugimporters_core::forge::MAX_PAGES;
 pub use config::{GiteaOptions, GiteaRepo};
@@ -103,18 +101,16 @@ impl ForgeType for Gitea {
         config_keys: config::CONFIG_KEYS,
     };
     const FORMATS: [ParseFormat; 2] = [
-        ParseFormat {
-            name: FORMAT_ISSUE,
-            kind: ParseFormatKind::Bugs,
-            files: "one issue JSON (GET /repos/{owner}/{repo}/issues/{index})",
-            description: "one Gitea/Forgejo issue object",
-        },
-        ParseFormat {
-            name: FORMAT_ISSUES,
-            kind: ParseFormatKind::Bugs,
-            files: "one issue-list page JSON (GET /repos/{owner}/{repo}/issues)",
-            description: "a page of a Gitea/Forgejo issue list; pull requests are skipped",
-        },
+        ParseFormat::bugs(
+            FORMAT_ISSUE,
+            "one issue JSON (GET /repos/{owner}/{repo}/issues/{index})",
+            "one Gitea/Forgejo issue object",
+        ),
+        ParseFormat::bugs(
+            FORMAT_ISSUES,
+            "one issue-list page JSON (GET /repos/{owner}/{repo}/issues)",
+            "a page of a Gitea/Forgejo issue list; pull requests are skipped",
+        ),
     ];
 
     type Settings = ParseSettings;
@@ -124,23 +120,8 @@ impl ForgeType for Gitea {
         forge::ForgeOptions::from_config(config)?.parse_settings(config)
     }
 
-    fn parse_issue(
-        settings: &ParseSettings,
-        body: &[u8],
-        url: &str,
-        now: NaiveDateTime,
-    ) -> Result<IssueItem, Error> {
-        parse_issue(body, url, settings, now)
-    }
-
-    fn parse_issue_list(
-        settings: &ParseSettings,
-        body: &[u8],
-        url: &str,
-        now: NaiveDateTime,
-    ) -> Result<IssuePage, Error> {
-        parse_issue_list(body, url, settings, now)
-    }
+    const PARSE_ISSUE: Parse<ParseSettings, IssueItem> = parse_issue;
+    const PARSE_ISSUE_LIST: Parse<ParseSettings, IssuePage> = parse_issue_list;
 
     /// The repository's pages, `{base}/{owner}/{repo}/` (`issues/N`, `pulls/N`).
     fn link_scope(config: &TrackerConfig) -> Result<LinkScope, Error> {

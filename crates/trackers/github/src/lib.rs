@@ -54,12 +54,10 @@ pub mod config;
 mod importer;
 pub mod parser;
 
-use bugimporters_core::forge::{self, ForgeFactory, ForgeType};
+use bugimporters_core::forge::{self, ForgeFactory, ForgeType, Parse};
 use bugimporters_core::{
-    AuthKind, Capabilities, Error, LinkScope, ParseFormat, ParseFormatKind, Registry,
-    TrackerConfig, TypeInfo,
+    AuthKind, Capabilities, Error, LinkScope, ParseFormat, Registry, TrackerConfig, TypeInfo,
 };
-use chrono::NaiveDateTime;
 
 pub use bugimporters_core::forge::MAX_PAGES;
 pub use client::{GitHubClient, PER_PAGE};
@@ -100,18 +98,16 @@ impl ForgeType for GitHub {
         config_keys: config::CONFIG_KEYS,
     };
     const FORMATS: [ParseFormat; 2] = [
-        ParseFormat {
-            name: FORMAT_ISSUE,
-            kind: ParseFormatKind::Bugs,
-            files: "one issue JSON (GET /repos/OWNER/REPO/issues/N)",
-            description: "one GitHub issue object",
-        },
-        ParseFormat {
-            name: FORMAT_ISSUES,
-            kind: ParseFormatKind::Bugs,
-            files: "one issue-list page JSON (GET /repos/OWNER/REPO/issues)",
-            description: "a page of a GitHub issue list; pull requests are skipped",
-        },
+        ParseFormat::bugs(
+            FORMAT_ISSUE,
+            "one issue JSON (GET /repos/OWNER/REPO/issues/N)",
+            "one GitHub issue object",
+        ),
+        ParseFormat::bugs(
+            FORMAT_ISSUES,
+            "one issue-list page JSON (GET /repos/OWNER/REPO/issues)",
+            "a page of a GitHub issue list; pull requests are skipped",
+        ),
     ];
 
     type Settings = ParseSettings;
@@ -121,23 +117,8 @@ impl ForgeType for GitHub {
         GitHubOptions::parse_settings(config)
     }
 
-    fn parse_issue(
-        settings: &ParseSettings,
-        body: &[u8],
-        url: &str,
-        now: NaiveDateTime,
-    ) -> Result<IssueItem, Error> {
-        parse_issue(body, url, settings, now)
-    }
-
-    fn parse_issue_list(
-        settings: &ParseSettings,
-        body: &[u8],
-        url: &str,
-        now: NaiveDateTime,
-    ) -> Result<IssuePage, Error> {
-        parse_issue_list(body, url, settings, now)
-    }
+    const PARSE_ISSUE: Parse<ParseSettings, IssueItem> = parse_issue;
+    const PARSE_ISSUE_LIST: Parse<ParseSettings, IssuePage> = parse_issue_list;
 
     fn link_scope(config: &TrackerConfig) -> Result<LinkScope, Error> {
         GitHubOptions::from_config(config)?.repo()?.link_scope()

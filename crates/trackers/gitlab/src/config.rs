@@ -1,7 +1,9 @@
 //! The GitLab-specific configuration keys, typed and checked.
 
 pub use bugimporters_core::forge::label_rule;
-use bugimporters_core::forge::{flag, instance_base, text, ForgeOptions};
+use bugimporters_core::forge::{
+    self, flag, instance_base, path_segments_under, text, ForgeOptions,
+};
 use bugimporters_core::{ConfigKey, Error, TrackerConfig};
 use serde::Deserialize;
 use url::Url;
@@ -18,16 +20,8 @@ pub const CONFIG_KEYS: &[ConfigKey] = &[
         description: "project path with its groups (group/subgroup/project) or numeric project id",
         required: true,
     },
-    ConfigKey {
-        name: "bitesized_tag",
-        description: "comma-separated label names (exact; pieces trimmed) that make a bug good_for_newcomers; else bitesized_text when bitesized_type is `label`",
-        required: false,
-    },
-    ConfigKey {
-        name: "documentation_tag",
-        description: "comma-separated label names (exact; pieces trimmed) that make a bug concerns_just_documentation; else documentation_text when documentation_type is `label`",
-        required: false,
-    },
+    forge::BITESIZED_LABELS_KEY,
+    forge::DOCUMENTATION_LABELS_KEY,
     ConfigKey {
         name: "token_env",
         description: "environment variable holding a personal/project access token, sent as PRIVATE-TOKEN (default GITLAB_TOKEN)",
@@ -153,20 +147,8 @@ impl GitLabProject {
     /// `{base}/{path}/-/issues/{iid}` (also `/-/issues/incident/{iid}`, `/-/work_items/{iid}`
     /// and the old `{base}/{path}/issues/{iid}`). `None` for anything else.
     pub fn issue_of_link(&self, link: &str) -> Option<(String, u64)> {
-        // Any origin: the host's links of this tracker may predate a move of the instance
-        // (another name, http → https); the path names the issue.
-        let url = Url::parse(link).ok()?;
-        let base_path = Url::parse(&self.base)
-            .ok()?
-            .path()
-            .trim_end_matches('/')
-            .to_owned();
-        let path = url.path();
-        let rest = match path.strip_prefix(base_path.as_str()) {
-            Some(r) if r.is_empty() || r.starts_with('/') => r,
-            _ => path,
-        };
-        let segs: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
+        let segs = path_segments_under(&self.base, link)?;
+        let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
         let (iid, before) = segs.split_last()?;
         let iid: u64 = iid.parse().ok()?;
         let project: &[&str] = match before {

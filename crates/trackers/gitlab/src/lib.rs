@@ -57,12 +57,10 @@ pub mod config;
 mod importer;
 pub mod parser;
 
-use bugimporters_core::forge::{self, ForgeFactory, ForgeType};
+use bugimporters_core::forge::{self, ForgeFactory, ForgeType, Parse};
 use bugimporters_core::{
-    AuthKind, Capabilities, Error, LinkScope, ParseFormat, ParseFormatKind, Registry,
-    TrackerConfig, TypeInfo,
+    AuthKind, Capabilities, Error, LinkScope, ParseFormat, Registry, TrackerConfig, TypeInfo,
 };
-use chrono::NaiveDateTime;
 
 pub use bugimporters_core::forge::MAX_PAGES;
 pub use config::{GitLabOptions, GitLabProject};
@@ -102,18 +100,8 @@ impl ForgeType for GitLab {
         config_keys: config::CONFIG_KEYS,
     };
     const FORMATS: [ParseFormat; 2] = [
-        ParseFormat {
-            name: FORMAT_ISSUE,
-            kind: ParseFormatKind::Bugs,
-            files: "one issue JSON (GET /projects/:id/issues/:iid)",
-            description: "one GitLab issue object",
-        },
-        ParseFormat {
-            name: FORMAT_ISSUES,
-            kind: ParseFormatKind::Bugs,
-            files: "one issue-list page JSON (GET /projects/:id/issues)",
-            description: "a page of a GitLab issue list; confidential issues are skipped unless include_confidential",
-        },
+        ParseFormat::bugs(FORMAT_ISSUE, "one issue JSON (GET /projects/:id/issues/:iid)", "one GitLab issue object"),
+        ParseFormat::bugs(FORMAT_ISSUES, "one issue-list page JSON (GET /projects/:id/issues)", "a page of a GitLab issue list; confidential issues are skipped unless include_confidential"),
     ];
 
     type Settings = ParseSettings;
@@ -127,23 +115,8 @@ impl ForgeType for GitLab {
             .with_confidential(confidential))
     }
 
-    fn parse_issue(
-        settings: &ParseSettings,
-        body: &[u8],
-        url: &str,
-        now: NaiveDateTime,
-    ) -> Result<IssueItem, Error> {
-        parse_issue(body, url, settings, now)
-    }
-
-    fn parse_issue_list(
-        settings: &ParseSettings,
-        body: &[u8],
-        url: &str,
-        now: NaiveDateTime,
-    ) -> Result<IssuePage, Error> {
-        parse_issue_list(body, url, settings, now)
-    }
+    const PARSE_ISSUE: Parse<ParseSettings, IssueItem> = parse_issue;
+    const PARSE_ISSUE_LIST: Parse<ParseSettings, IssuePage> = parse_issue_list;
 
     /// The project's pages, `{base}/{project}/` (`-/issues/N`, `issues/N`, `-/work_items/N`);
     /// the whole instance when `project` is a numeric id (its path is not known offline).

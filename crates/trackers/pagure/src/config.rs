@@ -1,7 +1,7 @@
 //! The Pagure-specific configuration keys, typed and checked.
 
 pub use bugimporters_core::forge::label_rule;
-use bugimporters_core::forge::{flag, instance_base, text, ForgeOptions};
+use bugimporters_core::forge::{flag, instance_base, path_segments_under, text, ForgeOptions};
 use bugimporters_core::{ConfigKey, Error, TrackerConfig};
 use serde::Deserialize;
 use url::Url;
@@ -140,20 +140,8 @@ impl PagureProject {
     /// `(project path, id)` of an issue page of this instance (its path; the origin may be a former one), `{base}/{path}/issue/{id}`.
     /// `None` for anything else.
     pub fn issue_of_link(&self, link: &str) -> Option<(String, u64)> {
-        // Any origin: the host's links of this tracker may predate a move of the instance
-        // (another name, http → https); the path names the issue.
-        let url = Url::parse(link).ok()?;
-        let base_path = Url::parse(&self.base)
-            .ok()?
-            .path()
-            .trim_end_matches('/')
-            .to_owned();
-        let path = url.path();
-        let rest = match path.strip_prefix(base_path.as_str()) {
-            Some(r) if r.is_empty() || r.starts_with('/') => r,
-            _ => path,
-        };
-        let segs: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
+        let segs = path_segments_under(&self.base, link)?;
+        let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
         let [project @ .., "issue", id] = segs.as_slice() else {
             return None;
         };

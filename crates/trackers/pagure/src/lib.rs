@@ -53,12 +53,10 @@ pub mod config;
 mod importer;
 pub mod parser;
 
-use bugimporters_core::forge::{self, ForgeFactory, ForgeType};
+use bugimporters_core::forge::{self, ForgeFactory, ForgeType, Parse};
 use bugimporters_core::{
-    AuthKind, Capabilities, Error, LinkScope, ParseFormat, ParseFormatKind, Registry,
-    TrackerConfig, TypeInfo,
+    AuthKind, Capabilities, Error, LinkScope, ParseFormat, Registry, TrackerConfig, TypeInfo,
 };
-use chrono::NaiveDateTime;
 
 pub use bugimporters_core::forge::MAX_PAGES;
 pub use config::{PagureOptions, PagureProject};
@@ -97,18 +95,16 @@ impl ForgeType for Pagure {
         config_keys: config::CONFIG_KEYS,
     };
     const FORMATS: [ParseFormat; 2] = [
-        ParseFormat {
-            name: FORMAT_ISSUE,
-            kind: ParseFormatKind::Bugs,
-            files: "one issue JSON (GET /api/0/<repo>/issue/<id>)",
-            description: "one Pagure issue object",
-        },
-        ParseFormat {
-            name: FORMAT_ISSUES,
-            kind: ParseFormatKind::Bugs,
-            files: "one issue-list page JSON (GET /api/0/<repo>/issues)",
-            description: "a page of a Pagure issue list; private issues are skipped unless include_confidential",
-        },
+        ParseFormat::bugs(
+            FORMAT_ISSUE,
+            "one issue JSON (GET /api/0/<repo>/issue/<id>)",
+            "one Pagure issue object",
+        ),
+        ParseFormat::bugs(
+            FORMAT_ISSUES,
+            "one issue-list page JSON (GET /api/0/<repo>/issues)",
+            "a page of a Pagure issue list; private issues are skipped unless include_confidential",
+        ),
     ];
 
     type Settings = ParseSettings;
@@ -126,23 +122,8 @@ impl ForgeType for Pagure {
         Ok(settings)
     }
 
-    fn parse_issue(
-        settings: &ParseSettings,
-        body: &[u8],
-        url: &str,
-        now: NaiveDateTime,
-    ) -> Result<IssueItem, Error> {
-        parse_issue(body, url, settings, now)
-    }
-
-    fn parse_issue_list(
-        settings: &ParseSettings,
-        body: &[u8],
-        url: &str,
-        now: NaiveDateTime,
-    ) -> Result<IssuePage, Error> {
-        parse_issue_list(body, url, settings, now)
-    }
+    const PARSE_ISSUE: Parse<ParseSettings, IssueItem> = parse_issue;
+    const PARSE_ISSUE_LIST: Parse<ParseSettings, IssuePage> = parse_issue_list;
 
     /// The project's issue pages, `{base}/{project}/issue/N`.
     fn link_scope(config: &TrackerConfig) -> Result<LinkScope, Error> {
