@@ -183,6 +183,7 @@ pub fn parse_issue_list(
 mod tests {
     use super::*;
     use bugimporters_core::time::parse_datetime;
+    use bugimporters_testkit::forge::{the_bug, with_members};
     use serde_json::json;
 
     fn now() -> NaiveDateTime {
@@ -199,30 +200,31 @@ mod tests {
     }
 
     fn issue(extra: serde_json::Value) -> serde_json::Value {
-        let mut v = json!({
-            "number": 7,
-            "html_url": "https://codeberg.org/o/r/issues/7",
-            "title": "T",
-            "body": "B",
-            "state": "open",
-            "user": {"login": "alice", "full_name": "Alice A"},
-            "assignees": null,
-            "labels": [],
-            "pull_request": null,
-            "created_at": "2020-01-02T03:04:05+01:00",
-            "updated_at": "2020-01-03T03:04:05Z"
-        });
-        if let (Some(o), serde_json::Value::Object(e)) = (v.as_object_mut(), extra) {
-            o.extend(e);
-        }
-        v
+        with_members(
+            json!({
+                "number": 7,
+                "html_url": "https://codeberg.org/o/r/issues/7",
+                "title": "T",
+                "body": "B",
+                "state": "open",
+                "user": {"login": "alice", "full_name": "Alice A"},
+                "assignees": null,
+                "labels": [],
+                "pull_request": null,
+                "created_at": "2020-01-02T03:04:05+01:00",
+                "updated_at": "2020-01-03T03:04:05Z"
+            }),
+            extra,
+        )
     }
 
     fn parse(v: serde_json::Value) -> ParsedBug {
-        match parse_issue(v.to_string().as_bytes(), "u", &settings(), now()).unwrap() {
-            IssueItem::Issue(b) => *b,
-            other => panic!("{other:?}"),
-        }
+        the_bug(parse_issue(
+            v.to_string().as_bytes(),
+            "u",
+            &settings(),
+            now(),
+        ))
     }
 
     #[test]

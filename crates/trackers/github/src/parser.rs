@@ -209,6 +209,7 @@ pub fn link_next(header: &str) -> Option<String> {
 mod tests {
     use super::*;
     use bugimporters_core::time::parse_datetime;
+    use bugimporters_testkit::forge::{the_bug, with_members};
 
     fn now() -> NaiveDateTime {
         parse_datetime("2024-05-01T12:00:00").unwrap()
@@ -219,30 +220,31 @@ mod tests {
     }
 
     fn issue(extra: serde_json::Value) -> serde_json::Value {
-        let mut v = serde_json::json!({
-            "number": 7,
-            "html_url": "https://github.com/o/r/issues/7",
-            "title": "T",
-            "body": "B",
-            "state": "open",
-            "user": {"login": "alice"},
-            "assignee": null,
-            "comments": 0,
-            "labels": [],
-            "created_at": "2020-01-02T03:04:05Z",
-            "updated_at": "2020-01-03T03:04:05+02:00"
-        });
-        if let (Some(o), serde_json::Value::Object(e)) = (v.as_object_mut(), extra) {
-            o.extend(e);
-        }
-        v
+        with_members(
+            serde_json::json!({
+                "number": 7,
+                "html_url": "https://github.com/o/r/issues/7",
+                "title": "T",
+                "body": "B",
+                "state": "open",
+                "user": {"login": "alice"},
+                "assignee": null,
+                "comments": 0,
+                "labels": [],
+                "created_at": "2020-01-02T03:04:05Z",
+                "updated_at": "2020-01-03T03:04:05+02:00"
+            }),
+            extra,
+        )
     }
 
     fn parse(v: serde_json::Value) -> ParsedBug {
-        match parse_issue(v.to_string().as_bytes(), "u", &settings(), now()).unwrap() {
-            IssueItem::Issue(b) => *b,
-            other => panic!("{other:?}"),
-        }
+        the_bug(parse_issue(
+            v.to_string().as_bytes(),
+            "u",
+            &settings(),
+            now(),
+        ))
     }
 
     #[test]

@@ -188,6 +188,7 @@ pub fn parse_participants(body: &[u8], url: &str) -> Result<usize, Error> {
 mod tests {
     use super::*;
     use bugimporters_core::time::parse_datetime;
+    use bugimporters_testkit::forge::{the_bug, with_members};
     use serde_json::json;
 
     fn now() -> NaiveDateTime {
@@ -199,30 +200,31 @@ mod tests {
     }
 
     fn issue(extra: serde_json::Value) -> serde_json::Value {
-        let mut v = json!({
-            "iid": 7,
-            "web_url": "https://gitlab.example/g/p/-/issues/7",
-            "title": "T",
-            "description": "B",
-            "state": "opened",
-            "author": {"username": "alice", "name": "Alice A"},
-            "assignees": [],
-            "labels": [],
-            "confidential": false,
-            "created_at": "2020-01-02T03:04:05.123Z",
-            "updated_at": "2020-01-03T03:04:05+02:00"
-        });
-        if let (Some(o), serde_json::Value::Object(e)) = (v.as_object_mut(), extra) {
-            o.extend(e);
-        }
-        v
+        with_members(
+            json!({
+                "iid": 7,
+                "web_url": "https://gitlab.example/g/p/-/issues/7",
+                "title": "T",
+                "description": "B",
+                "state": "opened",
+                "author": {"username": "alice", "name": "Alice A"},
+                "assignees": [],
+                "labels": [],
+                "confidential": false,
+                "created_at": "2020-01-02T03:04:05.123Z",
+                "updated_at": "2020-01-03T03:04:05+02:00"
+            }),
+            extra,
+        )
     }
 
     fn parse(v: serde_json::Value) -> ParsedBug {
-        match parse_issue(v.to_string().as_bytes(), "u", &settings(), now()).unwrap() {
-            IssueItem::Issue(b) => *b,
-            other => panic!("{other:?}"),
-        }
+        the_bug(parse_issue(
+            v.to_string().as_bytes(),
+            "u",
+            &settings(),
+            now(),
+        ))
     }
 
     #[test]

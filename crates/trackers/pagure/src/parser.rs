@@ -218,6 +218,7 @@ pub fn parse_issue_list(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use bugimporters_testkit::forge::{the_bug, with_members};
     use serde_json::json;
 
     fn now() -> NaiveDateTime {
@@ -230,31 +231,32 @@ mod tests {
     }
 
     fn issue(extra: serde_json::Value) -> serde_json::Value {
-        let mut v = json!({
-            "id": 7,
-            "title": "T",
-            "content": "B",
-            "status": "Open",
-            "close_status": null,
-            "user": {"name": "alice", "fullname": "Alice A"},
-            "assignee": null,
-            "tags": [],
-            "comments": [],
-            "private": false,
-            "date_created": "1431414800",
-            "last_updated": "1431500000"
-        });
-        if let (Some(o), serde_json::Value::Object(e)) = (v.as_object_mut(), extra) {
-            o.extend(e);
-        }
-        v
+        with_members(
+            json!({
+                "id": 7,
+                "title": "T",
+                "content": "B",
+                "status": "Open",
+                "close_status": null,
+                "user": {"name": "alice", "fullname": "Alice A"},
+                "assignee": null,
+                "tags": [],
+                "comments": [],
+                "private": false,
+                "date_created": "1431414800",
+                "last_updated": "1431500000"
+            }),
+            extra,
+        )
     }
 
     fn parse(v: serde_json::Value) -> ParsedBug {
-        match parse_issue(v.to_string().as_bytes(), "u", &settings(), now()).unwrap() {
-            IssueItem::Issue(b) => *b,
-            other => panic!("{other:?}"),
-        }
+        the_bug(parse_issue(
+            v.to_string().as_bytes(),
+            "u",
+            &settings(),
+            now(),
+        ))
     }
 
     #[test]
