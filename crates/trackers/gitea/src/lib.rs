@@ -59,7 +59,9 @@ mod importer;
 pub mod parser;
 
 use bugimporters_core::forge::{self, ForgeFactory, ForgeType, Parse};
-use bugimporters_core::{Error, LinkScope, ParseFormat, Registry, TrackerConfig, TypeInfo};
+use bugimporters_core::{
+    AuthKind, Capabilities, Error, LinkScope, ParseFormat, Registry, TrackerConfig, TypeInfo,
+};
 
 pub use bugimporters_core::forge::MAX_PAGES;
 pub use config::{GiteaOptions, GiteaRepo};
@@ -82,27 +84,22 @@ pub fn register(registry: &mut Registry) {
 /// Factory of the `gitea` type.
 pub type GiteaFactory = ForgeFactory<Gitea>;
 
-/// The type's identity; each capability claimed is held by this crate's tests.
-/// `example.yaml` is the first example of `docs/trackers/gitea.md` (a test keeps them equal).
-const INFO: bugimporters_core::TypeInfo = bugimporters_core::TypeInfo {
-    kind: KIND,
-    aliases: &["forgejo", "gitea.GiteaBugImporter"],
-    description: "Gitea and Forgejo issues: Codeberg or self-hosted (API v1)",
-    capabilities: bugimporters_core::Capabilities::NONE
-        .incremental()
-        .conditional_requests()
-        .deletion_detection()
-        .webhooks()
-        .auth(&[
-            bugimporters_core::AuthKind::Anonymous,
-            bugimporters_core::AuthKind::Token,
-        ]),
-    example_config: include_str!("../example.yaml"),
-    config_keys: config::CONFIG_KEYS,
-};
-
 impl ForgeType for Gitea {
-    const INFO: TypeInfo = INFO;
+    /// Each capability claimed is held by this crate's tests; `example.yaml` is the first
+    /// example of `docs/trackers/gitea.md` (a test keeps them equal).
+    const INFO: TypeInfo = TypeInfo {
+        kind: KIND,
+        aliases: &["forgejo", "gitea.GiteaBugImporter"],
+        description: "Gitea and Forgejo issues: Codeberg or self-hosted (API v1)",
+        capabilities: Capabilities::NONE
+            .incremental()
+            .conditional_requests()
+            .deletion_detection()
+            .webhooks()
+            .auth(&[AuthKind::Anonymous, AuthKind::Token]),
+        example_config: include_str!("../example.yaml"),
+        config_keys: config::CONFIG_KEYS,
+    };
     const FORMATS: [ParseFormat; 2] = [
         ParseFormat::bugs(
             FORMAT_ISSUE,

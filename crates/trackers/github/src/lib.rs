@@ -55,7 +55,9 @@ mod importer;
 pub mod parser;
 
 use bugimporters_core::forge::{self, ForgeFactory, ForgeType, Parse};
-use bugimporters_core::{Error, LinkScope, ParseFormat, Registry, TrackerConfig, TypeInfo};
+use bugimporters_core::{
+    AuthKind, Capabilities, Error, LinkScope, ParseFormat, Registry, TrackerConfig, TypeInfo,
+};
 
 pub use bugimporters_core::forge::MAX_PAGES;
 pub use client::{GitHubClient, PER_PAGE};
@@ -79,28 +81,22 @@ pub fn register(registry: &mut Registry) {
 /// Factory of the `github` type.
 pub type GitHubFactory = ForgeFactory<GitHub>;
 
-/// The type's identity; each capability claimed is held by this crate's tests.
-/// `example.yaml` is the first example of `docs/trackers/github.md` (a test keeps them equal).
-const INFO: bugimporters_core::TypeInfo = bugimporters_core::TypeInfo {
-    kind: KIND,
-    aliases: &["github.GitHubBugImporter"],
-    description: "GitHub and GitHub Enterprise issues (REST API v3)",
-    capabilities: bugimporters_core::Capabilities::NONE
-        .incremental()
-        .conditional_requests()
-        .deletion_detection()
-        .webhooks()
-        .auth(&[
-            bugimporters_core::AuthKind::Anonymous,
-            bugimporters_core::AuthKind::Token,
-            bugimporters_core::AuthKind::Basic,
-        ]),
-    example_config: include_str!("../example.yaml"),
-    config_keys: config::CONFIG_KEYS,
-};
-
 impl ForgeType for GitHub {
-    const INFO: TypeInfo = INFO;
+    /// Each capability claimed is held by this crate's tests; `example.yaml` is the first
+    /// example of `docs/trackers/github.md` (a test keeps them equal).
+    const INFO: TypeInfo = TypeInfo {
+        kind: KIND,
+        aliases: &["github.GitHubBugImporter"],
+        description: "GitHub and GitHub Enterprise issues (REST API v3)",
+        capabilities: Capabilities::NONE
+            .incremental()
+            .conditional_requests()
+            .deletion_detection()
+            .webhooks()
+            .auth(&[AuthKind::Anonymous, AuthKind::Token, AuthKind::Basic]),
+        example_config: include_str!("../example.yaml"),
+        config_keys: config::CONFIG_KEYS,
+    };
     const FORMATS: [ParseFormat; 2] = [
         ParseFormat::bugs(
             FORMAT_ISSUE,

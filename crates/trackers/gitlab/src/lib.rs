@@ -58,7 +58,9 @@ mod importer;
 pub mod parser;
 
 use bugimporters_core::forge::{self, ForgeFactory, ForgeType, Parse};
-use bugimporters_core::{Error, LinkScope, ParseFormat, Registry, TrackerConfig, TypeInfo};
+use bugimporters_core::{
+    AuthKind, Capabilities, Error, LinkScope, ParseFormat, Registry, TrackerConfig, TypeInfo,
+};
 
 pub use bugimporters_core::forge::MAX_PAGES;
 pub use config::{GitLabOptions, GitLabProject};
@@ -81,27 +83,22 @@ pub fn register(registry: &mut Registry) {
 /// Factory of the `gitlab` type.
 pub type GitLabFactory = ForgeFactory<GitLab>;
 
-/// The type's identity; each capability claimed is held by this crate's tests.
-/// `example.yaml` is the first example of `docs/trackers/gitlab.md` (a test keeps them equal).
-const INFO: bugimporters_core::TypeInfo = bugimporters_core::TypeInfo {
-    kind: KIND,
-    aliases: &["gitlab.GitLabBugImporter"],
-    description: "GitLab issues, gitlab.com or self-hosted (REST API v4)",
-    capabilities: bugimporters_core::Capabilities::NONE
-        .incremental()
-        .conditional_requests()
-        .deletion_detection()
-        .webhooks()
-        .auth(&[
-            bugimporters_core::AuthKind::Anonymous,
-            bugimporters_core::AuthKind::Token,
-        ]),
-    example_config: include_str!("../example.yaml"),
-    config_keys: config::CONFIG_KEYS,
-};
-
 impl ForgeType for GitLab {
-    const INFO: TypeInfo = INFO;
+    /// Each capability claimed is held by this crate's tests; `example.yaml` is the first
+    /// example of `docs/trackers/gitlab.md` (a test keeps them equal).
+    const INFO: TypeInfo = TypeInfo {
+        kind: KIND,
+        aliases: &["gitlab.GitLabBugImporter"],
+        description: "GitLab issues, gitlab.com or self-hosted (REST API v4)",
+        capabilities: Capabilities::NONE
+            .incremental()
+            .conditional_requests()
+            .deletion_detection()
+            .webhooks()
+            .auth(&[AuthKind::Anonymous, AuthKind::Token]),
+        example_config: include_str!("../example.yaml"),
+        config_keys: config::CONFIG_KEYS,
+    };
     const FORMATS: [ParseFormat; 2] = [
         ParseFormat::bugs(FORMAT_ISSUE, "one issue JSON (GET /projects/:id/issues/:iid)", "one GitLab issue object"),
         ParseFormat::bugs(FORMAT_ISSUES, "one issue-list page JSON (GET /projects/:id/issues)", "a page of a GitLab issue list; confidential issues are skipped unless include_confidential"),

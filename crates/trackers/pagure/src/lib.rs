@@ -54,7 +54,9 @@ mod importer;
 pub mod parser;
 
 use bugimporters_core::forge::{self, ForgeFactory, ForgeType, Parse};
-use bugimporters_core::{Error, LinkScope, ParseFormat, Registry, TrackerConfig, TypeInfo};
+use bugimporters_core::{
+    AuthKind, Capabilities, Error, LinkScope, ParseFormat, Registry, TrackerConfig, TypeInfo,
+};
 
 pub use bugimporters_core::forge::MAX_PAGES;
 pub use config::{PagureOptions, PagureProject};
@@ -77,26 +79,21 @@ pub fn register(registry: &mut Registry) {
 /// Factory of the `pagure` type.
 pub type PagureFactory = ForgeFactory<Pagure>;
 
-/// The type's identity; each capability claimed is held by this crate's tests.
-/// `example.yaml` is the first example of `docs/trackers/pagure.md` (a test keeps them equal).
-const INFO: bugimporters_core::TypeInfo = bugimporters_core::TypeInfo {
-    kind: KIND,
-    aliases: &["pagure.PagureBugImporter"],
-    description: "Pagure issues: pagure.io, src.fedoraproject.org or self-hosted (API 0)",
-    capabilities: bugimporters_core::Capabilities::NONE
-        .incremental()
-        .conditional_requests()
-        .deletion_detection()
-        .auth(&[
-            bugimporters_core::AuthKind::Anonymous,
-            bugimporters_core::AuthKind::Token,
-        ]),
-    example_config: include_str!("../example.yaml"),
-    config_keys: config::CONFIG_KEYS,
-};
-
 impl ForgeType for Pagure {
-    const INFO: TypeInfo = INFO;
+    /// Each capability claimed is held by this crate's tests; `example.yaml` is the first
+    /// example of `docs/trackers/pagure.md` (a test keeps them equal).
+    const INFO: TypeInfo = TypeInfo {
+        kind: KIND,
+        aliases: &["pagure.PagureBugImporter"],
+        description: "Pagure issues: pagure.io, src.fedoraproject.org or self-hosted (API 0)",
+        capabilities: Capabilities::NONE
+            .incremental()
+            .conditional_requests()
+            .deletion_detection()
+            .auth(&[AuthKind::Anonymous, AuthKind::Token]),
+        example_config: include_str!("../example.yaml"),
+        config_keys: config::CONFIG_KEYS,
+    };
     const FORMATS: [ParseFormat; 2] = [
         ParseFormat::bugs(
             FORMAT_ISSUE,
