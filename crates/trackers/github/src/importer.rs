@@ -204,7 +204,7 @@ impl IssueApi for GitHub {
         forge::link_next(resp)
     }
 
-    /// GitHub's own [`Pager`]: every page conditional, pages fetched in parallel once the
+    /// GitHub's own pager: every page conditional, pages fetched in parallel once the
     /// last is known, and a restart at 100 per page.
     fn pages<'a>(
         &'a self,
