@@ -4,16 +4,11 @@
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-use chrono::NaiveDateTime;
-
-use super::{ForgeImporter, IssueApi, IssueItem, IssuePage};
+use super::{ForgeImporter, IssueApi, IssueItem};
 use crate::{
     BuildContext, Error, Importer, ImporterFactory, LinkScope, ParseFormat, ParseInput,
     ParseOutput, Registry, TrackerConfig, TypeInfo,
 };
-
-/// A parser of a [`ForgeType`]: the body, its URL, the settings and the time of the run.
-pub type Parse<S, T> = fn(&[u8], &str, &S, NaiveDateTime) -> Result<T, Error>;
 
 /// A forge tracker type: an [`IssueApi`] with its names, documentation and parsers.
 pub trait ForgeType: IssueApi {
@@ -23,18 +18,9 @@ pub trait ForgeType: IssueApi {
     /// The `parse` formats: one issue object, then one page of a listing.
     const FORMATS: [ParseFormat; 2];
 
-    /// What the parsers need.
-    type Settings;
-
-    /// The parse settings of `config`, which may lack the keys only a crawl needs.
+    /// The parse settings of `config` for the `parse` command (the configuration may lack
+    /// the keys only a crawl needs).
     fn parse_settings(config: &TrackerConfig) -> Result<Self::Settings, Error>;
-
-    /// Parses one issue object (`body`, named `url` in errors; `now` becomes
-    /// `last_polled`).
-    const PARSE_ISSUE: Parse<Self::Settings, IssueItem>;
-
-    /// Parses one page of a listing.
-    const PARSE_ISSUE_LIST: Parse<Self::Settings, IssuePage>;
 
     /// The links a tracker of this type owns (see [`ImporterFactory::link_scope`]).
     fn link_scope(config: &TrackerConfig) -> Result<LinkScope, Error>;

@@ -41,15 +41,15 @@ pub mod factory;
 pub mod items;
 pub mod skeleton;
 
-pub use factory::{register, ForgeFactory, ForgeType, Parse};
+pub use factory::{register, ForgeFactory, ForgeType};
 
 pub use items::{
     issue_name, issue_page, label_names, raw_issue, ForgeOptions, IssueItem, IssuePage, Label,
     ParseSettings,
 };
 pub use skeleton::{
-    link_next, lists_every_issue, refresh_from_listing, ForgeClient, ForgeImporter, ForgeRefresher,
-    ForgeRun, IssueApi, TokenClient, MAX_PAGES,
+    link_next, lists_every_issue, refresh_from_listing, refreshed, ForgeClient, ForgeImporter,
+    ForgeRefresher, ForgeRun, IssueApi, Parse, TokenClient, MAX_PAGES,
 };
 
 use async_trait::async_trait;

@@ -24,8 +24,8 @@ use http::header::HeaderName;
 use url::Url;
 
 use super::{
-    emit_gone, emit_refreshed, get_json_accepting, next_page_number, refresh_each, IssuePage,
-    IssuePages, IssueRefresh, PageOutcome, Pager, Refreshed, PARALLEL_REFRESH,
+    emit_gone, emit_refreshed, get_json_accepting, next_page_number, refresh_each, IssueItem,
+    IssuePage, IssuePages, IssueRefresh, PageOutcome, Pager, Refreshed, PARALLEL_REFRESH,
 };
 use crate::fetch::Response;
 use crate::paging::{next_link, query_param, with_query_param};
@@ -121,6 +121,15 @@ pub trait IssueApi: std::fmt::Debug + Send + Sync + Sized + 'static {
     /// The requests of one run (a [`TokenClient`], say).
     type Client: ForgeClient;
 
+    /// What the parsers need from the configuration (names, label rules...).
+    type Settings: Send + Sync + 'static;
+
+    /// Parses one issue object (`GET` of one issue).
+    const PARSE_ISSUE: Parse<Self::Settings, IssueItem>;
+
+    /// Parses one page of a listing.
+    const PARSE_ISSUE_LIST: Parse<Self::Settings, IssuePage>;
+
     /// The query parameter of the since filter (`since`, `updated_after`).
     const SINCE_PARAM: &'static str;
 
@@ -131,6 +140,9 @@ pub trait IssueApi: std::fmt::Debug + Send + Sync + Sized + 'static {
     /// Why a held bug listed as confidential (private) now is deleted.
     const HIDDEN_REASON: &'static str = "now confidential; deleting it";
 
+    /// Why a held bug that is a pull request is deleted.
+    const PULL_REQUEST_REASON: &'static str = "a pull request, not an issue; deleting it";
+
     /// The API of `config`; fails (naming the key) on missing or malformed keys.
     fn from_config(config: &TrackerConfig) -> Result<Self, Error>;
 
@@ -139,6 +151,9 @@ pub trait IssueApi: std::fmt::Debug + Send + Sync + Sized + 'static {
 
     /// The project name of deletion and no-update records.
     fn project_name(&self) -> &str;
+
+    /// The parse settings, shared with the parse jobs.
+    fn settings(&self) -> &Arc<Self::Settings>;
 
     /// The client of one run, credentials read from that run's `ctx` (see
     /// [`ImportContext::secret`]).
@@ -169,8 +184,12 @@ pub trait IssueApi: std::fmt::Debug + Send + Sync + Sized + 'static {
     /// listing read to the end, a held bug it did not name is gone, moved or hidden.
     fn lists_everything(&self, url: &str) -> bool;
 
-    /// The parse of one listing page, owned and `'static` (see [`Job`]).
-    fn page_parser(&self, resp: &Response, now: NaiveDateTime) -> Job<IssuePage>;
+    /// The parse of one listing page, owned and `'static` (see [`Job`]): by default
+    /// [`IssueApi::PARSE_ISSUE_LIST`] with the settings.
+    fn page_parser(&self, resp: &Response, now: NaiveDateTime) -> Job<IssuePage> {
+        let (settings, parse) = (Arc::clone(self.settings()), Self::PARSE_ISSUE_LIST);
+        Job::of(resp, move |body, url| parse(body, url, &settings, now))
+    }
 
     /// The page after `url`, read from its response and parsed page.
     fn next_page(&self, url: &str, resp: &Response, page: &IssuePage) -> Option<String>;
@@ -207,8 +226,14 @@ pub trait IssueApi: std::fmt::Debug + Send + Sync + Sized + 'static {
     }
 
     /// The parse of one issue response (see [`IssueRefresh::issue_parser`]: only the API's
-    /// own word in a well-formed body may be [`Refreshed::Gone`]).
-    fn issue_parser(&self, resp: &Response, now: NaiveDateTime) -> Job<Refreshed>;
+    /// own word in a well-formed body may be [`Refreshed::Gone`]): by default
+    /// [`IssueApi::PARSE_ISSUE`], a pull request or a confidential issue being gone.
+    fn issue_parser(&self, resp: &Response, now: NaiveDateTime) -> Job<Refreshed> {
+        let (settings, parse) = (Arc::clone(self.settings()), Self::PARSE_ISSUE);
+        Job::of(resp, move |body, url| {
+            Ok(refreshed::<Self>(parse(body, url, &settings, now)?))
+        })
+    }
 
     /// Completes a bug before it is emitted (more requests, say); as it is by default.
     async fn complete(
@@ -245,6 +270,20 @@ pub trait IssueApi: std::fmt::Debug + Send + Sync + Sized + 'static {
         links: Vec<String>,
     ) -> Result<(), Error> {
         refresh_from_listing(self, run, ctx, links).await
+    }
+}
+
+/// A parser of an [`IssueApi`]: the body, its URL, the settings and the time of the run
+/// (`last_polled`).
+pub type Parse<S, T> = fn(&[u8], &str, &S, NaiveDateTime) -> Result<T, Error>;
+
+/// What a parsed issue means for a held bug: the bug, or gone (a pull request, a confidential
+/// issue), with `A`'s reasons.
+pub fn refreshed<A: IssueApi>(item: IssueItem) -> Refreshed {
+    match item {
+        IssueItem::Issue(bug) => Refreshed::Issue(bug),
+        IssueItem::PullRequest { .. } => Refreshed::Gone(A::PULL_REQUEST_REASON),
+        IssueItem::Skipped { .. } => Refreshed::Gone(A::HIDDEN_REASON),
     }
 }
 

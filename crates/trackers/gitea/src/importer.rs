@@ -5,13 +5,11 @@ use std::sync::Arc;
 
 use bugimporters_core::fetch::Response;
 use bugimporters_core::forge::{
-    self, ForgeImporter, ForgeOptions, IssueApi, IssueItem, IssuePage, ParseSettings, Refreshed,
+    self, ForgeImporter, ForgeOptions, IssueApi, IssueItem, IssuePage, Parse, ParseSettings,
     TokenClient,
 };
 use bugimporters_core::paging::{query_param, with_query_param};
-use bugimporters_core::parse::Job;
 use bugimporters_core::{Error, ImportContext, TrackerConfig};
-use chrono::NaiveDateTime;
 use http::header::AUTHORIZATION;
 
 use crate::config::{GiteaOptions, GiteaRepo, DEFAULT_TOKEN_ENV};
@@ -43,6 +41,9 @@ impl Gitea {
 
 impl IssueApi for Gitea {
     type Client = TokenClient;
+    type Settings = ParseSettings;
+    const PARSE_ISSUE: Parse<ParseSettings, IssueItem> = parse_issue;
+    const PARSE_ISSUE_LIST: Parse<ParseSettings, IssuePage> = parse_issue_list;
     const SINCE_PARAM: &'static str = "since";
     const NOT_AN_ISSUE_LINK: &'static str =
         "not an issue link of this instance (…/OWNER/REPO/issues/N); cannot refresh it";
@@ -64,6 +65,10 @@ impl IssueApi for Gitea {
 
     fn project_name(&self) -> &str {
         &self.settings.project_name
+    }
+
+    fn settings(&self) -> &Arc<ParseSettings> {
+        &self.settings
     }
 
     fn client(&self, ctx: &ImportContext) -> TokenClient {
@@ -89,13 +94,6 @@ impl IssueApi for Gitea {
         forge::lists_every_issue(url, &self.repo.issues_url(), &["state"], true, &neutral)
     }
 
-    fn page_parser(&self, resp: &Response, now: NaiveDateTime) -> Job<IssuePage> {
-        let settings = Arc::clone(&self.settings);
-        Job::of(resp, move |body, url| {
-            parse_issue_list(body, url, &settings, now)
-        })
-    }
-
     /// The `Link: <...>; rel="next"` target, else (an instance or proxy that drops `Link`)
     /// the next `page=` number while `X-Total-Count` says more remain.
     fn next_page(&self, url: &str, resp: &Response, page: &IssuePage) -> Option<String> {
@@ -110,16 +108,6 @@ impl IssueApi for Gitea {
 
     fn issue_api_url(&self, link: &str) -> Option<String> {
         self.repo.issue_api_url(link)
-    }
-
-    fn issue_parser(&self, resp: &Response, now: NaiveDateTime) -> Job<Refreshed> {
-        let settings = Arc::clone(&self.settings);
-        Job::of(resp, move |body, url| {
-            Ok(match parse_issue(body, url, &settings, now)? {
-                IssueItem::Issue(bug) => Refreshed::Issue(bug),
-                _ => Refreshed::Gone("a pull request, not an issue; deleting it"),
-            })
-        })
     }
 
     fn one_by_one_max(&self) -> usize {

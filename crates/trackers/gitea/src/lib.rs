@@ -58,7 +58,7 @@ pub mod config;
 mod importer;
 pub mod parser;
 
-use bugimporters_core::forge::{self, ForgeFactory, ForgeType, Parse};
+use bugimporters_core::forge::{self, ForgeFactory, ForgeType};
 use bugimporters_core::{
     AuthKind, Capabilities, Error, LinkScope, ParseFormat, Registry, TrackerConfig, TypeInfo,
 };
@@ -113,15 +113,10 @@ impl ForgeType for Gitea {
         ),
     ];
 
-    type Settings = ParseSettings;
-
     /// Only names and label rules: no project key is required to parse.
     fn parse_settings(config: &TrackerConfig) -> Result<ParseSettings, Error> {
         forge::ForgeOptions::from_config(config)?.parse_settings(config)
     }
-
-    const PARSE_ISSUE: Parse<ParseSettings, IssueItem> = parse_issue;
-    const PARSE_ISSUE_LIST: Parse<ParseSettings, IssuePage> = parse_issue_list;
 
     /// The repository's pages, `{base}/{owner}/{repo}/` (`issues/N`, `pulls/N`).
     fn link_scope(config: &TrackerConfig) -> Result<LinkScope, Error> {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use bugimporters_core::fetch::Response;
 use bugimporters_core::forge::{
-    self, ForgeImporter, ForgeRun, IssueApi, IssueItem, IssuePage, PageOutcome, Refreshed,
+    self, ForgeImporter, ForgeRun, IssueApi, IssueItem, IssuePage, PageOutcome, Parse, Refreshed,
 };
 use bugimporters_core::parse::Job;
 use bugimporters_core::time::parse_datetime;
@@ -16,9 +16,9 @@ use chrono::NaiveDateTime;
 use futures::stream::{BoxStream, StreamExt};
 use url::Url;
 
-use crate::client::{page_job, query_param, with_param, Auth, GitHubClient, Pager};
+use crate::client::{query_param, with_param, Auth, GitHubClient, Pager};
 use crate::config::{issue_link_parts, GitHubOptions, Repo};
-use crate::parser::{parse_issue, ParseSettings};
+use crate::parser::{parse_issue, parse_issue_list, ParseSettings};
 
 /// Imports the issues of one GitHub (or GitHub Enterprise) repository. See the crate docs and
 /// `docs/trackers/github.md` for the behaviour.
@@ -133,9 +133,14 @@ fn listed_by(listing: &str, link: &str) -> bool {
 #[async_trait]
 impl IssueApi for GitHub {
     type Client = GitHubClient;
+    type Settings = ParseSettings;
+    const PARSE_ISSUE: Parse<ParseSettings, IssueItem> = parse_issue;
+    const PARSE_ISSUE_LIST: Parse<ParseSettings, IssuePage> = parse_issue_list;
     const SINCE_PARAM: &'static str = "since";
     const NOT_AN_ISSUE_LINK: &'static str =
         "not a GitHub issue link (…/OWNER/REPO/issues/N); cannot refresh it";
+    const PULL_REQUEST_REASON: &'static str =
+        "a pull request, not an issue (the original imported those); deleting it";
 
     fn from_config(config: &TrackerConfig) -> Result<Self, Error> {
         let options = GitHubOptions::from_config(config)?;
@@ -156,6 +161,10 @@ impl IssueApi for GitHub {
     /// The tracker name, which is also the project name of GitHub bugs.
     fn project_name(&self) -> &str {
         &self.config.tracker_name
+    }
+
+    fn settings(&self) -> &Arc<ParseSettings> {
+        &self.settings
     }
 
     /// Credentials read through the run's secrets; the token pool is shared by the trackers
@@ -196,10 +205,6 @@ impl IssueApi for GitHub {
         forge::lists_every_issue(url, &self.repo.issues_url(), &["state"], true, &neutral)
     }
 
-    fn page_parser(&self, resp: &Response, now: NaiveDateTime) -> Job<IssuePage> {
-        page_job(&self.settings, resp, now)
-    }
-
     fn next_page(&self, _url: &str, resp: &Response, _page: &IssuePage) -> Option<String> {
         forge::link_next(resp)
     }
@@ -234,10 +239,7 @@ impl IssueApi for GitHub {
                 IssueItem::Issue(bug) if !is_issue_of(&repo, &bug.canonical_bug_link) => {
                     Refreshed::Gone(TRANSFERRED)
                 }
-                IssueItem::Issue(bug) => Refreshed::Issue(bug),
-                _ => Refreshed::Gone(
-                    "a pull request, not an issue (the original imported those); deleting it",
-                ),
+                other => forge::refreshed::<Self>(other),
             })
         })
     }

@@ -54,7 +54,7 @@ pub mod config;
 mod importer;
 pub mod parser;
 
-use bugimporters_core::forge::{self, ForgeFactory, ForgeType, Parse};
+use bugimporters_core::forge::{self, ForgeFactory, ForgeType};
 use bugimporters_core::{
     AuthKind, Capabilities, Error, LinkScope, ParseFormat, Registry, TrackerConfig, TypeInfo,
 };
@@ -110,15 +110,10 @@ impl ForgeType for GitHub {
         ),
     ];
 
-    type Settings = ParseSettings;
-
     /// Only the label rules: no repository keys are required to parse.
     fn parse_settings(config: &TrackerConfig) -> Result<ParseSettings, Error> {
         GitHubOptions::parse_settings(config)
     }
-
-    const PARSE_ISSUE: Parse<ParseSettings, IssueItem> = parse_issue;
-    const PARSE_ISSUE_LIST: Parse<ParseSettings, IssuePage> = parse_issue_list;
 
     fn link_scope(config: &TrackerConfig) -> Result<LinkScope, Error> {
         GitHubOptions::from_config(config)?.repo()?.link_scope()

@@ -8,12 +8,11 @@ use async_trait::async_trait;
 use bugimporters_core::fetch::Response;
 use bugimporters_core::forge::{
     self, ForgeClient, ForgeImporter, ForgeOptions, ForgeRun, IssueApi, IssueItem, IssuePage,
-    ParseSettings, Refreshed, TokenClient, PARALLEL_REFRESH,
+    Parse, ParseSettings, TokenClient, PARALLEL_REFRESH,
 };
 use bugimporters_core::paging::with_query_param;
 use bugimporters_core::parse::Job;
 use bugimporters_core::{Error, ImportContext, ParsedBug, TrackerConfig};
-use chrono::NaiveDateTime;
 use futures::StreamExt;
 use http::header::HeaderName;
 use url::Url;
@@ -131,6 +130,9 @@ impl GitLab {
 #[async_trait]
 impl IssueApi for GitLab {
     type Client = TokenClient;
+    type Settings = ParseSettings;
+    const PARSE_ISSUE: Parse<ParseSettings, IssueItem> = parse_issue;
+    const PARSE_ISSUE_LIST: Parse<ParseSettings, IssuePage> = parse_issue_list;
     const SINCE_PARAM: &'static str = "updated_after";
     const NOT_AN_ISSUE_LINK: &'static str =
         "not an issue link of this GitLab instance (…/GROUP/PROJECT/-/issues/N); cannot refresh it";
@@ -159,6 +161,10 @@ impl IssueApi for GitLab {
         &self.settings.project_name
     }
 
+    fn settings(&self) -> &Arc<ParseSettings> {
+        &self.settings
+    }
+
     fn client(&self, ctx: &ImportContext) -> TokenClient {
         let env = self.common.token_env(DEFAULT_TOKEN_ENV);
         let header = HeaderName::from_static(TOKEN_HEADER);
@@ -176,13 +182,6 @@ impl IssueApi for GitLab {
         forge::lists_every_issue(url, &self.project.issues_url(), &states, false, &neutral)
     }
 
-    fn page_parser(&self, resp: &Response, now: NaiveDateTime) -> Job<IssuePage> {
-        let settings = Arc::clone(&self.settings);
-        Job::of(resp, move |body, url| {
-            parse_issue_list(body, url, &settings, now)
-        })
-    }
-
     fn next_page(&self, url: &str, resp: &Response, _page: &IssuePage) -> Option<String> {
         following_page(url, resp)
     }
@@ -195,16 +194,6 @@ impl IssueApi for GitLab {
 
     fn issue_api_url(&self, link: &str) -> Option<String> {
         self.project.issue_api_url(link)
-    }
-
-    fn issue_parser(&self, resp: &Response, now: NaiveDateTime) -> Job<Refreshed> {
-        let settings = Arc::clone(&self.settings);
-        Job::of(resp, move |body, url| {
-            Ok(match parse_issue(body, url, &settings, now)? {
-                IssueItem::Issue(bug) => Refreshed::Issue(bug),
-                _ => Refreshed::Gone(Self::HIDDEN_REASON),
-            })
-        })
     }
 
     /// With `fetch_participants`, `people_involved` becomes the number of the issue's

@@ -57,7 +57,7 @@ pub mod config;
 mod importer;
 pub mod parser;
 
-use bugimporters_core::forge::{self, ForgeFactory, ForgeType, Parse};
+use bugimporters_core::forge::{self, ForgeFactory, ForgeType};
 use bugimporters_core::{
     AuthKind, Capabilities, Error, LinkScope, ParseFormat, Registry, TrackerConfig, TypeInfo,
 };
@@ -104,8 +104,6 @@ impl ForgeType for GitLab {
         ParseFormat::bugs(FORMAT_ISSUES, "one issue-list page JSON (GET /projects/:id/issues)", "a page of a GitLab issue list; confidential issues are skipped unless include_confidential"),
     ];
 
-    type Settings = ParseSettings;
-
     /// Only names, label rules and the confidential switch: no project key is required to
     /// parse.
     fn parse_settings(config: &TrackerConfig) -> Result<ParseSettings, Error> {
@@ -114,9 +112,6 @@ impl ForgeType for GitLab {
             .parse_settings(config)?
             .with_confidential(confidential))
     }
-
-    const PARSE_ISSUE: Parse<ParseSettings, IssueItem> = parse_issue;
-    const PARSE_ISSUE_LIST: Parse<ParseSettings, IssuePage> = parse_issue_list;
 
     /// The project's pages, `{base}/{project}/` (`-/issues/N`, `issues/N`, `-/work_items/N`);
     /// the whole instance when `project` is a numeric id (its path is not known offline).

@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use bugimporters_core::fetch::Response;
 use bugimporters_core::forge::{
-    self, ForgeImporter, ForgeOptions, IssueApi, IssueItem, IssuePage, ParseSettings, Refreshed,
-    TokenClient,
+    self, ForgeImporter, ForgeOptions, IssueApi, IssueItem, IssuePage, Parse, ParseSettings,
+    Refreshed, TokenClient,
 };
 use bugimporters_core::parse::Job;
 use bugimporters_core::{Error, ImportContext, TrackerConfig};
@@ -56,6 +56,9 @@ fn is_not_allowed(body: &[u8]) -> bool {
 
 impl IssueApi for Pagure {
     type Client = TokenClient;
+    type Settings = ParseSettings;
+    const PARSE_ISSUE: Parse<ParseSettings, IssueItem> = parse_issue;
+    const PARSE_ISSUE_LIST: Parse<ParseSettings, IssuePage> = parse_issue_list;
     const SINCE_PARAM: &'static str = "since";
     const NOT_AN_ISSUE_LINK: &'static str =
         "not an issue link of this instance (…/[NAMESPACE/]REPO/issue/N); cannot refresh it";
@@ -86,6 +89,10 @@ impl IssueApi for Pagure {
         &self.settings.project_name
     }
 
+    fn settings(&self) -> &Arc<ParseSettings> {
+        &self.settings
+    }
+
     fn client(&self, ctx: &ImportContext) -> TokenClient {
         let env = self.common.token_env(DEFAULT_TOKEN_ENV);
         TokenClient::new(ctx, env, AUTHORIZATION, "token ", &self.project.base)
@@ -103,13 +110,6 @@ impl IssueApi for Pagure {
     fn lists_everything(&self, url: &str) -> bool {
         let neutral = ["per_page", "page", "order", "order_key"];
         forge::lists_every_issue(url, &self.project.issues_url(), &["status"], true, &neutral)
-    }
-
-    fn page_parser(&self, resp: &Response, now: NaiveDateTime) -> Job<IssuePage> {
-        let settings = Arc::clone(&self.settings);
-        Job::of(resp, move |body, url| {
-            parse_issue_list(body, url, &settings, now)
-        })
     }
 
     /// The body's `pagination.next` URL, resolved against the response URL (Pagure before 5.0
@@ -146,10 +146,9 @@ impl IssueApi for Pagure {
                     retry_after: None,
                 });
             }
-            Ok(match parse_issue(body, url, &settings, now)? {
-                IssueItem::Issue(bug) => Refreshed::Issue(bug),
-                _ => Refreshed::Gone(Self::HIDDEN_REASON),
-            })
+            Ok(forge::refreshed::<Self>(parse_issue(
+                body, url, &settings, now,
+            )?))
         })
     }
 

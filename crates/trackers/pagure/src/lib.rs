@@ -53,7 +53,7 @@ pub mod config;
 mod importer;
 pub mod parser;
 
-use bugimporters_core::forge::{self, ForgeFactory, ForgeType, Parse};
+use bugimporters_core::forge::{self, ForgeFactory, ForgeType};
 use bugimporters_core::{
     AuthKind, Capabilities, Error, LinkScope, ParseFormat, Registry, TrackerConfig, TypeInfo,
 };
@@ -107,8 +107,6 @@ impl ForgeType for Pagure {
         ),
     ];
 
-    type Settings = ParseSettings;
-
     /// Names, tag rules and the private switch; the project key only for issues without
     /// `full_url`.
     fn parse_settings(config: &TrackerConfig) -> Result<ParseSettings, Error> {
@@ -121,9 +119,6 @@ impl ForgeType for Pagure {
         }
         Ok(settings)
     }
-
-    const PARSE_ISSUE: Parse<ParseSettings, IssueItem> = parse_issue;
-    const PARSE_ISSUE_LIST: Parse<ParseSettings, IssuePage> = parse_issue_list;
 
     /// The project's issue pages, `{base}/{project}/issue/N`.
     fn link_scope(config: &TrackerConfig) -> Result<LinkScope, Error> {
