@@ -1,6 +1,7 @@
 //! The [`Importer`] trait and the [`ImportContext`] it works through.
 
-use std::collections::HashSet;
+use std::any::{Any, TypeId};
+use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasher, RandomState};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -204,6 +205,8 @@ pub struct ImportContext {
     warnings: Mutex<Vec<String>>,
     counters: Counters,
     scope: Option<LinkScope>,
+    /// What importers keep for the length of this run (see [`ImportContext::run_value`]).
+    run_values: Mutex<HashMap<TypeId, Arc<dyn Any + Send + Sync>>>,
 }
 
 impl ImportContext {
@@ -234,6 +237,7 @@ impl ImportContext {
             warnings: Mutex::new(Vec::new()),
             counters: Counters::default(),
             scope: None,
+            run_values: Mutex::new(HashMap::new()),
         }
     }
 
@@ -258,6 +262,20 @@ impl ImportContext {
     pub fn with_link_scope(mut self, scope: LinkScope) -> Self {
         self.scope = Some(scope);
         self
+    }
+
+    /// The value of type `T` this run keeps: made by `init` on the first call, the same value
+    /// on every later call with this context. An importer keeps its per-run state here (a
+    /// client with this run's credentials, what its queries learnt for the refresh of held
+    /// bugs), never in its own fields: the importer outlives the run, the context does not.
+    pub fn run_value<T: Any + Send + Sync>(&self, init: impl FnOnce() -> T) -> Arc<T> {
+        let mut values = self.run_values.lock().expect("run values lock");
+        let value = values
+            .entry(TypeId::of::<T>())
+            .or_insert_with(|| Arc::new(init()))
+            .clone();
+        drop(values);
+        value.downcast::<T>().expect("keyed by its type")
     }
 
     /// `tracker_name` of the configuration.
@@ -681,6 +699,22 @@ mod tests {
         let stats = ctx.finish(true).await;
         assert_eq!((stats.bugs_emitted, stats.resumed), (1, 1));
         assert_eq!(rx.recv().await.unwrap().canonical_bug_link, "http://x/2");
+    }
+
+    #[test]
+    fn run_values_live_as_long_as_the_context() {
+        let (ctx, _rx) = ctx(&[]);
+        let first = ctx.run_value(|| std::sync::atomic::AtomicU64::new(7));
+        first.store(8, Ordering::Relaxed);
+        let again = ctx.run_value(|| std::sync::atomic::AtomicU64::new(0));
+        assert_eq!(again.load(Ordering::Relaxed), 8, "made once per context");
+        let (other, _rx2) = super::tests::ctx(&[]);
+        let fresh = other.run_value(|| std::sync::atomic::AtomicU64::new(0));
+        assert_eq!(
+            fresh.load(Ordering::Relaxed),
+            0,
+            "another run starts afresh"
+        );
     }
 
     #[test]

@@ -100,7 +100,7 @@ pub use link::{check_http_url, redact_userinfo, LinkScope};
 pub use model::ParsedBug;
 pub use registry::{
     AuthKind, BuildContext, BuiltImporter, Capabilities, ConfigKey, ImporterFactory, ParseFormat,
-    ParseFormatKind, ParseInput, ParseOutput, Registry,
+    ParseFormatKind, ParseInput, ParseOutput, Registry, TypeInfo,
 };
 
 /// The `User-Agent` every request carries: the project name and version.

@@ -146,6 +146,15 @@ impl<T: Send + 'static> Job<T> {
         Job::new(resp.url.as_str(), resp.body.clone(), parse)
     }
 
+    /// This job with `f` applied to its result (on the pool, after the parse).
+    pub fn map<U: Send + 'static>(self, f: impl FnOnce(T) -> U + Send + 'static) -> Job<U> {
+        let parse = self.parse;
+        Job {
+            url: self.url,
+            parse: Box::new(move || parse().map(f)),
+        }
+    }
+
     /// Runs the parse on the bounded pool with [`PARSE_DEADLINE`] (see [`blocking`]).
     pub async fn run(self) -> Result<T, Error> {
         blocking(&self.url, self.parse).await

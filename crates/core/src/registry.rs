@@ -134,6 +134,95 @@ impl Capabilities {
     }
 }
 
+/// What a tracker type says of itself, as one table: the answers of the identity methods of
+/// its [`ImporterFactory`], which [`crate::factory_identity!`] writes from it.
+///
+/// ```
+/// use bugimporters_core::{AuthKind, Capabilities, TypeInfo};
+/// const INFO: TypeInfo = TypeInfo {
+///     kind: "echo",
+///     aliases: &["echo.EchoBugImporter"],
+///     description: "echoes its queries",
+///     capabilities: Capabilities::NONE.auth(&[AuthKind::Anonymous]),
+///     example_config: "- tracker_name: E\n  bugimporter: echo\n",
+///     config_keys: &[],
+/// };
+/// assert_eq!(INFO.kind, "echo");
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct TypeInfo {
+    /// [`ImporterFactory::kind`].
+    pub kind: &'static str,
+    /// [`ImporterFactory::aliases`].
+    pub aliases: &'static [&'static str],
+    /// [`ImporterFactory::description`].
+    pub description: &'static str,
+    /// [`ImporterFactory::capabilities`]: claim only what the type's tests prove.
+    pub capabilities: Capabilities,
+    /// [`ImporterFactory::example_config`]: the type's `example.yaml`, the first example of
+    /// its docs (a test keeps them equal).
+    pub example_config: &'static str,
+    /// [`ImporterFactory::config_keys`].
+    pub config_keys: &'static [ConfigKey],
+}
+
+/// Writes the identity methods of an [`ImporterFactory`] impl (`kind`, `aliases`,
+/// `description`, `capabilities`, `example_config`, `config_keys`) from a [`TypeInfo`].
+///
+/// ```
+/// use std::sync::Arc;
+/// use bugimporters_core::{BuildContext, Capabilities, Error, Importer, ImporterFactory, TypeInfo};
+///
+/// const INFO: TypeInfo = TypeInfo {
+///     kind: "nothing",
+///     aliases: &[],
+///     description: "builds nothing",
+///     capabilities: Capabilities::NONE,
+///     example_config: "",
+///     config_keys: &[],
+/// };
+///
+/// #[derive(Debug)]
+/// struct NothingFactory;
+///
+/// impl ImporterFactory for NothingFactory {
+///     bugimporters_core::factory_identity!(INFO);
+///
+///     fn build(&self, _cx: &BuildContext<'_>) -> Result<Arc<dyn Importer>, Error> {
+///         Err(Error::config("nothing to build"))
+///     }
+/// }
+/// assert_eq!(NothingFactory.kind(), "nothing");
+/// ```
+#[macro_export]
+macro_rules! factory_identity {
+    ($info:expr) => {
+        fn kind(&self) -> &'static str {
+            $info.kind
+        }
+
+        fn aliases(&self) -> &'static [&'static str] {
+            $info.aliases
+        }
+
+        fn description(&self) -> &'static str {
+            $info.description
+        }
+
+        fn capabilities(&self) -> $crate::Capabilities {
+            $info.capabilities
+        }
+
+        fn example_config(&self) -> Option<&'static str> {
+            Some($info.example_config)
+        }
+
+        fn config_keys(&self) -> &'static [$crate::ConfigKey] {
+            $info.config_keys
+        }
+    };
+}
+
 /// Whether a `parse` format yields bugs or bug URLs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -155,6 +244,18 @@ pub struct ParseFormat {
     pub files: &'static str,
     /// One line of description.
     pub description: &'static str,
+}
+
+impl ParseFormat {
+    /// A format of `files` that yields bugs.
+    pub const fn bugs(name: &'static str, files: &'static str, description: &'static str) -> Self {
+        ParseFormat {
+            name,
+            kind: ParseFormatKind::Bugs,
+            files,
+            description,
+        }
+    }
 }
 
 /// Input of a `parse` run: the files' contents and what the crawl would have known.

@@ -152,3 +152,22 @@ pub async fn run_importer_scoped(
     }
     Run { bugs, stats }
 }
+
+/// `base` (a JSON object) with the members of `extra` (an object) added or replaced: a
+/// fixture issue with a few fields changed.
+pub fn with_members(mut base: serde_json::Value, extra: serde_json::Value) -> serde_json::Value {
+    if let (Some(o), serde_json::Value::Object(e)) = (base.as_object_mut(), extra) {
+        o.extend(e);
+    }
+    base
+}
+
+/// The bug of a parsed issue element; panics, showing what it got, on anything else.
+pub fn the_bug(
+    item: Result<bugimporters_core::forge::IssueItem, bugimporters_core::Error>,
+) -> ParsedBug {
+    match item.expect("a parsed issue") {
+        bugimporters_core::forge::IssueItem::Issue(b) => *b,
+        other => panic!("not an issue: {other:?}"),
+    }
+}

@@ -19,11 +19,19 @@
 
 use std::collections::BTreeSet;
 
+use bugimporters_core::forge::ForgeOptions;
 use bugimporters_testkit::serde_fields::struct_fields;
 
-/// `(type, the fields its options struct reads)`.
-fn option_fields() -> Vec<(&'static str, &'static [&'static str])> {
-    let read = |fields: Option<&'static [&'static str]>| fields.expect("an options struct");
+/// `(type, the fields its options structs read)`: the forge types (GitHub, Gitea, GitLab,
+/// Pagure) read the common forge keys with [`ForgeOptions`] besides their own struct.
+fn option_fields() -> Vec<(&'static str, Vec<&'static str>)> {
+    let read =
+        |fields: Option<&'static [&'static str]>| fields.expect("an options struct").to_vec();
+    let forge = |fields: Option<&'static [&'static str]>| {
+        let mut all = read(fields);
+        all.extend(read(struct_fields::<ForgeOptions>()));
+        all
+    };
     vec![
         (
             "bugzilla",
@@ -31,19 +39,19 @@ fn option_fields() -> Vec<(&'static str, &'static [&'static str])> {
         ),
         (
             "github",
-            read(struct_fields::<bugimporters_github::GitHubOptions>()),
+            forge(struct_fields::<bugimporters_github::GitHubOptions>()),
         ),
         (
             "gitea",
-            read(struct_fields::<bugimporters_gitea::GiteaOptions>()),
+            forge(struct_fields::<bugimporters_gitea::GiteaOptions>()),
         ),
         (
             "gitlab",
-            read(struct_fields::<bugimporters_gitlab::config::GitLabOptions>()),
+            forge(struct_fields::<bugimporters_gitlab::config::GitLabOptions>()),
         ),
         (
             "pagure",
-            read(struct_fields::<bugimporters_pagure::config::PagureOptions>()),
+            forge(struct_fields::<bugimporters_pagure::config::PagureOptions>()),
         ),
         (
             "jira",

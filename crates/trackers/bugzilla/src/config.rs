@@ -1,6 +1,7 @@
 //! The Bugzilla-specific configuration keys, typed and checked, and the [`ParseSettings`] the
 //! pure parsers take.
 
+use bugimporters_core::forge::blank_as_none;
 use bugimporters_core::{classify, ConfigKey, Error, TrackerConfig};
 use serde::{Deserialize, Deserializer};
 use url::Url;
@@ -74,12 +75,6 @@ impl ApiMode {
             _ => None,
         }
     }
-}
-
-fn blank_as_none<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    Ok(Option::<String>::deserialize(d)?
-        .map(|s| s.trim().to_owned())
-        .filter(|s| !s.is_empty()))
 }
 
 fn api_mode<'de, D: Deserializer<'de>>(d: D) -> Result<ApiMode, D::Error> {

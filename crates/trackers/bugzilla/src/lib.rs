@@ -97,8 +97,8 @@ pub mod rest;
 use std::sync::Arc;
 
 use bugimporters_core::{
-    BuildContext, ConfigKey, Error, Importer, ImporterFactory, LinkScope, ParseFormat,
-    ParseFormatKind, ParseInput, ParseOutput, ParsedBug, Registry, TrackerConfig,
+    BuildContext, Error, Importer, ImporterFactory, LinkScope, ParseFormat, ParseFormatKind,
+    ParseInput, ParseOutput, ParsedBug, Registry, TrackerConfig,
 };
 use url::Url;
 
@@ -152,39 +152,26 @@ fn parse_settings(cx: &BuildContext<'_>, input: &ParseInput) -> Result<ParseSett
     ParseSettings::from_config(&config)
 }
 
+/// Incremental in REST mode only (`last_change_time`); the XML batches carry no validators.
+/// `example.yaml` is the first example of `docs/trackers/bugzilla.md` (a test keeps them equal).
+const INFO: bugimporters_core::TypeInfo = bugimporters_core::TypeInfo {
+    kind: KIND,
+    aliases: &["bugzilla.BugzillaBugImporter"],
+    description: "Bugzilla 3-5: show_bug.cgi XML in batches of 50 from buglist or tracking-bug queries, or the Bugzilla 5 REST API",
+    capabilities: bugimporters_core::Capabilities::NONE
+        .incremental()
+        .deletion_detection()
+        .custom_parsers()
+        .auth(&[
+            bugimporters_core::AuthKind::Anonymous,
+            bugimporters_core::AuthKind::ApiKey,
+        ]),
+    example_config: include_str!("../example.yaml"),
+    config_keys: config::CONFIG_KEYS,
+};
+
 impl ImporterFactory for BugzillaFactory {
-    fn kind(&self) -> &'static str {
-        KIND
-    }
-
-    fn aliases(&self) -> &'static [&'static str] {
-        &["bugzilla.BugzillaBugImporter"]
-    }
-
-    fn description(&self) -> &'static str {
-        "Bugzilla 3-5: show_bug.cgi XML in batches of 50 from buglist or tracking-bug queries, or the Bugzilla 5 REST API"
-    }
-
-    /// Incremental in REST mode only (`last_change_time`); the XML batches carry no validators.
-    fn capabilities(&self) -> bugimporters_core::Capabilities {
-        bugimporters_core::Capabilities::NONE
-            .incremental()
-            .deletion_detection()
-            .custom_parsers()
-            .auth(&[
-                bugimporters_core::AuthKind::Anonymous,
-                bugimporters_core::AuthKind::ApiKey,
-            ])
-    }
-
-    /// `example.yaml`, the first example of `docs/trackers/bugzilla.md` (a test keeps them equal).
-    fn example_config(&self) -> Option<&'static str> {
-        Some(include_str!("../example.yaml"))
-    }
-
-    fn config_keys(&self) -> &'static [ConfigKey] {
-        config::CONFIG_KEYS
-    }
+    bugimporters_core::factory_identity!(INFO);
 
     fn default_parser(&self) -> Option<&'static str> {
         Some(DEFAULT_PARSER)

@@ -1,14 +1,10 @@
 //! The Gitea/Forgejo-specific configuration keys, typed and checked.
 
 pub use bugimporters_core::forge::label_rule;
-use bugimporters_core::forge::{
-    blank_as_none, check_token_env, instance_base, label_rules, project_name_of, text,
-};
+use bugimporters_core::forge::{self, instance_base, path_segments_under, text, ForgeOptions};
 use bugimporters_core::{ConfigKey, Error, TrackerConfig};
 use serde::Deserialize;
 use url::Url;
-
-use crate::parser::ParseSettings;
 
 /// The instance used when `base_url` is empty.
 pub const DEFAULT_BASE_URL: &str = "https://codeberg.org";
@@ -22,16 +18,8 @@ pub const CONFIG_KEYS: &[ConfigKey] = &[
         description: "repository as owner/repo (user or organisation, then repository)",
         required: true,
     },
-    ConfigKey {
-        name: "bitesized_tag",
-        description: "comma-separated label names (exact; pieces trimmed) that make a bug good_for_newcomers; else bitesized_text when bitesized_type is `label`",
-        required: false,
-    },
-    ConfigKey {
-        name: "documentation_tag",
-        description: "comma-separated label names (exact; pieces trimmed) that make a bug concerns_just_documentation; else documentation_text when documentation_type is `label`",
-        required: false,
-    },
+    forge::BITESIZED_LABELS_KEY,
+    forge::DOCUMENTATION_LABELS_KEY,
     ConfigKey {
         name: "token_env",
         description: "environment variable holding an access token, sent as `Authorization: token ...` (default GITEA_TOKEN)",
@@ -39,7 +27,8 @@ pub const CONFIG_KEYS: &[ConfigKey] = &[
     },
 ];
 
-/// The Gitea keys of a tracker record, as written.
+/// The Gitea keys of a tracker record, as written, besides the common forge keys
+/// (`bitesized_tag`, `documentation_tag`, `token_env`: [`bugimporters_core::forge::ForgeOptions`]).
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
 #[non_exhaustive]
@@ -47,39 +36,12 @@ pub struct GiteaOptions {
     /// Repository, `owner/repo`.
     #[serde(deserialize_with = "text")]
     pub project: String,
-    /// Bite-size label names, comma-separated.
-    #[serde(deserialize_with = "text")]
-    pub bitesized_tag: String,
-    /// Documentation label names, comma-separated.
-    #[serde(deserialize_with = "text")]
-    pub documentation_tag: String,
-    /// Token variable; `None` = [`DEFAULT_TOKEN_ENV`].
-    #[serde(deserialize_with = "blank_as_none")]
-    pub token_env: Option<String>,
 }
 
 impl GiteaOptions {
     /// Reads the Gitea keys of `config` (unknown keys are the registry's business).
     pub fn from_config(config: &TrackerConfig) -> Result<Self, Error> {
         config.options()
-    }
-
-    /// The parse settings of `config`: names and label rules. Fails on a
-    /// malformed `bug_project_name_format`.
-    pub fn parse_settings(&self, config: &TrackerConfig) -> Result<ParseSettings, Error> {
-        let (bitesized, documentation) =
-            label_rules(config, &self.bitesized_tag, &self.documentation_tag);
-        Ok(ParseSettings::new(
-            config.tracker_name.clone(),
-            project_name_of(config)?,
-            bitesized,
-            documentation,
-        ))
-    }
-
-    /// The token variable name.
-    pub fn token_env(&self) -> &str {
-        self.token_env.as_deref().unwrap_or(DEFAULT_TOKEN_ENV)
     }
 
     /// Checks the keys and resolves the instance and repository. Errors name the key.
@@ -100,8 +62,7 @@ impl GiteaOptions {
                 "project {path:?} must be owner/repo (letters, digits, '-', '_', '.')"
             )));
         }
-        check_token_env(self.token_env.as_deref())?;
-        bugimporters_core::redact::refuse_credential_queries(config, "token_env")?;
+        ForgeOptions::from_config(config)?.check(config)?;
         let base = instance_base(config, DEFAULT_BASE_URL)?;
         Ok(GiteaRepo {
             base,
@@ -157,20 +118,8 @@ impl GiteaRepo {
     /// `(owner, repo, index)` of an issue (or pull request) page of this instance (its path; the origin may be a former one):
     /// `{base}/{owner}/{repo}/issues/{n}` or `.../pulls/{n}`. `None` for anything else.
     pub fn issue_of_link(&self, link: &str) -> Option<(String, String, u64)> {
-        // Any origin: the host's links of this tracker may predate a move of the instance
-        // (another name, http → https); the path names the issue.
-        let url = Url::parse(link).ok()?;
-        let base_path = Url::parse(&self.base)
-            .ok()?
-            .path()
-            .trim_end_matches('/')
-            .to_owned();
-        let path = url.path();
-        let rest = match path.strip_prefix(base_path.as_str()) {
-            Some(r) if r.is_empty() || r.starts_with('/') => r,
-            _ => path,
-        };
-        let segs: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
+        let segs = path_segments_under(&self.base, link)?;
+        let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
         let [owner, repo, kind, n] = segs.as_slice() else {
             return None;
         };
@@ -250,7 +199,7 @@ mod tests {
         c.documentation_type = "label".into();
         c.documentation_text = "Kind/Documentation".into();
         c.bug_project_name_format = "{tracker_name} on Codeberg".into();
-        let s = GiteaOptions::from_config(&c)
+        let s = ForgeOptions::from_config(&c)
             .unwrap()
             .parse_settings(&c)
             .unwrap();

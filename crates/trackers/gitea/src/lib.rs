@@ -54,21 +54,18 @@
 
 #![deny(missing_docs)]
 
-mod client;
 pub mod config;
 mod importer;
 pub mod parser;
 
-use std::sync::Arc;
-
+use bugimporters_core::forge::{self, ForgeFactory, ForgeType};
 use bugimporters_core::{
-    BuildContext, ConfigKey, Error, Importer, ImporterFactory, LinkScope, ParseFormat,
-    ParseFormatKind, ParseInput, ParseOutput, Registry, TrackerConfig,
+    AuthKind, Capabilities, Error, LinkScope, ParseFormat, Registry, TrackerConfig, TypeInfo,
 };
 
-pub use client::{MAX_PAGES, PAGE_LIMIT};
+pub use bugimporters_core::forge::MAX_PAGES;
 pub use config::{GiteaOptions, GiteaRepo};
-pub use importer::GiteaImporter;
+pub use importer::{Gitea, GiteaImporter, PAGE_LIMIT};
 pub use parser::{parse_issue, parse_issue_list, IssueItem, IssuePage, ParseSettings};
 
 /// The type name.
@@ -81,110 +78,49 @@ pub const FORMAT_ISSUES: &str = "gitea-issues-json";
 
 /// Registers the `gitea` type (alias `forgejo`).
 pub fn register(registry: &mut Registry) {
-    registry.register(Arc::new(GiteaFactory));
+    forge::register::<Gitea>(registry);
 }
 
 /// Factory of the `gitea` type.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct GiteaFactory;
+pub type GiteaFactory = ForgeFactory<Gitea>;
 
-impl ImporterFactory for GiteaFactory {
-    fn kind(&self) -> &'static str {
-        KIND
-    }
-
-    fn aliases(&self) -> &'static [&'static str] {
-        &["forgejo", "gitea.GiteaBugImporter"]
-    }
-
-    fn description(&self) -> &'static str {
-        "Gitea and Forgejo issues: Codeberg or self-hosted (API v1)"
-    }
-
-    /// Each claim is held by this crate's tests.
-    fn capabilities(&self) -> bugimporters_core::Capabilities {
-        bugimporters_core::Capabilities::NONE
+impl ForgeType for Gitea {
+    /// Each capability claimed is held by this crate's tests; `example.yaml` is the first
+    /// example of `docs/trackers/gitea.md` (a test keeps them equal).
+    const INFO: TypeInfo = TypeInfo {
+        kind: KIND,
+        aliases: &["forgejo", "gitea.GiteaBugImporter"],
+        description: "Gitea and Forgejo issues: Codeberg or self-hosted (API v1)",
+        capabilities: Capabilities::NONE
             .incremental()
             .conditional_requests()
             .deletion_detection()
             .webhooks()
-            .auth(&[
-                bugimporters_core::AuthKind::Anonymous,
-                bugimporters_core::AuthKind::Token,
-            ])
-    }
+            .auth(&[AuthKind::Anonymous, AuthKind::Token]),
+        example_config: include_str!("../example.yaml"),
+        config_keys: config::CONFIG_KEYS,
+    };
+    const FORMATS: [ParseFormat; 2] = [
+        ParseFormat::bugs(
+            FORMAT_ISSUE,
+            "one issue JSON (GET /repos/{owner}/{repo}/issues/{index})",
+            "one Gitea/Forgejo issue object",
+        ),
+        ParseFormat::bugs(
+            FORMAT_ISSUES,
+            "one issue-list page JSON (GET /repos/{owner}/{repo}/issues)",
+            "a page of a Gitea/Forgejo issue list; pull requests are skipped",
+        ),
+    ];
 
-    /// `example.yaml`, the first example of `docs/trackers/gitea.md` (a test keeps them equal).
-    fn example_config(&self) -> Option<&'static str> {
-        Some(include_str!("../example.yaml"))
-    }
-
-    fn config_keys(&self) -> &'static [ConfigKey] {
-        config::CONFIG_KEYS
-    }
-
-    fn build(&self, cx: &BuildContext<'_>) -> Result<Arc<dyn Importer>, Error> {
-        Ok(Arc::new(GiteaImporter::new(cx.config)?))
+    /// Only names and label rules: no project key is required to parse.
+    fn parse_settings(config: &TrackerConfig) -> Result<ParseSettings, Error> {
+        forge::ForgeOptions::from_config(config)?.parse_settings(config)
     }
 
     /// The repository's pages, `{base}/{owner}/{repo}/` (`issues/N`, `pulls/N`).
-    fn link_scope(&self, config: &TrackerConfig) -> Result<LinkScope, Error> {
+    fn link_scope(config: &TrackerConfig) -> Result<LinkScope, Error> {
         let r = GiteaOptions::from_config(config)?.repo(config)?;
         LinkScope::under(&format!("{}/{}/{}/", r.base, r.owner, r.name))
-    }
-
-    fn parse_formats(&self) -> Vec<ParseFormat> {
-        vec![
-            ParseFormat {
-                name: FORMAT_ISSUE,
-                kind: ParseFormatKind::Bugs,
-                files: "one issue JSON (GET /repos/{owner}/{repo}/issues/{index})",
-                description: "one Gitea/Forgejo issue object",
-            },
-            ParseFormat {
-                name: FORMAT_ISSUES,
-                kind: ParseFormatKind::Bugs,
-                files: "one issue-list page JSON (GET /repos/{owner}/{repo}/issues)",
-                description: "a page of a Gitea/Forgejo issue list; pull requests are skipped",
-            },
-        ]
-    }
-
-    fn parse(
-        &self,
-        cx: &BuildContext<'_>,
-        format: &str,
-        input: &ParseInput,
-    ) -> Result<ParseOutput, Error> {
-        // Only names and label rules are needed: no project key is required to parse.
-        let settings = GiteaOptions::from_config(cx.config)?.parse_settings(cx.config)?;
-        let now = input.options.now;
-        let name = input.url_or_path();
-        match format {
-            FORMAT_ISSUE => {
-                let (_, body) = input.file(0, "one issue JSON")?;
-                match parse_issue(body, &name, &settings, now)? {
-                    IssueItem::Issue(bug) => Ok(ParseOutput::Bugs(vec![*bug])),
-                    IssueItem::PullRequest { link } => Err(Error::parse(
-                        name,
-                        format!(
-                            "a pull request ({}), not an issue",
-                            link.as_deref().unwrap_or("no html_url")
-                        ),
-                    )),
-                }
-            }
-            FORMAT_ISSUES => {
-                let (_, body) = input.file(0, "one issue-list page JSON")?;
-                let page = parse_issue_list(body, &name, &settings, now)?;
-                if let Some(e) = page.errors.into_iter().next() {
-                    return Err(e);
-                }
-                Ok(ParseOutput::Bugs(page.bugs))
-            }
-            other => Err(Error::config(format!(
-                "tracker type {KIND} has no parse format {other:?} (known: {FORMAT_ISSUE}, {FORMAT_ISSUES})"
-            ))),
-        }
     }
 }

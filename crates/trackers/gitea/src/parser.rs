@@ -17,68 +17,12 @@
 //! * pull requests (the issues API lists them unless `type=issues`) are recognised by a
 //!   non-null `pull_request` member or a `/pulls/N` link and skipped.
 
-use bugimporters_core::forge;
+use bugimporters_core::forge::{self, Label};
 use bugimporters_core::{Error, ParsedBug};
 use chrono::NaiveDateTime;
 use serde::Deserialize;
 
-/// What the parser needs from the tracker's configuration.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct ParseSettings {
-    /// `tracker_name`, written as `_tracker_name`.
-    pub tracker_name: String,
-    /// `_project_name` of every bug.
-    pub project_name: String,
-    /// Comma-separated bite-size label names.
-    pub bitesized: String,
-    /// Comma-separated documentation label names.
-    pub documentation: String,
-}
-
-impl ParseSettings {
-    /// Settings naming the tracker and project, with two label rules.
-    pub fn new(
-        tracker_name: impl Into<String>,
-        project_name: impl Into<String>,
-        bitesized: impl Into<String>,
-        documentation: impl Into<String>,
-    ) -> Self {
-        ParseSettings {
-            tracker_name: tracker_name.into(),
-            project_name: project_name.into(),
-            bitesized: bitesized.into(),
-            documentation: documentation.into(),
-        }
-    }
-}
-
-/// One element of an issues response.
-#[derive(Debug, Clone, PartialEq)]
-#[non_exhaustive]
-pub enum IssueItem {
-    /// An issue, parsed.
-    Issue(Box<ParsedBug>),
-    /// A pull request (not a bug); `link` is its `html_url`.
-    PullRequest {
-        /// The pull request's `html_url`, when present.
-        link: Option<String>,
-    },
-}
-
-/// One page of an issue list (`GET /repos/{owner}/{repo}/issues`).
-#[derive(Debug, Default)]
-#[non_exhaustive]
-pub struct IssuePage {
-    /// Elements in the page, pull requests and malformed ones included (0 = past the end).
-    pub items: usize,
-    /// The issues, in document order.
-    pub bugs: Vec<ParsedBug>,
-    /// Pull requests skipped.
-    pub pull_requests: usize,
-    /// One error per malformed element (the others are still parsed).
-    pub errors: Vec<Error>,
-}
+pub use bugimporters_core::forge::{IssueItem, IssuePage, ParseSettings};
 
 #[derive(Debug, Deserialize)]
 struct RawUser {
@@ -86,25 +30,6 @@ struct RawUser {
     login: Option<String>,
     #[serde(default)]
     full_name: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
-enum RawLabel {
-    Name(String),
-    Object {
-        #[serde(default)]
-        name: Option<String>,
-    },
-}
-
-impl RawLabel {
-    fn name(&self) -> Option<&str> {
-        match self {
-            RawLabel::Name(n) => Some(n),
-            RawLabel::Object { name } => name.as_deref(),
-        }
-    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -126,7 +51,7 @@ struct RawIssue {
     #[serde(default)]
     assignee: Option<RawUser>,
     #[serde(default)]
-    labels: Option<Vec<RawLabel>>,
+    labels: Option<Vec<Label>>,
     #[serde(default)]
     created_at: Option<String>,
     #[serde(default)]
@@ -191,16 +116,8 @@ pub fn parse_issue_value(
         return Ok(IssueItem::PullRequest { link });
     }
     let assigned = forge::assigned_from(&value, &["assignees", "assignee"]);
-    let raw: RawIssue = serde_json::from_value(value).map_err(|e| {
-        Error::parse(
-            url,
-            format!("issue: {}", bugimporters_core::excerpt(&e.to_string())),
-        )
-    })?;
-    let what = match raw.number {
-        Some(n) => format!("issue #{n}"),
-        None => "issue".to_owned(),
-    };
+    let raw: RawIssue = forge::raw_issue(value, url)?;
+    let what = forge::issue_name(raw.number);
     let missing = |key: &str| Error::parse(url, format!("{what}: no `{key}`"));
     let link = raw
         .html_url
@@ -227,13 +144,7 @@ pub fn parse_issue_value(
         .or_else(|| raw.assignee.map(|a| vec![a]))
         .unwrap_or_default();
     let people = forge::people_involved(&submitter, assignees.into_iter().filter_map(|a| a.login));
-    let labels: Vec<&str> = raw
-        .labels
-        .as_deref()
-        .unwrap_or_default()
-        .iter()
-        .filter_map(RawLabel::name)
-        .collect();
+    let labels = forge::label_names(raw.labels.as_deref());
 
     let mut bug = ParsedBug::new(link);
     bug.title = Some(title);
@@ -248,15 +159,7 @@ pub fn parse_issue_value(
     bug.last_polled = Some(now);
     bug.submitter_username = Some(submitter);
     bug.submitter_realname = Some(Some(realname));
-    forge::set_label_flags(
-        &mut bug,
-        &settings.bitesized,
-        &settings.documentation,
-        &labels,
-        true,
-    );
-    bug.project_name = Some(settings.project_name.clone());
-    bug.tracker_name = Some(settings.tracker_name.clone());
+    settings.finish(&mut bug, &labels);
     Ok(IssueItem::Issue(Box::new(bug)))
 }
 
@@ -271,31 +174,16 @@ pub fn parse_issue_list(
     now: NaiveDateTime,
 ) -> Result<IssuePage, Error> {
     let items = forge::json_issue_array(body, url, forge::message_hint)?;
-    let mut page = IssuePage {
-        items: items.len(),
-        ..IssuePage::default()
-    };
-    for (i, item) in items.into_iter().enumerate() {
-        if !item.is_object() {
-            page.errors.push(Error::parse(
-                url,
-                format!("element {i} is not an issue object"),
-            ));
-            continue;
-        }
-        match parse_issue_value(item, url, settings, now) {
-            Ok(IssueItem::Issue(bug)) => page.bugs.push(*bug),
-            Ok(IssueItem::PullRequest { .. }) => page.pull_requests += 1,
-            Err(e) => page.errors.push(e),
-        }
-    }
-    Ok(page)
+    Ok(forge::issue_page(items, url, |item| {
+        parse_issue_value(item, url, settings, now)
+    }))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use bugimporters_core::time::parse_datetime;
+    use bugimporters_testkit::forge::{the_bug, with_members};
     use serde_json::json;
 
     fn now() -> NaiveDateTime {
@@ -312,30 +200,31 @@ mod tests {
     }
 
     fn issue(extra: serde_json::Value) -> serde_json::Value {
-        let mut v = json!({
-            "number": 7,
-            "html_url": "https://codeberg.org/o/r/issues/7",
-            "title": "T",
-            "body": "B",
-            "state": "open",
-            "user": {"login": "alice", "full_name": "Alice A"},
-            "assignees": null,
-            "labels": [],
-            "pull_request": null,
-            "created_at": "2020-01-02T03:04:05+01:00",
-            "updated_at": "2020-01-03T03:04:05Z"
-        });
-        if let (Some(o), serde_json::Value::Object(e)) = (v.as_object_mut(), extra) {
-            o.extend(e);
-        }
-        v
+        with_members(
+            json!({
+                "number": 7,
+                "html_url": "https://codeberg.org/o/r/issues/7",
+                "title": "T",
+                "body": "B",
+                "state": "open",
+                "user": {"login": "alice", "full_name": "Alice A"},
+                "assignees": null,
+                "labels": [],
+                "pull_request": null,
+                "created_at": "2020-01-02T03:04:05+01:00",
+                "updated_at": "2020-01-03T03:04:05Z"
+            }),
+            extra,
+        )
     }
 
     fn parse(v: serde_json::Value) -> ParsedBug {
-        match parse_issue(v.to_string().as_bytes(), "u", &settings(), now()).unwrap() {
-            IssueItem::Issue(b) => *b,
-            other => panic!("{other:?}"),
-        }
+        the_bug(parse_issue(
+            v.to_string().as_bytes(),
+            "u",
+            &settings(),
+            now(),
+        ))
     }
 
     #[test]

@@ -11,8 +11,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, LazyLock, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use async_trait::async_trait;
 use base64::Engine;
 use bugimporters_core::fetch::{Request, Response};
+use bugimporters_core::forge::{ForgeClient, IssuePage, MAX_PAGES};
 use bugimporters_core::parse::Job;
 use bugimporters_core::{Error, ImportContext};
 use chrono::NaiveDateTime;
@@ -20,14 +22,11 @@ use http::header::{HeaderValue, ACCEPT, AUTHORIZATION, LINK};
 use url::Url;
 
 use crate::config::{GitHubOptions, Repo};
-use crate::parser::{parse_issue_list, IssuePage, ParseSettings};
+use crate::parser::{parse_issue_list, ParseSettings};
 pub(crate) use bugimporters_core::paging::{link_rel, query_param, with_query_param as with_param};
 
 /// Page size asked for when the importer chooses it.
 pub const PER_PAGE: u32 = 100;
-
-/// Most pages read from one listing (a loop guard: 10 000 pages of 100 issues).
-pub const MAX_PAGES: usize = 10_000;
 
 #[derive(Debug, Clone, Copy, Default)]
 struct TokenState {
@@ -232,23 +231,26 @@ fn epoch_now() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-/// Requests of one tracker: the repository, its credentials and the parse settings.
+/// The requests of one run of a GitHub tracker: the repository, the run's credentials (a
+/// token of the process-wide pool for them) and the parse settings.
 #[derive(Debug)]
-pub(crate) struct GitHubClient {
+pub struct GitHubClient {
     pub(crate) repo: Repo,
     /// Shared with the parse jobs.
     pub(crate) settings: Arc<ParseSettings>,
     pub(crate) auth: Auth,
 }
 
-impl GitHubClient {
+#[async_trait]
+impl ForgeClient for GitHubClient {
     /// GETs `url`, conditionally when `conditional`, with the credentials when `url` is on the
     /// API's origin (never elsewhere: query URLs come from a database that users edit).
-    pub(crate) async fn get(
+    async fn get(
         &self,
         ctx: &ImportContext,
         url: &str,
         conditional: bool,
+        accept: &[u16],
     ) -> Result<Response, Error> {
         let mut req = Request::get(url)?.with_header(
             ACCEPT,
@@ -256,6 +258,9 @@ impl GitHubClient {
         );
         if conditional {
             req = req.conditional();
+        }
+        for status in accept {
+            req = req.accept_status(*status);
         }
         let mut used = None;
         if self.repo.same_origin(&req.url) {
@@ -275,15 +280,7 @@ impl GitHubClient {
 }
 
 /// What one step of a [`Pager`] gave.
-#[derive(Debug)]
-pub(crate) enum PageOutcome {
-    /// A page of issues (pull requests already skipped).
-    Page(IssuePage),
-    /// `304 Not Modified`: the page is as it was when last fetched; its issues are unknown.
-    NotModified,
-    /// The page could not be fetched or parsed; the error was reported.
-    Failed,
-}
+pub(crate) type PageOutcome = bugimporters_core::forge::PageOutcome<IssuePage>;
 
 /// The `Link` header of a response, resolved against its URL.
 #[derive(Debug, Default)]
@@ -443,7 +440,7 @@ async fn fetch_page(
     url: &str,
     now: NaiveDateTime,
 ) -> (PageOutcome, Links) {
-    let resp = match gh.get(ctx, url, true).await {
+    let resp = match gh.get(ctx, url, true, &[]).await {
         Ok(r) => r,
         Err(e) => {
             ctx.report_error(e);
@@ -472,17 +469,25 @@ async fn fetch_page(
     if resp.not_modified() {
         return (PageOutcome::NotModified, links);
     }
-    let settings = gh.settings.clone();
-    let page = Job::of(&resp, move |body, url| {
-        parse_issue_list(body, url, &settings, now)
-    });
-    match page.run().await {
+    match page_job(&gh.settings, &resp, now).run().await {
         Ok(page) => (PageOutcome::Page(page), links),
         Err(e) => {
             ctx.report_error(e);
             (PageOutcome::Failed, Links::default())
         }
     }
+}
+
+/// The parse of one listing page.
+pub(crate) fn page_job(
+    settings: &Arc<ParseSettings>,
+    resp: &Response,
+    now: NaiveDateTime,
+) -> Job<IssuePage> {
+    let settings = Arc::clone(settings);
+    Job::of(resp, move |body, url| {
+        parse_issue_list(body, url, &settings, now)
+    })
 }
 
 /// A URL split into itself, its `page` number and its other parameters.

@@ -1,7 +1,8 @@
 //! The GitHub-specific configuration keys, typed and checked.
 
+use bugimporters_core::forge::{blank_as_none, text, ForgeOptions};
 use bugimporters_core::{ConfigKey, Error, LinkScope, TrackerConfig};
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 use url::Url;
 
 use crate::parser::ParseSettings;
@@ -60,33 +61,19 @@ pub const CONFIG_KEYS: &[ConfigKey] = &[
     },
 ];
 
-fn null_as_empty<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
-    Ok(Option::<String>::deserialize(d)?.unwrap_or_default())
-}
-
-fn blank_as_none<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    Ok(Option::<String>::deserialize(d)?
-        .map(|s| s.trim().to_owned())
-        .filter(|s| !s.is_empty()))
-}
-
-/// The GitHub keys of a tracker record, as written.
+/// The GitHub keys of a tracker record, as written, besides the label rules of the common
+/// forge keys ([`ForgeOptions`]; `token_env` is read here too: GitHub's may hold several
+/// tokens).
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
 #[non_exhaustive]
 pub struct GitHubOptions {
     /// Repository owner.
-    #[serde(deserialize_with = "null_as_empty")]
+    #[serde(deserialize_with = "text")]
     pub github_name: String,
     /// Repository name.
-    #[serde(deserialize_with = "null_as_empty")]
+    #[serde(deserialize_with = "text")]
     pub github_repo: String,
-    /// Bite-size label names, comma-separated.
-    #[serde(deserialize_with = "null_as_empty")]
-    pub bitesized_tag: String,
-    /// Documentation label names, comma-separated.
-    #[serde(deserialize_with = "null_as_empty")]
-    pub documentation_tag: String,
     /// API root (GitHub Enterprise); `None` = [`DEFAULT_API_URL`].
     #[serde(deserialize_with = "blank_as_none")]
     pub api_url: Option<String>,
@@ -107,13 +94,15 @@ impl GitHubOptions {
         config.options()
     }
 
-    /// The label rules and names the parser needs.
-    pub fn parse_settings(&self, tracker_name: &str) -> ParseSettings {
-        ParseSettings::new(
-            tracker_name,
-            self.bitesized_tag.clone(),
-            self.documentation_tag.clone(),
-        )
+    /// The label rules (`bitesized_tag`, `documentation_tag`, as written) and names the
+    /// parser needs.
+    pub fn parse_settings(config: &TrackerConfig) -> Result<ParseSettings, Error> {
+        let common = ForgeOptions::from_config(config)?;
+        Ok(ParseSettings::new(
+            config.tracker_name.clone(),
+            common.bitesized_tag,
+            common.documentation_tag,
+        ))
     }
 
     /// Checks the keys and resolves the repository and API root. Errors name the key.

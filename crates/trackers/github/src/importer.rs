@@ -1,98 +1,42 @@
-//! The [`GitHubImporter`]: queries, and the refresh of the bugs a host already holds.
+//! [`GitHub`]: the GitHub REST API v3 as an [`IssueApi`]; [`GitHubImporter`] is the forge
+//! skeleton's importer of it.
 
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use bugimporters_core::fetch::Response;
-use bugimporters_core::forge::{self, IssueRefresh, Refreshed};
+use bugimporters_core::forge::{
+    self, ForgeImporter, ForgeRun, IssueApi, IssueItem, IssuePage, PageOutcome, Parse, Refreshed,
+};
 use bugimporters_core::parse::Job;
 use bugimporters_core::time::parse_datetime;
-use bugimporters_core::{Error, ImportContext, Importer, ParsedBug, TrackerConfig};
+use bugimporters_core::{Error, ImportContext, ParsedBug, TrackerConfig};
 use chrono::NaiveDateTime;
+use futures::stream::{BoxStream, StreamExt};
 use url::Url;
 
-use crate::client::{query_param, with_param, Auth, GitHubClient, PageOutcome, Pager};
+use crate::client::{query_param, with_param, Auth, GitHubClient, Pager};
 use crate::config::{issue_link_parts, GitHubOptions, Repo};
-use crate::parser::{parse_issue, IssueItem};
+use crate::parser::{parse_issue, parse_issue_list, ParseSettings};
 
 /// Imports the issues of one GitHub (or GitHub Enterprise) repository. See the crate docs and
 /// `docs/trackers/github.md` for the behaviour.
+pub type GitHubImporter = ForgeImporter<GitHub>;
+
+/// One GitHub repository's issue API.
 #[derive(Debug)]
-pub struct GitHubImporter {
+pub struct GitHub {
     config: TrackerConfig,
     options: GitHubOptions,
     repo: Repo,
-    client: OnceLock<Arc<GitHubClient>>,
-    /// Set by `process_queries` when a query listed every issue of the repository (state=all,
-    /// no filter) to the end with no 304 page: then every held bug it did not list is gone or
-    /// moved, and `process_existing_bugs` checks those one by one without another listing.
-    full_listing_done: AtomicBool,
+    settings: Arc<ParseSettings>,
 }
 
-impl GitHubImporter {
-    /// An importer for `config`; fails (naming the key) on missing or malformed GitHub keys.
-    pub fn new(config: &TrackerConfig) -> Result<Self, Error> {
-        let options = GitHubOptions::from_config(config)?;
-        let repo = options.repo()?;
-        bugimporters_core::redact::refuse_credential_queries(config, "token_env")?;
-        Ok(GitHubImporter {
-            config: config.clone(),
-            options,
-            repo,
-            client: OnceLock::new(),
-            full_listing_done: AtomicBool::new(false),
-        })
-    }
-
-    /// The repository and API root this importer reads.
+impl GitHub {
+    /// The repository and API root read.
     pub fn repo(&self) -> &Repo {
         &self.repo
-    }
-
-    /// The client, with credentials read from the environment on first use.
-    fn client(&self, ctx: &ImportContext) -> Arc<GitHubClient> {
-        self.client
-            .get_or_init(|| {
-                let auth = Auth::from_env(&self.options, &self.repo.api, |name| ctx.secret(name));
-                tracing::debug!(tracker = %ctx.tracker_name(), auth = auth.kind(), "GitHub credentials");
-                Arc::new(GitHubClient {
-                    repo: self.repo.clone(),
-                    settings: Arc::new(self.options.parse_settings(&self.config.tracker_name)),
-                    auth,
-                })
-            })
-            .clone()
-    }
-
-    /// The first URL of each query: as configured (moved onto a GitHub Enterprise root), with
-    /// `since=` from the query's `last_polled` when it has one and the URL none.
-    ///
-    /// With no query at all, the repository's every issue (`state=all`) — unless the record
-    /// carries `get_older_bug_data`: the host exports that for a tracker that holds bugs, and a
-    /// host tracker without query rows asks only for the refresh of those bugs.
-    pub fn query_urls(&self) -> Vec<String> {
-        if self.config.queries.is_empty() {
-            if self.older_bug_data().is_some() {
-                return Vec::new();
-            }
-            return vec![self.repo.default_query()];
-        }
-        self.config
-            .queries
-            .iter()
-            .map(|q| {
-                let url = self.repo.rebase(q.url.trim());
-                match q.last_polled {
-                    Some(t) if query_param(&url, "since").is_none() => {
-                        let since = t.format("%Y-%m-%dT%H:%M:%SZ").to_string();
-                        with_param(&url, "since", &since).unwrap_or(url)
-                    }
-                    _ => url,
-                }
-            })
-            .collect()
     }
 
     /// `get_older_bug_data` when set and not blank, moved onto a GitHub Enterprise root.
@@ -105,79 +49,18 @@ impl GitHubImporter {
             .map(|u| self.repo.rebase(u))
     }
 
-    /// Whether `url` lists every issue of this repository: its issues path, `state=all`, and no
-    /// filtering parameter.
-    fn lists_everything(&self, url: &str) -> bool {
-        let (Ok(u), Ok(expected)) = (Url::parse(url), Url::parse(&self.repo.issues_url())) else {
-            return false;
-        };
-        if u.origin() != expected.origin()
-            || !u
-                .path()
-                .trim_end_matches('/')
-                .eq_ignore_ascii_case(expected.path())
-        {
-            return false;
-        }
-        let mut all = false;
-        for (k, v) in u.query_pairs() {
-            match &*k {
-                "state" => all = v == "all",
-                // A `page` would start the listing part-way.
-                "per_page" | "sort" | "direction" => {}
-                _ => return false,
-            }
-        }
-        all
-    }
-
-    async fn run_query(
-        &self,
-        ctx: &ImportContext,
-        gh: &GitHubClient,
-        url: String,
-    ) -> Result<(), Error> {
-        let mut pager = Pager::new(url.clone());
-        let mut complete = true;
-        let (mut emitted, mut pulls) = (0u64, 0usize);
-        while let Some(outcome) = pager.next(gh, ctx, ctx.now()).await {
-            match outcome {
-                PageOutcome::Page(page) => {
-                    pulls += page.pull_requests;
-                    for e in page.errors {
-                        complete = false;
-                        ctx.report_error(e);
-                    }
-                    for bug in page.bugs {
-                        if ctx.claim(&bug.canonical_bug_link) {
-                            ctx.emit(bug).await?;
-                            emitted += 1;
-                        }
-                    }
-                }
-                PageOutcome::NotModified => complete = false,
-                PageOutcome::Failed => complete = false,
-            }
-        }
-        tracing::debug!(tracker = %ctx.tracker_name(), url = %url, emitted, pull_requests_skipped = pulls, complete, "query done");
-        if complete && self.lists_everything(&url) {
-            self.full_listing_done.store(true, Ordering::Relaxed);
-        }
-        Ok(())
-    }
-
     /// Reads one listing for the refresh: emits the held bugs it lists (removing them from
     /// `pending`). Returns whether every page was read and parsed (no 304, no error).
     async fn refresh_from_listing(
         &self,
+        run: &ForgeRun<Self>,
         ctx: &ImportContext,
-        gh: &GitHubClient,
         url: String,
         pending: &mut HashSet<String>,
     ) -> Result<bool, Error> {
-        let mut pager = Pager::new(url);
+        let mut pages = self.pages(run.client(), ctx, url, true);
         let mut complete = true;
-        while let Some(outcome) = pager.next(gh, ctx, ctx.now()).await {
+        while let Some(outcome) = pages.next().await {
             match outcome {
                 PageOutcome::Page(page) => {
                     for e in page.errors {
@@ -198,16 +81,6 @@ impl GitHubImporter {
             }
         }
         Ok(complete)
-    }
-
-    /// The refresh of held bugs through `gh` (see [`forge::refresh_one`]).
-    fn refresher<'a>(&'a self, ctx: &'a ImportContext, gh: &'a Arc<GitHubClient>) -> Refresher<'a> {
-        Refresher {
-            imp: self,
-            gh,
-            project_name: ctx.tracker_name(),
-            unchanged_before: None,
-        }
     }
 }
 
@@ -236,61 +109,6 @@ fn due_for_check(link: &str, now: NaiveDateTime) -> bool {
 /// deleted: it is no longer an issue of this tracker.
 const TRANSFERRED: &str = "transferred to another repository; gone from this tracker";
 
-/// [`IssueRefresh`] for one GitHub importer and its client. A transferred issue (301
-/// followed by the fetch layer), a renamed repository or a differently spelled held link:
-/// the bug lives on under its new link, and the old record goes.
-struct Refresher<'a> {
-    imp: &'a GitHubImporter,
-    /// Shared with the parse jobs the refresher hands out.
-    gh: &'a Arc<GitHubClient>,
-    /// The tracker name, which is also the project name of GitHub bugs.
-    project_name: &'a str,
-    /// The `since` of a complete listing that did not name the issue: one updated before it
-    /// is unchanged for the host (`_no_update`).
-    unchanged_before: Option<NaiveDateTime>,
-}
-
-#[async_trait]
-impl IssueRefresh for Refresher<'_> {
-    fn project_name(&self) -> &str {
-        self.project_name
-    }
-
-    fn issue_api_url(&self, link: &str) -> Option<String> {
-        self.imp.repo.issue_api_url(link)
-    }
-
-    fn not_an_issue_link(&self) -> &'static str {
-        "not a GitHub issue link (…/OWNER/REPO/issues/N); cannot refresh it"
-    }
-
-    async fn get(&self, ctx: &ImportContext, url: &str) -> Result<Response, Error> {
-        self.gh.get(ctx, url, true).await
-    }
-
-    fn issue_parser(&self, resp: &Response, now: NaiveDateTime) -> Job<Refreshed> {
-        let (gh, unchanged_before) = (Arc::clone(self.gh), self.unchanged_before);
-        Job::of(resp, move |body, url| {
-            Ok(match parse_issue(body, url, &gh.settings, now)? {
-                IssueItem::Issue(bug) if !is_issue_of(&gh.repo, &bug.canonical_bug_link) => {
-                    Refreshed::Gone(TRANSFERRED)
-                }
-                IssueItem::Issue(bug)
-                    if unchanged_before
-                        .zip(bug.last_touched)
-                        .is_some_and(|(since, touched)| touched < since) =>
-                {
-                    Refreshed::Unchanged
-                }
-                IssueItem::Issue(bug) => Refreshed::Issue(bug),
-                IssueItem::PullRequest { .. } => Refreshed::Gone(
-                    "a pull request, not an issue (the original imported those); deleting it",
-                ),
-            })
-        })
-    }
-}
-
 /// Whether `link` is the page of an issue of the repository `listing` lists
 /// (`{api}/repos/{owner}/{repo}/issues?...`).
 fn listed_by(listing: &str, link: &str) -> bool {
@@ -313,43 +131,139 @@ fn listed_by(listing: &str, link: &str) -> bool {
 }
 
 #[async_trait]
-impl Importer for GitHubImporter {
-    async fn process_queries(&self, ctx: &ImportContext) -> Result<(), Error> {
-        self.full_listing_done.store(false, Ordering::Relaxed);
-        let gh = self.client(ctx);
-        let runs = self
-            .query_urls()
-            .into_iter()
-            .map(|url| self.run_query(ctx, &gh, url));
-        let results = futures::future::join_all(runs).await;
-        results.into_iter().collect()
+impl IssueApi for GitHub {
+    type Client = GitHubClient;
+    type Settings = ParseSettings;
+    const PARSE_ISSUE: Parse<ParseSettings, IssueItem> = parse_issue;
+    const PARSE_ISSUE_LIST: Parse<ParseSettings, IssuePage> = parse_issue_list;
+    const SINCE_PARAM: &'static str = "since";
+    const NOT_AN_ISSUE_LINK: &'static str =
+        "not a GitHub issue link (…/OWNER/REPO/issues/N); cannot refresh it";
+    const PULL_REQUEST_REASON: &'static str =
+        "a pull request, not an issue (the original imported those); deleting it";
+
+    fn from_config(config: &TrackerConfig) -> Result<Self, Error> {
+        let options = GitHubOptions::from_config(config)?;
+        let repo = options.repo()?;
+        bugimporters_core::redact::refuse_credential_queries(config, "token_env")?;
+        Ok(GitHub {
+            settings: Arc::new(GitHubOptions::parse_settings(config)?),
+            config: config.clone(),
+            options,
+            repo,
+        })
     }
 
-    async fn process_existing_bugs(
+    fn config(&self) -> &TrackerConfig {
+        &self.config
+    }
+
+    /// The tracker name, which is also the project name of GitHub bugs.
+    fn project_name(&self) -> &str {
+        &self.config.tracker_name
+    }
+
+    fn settings(&self) -> &Arc<ParseSettings> {
+        &self.settings
+    }
+
+    /// Credentials read through the run's secrets; the token pool is shared by the trackers
+    /// of the process that use the same tokens on the same API.
+    fn client(&self, ctx: &ImportContext) -> GitHubClient {
+        let auth = Auth::from_env(&self.options, &self.repo.api, |name| ctx.secret(name));
+        tracing::debug!(tracker = %ctx.tracker_name(), auth = auth.kind(), "GitHub credentials");
+        GitHubClient {
+            repo: self.repo.clone(),
+            settings: Arc::clone(&self.settings),
+            auth,
+        }
+    }
+
+    /// Moved onto a GitHub Enterprise root.
+    fn query_url(&self, configured: &str) -> String {
+        self.repo.rebase(configured.trim())
+    }
+
+    /// The repository's every issue (`state=all`) — unless the record carries
+    /// `get_older_bug_data`: the host exports that for a tracker that holds bugs, and a host
+    /// tracker without query rows asks only for the refresh of those bugs.
+    fn default_queries(&self) -> Vec<String> {
+        if self.older_bug_data().is_some() {
+            return Vec::new();
+        }
+        vec![self.repo.default_query()]
+    }
+
+    /// Every page is a conditional request (a 304 costs no rate limit).
+    fn conditional_listing(&self, _url: &str) -> bool {
+        true
+    }
+
+    /// `state=all` and no filter; a `page` would start the listing part-way.
+    fn lists_everything(&self, url: &str) -> bool {
+        let neutral = ["per_page", "sort", "direction"];
+        forge::lists_every_issue(url, &self.repo.issues_url(), &["state"], true, &neutral)
+    }
+
+    fn next_page(&self, _url: &str, resp: &Response, _page: &IssuePage) -> Option<String> {
+        forge::link_next(resp)
+    }
+
+    /// GitHub's own pager: every page conditional, pages fetched in parallel once the
+    /// last is known, and a restart at 100 per page.
+    fn pages<'a>(
+        &'a self,
+        client: &'a GitHubClient,
+        ctx: &'a ImportContext,
+        first: String,
+        _conditional: bool,
+    ) -> BoxStream<'a, PageOutcome<IssuePage>> {
+        futures::stream::unfold(Pager::new(first), move |mut pager| async move {
+            let outcome = pager.next(client, ctx, ctx.now()).await?;
+            Some((outcome, pager))
+        })
+        .boxed()
+    }
+
+    fn issue_api_url(&self, link: &str) -> Option<String> {
+        self.repo.issue_api_url(link)
+    }
+
+    /// A transferred issue (301 followed by the fetch layer), a renamed repository or a
+    /// differently spelled held link: the bug lives on under its new link, and the old record
+    /// goes.
+    fn issue_parser(&self, resp: &Response, now: NaiveDateTime) -> Job<Refreshed> {
+        let (settings, repo) = (Arc::clone(&self.settings), self.repo.clone());
+        Job::of(resp, move |body, url| {
+            Ok(match parse_issue(body, url, &settings, now)? {
+                IssueItem::Issue(bug) if !is_issue_of(&repo, &bug.canonical_bug_link) => {
+                    Refreshed::Gone(TRANSFERRED)
+                }
+                other => forge::refreshed::<Self>(other),
+            })
+        })
+    }
+
+    /// Held bugs go to [`GitHub::refresh_many`] (the host's `get_older_bug_data` listing).
+    fn one_by_one_max(&self) -> usize {
+        0
+    }
+
+    /// Refreshed from the `get_older_bug_data` listing (both states); those it does not name
+    /// become `_no_update` when a complete `since=` listing proves them unchanged (and are
+    /// checked once a week), else are asked for one by one.
+    async fn refresh_many(
         &self,
+        run: &ForgeRun<Self>,
         ctx: &ImportContext,
-        urls: &[String],
+        order: Vec<String>,
     ) -> Result<(), Error> {
-        // Bugs a query of this run already emitted are done.
-        let order: Vec<String> = urls.iter().filter(|u| ctx.claim(u)).cloned().collect();
-        if order.is_empty() {
-            return Ok(());
-        }
-        let mut pending: HashSet<String> = order.iter().cloned().collect();
-        let gh = self.client(ctx);
-
-        if self.full_listing_done.load(Ordering::Relaxed) {
-            // A complete listing of every issue did not name these: gone, moved or pull
-            // requests. Ask for each.
-            return forge::refresh_each(ctx, &self.refresher(ctx, &gh), order).await;
-        }
-
         let Some(listing) = self.older_bug_data() else {
-            return forge::refresh_each(ctx, &self.refresher(ctx, &gh), order).await;
+            return forge::refresh_each(ctx, &run.refresher(self), order).await;
         };
-
+        let mut pending: HashSet<String> = order.iter().cloned().collect();
         let mut complete = self
-            .refresh_from_listing(ctx, gh.as_ref(), listing.clone(), &mut pending)
+            .refresh_from_listing(run, ctx, listing.clone(), &mut pending)
             .await?;
         // The host's listing has no `state`, so it names open issues only (the original
         // never refreshed closed ones). Read the other state too, only if still needed.
@@ -364,7 +278,7 @@ impl Importer for GitHubImporter {
             if complete && !pending.is_empty() {
                 if let Some(url) = with_param(&listing, "state", other) {
                     complete = self
-                        .refresh_from_listing(ctx, gh.as_ref(), url, &mut pending)
+                        .refresh_from_listing(run, ctx, url, &mut pending)
                         .await?;
                     states_covered = true;
                 }
@@ -392,11 +306,9 @@ impl Importer for GitHubImporter {
                 one_by_one.push(link);
             }
         }
-        let checker = Refresher {
-            unchanged_before: since.as_deref().and_then(parse_datetime),
-            ..self.refresher(ctx, &gh)
-        };
+        let mut checker = run.refresher(self);
+        checker.unchanged_before = since.as_deref().and_then(parse_datetime);
         forge::refresh_each(ctx, &checker, verify).await?;
-        forge::refresh_each(ctx, &self.refresher(ctx, &gh), one_by_one).await
+        forge::refresh_each(ctx, &run.refresher(self), one_by_one).await
     }
 }

@@ -54,16 +54,15 @@ pub mod config;
 mod importer;
 pub mod parser;
 
-use std::sync::Arc;
-
+use bugimporters_core::forge::{self, ForgeFactory, ForgeType};
 use bugimporters_core::{
-    BuildContext, ConfigKey, Error, Importer, ImporterFactory, LinkScope, ParseFormat,
-    ParseFormatKind, ParseInput, ParseOutput, Registry, TrackerConfig,
+    AuthKind, Capabilities, Error, LinkScope, ParseFormat, Registry, TrackerConfig, TypeInfo,
 };
 
-pub use client::{MAX_PAGES, PER_PAGE};
+pub use bugimporters_core::forge::MAX_PAGES;
+pub use client::{GitHubClient, PER_PAGE};
 pub use config::{GitHubOptions, Repo};
-pub use importer::GitHubImporter;
+pub use importer::{GitHub, GitHubImporter, VERIFY_EVERY_DAYS};
 pub use parser::{parse_issue, parse_issue_list, IssueItem, IssuePage, ParseSettings};
 
 /// The type name.
@@ -76,110 +75,47 @@ pub const FORMAT_ISSUES: &str = "github-issues-json";
 
 /// Registers the `github` type.
 pub fn register(registry: &mut Registry) {
-    registry.register(Arc::new(GitHubFactory));
+    forge::register::<GitHub>(registry);
 }
 
 /// Factory of the `github` type.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct GitHubFactory;
+pub type GitHubFactory = ForgeFactory<GitHub>;
 
-impl ImporterFactory for GitHubFactory {
-    fn kind(&self) -> &'static str {
-        KIND
-    }
-
-    fn aliases(&self) -> &'static [&'static str] {
-        &["github.GitHubBugImporter"]
-    }
-
-    fn description(&self) -> &'static str {
-        "GitHub and GitHub Enterprise issues (REST API v3)"
-    }
-
-    /// Each claim is held by this crate's tests.
-    fn capabilities(&self) -> bugimporters_core::Capabilities {
-        bugimporters_core::Capabilities::NONE
+impl ForgeType for GitHub {
+    /// Each capability claimed is held by this crate's tests; `example.yaml` is the first
+    /// example of `docs/trackers/github.md` (a test keeps them equal).
+    const INFO: TypeInfo = TypeInfo {
+        kind: KIND,
+        aliases: &["github.GitHubBugImporter"],
+        description: "GitHub and GitHub Enterprise issues (REST API v3)",
+        capabilities: Capabilities::NONE
             .incremental()
             .conditional_requests()
             .deletion_detection()
             .webhooks()
-            .auth(&[
-                bugimporters_core::AuthKind::Anonymous,
-                bugimporters_core::AuthKind::Token,
-                bugimporters_core::AuthKind::Basic,
-            ])
+            .auth(&[AuthKind::Anonymous, AuthKind::Token, AuthKind::Basic]),
+        example_config: include_str!("../example.yaml"),
+        config_keys: config::CONFIG_KEYS,
+    };
+    const FORMATS: [ParseFormat; 2] = [
+        ParseFormat::bugs(
+            FORMAT_ISSUE,
+            "one issue JSON (GET /repos/OWNER/REPO/issues/N)",
+            "one GitHub issue object",
+        ),
+        ParseFormat::bugs(
+            FORMAT_ISSUES,
+            "one issue-list page JSON (GET /repos/OWNER/REPO/issues)",
+            "a page of a GitHub issue list; pull requests are skipped",
+        ),
+    ];
+
+    /// Only the label rules: no repository keys are required to parse.
+    fn parse_settings(config: &TrackerConfig) -> Result<ParseSettings, Error> {
+        GitHubOptions::parse_settings(config)
     }
 
-    /// `example.yaml`, the first example of `docs/trackers/github.md` (a test keeps them equal).
-    fn example_config(&self) -> Option<&'static str> {
-        Some(include_str!("../example.yaml"))
-    }
-
-    fn config_keys(&self) -> &'static [ConfigKey] {
-        config::CONFIG_KEYS
-    }
-
-    fn build(&self, cx: &BuildContext<'_>) -> Result<Arc<dyn Importer>, Error> {
-        Ok(Arc::new(GitHubImporter::new(cx.config)?))
-    }
-
-    fn link_scope(&self, config: &TrackerConfig) -> Result<LinkScope, Error> {
+    fn link_scope(config: &TrackerConfig) -> Result<LinkScope, Error> {
         GitHubOptions::from_config(config)?.repo()?.link_scope()
-    }
-
-    fn parse_formats(&self) -> Vec<ParseFormat> {
-        vec![
-            ParseFormat {
-                name: FORMAT_ISSUE,
-                kind: ParseFormatKind::Bugs,
-                files: "one issue JSON (GET /repos/OWNER/REPO/issues/N)",
-                description: "one GitHub issue object",
-            },
-            ParseFormat {
-                name: FORMAT_ISSUES,
-                kind: ParseFormatKind::Bugs,
-                files: "one issue-list page JSON (GET /repos/OWNER/REPO/issues)",
-                description: "a page of a GitHub issue list; pull requests are skipped",
-            },
-        ]
-    }
-
-    fn parse(
-        &self,
-        cx: &BuildContext<'_>,
-        format: &str,
-        input: &ParseInput,
-    ) -> Result<ParseOutput, Error> {
-        // Only the label rules are needed: no repository keys are required to parse.
-        let options = GitHubOptions::from_config(cx.config)?;
-        let settings = options.parse_settings(&cx.config.tracker_name);
-        let now = input.options.now;
-        let name = input.url_or_path();
-        match format {
-            FORMAT_ISSUE => {
-                let (_, body) = input.file(0, "one issue JSON")?;
-                match parse_issue(body, &name, &settings, now)? {
-                    IssueItem::Issue(bug) => Ok(ParseOutput::Bugs(vec![*bug])),
-                    IssueItem::PullRequest { html_url } => Err(Error::parse(
-                        name,
-                        format!(
-                            "a pull request ({}), not an issue",
-                            html_url.as_deref().unwrap_or("no html_url")
-                        ),
-                    )),
-                }
-            }
-            FORMAT_ISSUES => {
-                let (_, body) = input.file(0, "one issue-list page JSON")?;
-                let page = parse_issue_list(body, &name, &settings, now)?;
-                if let Some(e) = page.errors.into_iter().next() {
-                    return Err(e);
-                }
-                Ok(ParseOutput::Bugs(page.bugs))
-            }
-            other => Err(Error::config(format!(
-                "tracker type {KIND} has no parse format {other:?} (known: {FORMAT_ISSUE}, {FORMAT_ISSUES})"
-            ))),
-        }
     }
 }

@@ -11,7 +11,7 @@
 //!   API of 2012 put `"pull_request": {"html_url": null, ...}` on *every* issue, so the mere
 //!   presence of the key does not make an item a pull request.
 
-use bugimporters_core::forge;
+use bugimporters_core::forge::{self, Label};
 pub use bugimporters_core::paging::link_rel;
 use bugimporters_core::{Error, ParsedBug};
 use chrono::NaiveDateTime;
@@ -45,57 +45,12 @@ impl ParseSettings {
     }
 }
 
-/// One element of an issues response: an issue, or a pull request (which is not a bug).
-#[derive(Debug, Clone, PartialEq)]
-#[non_exhaustive]
-pub enum IssueItem {
-    /// An issue, parsed.
-    Issue(Box<ParsedBug>),
-    /// A pull request; `html_url` is its page when the item has one.
-    PullRequest {
-        /// The pull request's `html_url`, if present.
-        html_url: Option<String>,
-    },
-}
-
-/// One page of an issue list (`GET /repos/{owner}/{repo}/issues`).
-#[derive(Debug, Default)]
-#[non_exhaustive]
-pub struct IssuePage {
-    /// Number of elements in the page, pull requests and malformed ones included (a page with
-    /// none is past the end).
-    pub items: usize,
-    /// The issues, in document order.
-    pub bugs: Vec<ParsedBug>,
-    /// How many pull requests were skipped.
-    pub pull_requests: usize,
-    /// One error per malformed element (the other elements are still parsed).
-    pub errors: Vec<Error>,
-}
+pub use bugimporters_core::forge::{IssueItem, IssuePage};
 
 #[derive(Debug, Deserialize)]
 struct RawUser {
     #[serde(default)]
     login: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
-enum RawLabel {
-    Name(String),
-    Object {
-        #[serde(default)]
-        name: Option<String>,
-    },
-}
-
-impl RawLabel {
-    fn name(&self) -> Option<&str> {
-        match self {
-            RawLabel::Name(n) => Some(n),
-            RawLabel::Object { name } => name.as_deref(),
-        }
-    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -121,7 +76,7 @@ struct RawIssue {
     #[serde(default)]
     updated_at: Option<String>,
     #[serde(default)]
-    labels: Option<Vec<RawLabel>>,
+    labels: Option<Vec<Label>>,
 }
 
 /// Whether an issues-API element is a pull request (see the module docs for the rule).
@@ -163,23 +118,15 @@ pub fn parse_issue_value(
     now: NaiveDateTime,
 ) -> Result<IssueItem, Error> {
     if is_pull_request(&value) {
-        let html_url = value
+        let link = value
             .get("html_url")
             .and_then(|u| u.as_str())
             .map(str::to_owned);
-        return Ok(IssueItem::PullRequest { html_url });
+        return Ok(IssueItem::PullRequest { link });
     }
     let assigned = forge::assigned_from(&value, &["assignee", "assignees"]);
-    let raw: RawIssue = serde_json::from_value(value).map_err(|e| {
-        Error::parse(
-            url,
-            format!("issue: {}", bugimporters_core::excerpt(&e.to_string())),
-        )
-    })?;
-    let what = match raw.number {
-        Some(n) => format!("issue #{n}"),
-        None => "issue".to_owned(),
-    };
+    let raw: RawIssue = forge::raw_issue(value, url)?;
+    let what = forge::issue_name(raw.number);
     let missing = |key: &str| Error::parse(url, format!("{what}: no `{key}`"));
     let link = raw
         .html_url
@@ -204,13 +151,7 @@ pub fn parse_issue_value(
     if raw.comments.unwrap_or(0) > 0 {
         people += 1;
     }
-    let labels: Vec<&str> = raw
-        .labels
-        .as_deref()
-        .unwrap_or_default()
-        .iter()
-        .filter_map(RawLabel::name)
-        .collect();
+    let labels = forge::label_names(raw.labels.as_deref());
 
     let mut bug = ParsedBug::new(link);
     bug.title = Some(title);
@@ -246,25 +187,9 @@ pub fn parse_issue_list(
     now: NaiveDateTime,
 ) -> Result<IssuePage, Error> {
     let items = forge::json_issue_array(body, url, forge::message_hint)?;
-    let mut page = IssuePage {
-        items: items.len(),
-        ..IssuePage::default()
-    };
-    for (i, item) in items.into_iter().enumerate() {
-        if !item.is_object() {
-            page.errors.push(Error::parse(
-                url,
-                format!("element {i} is not an issue object"),
-            ));
-            continue;
-        }
-        match parse_issue_value(item, url, settings, now) {
-            Ok(IssueItem::Issue(bug)) => page.bugs.push(*bug),
-            Ok(IssueItem::PullRequest { .. }) => page.pull_requests += 1,
-            Err(e) => page.errors.push(e),
-        }
-    }
-    Ok(page)
+    Ok(forge::issue_page(items, url, |item| {
+        parse_issue_value(item, url, settings, now)
+    }))
 }
 
 /// The `rel="next"` target of a `Link` header (RFC 8288), as written (possibly relative).
@@ -284,6 +209,7 @@ pub fn link_next(header: &str) -> Option<String> {
 mod tests {
     use super::*;
     use bugimporters_core::time::parse_datetime;
+    use bugimporters_testkit::forge::{the_bug, with_members};
 
     fn now() -> NaiveDateTime {
         parse_datetime("2024-05-01T12:00:00").unwrap()
@@ -294,30 +220,31 @@ mod tests {
     }
 
     fn issue(extra: serde_json::Value) -> serde_json::Value {
-        let mut v = serde_json::json!({
-            "number": 7,
-            "html_url": "https://github.com/o/r/issues/7",
-            "title": "T",
-            "body": "B",
-            "state": "open",
-            "user": {"login": "alice"},
-            "assignee": null,
-            "comments": 0,
-            "labels": [],
-            "created_at": "2020-01-02T03:04:05Z",
-            "updated_at": "2020-01-03T03:04:05+02:00"
-        });
-        if let (Some(o), serde_json::Value::Object(e)) = (v.as_object_mut(), extra) {
-            o.extend(e);
-        }
-        v
+        with_members(
+            serde_json::json!({
+                "number": 7,
+                "html_url": "https://github.com/o/r/issues/7",
+                "title": "T",
+                "body": "B",
+                "state": "open",
+                "user": {"login": "alice"},
+                "assignee": null,
+                "comments": 0,
+                "labels": [],
+                "created_at": "2020-01-02T03:04:05Z",
+                "updated_at": "2020-01-03T03:04:05+02:00"
+            }),
+            extra,
+        )
     }
 
     fn parse(v: serde_json::Value) -> ParsedBug {
-        match parse_issue(v.to_string().as_bytes(), "u", &settings(), now()).unwrap() {
-            IssueItem::Issue(b) => *b,
-            other => panic!("{other:?}"),
-        }
+        the_bug(parse_issue(
+            v.to_string().as_bytes(),
+            "u",
+            &settings(),
+            now(),
+        ))
     }
 
     #[test]

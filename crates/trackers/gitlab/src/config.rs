@@ -2,13 +2,11 @@
 
 pub use bugimporters_core::forge::label_rule;
 use bugimporters_core::forge::{
-    blank_as_none, check_token_env, flag, instance_base, label_rules, project_name_of, text,
+    self, flag, instance_base, path_segments_under, text, ForgeOptions,
 };
 use bugimporters_core::{ConfigKey, Error, TrackerConfig};
 use serde::Deserialize;
 use url::Url;
-
-use crate::parser::ParseSettings;
 
 /// The instance used when `base_url` is empty.
 pub const DEFAULT_BASE_URL: &str = "https://gitlab.com";
@@ -22,16 +20,8 @@ pub const CONFIG_KEYS: &[ConfigKey] = &[
         description: "project path with its groups (group/subgroup/project) or numeric project id",
         required: true,
     },
-    ConfigKey {
-        name: "bitesized_tag",
-        description: "comma-separated label names (exact; pieces trimmed) that make a bug good_for_newcomers; else bitesized_text when bitesized_type is `label`",
-        required: false,
-    },
-    ConfigKey {
-        name: "documentation_tag",
-        description: "comma-separated label names (exact; pieces trimmed) that make a bug concerns_just_documentation; else documentation_text when documentation_type is `label`",
-        required: false,
-    },
+    forge::BITESIZED_LABELS_KEY,
+    forge::DOCUMENTATION_LABELS_KEY,
     ConfigKey {
         name: "token_env",
         description: "environment variable holding a personal/project access token, sent as PRIVATE-TOKEN (default GITLAB_TOKEN)",
@@ -49,7 +39,8 @@ pub const CONFIG_KEYS: &[ConfigKey] = &[
     },
 ];
 
-/// The GitLab keys of a tracker record, as written.
+/// The GitLab keys of a tracker record, as written, besides the common forge keys
+/// (`bitesized_tag`, `documentation_tag`, `token_env`: [`ForgeOptions`]).
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
 #[non_exhaustive]
@@ -57,15 +48,6 @@ pub struct GitLabOptions {
     /// Project path (`group/subgroup/project`) or numeric id.
     #[serde(deserialize_with = "text")]
     pub project: String,
-    /// Bite-size label names, comma-separated.
-    #[serde(deserialize_with = "text")]
-    pub bitesized_tag: String,
-    /// Documentation label names, comma-separated.
-    #[serde(deserialize_with = "text")]
-    pub documentation_tag: String,
-    /// Token variable; `None` = [`DEFAULT_TOKEN_ENV`].
-    #[serde(deserialize_with = "blank_as_none")]
-    pub token_env: Option<String>,
     /// Import confidential issues.
     #[serde(deserialize_with = "flag")]
     pub include_confidential: bool,
@@ -78,25 +60,6 @@ impl GitLabOptions {
     /// Reads the GitLab keys of `config` (unknown keys are the registry's business).
     pub fn from_config(config: &TrackerConfig) -> Result<Self, Error> {
         config.options()
-    }
-
-    /// The parse settings of `config`: names, label rules, confidential switch. Fails on a
-    /// malformed `bug_project_name_format`.
-    pub fn parse_settings(&self, config: &TrackerConfig) -> Result<ParseSettings, Error> {
-        let (bitesized, documentation) =
-            label_rules(config, &self.bitesized_tag, &self.documentation_tag);
-        Ok(ParseSettings::new(
-            config.tracker_name.clone(),
-            project_name_of(config)?,
-            bitesized,
-            documentation,
-        )
-        .with_confidential(self.include_confidential))
-    }
-
-    /// The token variable name.
-    pub fn token_env(&self) -> &str {
-        self.token_env.as_deref().unwrap_or(DEFAULT_TOKEN_ENV)
     }
 
     /// Checks the keys and resolves the instance and project. Errors name the key.
@@ -120,8 +83,7 @@ impl GitLabOptions {
                 "project {path:?} is not a GitLab project path (group/subgroup/project; letters, digits, '-', '_', '.')"
             )));
         }
-        check_token_env(self.token_env.as_deref())?;
-        bugimporters_core::redact::refuse_credential_queries(config, "token_env")?;
+        ForgeOptions::from_config(config)?.check(config)?;
         let base = instance_base(config, DEFAULT_BASE_URL)?;
         Ok(GitLabProject {
             base,
@@ -185,20 +147,8 @@ impl GitLabProject {
     /// `{base}/{path}/-/issues/{iid}` (also `/-/issues/incident/{iid}`, `/-/work_items/{iid}`
     /// and the old `{base}/{path}/issues/{iid}`). `None` for anything else.
     pub fn issue_of_link(&self, link: &str) -> Option<(String, u64)> {
-        // Any origin: the host's links of this tracker may predate a move of the instance
-        // (another name, http → https); the path names the issue.
-        let url = Url::parse(link).ok()?;
-        let base_path = Url::parse(&self.base)
-            .ok()?
-            .path()
-            .trim_end_matches('/')
-            .to_owned();
-        let path = url.path();
-        let rest = match path.strip_prefix(base_path.as_str()) {
-            Some(r) if r.is_empty() || r.starts_with('/') => r,
-            _ => path,
-        };
-        let segs: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
+        let segs = path_segments_under(&self.base, link)?;
+        let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
         let (iid, before) = segs.split_last()?;
         let iid: u64 = iid.parse().ok()?;
         let project: &[&str] = match before {
@@ -301,14 +251,14 @@ mod tests {
         c.bitesized_type = "label".into();
         c.bitesized_text = "good first issue".into();
         c.bug_project_name_format = "{tracker_name} (GitLab)".into();
-        let s = GitLabOptions::from_config(&c)
+        let s = ForgeOptions::from_config(&c)
             .unwrap()
             .parse_settings(&c)
             .unwrap();
         assert_eq!(s.bitesized, "good first issue");
         assert_eq!(s.project_name, "t (GitLab)");
         c.bug_project_name_format = "{nope}".into();
-        assert!(GitLabOptions::from_config(&c)
+        assert!(ForgeOptions::from_config(&c)
             .unwrap()
             .parse_settings(&c)
             .is_err());

@@ -1,172 +1,63 @@
-//! The [`GitLabImporter`]: queries, and the refresh of the bugs a host already holds.
+//! [`GitLab`]: the GitLab REST API v4 as an [`IssueApi`]; [`GitLabImporter`] is the forge
+//! skeleton's importer of it.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use bugimporters_core::fetch::Response;
-use bugimporters_core::forge::{self, IssueRefresh, Refreshed, PARALLEL_REFRESH};
-use bugimporters_core::paging::{query_param, with_query_param};
+use bugimporters_core::forge::{
+    self, ForgeClient, ForgeImporter, ForgeOptions, ForgeRun, IssueApi, IssueItem, IssuePage,
+    Parse, ParseSettings, TokenClient, PARALLEL_REFRESH,
+};
+use bugimporters_core::paging::with_query_param;
 use bugimporters_core::parse::Job;
-use bugimporters_core::{Error, ImportContext, Importer, ParsedBug, TrackerConfig};
-use chrono::NaiveDateTime;
+use bugimporters_core::{Error, ImportContext, ParsedBug, TrackerConfig};
 use futures::StreamExt;
+use http::header::HeaderName;
 use url::Url;
 
-use crate::client::{GitLabClient, PageOutcome, Pager, PER_PAGE};
-use crate::config::{GitLabOptions, GitLabProject};
-use crate::parser::{parse_issue, parse_issue_list, parse_participants, IssueItem, ParseSettings};
+use crate::config::{GitLabOptions, GitLabProject, DEFAULT_TOKEN_ENV};
+use crate::parser::{parse_issue, parse_issue_list, parse_participants};
+
+/// Page size asked for when the importer chooses it (GitLab's maximum).
+pub const PER_PAGE: u32 = 100;
+
+/// The header GitLab reads personal, project and group access tokens from.
+pub const TOKEN_HEADER: &str = "private-token";
 
 /// Held bugs refreshed per listing request (`iids[]=`; GitLab's page maximum).
 const IIDS_PER_REQUEST: usize = 100;
 
 /// Imports the issues of one GitLab project. See the crate docs and `docs/trackers/gitlab.md`.
+pub type GitLabImporter = ForgeImporter<GitLab>;
+
+/// One GitLab project's issue API.
 #[derive(Debug)]
-pub struct GitLabImporter {
+pub struct GitLab {
     config: TrackerConfig,
+    common: ForgeOptions,
     options: GitLabOptions,
     project: GitLabProject,
-    settings: ParseSettings,
-    client: OnceLock<Arc<GitLabClient>>,
-    /// Set by `process_queries` when a query listed every issue of the project (both states,
-    /// no filter) to the end with no 304 page and no error: a held bug it did not list is gone
-    /// (or confidential), and the refresh asks for each such bug alone.
-    full_listing_done: AtomicBool,
+    settings: Arc<ParseSettings>,
 }
 
-impl GitLabImporter {
-    /// An importer for `config`; fails (naming the key) on missing or malformed keys.
-    pub fn new(config: &TrackerConfig) -> Result<Self, Error> {
-        let options = GitLabOptions::from_config(config)?;
-        let project = options.project(config)?;
-        let settings = options.parse_settings(config)?;
-        Ok(GitLabImporter {
-            config: config.clone(),
-            options,
-            project,
-            settings,
-            client: OnceLock::new(),
-            full_listing_done: AtomicBool::new(false),
-        })
-    }
-
-    /// The instance and project this importer reads.
+impl GitLab {
+    /// The instance and project read.
     pub fn project(&self) -> &GitLabProject {
         &self.project
     }
 
-    fn client(&self, ctx: &ImportContext) -> Arc<GitLabClient> {
-        self.client
-            .get_or_init(|| {
-                let token = ctx.secret(self.options.token_env());
-                let client =
-                    GitLabClient::new(self.project.clone(), self.settings.clone(), token);
-                tracing::debug!(tracker = %ctx.tracker_name(), token = client.has_token(), "GitLab credentials");
-                Arc::new(client)
-            })
-            .clone()
-    }
-
-    /// The first URL of each query: as configured, with `updated_after=` from the query's
-    /// `last_polled` when it has one and the URL none; every issue of the project when the
-    /// configuration has no query.
-    pub fn query_urls(&self) -> Vec<String> {
-        if self.config.queries.is_empty() {
-            return vec![self.project.default_query()];
-        }
-        self.config
-            .queries
-            .iter()
-            .map(|q| {
-                let url = q.url.trim().to_owned();
-                match q.last_polled {
-                    Some(t) if query_param(&url, "updated_after").is_none() => {
-                        let since = t.format("%Y-%m-%dT%H:%M:%SZ").to_string();
-                        with_query_param(&url, "updated_after", &since).unwrap_or(url)
-                    }
-                    _ => url,
-                }
-            })
-            .collect()
-    }
-
-    /// Whether `url` lists every issue of this project: its issues path, both states, and no
-    /// filtering parameter.
-    fn lists_everything(&self, url: &str) -> bool {
-        let (Ok(u), Ok(expected)) = (Url::parse(url), Url::parse(&self.project.issues_url()))
-        else {
-            return false;
-        };
-        if u.origin() != expected.origin()
-            || !u
-                .path()
-                .trim_end_matches('/')
-                .eq_ignore_ascii_case(expected.path())
-        {
-            return false;
-        }
-        u.query_pairs().all(|(k, v)| match &*k {
-            "state" | "scope" => v == "all",
-            "per_page" | "page" | "order_by" | "sort" => true,
-            _ => false,
-        })
-    }
-
-    async fn run_query(
-        &self,
-        ctx: &ImportContext,
-        gl: &GitLabClient,
-        url: String,
-    ) -> Result<(), Error> {
-        // A URL with a time filter changes every run: validators stored for it would never be
-        // used again, so such listings are not conditional.
-        let conditional = query_param(&url, "updated_after").is_none();
-        let mut pager = Pager::new(url.clone(), conditional);
-        let mut complete = true;
-        let (mut emitted, mut skipped) = (0u64, 0usize);
-        while let Some(outcome) = pager.next(gl, ctx).await {
-            match outcome {
-                PageOutcome::Page(page) => {
-                    skipped += page.skipped.len();
-                    for e in page.errors {
-                        complete = false;
-                        ctx.report_error(e);
-                    }
-                    let fresh: Vec<ParsedBug> = page
-                        .bugs
-                        .into_iter()
-                        .filter(|b| ctx.claim(&b.canonical_bug_link))
-                        .collect();
-                    let mut done = futures::stream::iter(fresh)
-                        .map(|bug| self.with_participants(ctx, gl, bug))
-                        .buffered(PARALLEL_REFRESH);
-                    while let Some(bug) = done.next().await {
-                        ctx.emit(bug).await?;
-                        emitted += 1;
-                    }
-                }
-                PageOutcome::NotModified | PageOutcome::Failed => complete = false,
-            }
-        }
-        tracing::debug!(tracker = %ctx.tracker_name(), url = %url, emitted, confidential_skipped = skipped, complete, "query done");
-        if complete && self.lists_everything(&url) {
-            self.full_listing_done.store(true, Ordering::Relaxed);
-        }
-        Ok(())
-    }
-
-    /// Refreshes the held bugs of one project with `iids[]=` listings, 100 bugs a request;
-    /// the bugs a listing does not name are asked for one by one.
+    /// Refreshes the held bugs of one project with an `iids[]=` listing (conditional: a 304
+    /// makes them all `_no_update`); the bugs it does not name are asked for one by one.
     async fn refresh_batch(
         &self,
+        run: &ForgeRun<Self>,
         ctx: &ImportContext,
-        gl: &GitLabClient,
         path: String,
         batch: Vec<(u64, String)>,
     ) -> Result<(), Error> {
-        let name = ctx.tracker_name();
-        let project_name = self.settings.project_name.as_str();
+        let refresher = run.refresher(self);
         let mut url = match Url::parse(&self.project.issues_url_of(&path)) {
             Ok(u) => u,
             Err(e) => {
@@ -182,13 +73,12 @@ impl GitLabImporter {
                 q.append_pair("iids[]", &iid.to_string());
             }
         }
-        let url = String::from(url);
-        let resp = match gl.get(ctx, &url, true).await {
+        let resp = match run.client().get(ctx, url.as_str(), true, &[]).await {
             Ok(r) => r,
             Err(e) if e.is_not_found() => {
                 // The project is gone or hidden: ask for each bug (a 404 each is a deletion).
                 let links = batch.into_iter().map(|(_, l)| l).collect();
-                return forge::refresh_each(ctx, &self.refresher(gl), links).await;
+                return forge::refresh_each(ctx, &refresher, links).await;
             }
             Err(e) => {
                 ctx.report_error(e);
@@ -197,17 +87,14 @@ impl GitLabImporter {
         };
         if resp.not_modified() {
             // The same iids listed the same issues, unchanged, as last time.
+            let (name, project) = (ctx.tracker_name(), self.project_name());
             for (_, link) in batch {
-                ctx.emit(ParsedBug::no_update(link, name, project_name, ctx.now()))
+                ctx.emit(ParsedBug::no_update(link, name, project, ctx.now()))
                     .await?;
             }
             return Ok(());
         }
-        let (settings, now) = (Arc::clone(&gl.settings), ctx.now());
-        let page = Job::of(&resp, move |body, url| {
-            parse_issue_list(body, url, &settings, now)
-        });
-        let page = match page.run().await {
+        let page = match self.page_parser(&resp, ctx.now()).run().await {
             Ok(p) => p,
             Err(e) => {
                 ctx.report_error(e);
@@ -226,27 +113,96 @@ impl GitLabImporter {
             ctx.report_error(e);
         }
         for bug in page.bugs {
-            let Some(held) = take(&bug.canonical_bug_link) else {
-                continue;
-            };
-            forge::emit_refreshed(ctx, &self.refresher(gl), held, bug).await?;
+            if let Some(held) = take(&bug.canonical_bug_link) {
+                forge::emit_refreshed(ctx, &refresher, held, bug).await?;
+            }
         }
         for link in page.skipped {
             if let Some(held) = take(&link) {
-                forge::emit_gone(ctx, &self.refresher(gl), held, NOW_CONFIDENTIAL).await?;
+                forge::emit_gone(ctx, &refresher, held, Self::HIDDEN_REASON).await?;
             }
         }
         let rest: Vec<String> = pending.into_values().collect();
-        forge::refresh_each(ctx, &self.refresher(gl), rest).await
+        forge::refresh_each(ctx, &refresher, rest).await
+    }
+}
+
+#[async_trait]
+impl IssueApi for GitLab {
+    type Client = TokenClient;
+    type Settings = ParseSettings;
+    const PARSE_ISSUE: Parse<ParseSettings, IssueItem> = parse_issue;
+    const PARSE_ISSUE_LIST: Parse<ParseSettings, IssuePage> = parse_issue_list;
+    const SINCE_PARAM: &'static str = "updated_after";
+    const NOT_AN_ISSUE_LINK: &'static str =
+        "not an issue link of this GitLab instance (…/GROUP/PROJECT/-/issues/N); cannot refresh it";
+
+    fn from_config(config: &TrackerConfig) -> Result<Self, Error> {
+        let common = ForgeOptions::from_config(config)?;
+        let options = GitLabOptions::from_config(config)?;
+        let project = options.project(config)?;
+        let settings = common
+            .parse_settings(config)?
+            .with_confidential(options.include_confidential);
+        Ok(GitLab {
+            config: config.clone(),
+            common,
+            options,
+            project,
+            settings: Arc::new(settings),
+        })
+    }
+
+    fn config(&self) -> &TrackerConfig {
+        &self.config
+    }
+
+    fn project_name(&self) -> &str {
+        &self.settings.project_name
+    }
+
+    fn settings(&self) -> &Arc<ParseSettings> {
+        &self.settings
+    }
+
+    fn client(&self, ctx: &ImportContext) -> TokenClient {
+        let env = self.common.token_env(DEFAULT_TOKEN_ENV);
+        let header = HeaderName::from_static(TOKEN_HEADER);
+        TokenClient::new(ctx, env, header, "", &self.project.base)
+    }
+
+    fn default_queries(&self) -> Vec<String> {
+        vec![self.project.default_query()]
+    }
+
+    /// Both states (GitLab's default) and no filter.
+    fn lists_everything(&self, url: &str) -> bool {
+        let neutral = ["per_page", "page", "order_by", "sort"];
+        let states = ["state", "scope"];
+        forge::lists_every_issue(url, &self.project.issues_url(), &states, false, &neutral)
+    }
+
+    fn next_page(&self, url: &str, resp: &Response, _page: &IssuePage) -> Option<String> {
+        following_page(url, resp)
+    }
+
+    /// A 304 may come without paging headers: the next page they name, else the next page
+    /// number (a page past the end answers `[]`, which ends the listing).
+    fn next_after_not_modified(&self, url: &str, resp: &Response) -> Option<String> {
+        following_page(url, resp).or_else(|| forge::next_page_number(url))
+    }
+
+    fn issue_api_url(&self, link: &str) -> Option<String> {
+        self.project.issue_api_url(link)
     }
 
     /// With `fetch_participants`, `people_involved` becomes the number of the issue's
     /// participants (`GET /projects/:id/issues/:iid/participants`: author, assignees,
     /// commenters...) when that is larger. A failure is reported and the bug keeps its count.
-    async fn with_participants(
+    async fn complete(
         &self,
+        client: &TokenClient,
         ctx: &ImportContext,
-        gl: &GitLabClient,
         mut bug: ParsedBug,
     ) -> ParsedBug {
         if !self.options.fetch_participants {
@@ -256,104 +212,38 @@ impl GitLabImporter {
             return bug;
         };
         let url = format!("{api}/participants?per_page=100");
-        match gl.get(ctx, &url, false).await {
-            Ok(resp) => match Job::of(&resp, parse_participants).run().await {
-                Ok(n) => {
-                    let n = u32::try_from(n).unwrap_or(u32::MAX);
-                    if bug.people_involved.is_none_or(|p| p < n) {
-                        bug.people_involved = Some(n);
-                    }
+        let counted = match client.get(ctx, &url, false, &[]).await {
+            Ok(resp) => Job::of(&resp, parse_participants).run().await,
+            Err(e) => Err(e),
+        };
+        match counted {
+            Ok(n) => {
+                let n = u32::try_from(n).unwrap_or(u32::MAX);
+                if bug.people_involved.is_none_or(|p| p < n) {
+                    bug.people_involved = Some(n);
                 }
-                Err(e) => ctx.report_error(e),
-            },
+            }
             Err(e) => ctx.report_error(e),
         }
         bug
     }
 
-    /// The refresh of held bugs through `gl` (see [`forge::refresh_one`]).
-    fn refresher<'a>(&'a self, gl: &'a GitLabClient) -> Refresher<'a> {
-        Refresher { imp: self, gl }
-    }
-}
-
-/// [`IssueRefresh`] for one GitLab importer and its client.
-struct Refresher<'a> {
-    imp: &'a GitLabImporter,
-    gl: &'a GitLabClient,
-}
-
-#[async_trait]
-impl IssueRefresh for Refresher<'_> {
-    fn project_name(&self) -> &str {
-        &self.imp.settings.project_name
+    /// Held bugs are listed by iid, 100 a request (even one: the listing is conditional).
+    fn one_by_one_max(&self) -> usize {
+        0
     }
 
-    fn issue_api_url(&self, link: &str) -> Option<String> {
-        self.imp.project.issue_api_url(link)
-    }
-
-    fn not_an_issue_link(&self) -> &'static str {
-        "not an issue link of this GitLab instance (…/GROUP/PROJECT/-/issues/N); cannot refresh it"
-    }
-
-    async fn get(&self, ctx: &ImportContext, url: &str) -> Result<Response, Error> {
-        self.gl.get(ctx, url, true).await
-    }
-
-    fn issue_parser(&self, resp: &Response, now: NaiveDateTime) -> Job<Refreshed> {
-        let settings = Arc::clone(&self.gl.settings);
-        Job::of(resp, move |body, url| {
-            Ok(match parse_issue(body, url, &settings, now)? {
-                IssueItem::Issue(bug) => Refreshed::Issue(bug),
-                IssueItem::Skipped { .. } => Refreshed::Gone(NOW_CONFIDENTIAL),
-            })
-        })
-    }
-
-    /// With `fetch_participants`, the participants' count (see
-    /// [`GitLabImporter::with_participants`]).
-    async fn complete(&self, ctx: &ImportContext, bug: ParsedBug) -> ParsedBug {
-        self.imp.with_participants(ctx, self.gl, bug).await
-    }
-}
-
-/// Why a held bug that is now confidential is deleted.
-const NOW_CONFIDENTIAL: &str = "now confidential; deleting it";
-
-#[async_trait]
-impl Importer for GitLabImporter {
-    async fn process_queries(&self, ctx: &ImportContext) -> Result<(), Error> {
-        self.full_listing_done.store(false, Ordering::Relaxed);
-        let gl = self.client(ctx);
-        let runs = self
-            .query_urls()
-            .into_iter()
-            .map(|url| self.run_query(ctx, &gl, url));
-        let results = futures::future::join_all(runs).await;
-        results.into_iter().collect()
-    }
-
-    async fn process_existing_bugs(
+    /// Grouped by project (held bugs may name other projects of the instance), then listed
+    /// by iid, 100 a request; links that are not issue pages of this instance are reported.
+    async fn refresh_many(
         &self,
+        run: &ForgeRun<Self>,
         ctx: &ImportContext,
-        urls: &[String],
+        links: Vec<String>,
     ) -> Result<(), Error> {
-        // Bugs a query of this run already emitted are done.
-        let order: Vec<String> = urls.iter().filter(|u| ctx.claim(u)).cloned().collect();
-        if order.is_empty() {
-            return Ok(());
-        }
-        let gl = self.client(ctx);
-        if self.full_listing_done.load(Ordering::Relaxed) {
-            // A complete listing of every issue did not name these: ask for each.
-            return forge::refresh_each(ctx, &self.refresher(&gl), order).await;
-        }
-        // Group by project (held bugs may name other projects of the instance), then list
-        // them by iid, 100 a request.
         let mut by_project: BTreeMap<String, Vec<(u64, String)>> = BTreeMap::new();
         let mut odd = Vec::new();
-        for link in order {
+        for link in links {
             match self.project.issue_of_link(&link) {
                 Some((path, iid)) => by_project.entry(path).or_default().push((iid, link)),
                 None => odd.push(link),
@@ -367,14 +257,26 @@ impl Importer for GitLabImporter {
                 batches.push((path.clone(), chunk.to_vec()));
             }
         }
-        let gl_ref = gl.as_ref();
         let results: Vec<Result<(), Error>> = futures::stream::iter(batches)
-            .map(|(path, batch)| self.refresh_batch(ctx, gl_ref, path, batch))
+            .map(|(path, batch)| self.refresh_batch(run, ctx, path, batch))
             .buffer_unordered(PARALLEL_REFRESH)
             .collect()
             .await;
         results.into_iter().collect::<Result<(), Error>>()?;
-        // Links that are not issue pages of this instance: refresh_one reports each.
-        forge::refresh_each(ctx, &self.refresher(gl_ref), odd).await
+        forge::refresh_each(ctx, &run.refresher(self), odd).await
     }
+}
+
+/// The next page named by a response: `Link` rel=next (resolved against the response URL),
+/// else `X-Next-Page` applied to `url`.
+fn following_page(url: &str, resp: &Response) -> Option<String> {
+    if let Some(next) = forge::link_next(resp) {
+        return Some(next);
+    }
+    let n = resp
+        .header("x-next-page")
+        .map(str::trim)
+        .filter(|v| !v.is_empty())?;
+    let n: u64 = n.parse().ok()?;
+    with_query_param(url, "page", &n.to_string())
 }

@@ -53,21 +53,18 @@
 
 #![deny(missing_docs)]
 
-mod client;
 pub mod config;
 mod importer;
 pub mod parser;
 
-use std::sync::Arc;
-
+use bugimporters_core::forge::{self, ForgeFactory, ForgeType};
 use bugimporters_core::{
-    BuildContext, ConfigKey, Error, Importer, ImporterFactory, LinkScope, ParseFormat,
-    ParseFormatKind, ParseInput, ParseOutput, Registry, TrackerConfig,
+    AuthKind, Capabilities, Error, LinkScope, ParseFormat, Registry, TrackerConfig, TypeInfo,
 };
 
-pub use client::{MAX_PAGES, PER_PAGE, TOKEN_HEADER};
+pub use bugimporters_core::forge::MAX_PAGES;
 pub use config::{GitLabOptions, GitLabProject};
-pub use importer::GitLabImporter;
+pub use importer::{GitLab, GitLabImporter, PER_PAGE, TOKEN_HEADER};
 pub use parser::{parse_issue, parse_issue_list, IssueItem, IssuePage, ParseSettings};
 
 /// The type name.
@@ -80,114 +77,49 @@ pub const FORMAT_ISSUES: &str = "gitlab-issues-json";
 
 /// Registers the `gitlab` type.
 pub fn register(registry: &mut Registry) {
-    registry.register(Arc::new(GitLabFactory));
+    forge::register::<GitLab>(registry);
 }
 
 /// Factory of the `gitlab` type.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct GitLabFactory;
+pub type GitLabFactory = ForgeFactory<GitLab>;
 
-impl ImporterFactory for GitLabFactory {
-    fn kind(&self) -> &'static str {
-        KIND
-    }
-
-    fn aliases(&self) -> &'static [&'static str] {
-        &["gitlab.GitLabBugImporter"]
-    }
-
-    fn description(&self) -> &'static str {
-        "GitLab issues, gitlab.com or self-hosted (REST API v4)"
-    }
-
-    /// Each claim is held by this crate's tests.
-    fn capabilities(&self) -> bugimporters_core::Capabilities {
-        bugimporters_core::Capabilities::NONE
+impl ForgeType for GitLab {
+    /// Each capability claimed is held by this crate's tests; `example.yaml` is the first
+    /// example of `docs/trackers/gitlab.md` (a test keeps them equal).
+    const INFO: TypeInfo = TypeInfo {
+        kind: KIND,
+        aliases: &["gitlab.GitLabBugImporter"],
+        description: "GitLab issues, gitlab.com or self-hosted (REST API v4)",
+        capabilities: Capabilities::NONE
             .incremental()
             .conditional_requests()
             .deletion_detection()
             .webhooks()
-            .auth(&[
-                bugimporters_core::AuthKind::Anonymous,
-                bugimporters_core::AuthKind::Token,
-            ])
-    }
+            .auth(&[AuthKind::Anonymous, AuthKind::Token]),
+        example_config: include_str!("../example.yaml"),
+        config_keys: config::CONFIG_KEYS,
+    };
+    const FORMATS: [ParseFormat; 2] = [
+        ParseFormat::bugs(FORMAT_ISSUE, "one issue JSON (GET /projects/:id/issues/:iid)", "one GitLab issue object"),
+        ParseFormat::bugs(FORMAT_ISSUES, "one issue-list page JSON (GET /projects/:id/issues)", "a page of a GitLab issue list; confidential issues are skipped unless include_confidential"),
+    ];
 
-    /// `example.yaml`, the first example of `docs/trackers/gitlab.md` (a test keeps them equal).
-    fn example_config(&self) -> Option<&'static str> {
-        Some(include_str!("../example.yaml"))
-    }
-
-    fn config_keys(&self) -> &'static [ConfigKey] {
-        config::CONFIG_KEYS
-    }
-
-    fn build(&self, cx: &BuildContext<'_>) -> Result<Arc<dyn Importer>, Error> {
-        Ok(Arc::new(GitLabImporter::new(cx.config)?))
+    /// Only names, label rules and the confidential switch: no project key is required to
+    /// parse.
+    fn parse_settings(config: &TrackerConfig) -> Result<ParseSettings, Error> {
+        let confidential = GitLabOptions::from_config(config)?.include_confidential;
+        Ok(forge::ForgeOptions::from_config(config)?
+            .parse_settings(config)?
+            .with_confidential(confidential))
     }
 
     /// The project's pages, `{base}/{project}/` (`-/issues/N`, `issues/N`, `-/work_items/N`);
     /// the whole instance when `project` is a numeric id (its path is not known offline).
-    fn link_scope(&self, config: &TrackerConfig) -> Result<LinkScope, Error> {
+    fn link_scope(config: &TrackerConfig) -> Result<LinkScope, Error> {
         let p = GitLabOptions::from_config(config)?.project(config)?;
         if p.path.bytes().all(|b| b.is_ascii_digit()) {
             return LinkScope::under(&format!("{}/", p.base));
         }
         LinkScope::under(&format!("{}/{}/", p.base, p.path))
-    }
-
-    fn parse_formats(&self) -> Vec<ParseFormat> {
-        vec![
-            ParseFormat {
-                name: FORMAT_ISSUE,
-                kind: ParseFormatKind::Bugs,
-                files: "one issue JSON (GET /projects/:id/issues/:iid)",
-                description: "one GitLab issue object",
-            },
-            ParseFormat {
-                name: FORMAT_ISSUES,
-                kind: ParseFormatKind::Bugs,
-                files: "one issue-list page JSON (GET /projects/:id/issues)",
-                description: "a page of a GitLab issue list; confidential issues are skipped unless include_confidential",
-            },
-        ]
-    }
-
-    fn parse(
-        &self,
-        cx: &BuildContext<'_>,
-        format: &str,
-        input: &ParseInput,
-    ) -> Result<ParseOutput, Error> {
-        // Only names and label rules are needed: no project key is required to parse.
-        let settings = GitLabOptions::from_config(cx.config)?.parse_settings(cx.config)?;
-        let now = input.options.now;
-        let name = input.url_or_path();
-        match format {
-            FORMAT_ISSUE => {
-                let (_, body) = input.file(0, "one issue JSON")?;
-                match parse_issue(body, &name, &settings, now)? {
-                    IssueItem::Issue(bug) => Ok(ParseOutput::Bugs(vec![*bug])),
-                    IssueItem::Skipped { link } => Err(Error::parse(
-                        name,
-                        format!(
-                            "a confidential issue ({}); set include_confidential: true to parse it",
-                            link.as_deref().unwrap_or("no web_url")
-                        ),
-                    )),
-                }
-            }
-            FORMAT_ISSUES => {
-                let (_, body) = input.file(0, "one issue-list page JSON")?;
-                let page = parse_issue_list(body, &name, &settings, now)?;
-                if let Some(e) = page.errors.into_iter().next() {
-                    return Err(e);
-                }
-                Ok(ParseOutput::Bugs(page.bugs))
-            }
-            other => Err(Error::config(format!(
-                "tracker type {KIND} has no parse format {other:?} (known: {FORMAT_ISSUE}, {FORMAT_ISSUES})"
-            ))),
-        }
     }
 }

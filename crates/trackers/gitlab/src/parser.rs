@@ -16,78 +16,12 @@
 //! * confidential issues are skipped ([`IssueItem::Skipped`]) unless the settings include
 //!   them.
 
-use bugimporters_core::forge;
+use bugimporters_core::forge::{self, Label};
 use bugimporters_core::{Error, ParsedBug};
 use chrono::NaiveDateTime;
 use serde::Deserialize;
 
-/// What the parser needs from the tracker's configuration.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct ParseSettings {
-    /// `tracker_name`, written as `_tracker_name`.
-    pub tracker_name: String,
-    /// `_project_name` of every bug.
-    pub project_name: String,
-    /// Comma-separated bite-size label names.
-    pub bitesized: String,
-    /// Comma-separated documentation label names.
-    pub documentation: String,
-    /// Import confidential issues too.
-    pub include_confidential: bool,
-}
-
-impl ParseSettings {
-    /// Settings naming the tracker and project, with two label rules; confidential issues
-    /// are skipped.
-    pub fn new(
-        tracker_name: impl Into<String>,
-        project_name: impl Into<String>,
-        bitesized: impl Into<String>,
-        documentation: impl Into<String>,
-    ) -> Self {
-        ParseSettings {
-            tracker_name: tracker_name.into(),
-            project_name: project_name.into(),
-            bitesized: bitesized.into(),
-            documentation: documentation.into(),
-            include_confidential: false,
-        }
-    }
-
-    /// The same settings, importing confidential issues when `yes`.
-    pub fn with_confidential(mut self, yes: bool) -> Self {
-        self.include_confidential = yes;
-        self
-    }
-}
-
-/// One element of an issues response.
-#[derive(Debug, Clone, PartialEq)]
-#[non_exhaustive]
-pub enum IssueItem {
-    /// An issue, parsed.
-    Issue(Box<ParsedBug>),
-    /// An issue that is not imported (confidential); `link` is its `web_url`.
-    Skipped {
-        /// The issue's `web_url`, when present.
-        link: Option<String>,
-    },
-}
-
-/// One page of an issue list (`GET /projects/:id/issues`).
-#[derive(Debug, Default)]
-#[non_exhaustive]
-pub struct IssuePage {
-    /// Elements in the page, skipped and malformed ones included (0 = past the end).
-    pub items: usize,
-    /// The issues, in document order.
-    pub bugs: Vec<ParsedBug>,
-    /// Links of the confidential issues skipped.
-    pub skipped: Vec<String>,
-    /// One error per malformed element (the others are still parsed).
-    pub errors: Vec<Error>,
-}
+pub use bugimporters_core::forge::{IssueItem, IssuePage, ParseSettings};
 
 #[derive(Debug, Deserialize)]
 struct RawUser {
@@ -95,25 +29,6 @@ struct RawUser {
     username: Option<String>,
     #[serde(default)]
     name: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
-enum RawLabel {
-    Name(String),
-    Object {
-        #[serde(default)]
-        name: Option<String>,
-    },
-}
-
-impl RawLabel {
-    fn name(&self) -> Option<&str> {
-        match self {
-            RawLabel::Name(n) => Some(n),
-            RawLabel::Object { name } => name.as_deref(),
-        }
-    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -135,7 +50,7 @@ struct RawIssue {
     #[serde(default)]
     assignee: Option<RawUser>,
     #[serde(default)]
-    labels: Option<Vec<RawLabel>>,
+    labels: Option<Vec<Label>>,
     #[serde(default)]
     created_at: Option<String>,
     #[serde(default)]
@@ -172,16 +87,8 @@ pub fn parse_issue_value(
     now: NaiveDateTime,
 ) -> Result<IssueItem, Error> {
     let assigned = forge::assigned_from(&value, &["assignees", "assignee"]);
-    let raw: RawIssue = serde_json::from_value(value).map_err(|e| {
-        Error::parse(
-            url,
-            format!("issue: {}", bugimporters_core::excerpt(&e.to_string())),
-        )
-    })?;
-    let what = match raw.iid {
-        Some(n) => format!("issue #{n}"),
-        None => "issue".to_owned(),
-    };
+    let raw: RawIssue = forge::raw_issue(value, url)?;
+    let what = forge::issue_name(raw.iid);
     let missing = |key: &str| Error::parse(url, format!("{what}: no `{key}`"));
     let link = raw
         .web_url
@@ -210,13 +117,7 @@ pub fn parse_issue_value(
         .unwrap_or_default();
     let people =
         forge::people_involved(&submitter, assignees.into_iter().filter_map(|a| a.username));
-    let labels: Vec<&str> = raw
-        .labels
-        .as_deref()
-        .unwrap_or_default()
-        .iter()
-        .filter_map(RawLabel::name)
-        .collect();
+    let labels = forge::label_names(raw.labels.as_deref());
 
     let mut bug = ParsedBug::new(link);
     bug.title = Some(title);
@@ -231,15 +132,7 @@ pub fn parse_issue_value(
     bug.last_polled = Some(now);
     bug.submitter_username = Some(submitter);
     bug.submitter_realname = Some(Some(realname));
-    forge::set_label_flags(
-        &mut bug,
-        &settings.bitesized,
-        &settings.documentation,
-        &labels,
-        true,
-    );
-    bug.project_name = Some(settings.project_name.clone());
-    bug.tracker_name = Some(settings.tracker_name.clone());
+    settings.finish(&mut bug, &labels);
     Ok(IssueItem::Issue(Box::new(bug)))
 }
 
@@ -267,25 +160,9 @@ pub fn parse_issue_list(
             format!("expected a JSON array of issues{hint}"),
         ));
     };
-    let mut page = IssuePage {
-        items: items.len(),
-        ..IssuePage::default()
-    };
-    for (i, item) in items.into_iter().enumerate() {
-        if !item.is_object() {
-            page.errors.push(Error::parse(
-                url,
-                format!("element {i} is not an issue object"),
-            ));
-            continue;
-        }
-        match parse_issue_value(item, url, settings, now) {
-            Ok(IssueItem::Issue(bug)) => page.bugs.push(*bug),
-            Ok(IssueItem::Skipped { link }) => page.skipped.extend(link),
-            Err(e) => page.errors.push(e),
-        }
-    }
-    Ok(page)
+    Ok(forge::issue_page(items, url, |item| {
+        parse_issue_value(item, url, settings, now)
+    }))
 }
 
 /// The number of distinct users in a participants response
@@ -311,6 +188,7 @@ pub fn parse_participants(body: &[u8], url: &str) -> Result<usize, Error> {
 mod tests {
     use super::*;
     use bugimporters_core::time::parse_datetime;
+    use bugimporters_testkit::forge::{the_bug, with_members};
     use serde_json::json;
 
     fn now() -> NaiveDateTime {
@@ -322,30 +200,31 @@ mod tests {
     }
 
     fn issue(extra: serde_json::Value) -> serde_json::Value {
-        let mut v = json!({
-            "iid": 7,
-            "web_url": "https://gitlab.example/g/p/-/issues/7",
-            "title": "T",
-            "description": "B",
-            "state": "opened",
-            "author": {"username": "alice", "name": "Alice A"},
-            "assignees": [],
-            "labels": [],
-            "confidential": false,
-            "created_at": "2020-01-02T03:04:05.123Z",
-            "updated_at": "2020-01-03T03:04:05+02:00"
-        });
-        if let (Some(o), serde_json::Value::Object(e)) = (v.as_object_mut(), extra) {
-            o.extend(e);
-        }
-        v
+        with_members(
+            json!({
+                "iid": 7,
+                "web_url": "https://gitlab.example/g/p/-/issues/7",
+                "title": "T",
+                "description": "B",
+                "state": "opened",
+                "author": {"username": "alice", "name": "Alice A"},
+                "assignees": [],
+                "labels": [],
+                "confidential": false,
+                "created_at": "2020-01-02T03:04:05.123Z",
+                "updated_at": "2020-01-03T03:04:05+02:00"
+            }),
+            extra,
+        )
     }
 
     fn parse(v: serde_json::Value) -> ParsedBug {
-        match parse_issue(v.to_string().as_bytes(), "u", &settings(), now()).unwrap() {
-            IssueItem::Issue(b) => *b,
-            other => panic!("{other:?}"),
-        }
+        the_bug(parse_issue(
+            v.to_string().as_bytes(),
+            "u",
+            &settings(),
+            now(),
+        ))
     }
 
     #[test]

@@ -11,13 +11,13 @@ use base64::Engine;
 use bugimporters_core::fetch::{Request, Response};
 use bugimporters_core::paging::{query_param, with_query_param};
 use bugimporters_core::parse::Job;
-use bugimporters_core::{Error, ImportContext, ParsedBug};
+use bugimporters_core::{Error, ImportContext};
 use chrono::NaiveDateTime;
 use http::header::{HeaderValue, ACCEPT, AUTHORIZATION};
 use url::Url;
 
 use crate::config::JiraOptions;
-use crate::parser::{parse_issue, parse_search, ParseSettings, SearchPage};
+use crate::parser::{parse_search, ParseSettings, SearchPage};
 
 /// Issue keys per `key in (...)` search when refreshing held bugs.
 pub const KEYS_PER_SEARCH: usize = 50;
@@ -117,21 +117,6 @@ impl JiraClient {
         let settings = Arc::clone(&self.settings);
         Job::new(url, resp.body, move |body, url| {
             parse_search(body, url, &settings, now)
-        })
-        .run()
-        .await
-    }
-
-    /// Parses an issue response from `url` on the bounded parse pool.
-    pub(crate) async fn issue(
-        &self,
-        resp: Response,
-        url: &str,
-        now: NaiveDateTime,
-    ) -> Result<ParsedBug, Error> {
-        let settings = Arc::clone(&self.settings);
-        Job::new(url, resp.body, move |body, url| {
-            parse_issue(body, url, &settings, now)
         })
         .run()
         .await

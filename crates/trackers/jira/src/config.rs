@@ -1,7 +1,8 @@
 //! The Jira-specific configuration keys, typed and checked.
 
+use bugimporters_core::forge::blank_as_none;
 use bugimporters_core::{ConfigKey, Error, TrackerConfig};
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 use url::Url;
 
 use crate::parser::{BitesizedRule, ParseSettings};
@@ -38,12 +39,6 @@ pub const CONFIG_KEYS: &[ConfigKey] = &[
         required: false,
     },
 ];
-
-fn blank_as_none<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    Ok(Option::<String>::deserialize(d)?
-        .map(|s| s.trim().to_owned())
-        .filter(|s| !s.is_empty()))
-}
 
 /// The Jira keys of a tracker record, as written.
 #[derive(Debug, Clone, Default, Deserialize)]

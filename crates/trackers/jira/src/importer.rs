@@ -3,11 +3,15 @@
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
+use bugimporters_core::fetch::Response;
+use bugimporters_core::forge::{self, IssueRefresh, Refreshed};
 use bugimporters_core::paging::query_param;
+use bugimporters_core::parse::Job;
 use bugimporters_core::{Error, ImportContext, Importer, ParsedBug, TrackerConfig};
+use chrono::NaiveDateTime;
 use futures::StreamExt;
 
 use crate::client::{
@@ -15,7 +19,7 @@ use crate::client::{
     token_page_url, with_updated_since, Auth, JiraClient, KEYS_PER_SEARCH, MAX_PAGES,
 };
 use crate::config::{parse_settings, JiraOptions};
-use crate::parser::{key_from_link, ParseSettings, SearchPage};
+use crate::parser::{key_from_link, parse_issue, ParseSettings, SearchPage};
 
 /// Offset pages of one search fetched at the same time once `total` is known (the context
 /// still bounds requests in flight by `max_connections`).
@@ -32,7 +36,6 @@ pub struct JiraImporter {
     settings: ParseSettings,
     api_root: String,
     credential_origins: Vec<url::Origin>,
-    client: OnceLock<Arc<JiraClient>>,
 }
 
 /// Where the bugs of a search page go.
@@ -109,7 +112,6 @@ impl JiraImporter {
             settings,
             api_root,
             credential_origins,
-            client: OnceLock::new(),
         })
     }
 
@@ -118,19 +120,18 @@ impl JiraImporter {
         &self.api_root
     }
 
+    /// The client of `ctx`'s run (its credentials), made on first use in the run.
     fn client(&self, ctx: &ImportContext) -> Arc<JiraClient> {
-        self.client
-            .get_or_init(|| {
-                let auth = Auth::from_env(&self.options, |name| ctx.secret(name));
-                tracing::debug!(tracker = %ctx.tracker_name(), auth = auth.kind(), "Jira credentials");
-                Arc::new(JiraClient {
-                    api_root: self.api_root.clone(),
-                    credential_origins: self.credential_origins.clone(),
-                    settings: Arc::new(self.settings.clone()),
-                    auth,
-                })
-            })
-            .clone()
+        ctx.run_value(|| {
+            let auth = Auth::from_env(&self.options, |name| ctx.secret(name));
+            tracing::debug!(tracker = %ctx.tracker_name(), auth = auth.kind(), "Jira credentials");
+            JiraClient {
+                api_root: self.api_root.clone(),
+                credential_origins: self.credential_origins.clone(),
+                settings: Arc::new(self.settings.clone()),
+                auth,
+            }
+        })
     }
 
     /// The first URL of each query: as configured, with `updated > T` added to the JQL when
@@ -362,8 +363,18 @@ impl JiraImporter {
                 }
                 let left: Vec<(String, String)> =
                     chunk.into_iter().filter(|(l, _)| sink.contains(l)).collect();
+                let refresher = Refresher {
+                    jc,
+                    name: ctx.tracker_name(),
+                };
+                let refresher = &refresher;
                 let inner: Vec<Result<(), Error>> = futures::stream::iter(left)
-                    .map(|(link, key)| self.refresh_one(ctx, jc, sink, link, key))
+                    .map(|(link, _)| async move {
+                        if !sink.remove(&link) {
+                            return Ok(());
+                        }
+                        forge::refresh_one(ctx, refresher, link).await
+                    })
                     .buffer_unordered(PARALLEL_REFRESH)
                     .collect()
                     .await;
@@ -374,54 +385,45 @@ impl JiraImporter {
             .await;
         results.into_iter().collect()
     }
+}
 
-    /// `GET /rest/api/2/issue/KEY` (conditional): `304` → `_no_update`, `404`/`410` →
-    /// `_deleted`, an issue under another key (moved) → the new bug plus a deletion of the
-    /// old link.
-    async fn refresh_one(
-        &self,
-        ctx: &ImportContext,
-        jc: &JiraClient,
-        sink: &RefreshSink,
-        link: String,
-        key: String,
-    ) -> Result<(), Error> {
-        if !sink.remove(&link) {
-            return Ok(());
-        }
-        let name = ctx.tracker_name();
-        let url = jc.issue_url(&key);
-        match jc.get(ctx, &url, true).await {
-            Ok(resp) if resp.not_modified() => {
-                ctx.emit(ParsedBug::no_update(link.as_str(), name, name, ctx.now()))
-                    .await
-            }
-            Ok(resp) => match jc.issue(resp, &url, ctx.now()).await {
-                Ok(bug) if bug.canonical_bug_link == link => ctx.emit(bug).await,
-                Ok(bug) => {
-                    tracing::info!(tracker = %name, from = %link, to = %bug.canonical_bug_link, "issue moved");
-                    if ctx.claim(&bug.canonical_bug_link) {
-                        ctx.emit(bug).await?;
-                    }
-                    ctx.emit(ParsedBug::deleted(link.as_str(), name, name, ctx.now()))
-                        .await
-                }
-                Err(e) => {
-                    ctx.report_error(e);
-                    Ok(())
-                }
-            },
-            Err(e) if e.is_not_found() => {
-                ctx.emit(ParsedBug::deleted(link.as_str(), name, name, ctx.now()))
-                    .await
-            }
-            Err(e) => {
-                ctx.report_error(e);
-                Ok(())
-            }
-        }
+/// What [`forge::refresh_one`] needs of one Jira run: `GET /rest/api/2/issue/KEY`
+/// (conditional: `304` → `_no_update`, `404`/`410` → `_deleted`, an issue under another key —
+/// moved — is the new bug plus a deletion of the old link).
+struct Refresher<'a> {
+    jc: &'a JiraClient,
+    /// The tracker name, also the project name of Jira's deletion and no-update records.
+    name: &'a str,
+}
+
+#[async_trait]
+impl IssueRefresh for Refresher<'_> {
+    fn project_name(&self) -> &str {
+        self.name
+    }
+
+    fn issue_api_url(&self, link: &str) -> Option<String> {
+        key_from_link(link).map(|key| self.jc.issue_url(&key))
+    }
+
+    fn not_an_issue_link(&self) -> &'static str {
+        NOT_AN_ISSUE_LINK
+    }
+
+    async fn get(&self, ctx: &ImportContext, url: &str) -> Result<Response, Error> {
+        self.jc.get(ctx, url, true).await
+    }
+
+    fn issue_parser(&self, resp: &Response, now: NaiveDateTime) -> Job<Refreshed> {
+        let settings = Arc::clone(&self.jc.settings);
+        Job::of(resp, move |body, url| {
+            parse_issue(body, url, &settings, now).map(|bug| Refreshed::Issue(Box::new(bug)))
+        })
     }
 }
+
+/// The error reported for a held link that is not a Jira issue link.
+const NOT_AN_ISSUE_LINK: &str = "not a Jira issue link (…/browse/KEY-N); cannot refresh it";
 
 #[async_trait]
 impl Importer for JiraImporter {
@@ -451,10 +453,7 @@ impl Importer for JiraImporter {
             }
             match key_from_link(link) {
                 Some(key) => order.push((link.clone(), key)),
-                None => ctx.report_error(Error::parse(
-                    link.as_str(),
-                    "not a Jira issue link (…/browse/KEY-N); cannot refresh it",
-                )),
+                None => ctx.report_error(Error::parse(link.as_str(), NOT_AN_ISSUE_LINK)),
             }
         }
         if order.is_empty() {

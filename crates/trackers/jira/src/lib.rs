@@ -61,8 +61,8 @@ pub mod parser;
 use std::sync::Arc;
 
 use bugimporters_core::{
-    BuildContext, ConfigKey, Error, Importer, ImporterFactory, LinkScope, ParseFormat,
-    ParseFormatKind, ParseInput, ParseOutput, Registry, TrackerConfig,
+    BuildContext, Error, Importer, ImporterFactory, LinkScope, ParseFormat, ParseFormatKind,
+    ParseInput, ParseOutput, Registry, TrackerConfig,
 };
 
 pub use config::JiraOptions;
@@ -86,40 +86,27 @@ pub fn register(registry: &mut Registry) {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct JiraFactory;
 
+/// The type's identity; each capability claimed is held by this crate's tests.
+/// `example.yaml` is the first example of `docs/trackers/jira.md` (a test keeps them equal).
+const INFO: bugimporters_core::TypeInfo = bugimporters_core::TypeInfo {
+    kind: KIND,
+    aliases: &["jira.JiraBugImporter"],
+    description: "Jira Server, Data Center and Cloud (REST search with JQL)",
+    capabilities: bugimporters_core::Capabilities::NONE
+        .incremental()
+        .conditional_requests()
+        .deletion_detection()
+        .auth(&[
+            bugimporters_core::AuthKind::Anonymous,
+            bugimporters_core::AuthKind::Token,
+            bugimporters_core::AuthKind::Basic,
+        ]),
+    example_config: include_str!("../example.yaml"),
+    config_keys: config::CONFIG_KEYS,
+};
+
 impl ImporterFactory for JiraFactory {
-    fn kind(&self) -> &'static str {
-        KIND
-    }
-
-    fn aliases(&self) -> &'static [&'static str] {
-        &["jira.JiraBugImporter"]
-    }
-
-    fn description(&self) -> &'static str {
-        "Jira Server, Data Center and Cloud (REST search with JQL)"
-    }
-
-    /// Each claim is held by this crate's tests.
-    fn capabilities(&self) -> bugimporters_core::Capabilities {
-        bugimporters_core::Capabilities::NONE
-            .incremental()
-            .conditional_requests()
-            .deletion_detection()
-            .auth(&[
-                bugimporters_core::AuthKind::Anonymous,
-                bugimporters_core::AuthKind::Token,
-                bugimporters_core::AuthKind::Basic,
-            ])
-    }
-
-    /// `example.yaml`, the first example of `docs/trackers/jira.md` (a test keeps them equal).
-    fn example_config(&self) -> Option<&'static str> {
-        Some(include_str!("../example.yaml"))
-    }
-
-    fn config_keys(&self) -> &'static [ConfigKey] {
-        config::CONFIG_KEYS
-    }
+    bugimporters_core::factory_identity!(INFO);
 
     fn build(&self, cx: &BuildContext<'_>) -> Result<Arc<dyn Importer>, Error> {
         Ok(Arc::new(JiraImporter::new(cx.config)?))

@@ -1,7 +1,8 @@
 //! The Launchpad-specific configuration keys, typed and checked.
 
+use bugimporters_core::forge::{blank_as_none, text};
 use bugimporters_core::{ConfigKey, Error, LinkScope, TrackerConfig};
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 use url::Url;
 
 use crate::parser::ParseSettings;
@@ -36,29 +37,19 @@ pub const CONFIG_KEYS: &[ConfigKey] = &[
     },
 ];
 
-fn null_as_empty<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
-    Ok(Option::<String>::deserialize(d)?.unwrap_or_default())
-}
-
-fn blank_as_none<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    Ok(Option::<String>::deserialize(d)?
-        .map(|s| s.trim().to_owned())
-        .filter(|s| !s.is_empty()))
-}
-
 /// The Launchpad keys of a tracker record, as written.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
 #[non_exhaustive]
 pub struct LaunchpadOptions {
     /// Project name on Launchpad.
-    #[serde(deserialize_with = "null_as_empty")]
+    #[serde(deserialize_with = "text")]
     pub launchpad_name: String,
     /// The bite-size tag.
-    #[serde(deserialize_with = "null_as_empty")]
+    #[serde(deserialize_with = "text")]
     pub bitesized_tag: String,
     /// The documentation tag.
-    #[serde(deserialize_with = "null_as_empty")]
+    #[serde(deserialize_with = "text")]
     pub documentation_tag: String,
     /// Web-service root; `None` = [`DEFAULT_API_URL`].
     #[serde(deserialize_with = "blank_as_none")]

@@ -59,8 +59,8 @@ pub mod parser;
 use std::sync::Arc;
 
 use bugimporters_core::{
-    BuildContext, ConfigKey, Error, Importer, ImporterFactory, LinkScope, ParseFormat,
-    ParseFormatKind, ParseInput, ParseOutput, Registry, TrackerConfig,
+    BuildContext, Error, Importer, ImporterFactory, LinkScope, ParseFormat, ParseFormatKind,
+    ParseInput, ParseOutput, Registry, TrackerConfig,
 };
 
 pub use config::LaunchpadOptions;
@@ -84,35 +84,22 @@ pub fn register(registry: &mut Registry) {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct LaunchpadFactory;
 
+/// Launchpad is read anonymously.
+/// `example.yaml` is the first example of `docs/trackers/launchpad.md` (a test keeps them equal).
+const INFO: bugimporters_core::TypeInfo = bugimporters_core::TypeInfo {
+    kind: KIND,
+    aliases: &["launchpad.LaunchpadBugImporter"],
+    description: "Launchpad bugs of one project (web service 1.0, searchTasks)",
+    capabilities: bugimporters_core::Capabilities::NONE
+        .incremental()
+        .conditional_requests()
+        .deletion_detection(),
+    example_config: include_str!("../example.yaml"),
+    config_keys: config::CONFIG_KEYS,
+};
+
 impl ImporterFactory for LaunchpadFactory {
-    fn kind(&self) -> &'static str {
-        KIND
-    }
-
-    fn aliases(&self) -> &'static [&'static str] {
-        &["launchpad.LaunchpadBugImporter"]
-    }
-
-    fn description(&self) -> &'static str {
-        "Launchpad bugs of one project (web service 1.0, searchTasks)"
-    }
-
-    /// Launchpad is read anonymously.
-    fn capabilities(&self) -> bugimporters_core::Capabilities {
-        bugimporters_core::Capabilities::NONE
-            .incremental()
-            .conditional_requests()
-            .deletion_detection()
-    }
-
-    /// `example.yaml`, the first example of `docs/trackers/launchpad.md` (a test keeps them equal).
-    fn example_config(&self) -> Option<&'static str> {
-        Some(include_str!("../example.yaml"))
-    }
-
-    fn config_keys(&self) -> &'static [ConfigKey] {
-        config::CONFIG_KEYS
-    }
+    bugimporters_core::factory_identity!(INFO);
 
     fn build(&self, cx: &BuildContext<'_>) -> Result<Arc<dyn Importer>, Error> {
         Ok(Arc::new(LaunchpadImporter::new(cx.config)?))

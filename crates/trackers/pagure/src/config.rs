@@ -1,14 +1,10 @@
 //! The Pagure-specific configuration keys, typed and checked.
 
 pub use bugimporters_core::forge::label_rule;
-use bugimporters_core::forge::{
-    blank_as_none, check_token_env, flag, instance_base, label_rules, project_name_of, text,
-};
+use bugimporters_core::forge::{flag, instance_base, path_segments_under, text, ForgeOptions};
 use bugimporters_core::{ConfigKey, Error, TrackerConfig};
 use serde::Deserialize;
 use url::Url;
-
-use crate::parser::ParseSettings;
 
 /// The instance used when `base_url` is empty.
 pub const DEFAULT_BASE_URL: &str = "https://pagure.io";
@@ -44,7 +40,8 @@ pub const CONFIG_KEYS: &[ConfigKey] = &[
     },
 ];
 
-/// The Pagure keys of a tracker record, as written.
+/// The Pagure keys of a tracker record, as written, besides the common forge keys
+/// (`bitesized_tag`, `documentation_tag`, `token_env`: [`ForgeOptions`]).
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
 #[non_exhaustive]
@@ -52,15 +49,6 @@ pub struct PagureOptions {
     /// Project path (`[namespace/]repo`, `fork/user/[namespace/]repo`).
     #[serde(deserialize_with = "text")]
     pub project: String,
-    /// Bite-size label names, comma-separated.
-    #[serde(deserialize_with = "text")]
-    pub bitesized_tag: String,
-    /// Documentation label names, comma-separated.
-    #[serde(deserialize_with = "text")]
-    pub documentation_tag: String,
-    /// Token variable; `None` = [`DEFAULT_TOKEN_ENV`].
-    #[serde(deserialize_with = "blank_as_none")]
-    pub token_env: Option<String>,
     /// Import private issues.
     #[serde(deserialize_with = "flag")]
     pub include_confidential: bool,
@@ -70,25 +58,6 @@ impl PagureOptions {
     /// Reads the Pagure keys of `config` (unknown keys are the registry's business).
     pub fn from_config(config: &TrackerConfig) -> Result<Self, Error> {
         config.options()
-    }
-
-    /// The parse settings of `config`: names, tag rules, private switch. Fails on a
-    /// malformed `bug_project_name_format`.
-    pub fn parse_settings(&self, config: &TrackerConfig) -> Result<ParseSettings, Error> {
-        let (bitesized, documentation) =
-            label_rules(config, &self.bitesized_tag, &self.documentation_tag);
-        Ok(ParseSettings::new(
-            config.tracker_name.clone(),
-            project_name_of(config)?,
-            bitesized,
-            documentation,
-        )
-        .with_private(self.include_confidential))
-    }
-
-    /// The token variable name.
-    pub fn token_env(&self) -> &str {
-        self.token_env.as_deref().unwrap_or(DEFAULT_TOKEN_ENV)
     }
 
     /// Checks the keys and resolves the instance and project. Errors name the key.
@@ -118,8 +87,7 @@ impl PagureOptions {
                 "project {path:?} is not a Pagure project path (letters, digits, '-', '_', '.')"
             )));
         }
-        check_token_env(self.token_env.as_deref())?;
-        bugimporters_core::redact::refuse_credential_queries(config, "token_env")?;
+        ForgeOptions::from_config(config)?.check(config)?;
         let base = instance_base(config, DEFAULT_BASE_URL)?;
         Ok(PagureProject {
             base,
@@ -172,20 +140,8 @@ impl PagureProject {
     /// `(project path, id)` of an issue page of this instance (its path; the origin may be a former one), `{base}/{path}/issue/{id}`.
     /// `None` for anything else.
     pub fn issue_of_link(&self, link: &str) -> Option<(String, u64)> {
-        // Any origin: the host's links of this tracker may predate a move of the instance
-        // (another name, http → https); the path names the issue.
-        let url = Url::parse(link).ok()?;
-        let base_path = Url::parse(&self.base)
-            .ok()?
-            .path()
-            .trim_end_matches('/')
-            .to_owned();
-        let path = url.path();
-        let rest = match path.strip_prefix(base_path.as_str()) {
-            Some(r) if r.is_empty() || r.starts_with('/') => r,
-            _ => path,
-        };
-        let segs: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
+        let segs = path_segments_under(&self.base, link)?;
+        let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
         let [project @ .., "issue", id] = segs.as_slice() else {
             return None;
         };
@@ -266,12 +222,9 @@ mod tests {
         c.bitesized_type = "tag".into();
         c.bitesized_text = "easyfix".into();
         c.extra.insert("include_confidential".into(), true.into());
-        let s = PagureOptions::from_config(&c)
-            .unwrap()
-            .parse_settings(&c)
-            .unwrap();
+        let s = <crate::Pagure as bugimporters_core::forge::ForgeType>::parse_settings(&c).unwrap();
         assert_eq!(s.bitesized, "easyfix");
-        assert!(s.include_private);
+        assert!(s.include_confidential);
         assert_eq!(s.project_name, "t");
     }
 }

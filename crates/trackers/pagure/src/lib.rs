@@ -49,21 +49,18 @@
 
 #![deny(missing_docs)]
 
-mod client;
 pub mod config;
 mod importer;
 pub mod parser;
 
-use std::sync::Arc;
-
+use bugimporters_core::forge::{self, ForgeFactory, ForgeType};
 use bugimporters_core::{
-    BuildContext, ConfigKey, Error, Importer, ImporterFactory, LinkScope, ParseFormat,
-    ParseFormatKind, ParseInput, ParseOutput, Registry, TrackerConfig,
+    AuthKind, Capabilities, Error, LinkScope, ParseFormat, Registry, TrackerConfig, TypeInfo,
 };
 
-pub use client::{MAX_PAGES, PER_PAGE};
+pub use bugimporters_core::forge::MAX_PAGES;
 pub use config::{PagureOptions, PagureProject};
-pub use importer::PagureImporter;
+pub use importer::{Pagure, PagureImporter, PER_PAGE};
 pub use parser::{parse_issue, parse_issue_list, IssueItem, IssuePage, ParseSettings};
 
 /// The type name.
@@ -76,113 +73,56 @@ pub const FORMAT_ISSUES: &str = "pagure-issues-json";
 
 /// Registers the `pagure` type.
 pub fn register(registry: &mut Registry) {
-    registry.register(Arc::new(PagureFactory));
+    forge::register::<Pagure>(registry);
 }
 
 /// Factory of the `pagure` type.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct PagureFactory;
+pub type PagureFactory = ForgeFactory<Pagure>;
 
-impl ImporterFactory for PagureFactory {
-    fn kind(&self) -> &'static str {
-        KIND
-    }
-
-    fn aliases(&self) -> &'static [&'static str] {
-        &["pagure.PagureBugImporter"]
-    }
-
-    fn description(&self) -> &'static str {
-        "Pagure issues: pagure.io, src.fedoraproject.org or self-hosted (API 0)"
-    }
-
-    /// Each claim is held by this crate's tests.
-    fn capabilities(&self) -> bugimporters_core::Capabilities {
-        bugimporters_core::Capabilities::NONE
+impl ForgeType for Pagure {
+    /// Each capability claimed is held by this crate's tests; `example.yaml` is the first
+    /// example of `docs/trackers/pagure.md` (a test keeps them equal).
+    const INFO: TypeInfo = TypeInfo {
+        kind: KIND,
+        aliases: &["pagure.PagureBugImporter"],
+        description: "Pagure issues: pagure.io, src.fedoraproject.org or self-hosted (API 0)",
+        capabilities: Capabilities::NONE
             .incremental()
             .conditional_requests()
             .deletion_detection()
-            .auth(&[
-                bugimporters_core::AuthKind::Anonymous,
-                bugimporters_core::AuthKind::Token,
-            ])
-    }
+            .auth(&[AuthKind::Anonymous, AuthKind::Token]),
+        example_config: include_str!("../example.yaml"),
+        config_keys: config::CONFIG_KEYS,
+    };
+    const FORMATS: [ParseFormat; 2] = [
+        ParseFormat::bugs(
+            FORMAT_ISSUE,
+            "one issue JSON (GET /api/0/<repo>/issue/<id>)",
+            "one Pagure issue object",
+        ),
+        ParseFormat::bugs(
+            FORMAT_ISSUES,
+            "one issue-list page JSON (GET /api/0/<repo>/issues)",
+            "a page of a Pagure issue list; private issues are skipped unless include_confidential",
+        ),
+    ];
 
-    /// `example.yaml`, the first example of `docs/trackers/pagure.md` (a test keeps them equal).
-    fn example_config(&self) -> Option<&'static str> {
-        Some(include_str!("../example.yaml"))
-    }
-
-    fn config_keys(&self) -> &'static [ConfigKey] {
-        config::CONFIG_KEYS
-    }
-
-    fn build(&self, cx: &BuildContext<'_>) -> Result<Arc<dyn Importer>, Error> {
-        Ok(Arc::new(PagureImporter::new(cx.config)?))
+    /// Names, tag rules and the private switch; the project key only for issues without
+    /// `full_url`.
+    fn parse_settings(config: &TrackerConfig) -> Result<ParseSettings, Error> {
+        let options = PagureOptions::from_config(config)?;
+        let mut settings = forge::ForgeOptions::from_config(config)?
+            .parse_settings(config)?
+            .with_confidential(options.include_confidential);
+        if let Ok(project) = options.project(config) {
+            settings = settings.with_web_root(project.web_root());
+        }
+        Ok(settings)
     }
 
     /// The project's issue pages, `{base}/{project}/issue/N`.
-    fn link_scope(&self, config: &TrackerConfig) -> Result<LinkScope, Error> {
+    fn link_scope(config: &TrackerConfig) -> Result<LinkScope, Error> {
         let p = PagureOptions::from_config(config)?.project(config)?;
         LinkScope::under(&format!("{}/issue/", p.web_root()))
-    }
-
-    fn parse_formats(&self) -> Vec<ParseFormat> {
-        vec![
-            ParseFormat {
-                name: FORMAT_ISSUE,
-                kind: ParseFormatKind::Bugs,
-                files: "one issue JSON (GET /api/0/<repo>/issue/<id>)",
-                description: "one Pagure issue object",
-            },
-            ParseFormat {
-                name: FORMAT_ISSUES,
-                kind: ParseFormatKind::Bugs,
-                files: "one issue-list page JSON (GET /api/0/<repo>/issues)",
-                description: "a page of a Pagure issue list; private issues are skipped unless include_confidential",
-            },
-        ]
-    }
-
-    fn parse(
-        &self,
-        cx: &BuildContext<'_>,
-        format: &str,
-        input: &ParseInput,
-    ) -> Result<ParseOutput, Error> {
-        // Names and tag rules are needed; the project key only for issues without full_url.
-        let options = PagureOptions::from_config(cx.config)?;
-        let mut settings = options.parse_settings(cx.config)?;
-        if let Ok(project) = options.project(cx.config) {
-            settings = settings.with_web_root(project.web_root());
-        }
-        let now = input.options.now;
-        let name = input.url_or_path();
-        match format {
-            FORMAT_ISSUE => {
-                let (_, body) = input.file(0, "one issue JSON")?;
-                match parse_issue(body, &name, &settings, now)? {
-                    IssueItem::Issue(bug) => Ok(ParseOutput::Bugs(vec![*bug])),
-                    IssueItem::Skipped { link } => Err(Error::parse(
-                        name,
-                        format!(
-                            "a private issue ({}); set include_confidential: true to parse it",
-                            link.as_deref().unwrap_or("no link")
-                        ),
-                    )),
-                }
-            }
-            FORMAT_ISSUES => {
-                let (_, body) = input.file(0, "one issue-list page JSON")?;
-                let page = parse_issue_list(body, &name, &settings, now)?;
-                if let Some(e) = page.errors.into_iter().next() {
-                    return Err(e);
-                }
-                Ok(ParseOutput::Bugs(page.bugs))
-            }
-            other => Err(Error::config(format!(
-                "tracker type {KIND} has no parse format {other:?} (known: {FORMAT_ISSUE}, {FORMAT_ISSUES})"
-            ))),
-        }
     }
 }

@@ -21,84 +21,7 @@ use bugimporters_core::{Error, ParsedBug};
 use chrono::NaiveDateTime;
 use serde::Deserialize;
 
-/// What the parser needs from the tracker's configuration.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct ParseSettings {
-    /// `tracker_name`, written as `_tracker_name`.
-    pub tracker_name: String,
-    /// `_project_name` of every bug.
-    pub project_name: String,
-    /// Comma-separated bite-size tag names.
-    pub bitesized: String,
-    /// Comma-separated documentation tag names.
-    pub documentation: String,
-    /// Import private issues too.
-    pub include_private: bool,
-    /// The project's web page (`https://pagure.io/ns/repo`), for links when an issue has no
-    /// `full_url` (Pagure before 5.x); empty when unknown.
-    pub web_root: String,
-}
-
-impl ParseSettings {
-    /// Settings naming the tracker and project, with two tag rules; private issues skipped.
-    pub fn new(
-        tracker_name: impl Into<String>,
-        project_name: impl Into<String>,
-        bitesized: impl Into<String>,
-        documentation: impl Into<String>,
-    ) -> Self {
-        ParseSettings {
-            tracker_name: tracker_name.into(),
-            project_name: project_name.into(),
-            bitesized: bitesized.into(),
-            documentation: documentation.into(),
-            include_private: false,
-            web_root: String::new(),
-        }
-    }
-
-    /// The same settings, importing private issues when `yes`.
-    pub fn with_private(mut self, yes: bool) -> Self {
-        self.include_private = yes;
-        self
-    }
-
-    /// The same settings with the project's web page (see [`ParseSettings::web_root`]).
-    pub fn with_web_root(mut self, web_root: impl Into<String>) -> Self {
-        self.web_root = web_root.into();
-        self
-    }
-}
-
-/// One issue of a response.
-#[derive(Debug, Clone, PartialEq)]
-#[non_exhaustive]
-pub enum IssueItem {
-    /// An issue, parsed.
-    Issue(Box<ParsedBug>),
-    /// A private issue, not imported; `link` is its page when known.
-    Skipped {
-        /// The issue's page, when known.
-        link: Option<String>,
-    },
-}
-
-/// One page of an issue list (`GET /api/0/<repo>/issues`).
-#[derive(Debug, Default)]
-#[non_exhaustive]
-pub struct IssuePage {
-    /// Elements in the page, skipped and malformed ones included.
-    pub items: usize,
-    /// The issues, in document order.
-    pub bugs: Vec<ParsedBug>,
-    /// Links of the private issues skipped.
-    pub skipped: Vec<String>,
-    /// One error per malformed element (the others are still parsed).
-    pub errors: Vec<Error>,
-    /// `pagination.next`: the next page's URL, as sent.
-    pub next: Option<String>,
-}
+pub use bugimporters_core::forge::{IssueItem, IssuePage, ParseSettings};
 
 #[derive(Debug, Deserialize)]
 struct RawUser {
@@ -189,16 +112,8 @@ pub fn parse_issue_value(
     now: NaiveDateTime,
 ) -> Result<IssueItem, Error> {
     let assigned = forge::assigned_from(&value, &["assignee"]);
-    let raw: RawIssue = serde_json::from_value(value).map_err(|e| {
-        Error::parse(
-            url,
-            format!("issue: {}", bugimporters_core::excerpt(&e.to_string())),
-        )
-    })?;
-    let what = match raw.id {
-        Some(n) => format!("issue #{n}"),
-        None => "issue".to_owned(),
-    };
+    let raw: RawIssue = forge::raw_issue(value, url)?;
+    let what = forge::issue_name(raw.id);
     let missing = |key: &str| Error::parse(url, format!("{what}: no `{key}`"));
     let link = match (raw.full_url.filter(|u| !u.is_empty()), raw.id) {
         (Some(u), _) => u,
@@ -207,7 +122,7 @@ pub fn parse_issue_value(
         }
         _ => return Err(missing("full_url")),
     };
-    if raw.private == Some(true) && !settings.include_private {
+    if raw.private == Some(true) && !settings.include_confidential {
         return Ok(IssueItem::Skipped { link: Some(link) });
     }
     let title = raw.title.ok_or_else(|| missing("title"))?;
@@ -261,15 +176,7 @@ pub fn parse_issue_value(
     bug.last_polled = Some(now);
     bug.submitter_username = Some(submitter);
     bug.submitter_realname = Some(Some(realname));
-    forge::set_label_flags(
-        &mut bug,
-        &settings.bitesized,
-        &settings.documentation,
-        &tags,
-        true,
-    );
-    bug.project_name = Some(settings.project_name.clone());
-    bug.tracker_name = Some(settings.tracker_name.clone());
+    settings.finish(&mut bug, &tags);
     Ok(IssueItem::Issue(Box::new(bug)))
 }
 
@@ -283,14 +190,14 @@ pub fn parse_issue_list(
     settings: &ParseSettings,
     now: NaiveDateTime,
 ) -> Result<IssuePage, Error> {
-    let value: serde_json::Value = bugimporters_core::parse::json(url, body)?;
+    let mut value: serde_json::Value = bugimporters_core::parse::json(url, body)?;
     let next = value
         .get("pagination")
         .and_then(|p| p.get("next"))
         .and_then(|n| n.as_str())
         .filter(|n| !n.is_empty())
         .map(str::to_owned);
-    let Some(serde_json::Value::Array(items)) = value.get("issues") else {
+    let Some(serde_json::Value::Array(items)) = value.get_mut("issues").map(std::mem::take) else {
         let hint = value
             .get("error")
             .and_then(|m| m.as_str())
@@ -301,31 +208,17 @@ pub fn parse_issue_list(
             format!("expected an object with an `issues` list{hint}"),
         ));
     };
-    let mut page = IssuePage {
-        items: items.len(),
-        next,
-        ..IssuePage::default()
-    };
-    for (i, item) in items.iter().enumerate() {
-        if !item.is_object() {
-            page.errors.push(Error::parse(
-                url,
-                format!("element {i} is not an issue object"),
-            ));
-            continue;
-        }
-        match parse_issue_value(item.clone(), url, settings, now) {
-            Ok(IssueItem::Issue(bug)) => page.bugs.push(*bug),
-            Ok(IssueItem::Skipped { link }) => page.skipped.extend(link),
-            Err(e) => page.errors.push(e),
-        }
-    }
+    let mut page = forge::issue_page(items, url, |item| {
+        parse_issue_value(item, url, settings, now)
+    });
+    page.next = next;
     Ok(page)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use bugimporters_testkit::forge::{the_bug, with_members};
     use serde_json::json;
 
     fn now() -> NaiveDateTime {
@@ -338,31 +231,32 @@ mod tests {
     }
 
     fn issue(extra: serde_json::Value) -> serde_json::Value {
-        let mut v = json!({
-            "id": 7,
-            "title": "T",
-            "content": "B",
-            "status": "Open",
-            "close_status": null,
-            "user": {"name": "alice", "fullname": "Alice A"},
-            "assignee": null,
-            "tags": [],
-            "comments": [],
-            "private": false,
-            "date_created": "1431414800",
-            "last_updated": "1431500000"
-        });
-        if let (Some(o), serde_json::Value::Object(e)) = (v.as_object_mut(), extra) {
-            o.extend(e);
-        }
-        v
+        with_members(
+            json!({
+                "id": 7,
+                "title": "T",
+                "content": "B",
+                "status": "Open",
+                "close_status": null,
+                "user": {"name": "alice", "fullname": "Alice A"},
+                "assignee": null,
+                "tags": [],
+                "comments": [],
+                "private": false,
+                "date_created": "1431414800",
+                "last_updated": "1431500000"
+            }),
+            extra,
+        )
     }
 
     fn parse(v: serde_json::Value) -> ParsedBug {
-        match parse_issue(v.to_string().as_bytes(), "u", &settings(), now()).unwrap() {
-            IssueItem::Issue(b) => *b,
-            other => panic!("{other:?}"),
-        }
+        the_bug(parse_issue(
+            v.to_string().as_bytes(),
+            "u",
+            &settings(),
+            now(),
+        ))
     }
 
     #[test]
@@ -414,7 +308,7 @@ mod tests {
         let v = issue(json!({"private": true}));
         let out = parse_issue(v.to_string().as_bytes(), "u", &settings(), now()).unwrap();
         assert!(matches!(out, IssueItem::Skipped { link: Some(_) }));
-        let s = settings().with_private(true);
+        let s = settings().with_confidential(true);
         let out = parse_issue(v.to_string().as_bytes(), "u", &s, now()).unwrap();
         assert!(matches!(out, IssueItem::Issue(_)));
     }

@@ -35,8 +35,8 @@ pub mod parser;
 use std::sync::Arc;
 
 use bugimporters_core::{
-    AuthKind, BuildContext, Capabilities, ConfigKey, Error, Importer, ImporterFactory, LinkScope,
-    ParseFormat, ParseFormatKind, ParseInput, ParseOutput, Registry, TrackerConfig,
+    AuthKind, BuildContext, Capabilities, Error, Importer, ImporterFactory, LinkScope, ParseFormat,
+    ParseFormatKind, ParseInput, ParseOutput, Registry, TrackerConfig,
 };
 
 pub use config::PhabricatorOptions;
@@ -57,36 +57,23 @@ pub fn register(registry: &mut Registry) {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct PhabricatorFactory;
 
+/// The type's identity; each capability claimed is held by this crate's tests.
+/// `example.yaml` is the first example of `docs/trackers/phabricator.md` (a test keeps them
+/// equal).
+const INFO: bugimporters_core::TypeInfo = bugimporters_core::TypeInfo {
+    kind: KIND,
+    aliases: &["phorge"],
+    description: "Phabricator / Phorge Maniphest tasks (Conduit maniphest.search)",
+    capabilities: Capabilities::NONE
+        .incremental()
+        .deletion_detection()
+        .auth(&[AuthKind::Anonymous, AuthKind::Token]),
+    example_config: include_str!("../example.yaml"),
+    config_keys: config::CONFIG_KEYS,
+};
+
 impl ImporterFactory for PhabricatorFactory {
-    fn kind(&self) -> &'static str {
-        KIND
-    }
-
-    fn aliases(&self) -> &'static [&'static str] {
-        &["phorge"]
-    }
-
-    fn description(&self) -> &'static str {
-        "Phabricator / Phorge Maniphest tasks (Conduit maniphest.search)"
-    }
-
-    /// Each claim is held by this crate's tests.
-    fn capabilities(&self) -> Capabilities {
-        Capabilities::NONE
-            .incremental()
-            .deletion_detection()
-            .auth(&[AuthKind::Anonymous, AuthKind::Token])
-    }
-
-    /// `example.yaml`, the first example of `docs/trackers/phabricator.md` (a test keeps them
-    /// equal).
-    fn example_config(&self) -> Option<&'static str> {
-        Some(include_str!("../example.yaml"))
-    }
-
-    fn config_keys(&self) -> &'static [ConfigKey] {
-        config::CONFIG_KEYS
-    }
+    bugimporters_core::factory_identity!(INFO);
 
     fn build(&self, cx: &BuildContext<'_>) -> Result<Arc<dyn Importer>, Error> {
         Ok(Arc::new(PhabricatorImporter::new(cx.config)?))

@@ -36,9 +36,12 @@ pub struct RedmineImporter {
     options: RedmineOptions,
     base: Url,
     settings: ParseSettings,
-    /// The settings of the current run, with the status list (fetched once per run).
-    run_settings: tokio::sync::Mutex<Option<Arc<ParseSettings>>>,
 }
+
+/// The settings of one run, with the status list (fetched once per run, kept by the run's
+/// context).
+#[derive(Debug, Default)]
+struct RunSettings(tokio::sync::OnceCell<Arc<ParseSettings>>);
 
 /// How one listing went.
 #[derive(Debug, Default)]
@@ -64,7 +67,6 @@ impl RedmineImporter {
             options,
             base,
             settings,
-            run_settings: tokio::sync::Mutex::new(None),
         })
     }
 
@@ -138,10 +140,18 @@ impl RedmineImporter {
     /// `looks_closed` then comes from the issue's own `is_closed` or from
     /// [`crate::parser::fallback_closed`].
     async fn run_settings(&self, ctx: &ImportContext, rc: &RedmineClient) -> Arc<ParseSettings> {
-        let mut slot = self.run_settings.lock().await;
-        if let Some(s) = slot.as_ref() {
-            return s.clone();
-        }
+        let slot = ctx.run_value(RunSettings::default);
+        slot.0
+            .get_or_init(|| self.fetch_run_settings(ctx, rc))
+            .await
+            .clone()
+    }
+
+    async fn fetch_run_settings(
+        &self,
+        ctx: &ImportContext,
+        rc: &RedmineClient,
+    ) -> Arc<ParseSettings> {
         let url = statuses_url(&self.base);
         let statuses = match rc.get(ctx, &url).await {
             Ok(resp) => {
@@ -165,9 +175,7 @@ impl RedmineImporter {
         };
         let mut settings = self.settings.clone();
         settings.statuses = statuses;
-        let settings = Arc::new(settings);
-        *slot = Some(settings.clone());
-        settings
+        Arc::new(settings)
     }
 
     async fn fetch_page(
@@ -346,7 +354,8 @@ impl RedmineImporter {
     }
 
     /// Emits the refreshed record of a held issue: `_no_update` when it has not changed since
-    /// `watermark`, else the full record (re-read with journals when configured). A held
+    /// the [`RedmineImporter::refresh_watermark`], else the full record (re-read with
+    /// journals when configured, unless `detailed`: asked for with them already). A held
     /// link spelled differently from the canonical one is replaced by it.
     async fn emit_refreshed(
         &self,
@@ -355,9 +364,17 @@ impl RedmineImporter {
         settings: &Arc<ParseSettings>,
         held: &str,
         issue: RedmineIssue,
-        watermark: Option<NaiveDateTime>,
+        detailed: bool,
     ) -> Result<(), Error> {
+        let watermark = self.refresh_watermark();
         let name = ctx.tracker_name();
+        let emit = |issue: RedmineIssue| async move {
+            if detailed {
+                ctx.emit(issue.bug).await
+            } else {
+                self.emit_issue(ctx, rc, settings, issue).await
+            }
+        };
         if issue.is_private && !self.options.include_private {
             tracing::info!(tracker = %name, url = %held, "issue is private now; deleting it from the host");
             return ctx
@@ -371,11 +388,11 @@ impl RedmineImporter {
                     .emit(ParsedBug::no_update(held, name, name, ctx.now()))
                     .await;
             }
-            return self.emit_issue(ctx, rc, settings, issue).await;
+            return emit(issue).await;
         }
         tracing::info!(tracker = %name, from = %held, to = %issue.bug.canonical_bug_link, "held link is not the canonical one; replacing it");
         if ctx.claim(&issue.bug.canonical_bug_link) {
-            self.emit_issue(ctx, rc, settings, issue).await?;
+            emit(issue).await?;
         }
         ctx.emit(ParsedBug::deleted(held, name, name, ctx.now()))
             .await
@@ -424,7 +441,7 @@ impl RedmineImporter {
         for (id, held) in chunk {
             match by_id.remove(id) {
                 Some(issue) => {
-                    self.emit_refreshed(ctx, rc, settings, held, issue, Some(watermark))
+                    self.emit_refreshed(ctx, rc, settings, held, issue, false)
                         .await?
                 }
                 None => {
@@ -488,14 +505,14 @@ impl RedmineImporter {
         for (id, held) in chunk {
             match by_id.get(&id) {
                 Some(issue) => {
-                    self.emit_refreshed(ctx, rc, settings, &held, issue.clone(), watermark)
+                    self.emit_refreshed(ctx, rc, settings, &held, issue.clone(), false)
                         .await?
                 }
                 None => missing.push((id, held)),
             }
         }
         let results: Vec<Result<(), Error>> = futures::stream::iter(missing)
-            .map(|(id, held)| self.refresh_one(ctx, rc, settings, id, held, watermark))
+            .map(|(id, held)| self.refresh_one(ctx, rc, settings, id, held))
             .buffer_unordered(PARALLEL_ISSUES)
             .collect()
             .await;
@@ -511,34 +528,15 @@ impl RedmineImporter {
         settings: &Arc<ParseSettings>,
         id: u64,
         held: String,
-        watermark: Option<NaiveDateTime>,
     ) -> Result<(), Error> {
         let name = ctx.tracker_name();
         let url = issue_url(&self.base, id, self.options.people_from_journals);
         match rc.get(ctx, &url).await {
             Ok(resp) => match issue_job(&resp, settings, ctx.now()).run().await {
-                Ok(issue) if issue.is_private && !self.options.include_private => {
-                    tracing::info!(tracker = %name, url = %held, "issue is private now; deleting it from the host");
-                    ctx.emit(ParsedBug::deleted(held.as_str(), name, name, ctx.now()))
-                        .await
-                }
+                // Asked for with its people already (`people_from_journals`): emitted as is.
                 Ok(issue) => {
-                    let unchanged =
-                        matches!((watermark, issue.updated_on), (Some(w), Some(u)) if u < w);
-                    if held == issue.bug.canonical_bug_link {
-                        if unchanged {
-                            ctx.emit(ParsedBug::no_update(held.as_str(), name, name, ctx.now()))
-                                .await
-                        } else {
-                            ctx.emit(issue.bug).await
-                        }
-                    } else {
-                        if ctx.claim(&issue.bug.canonical_bug_link) {
-                            ctx.emit(issue.bug).await?;
-                        }
-                        ctx.emit(ParsedBug::deleted(held.as_str(), name, name, ctx.now()))
-                            .await
-                    }
+                    self.emit_refreshed(ctx, rc, settings, &held, issue, true)
+                        .await
                 }
                 Err(e) => {
                     ctx.report_error(e);
@@ -616,7 +614,6 @@ pub(crate) fn settings_from_config(config: &TrackerConfig) -> Result<ParseSettin
 #[async_trait]
 impl Importer for RedmineImporter {
     async fn process_queries(&self, ctx: &ImportContext) -> Result<(), Error> {
-        *self.run_settings.lock().await = None;
         let rc = self.client(ctx);
         tracing::debug!(tracker = %ctx.tracker_name(), api_key = rc.has_key(), "Redmine credentials");
         let urls = self.query_urls()?;

@@ -63,8 +63,8 @@ pub mod parser;
 use std::sync::Arc;
 
 use bugimporters_core::{
-    BuildContext, ConfigKey, Error, Importer, ImporterFactory, ParseFormat, ParseFormatKind,
-    ParseInput, ParseOutput, Registry,
+    BuildContext, Error, Importer, ImporterFactory, ParseFormat, ParseFormatKind, ParseInput,
+    ParseOutput, Registry,
 };
 use url::Url;
 
@@ -116,38 +116,25 @@ fn parse_settings(cx: &BuildContext<'_>, input: &ParseInput) -> Result<ParseSett
     importer::settings_from_config(&config)
 }
 
+/// The type's identity; each capability claimed is held by this crate's tests.
+/// `example.yaml` is the first example of `docs/trackers/redmine.md` (a test keeps them equal).
+const INFO: bugimporters_core::TypeInfo = bugimporters_core::TypeInfo {
+    kind: KIND,
+    aliases: &["redmine.RedmineBugImporter"],
+    description: "Redmine issues (REST API, /issues.json)",
+    capabilities: bugimporters_core::Capabilities::NONE
+        .incremental()
+        .deletion_detection()
+        .auth(&[
+            bugimporters_core::AuthKind::Anonymous,
+            bugimporters_core::AuthKind::ApiKey,
+        ]),
+    example_config: include_str!("../example.yaml"),
+    config_keys: config::CONFIG_KEYS,
+};
+
 impl ImporterFactory for RedmineFactory {
-    fn kind(&self) -> &'static str {
-        KIND
-    }
-
-    fn aliases(&self) -> &'static [&'static str] {
-        &["redmine.RedmineBugImporter"]
-    }
-
-    fn description(&self) -> &'static str {
-        "Redmine issues (REST API, /issues.json)"
-    }
-
-    /// Each claim is held by this crate's tests.
-    fn capabilities(&self) -> bugimporters_core::Capabilities {
-        bugimporters_core::Capabilities::NONE
-            .incremental()
-            .deletion_detection()
-            .auth(&[
-                bugimporters_core::AuthKind::Anonymous,
-                bugimporters_core::AuthKind::ApiKey,
-            ])
-    }
-
-    /// `example.yaml`, the first example of `docs/trackers/redmine.md` (a test keeps them equal).
-    fn example_config(&self) -> Option<&'static str> {
-        Some(include_str!("../example.yaml"))
-    }
-
-    fn config_keys(&self) -> &'static [ConfigKey] {
-        config::CONFIG_KEYS
-    }
+    bugimporters_core::factory_identity!(INFO);
 
     fn build(&self, cx: &BuildContext<'_>) -> Result<Arc<dyn Importer>, Error> {
         Ok(Arc::new(RedmineImporter::new(cx.config)?))

@@ -1,5 +1,6 @@
 //! The Roundup-specific configuration keys, typed and checked.
 
+use bugimporters_core::forge::{blank_as_none, text};
 use bugimporters_core::{ConfigKey, Error, TrackerConfig};
 use chrono::{Datelike, NaiveDateTime};
 use serde::{Deserialize, Deserializer};
@@ -87,16 +88,6 @@ pub enum ApiMode {
     Html,
 }
 
-fn null_as_empty<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
-    Ok(Option::<String>::deserialize(d)?.unwrap_or_default())
-}
-
-fn blank_as_none<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    Ok(Option::<String>::deserialize(d)?
-        .map(|s| s.trim().to_owned())
-        .filter(|s| !s.is_empty()))
-}
-
 fn mode_or_default<'de, D: Deserializer<'de>>(d: D) -> Result<ApiMode, D::Error> {
     let text = Option::<String>::deserialize(d)?.unwrap_or_default();
     match text.trim().to_ascii_lowercase().as_str() {
@@ -115,13 +106,13 @@ fn mode_or_default<'de, D: Deserializer<'de>>(d: D) -> Result<ApiMode, D::Error>
 #[non_exhaustive]
 pub struct RoundupOptions {
     /// Comma-separated closed status names.
-    #[serde(deserialize_with = "null_as_empty")]
+    #[serde(deserialize_with = "text")]
     pub closed_status: String,
     /// Label of the field the bite-size rule reads.
-    #[serde(deserialize_with = "null_as_empty")]
+    #[serde(deserialize_with = "text")]
     pub bitesized_field: String,
     /// Label of the field the documentation rule reads.
-    #[serde(deserialize_with = "null_as_empty")]
+    #[serde(deserialize_with = "text")]
     pub documentation_field: String,
     /// Pages, REST, or automatic.
     #[serde(deserialize_with = "mode_or_default")]

@@ -83,8 +83,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use bugimporters_core::{
-    BuildContext, ConfigKey, Error, Importer, ImporterFactory, ParseFormat, ParseFormatKind,
-    ParseInput, ParseOutput, Registry,
+    BuildContext, Error, Importer, ImporterFactory, ParseFormat, ParseFormatKind, ParseInput,
+    ParseOutput, Registry,
 };
 
 pub use config::{ApiMode, RoundupOptions};
@@ -126,39 +126,26 @@ impl RoundupFactory {
     }
 }
 
+/// Basic auth on REST requests only.
+/// `example.yaml` is the first example of `docs/trackers/roundup.md` (a test keeps them equal).
+const INFO: bugimporters_core::TypeInfo = bugimporters_core::TypeInfo {
+    kind: KIND,
+    aliases: &["roundup.RoundupBugImporter"],
+    description: "Roundup issue trackers (issue pages, or the Roundup 2.x REST API)",
+    capabilities: bugimporters_core::Capabilities::NONE
+        .incremental()
+        .deletion_detection()
+        .custom_parsers()
+        .auth(&[
+            bugimporters_core::AuthKind::Anonymous,
+            bugimporters_core::AuthKind::Basic,
+        ]),
+    example_config: include_str!("../example.yaml"),
+    config_keys: config::CONFIG_KEYS,
+};
+
 impl ImporterFactory for RoundupFactory {
-    fn kind(&self) -> &'static str {
-        KIND
-    }
-
-    fn aliases(&self) -> &'static [&'static str] {
-        &["roundup.RoundupBugImporter"]
-    }
-
-    fn description(&self) -> &'static str {
-        "Roundup issue trackers (issue pages, or the Roundup 2.x REST API)"
-    }
-
-    /// Basic auth on REST requests only.
-    fn capabilities(&self) -> bugimporters_core::Capabilities {
-        bugimporters_core::Capabilities::NONE
-            .incremental()
-            .deletion_detection()
-            .custom_parsers()
-            .auth(&[
-                bugimporters_core::AuthKind::Anonymous,
-                bugimporters_core::AuthKind::Basic,
-            ])
-    }
-
-    /// `example.yaml`, the first example of `docs/trackers/roundup.md` (a test keeps them equal).
-    fn example_config(&self) -> Option<&'static str> {
-        Some(include_str!("../example.yaml"))
-    }
-
-    fn config_keys(&self) -> &'static [ConfigKey] {
-        config::CONFIG_KEYS
-    }
+    bugimporters_core::factory_identity!(INFO);
 
     fn default_parser(&self) -> Option<&'static str> {
         Some(DEFAULT_PARSER)

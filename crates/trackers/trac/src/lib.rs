@@ -63,8 +63,8 @@ pub mod parser;
 use std::sync::Arc;
 
 use bugimporters_core::{
-    BuildContext, ConfigKey, Error, Importer, ImporterFactory, ParseFormat, ParseFormatKind,
-    ParseInput, ParseOutput, Registry,
+    BuildContext, Error, Importer, ImporterFactory, ParseFormat, ParseFormatKind, ParseInput,
+    ParseOutput, Registry,
 };
 
 pub use config::{TicketSettings, TracOptions};
@@ -87,34 +87,21 @@ pub fn register(registry: &mut Registry) {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct TracFactory;
 
+/// Trac sends no validators; read anonymously.
+/// `example.yaml` is the first example of `docs/trackers/trac.md` (a test keeps them equal).
+const INFO: bugimporters_core::TypeInfo = bugimporters_core::TypeInfo {
+    kind: KIND,
+    aliases: &["trac.TracBugImporter"],
+    description: "Trac tickets (query CSV, ticket CSV and ticket page)",
+    capabilities: bugimporters_core::Capabilities::NONE
+        .incremental()
+        .deletion_detection(),
+    example_config: include_str!("../example.yaml"),
+    config_keys: config::CONFIG_KEYS,
+};
+
 impl ImporterFactory for TracFactory {
-    fn kind(&self) -> &'static str {
-        KIND
-    }
-
-    fn aliases(&self) -> &'static [&'static str] {
-        &["trac.TracBugImporter"]
-    }
-
-    fn description(&self) -> &'static str {
-        "Trac tickets (query CSV, ticket CSV and ticket page)"
-    }
-
-    /// Trac sends no validators; read anonymously.
-    fn capabilities(&self) -> bugimporters_core::Capabilities {
-        bugimporters_core::Capabilities::NONE
-            .incremental()
-            .deletion_detection()
-    }
-
-    /// `example.yaml`, the first example of `docs/trackers/trac.md` (a test keeps them equal).
-    fn example_config(&self) -> Option<&'static str> {
-        Some(include_str!("../example.yaml"))
-    }
-
-    fn config_keys(&self) -> &'static [ConfigKey] {
-        config::CONFIG_KEYS
-    }
+    bugimporters_core::factory_identity!(INFO);
 
     fn default_parser(&self) -> Option<&'static str> {
         Some("trac.TracBugParser")

@@ -18,7 +18,9 @@
 //!   its URL and an `Arc` of the settings), which the [`Pager`] and [`refresh_one`] run on
 //!   the bounded pool of [`crate::parse`];
 //! * refresh: the [`IssueRefresh`] trait, [`refresh_each`], [`refresh_one`] and
-//!   [`emit_refreshed`], [`emit_gone`].
+//!   [`emit_refreshed`], [`emit_gone`];
+//! * the skeleton ([`skeleton`]): an [`IssueApi`] becomes an importer by [`ForgeImporter`],
+//!   with the common keys ([`ForgeOptions`]), parse settings and page types of [`items`].
 //!
 //! ```
 //! use bugimporters_core::forge::{label_rule, people_involved, scoped_importance};
@@ -34,6 +36,21 @@
 //! ```
 
 use std::collections::HashSet;
+
+pub mod factory;
+pub mod items;
+pub mod skeleton;
+
+pub use factory::{register, ForgeFactory, ForgeType};
+
+pub use items::{
+    issue_name, issue_page, label_names, raw_issue, ForgeOptions, IssueItem, IssuePage, Label,
+    ParseSettings,
+};
+pub use skeleton::{
+    link_next, lists_every_issue, refresh_from_listing, refreshed, ForgeClient, ForgeImporter,
+    ForgeRefresher, ForgeRun, IssueApi, Parse, TokenClient, MAX_PAGES,
+};
 
 use async_trait::async_trait;
 use chrono::NaiveDateTime;
@@ -138,6 +155,45 @@ pub fn check_token_env(token_env: Option<&str>) -> Result<(), Error> {
         None => Ok(()),
     }
 }
+
+/// The path segments of `link` below the instance root `base` (its path prefix removed when
+/// the link has it), empty segments left out. Any origin: a host's links of a tracker may
+/// predate a move of the instance (another name, http → https); the path names the issue.
+/// `None` when either is not a URL.
+pub fn path_segments_under(base: &str, link: &str) -> Option<Vec<String>> {
+    let url = Url::parse(link).ok()?;
+    let base_path = Url::parse(base)
+        .ok()?
+        .path()
+        .trim_end_matches('/')
+        .to_owned();
+    let path = url.path();
+    let rest = match path.strip_prefix(base_path.as_str()) {
+        Some(r) if r.is_empty() || r.starts_with('/') => r,
+        _ => path,
+    };
+    Some(
+        rest.split('/')
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect(),
+    )
+}
+
+/// The `bitesized_tag` key of a tracker whose labels are matched exactly, rule pieces trimmed.
+pub const BITESIZED_LABELS_KEY: crate::ConfigKey = crate::ConfigKey {
+    name: "bitesized_tag",
+    description: "comma-separated label names (exact; pieces trimmed) that make a bug good_for_newcomers; else bitesized_text when bitesized_type is `label`",
+    required: false,
+};
+
+/// The `documentation_tag` key of a tracker whose labels are matched exactly, rule pieces
+/// trimmed.
+pub const DOCUMENTATION_LABELS_KEY: crate::ConfigKey = crate::ConfigKey {
+    name: "documentation_tag",
+    description: "comma-separated label names (exact; pieces trimmed) that make a bug concerns_just_documentation; else documentation_text when documentation_type is `label`",
+    required: false,
+};
 
 /// The instance root of `config`, without a trailing slash: its `base_url`, or
 /// `default_base` when that is blank. A base URL with a query or fragment is an error.
