@@ -148,6 +148,61 @@ pub struct TrackerStats {
     /// Warnings: nothing failed, but the operator should know (a configuration rule that
     /// matches nothing, a fallback used). Each once, in order.
     pub warnings: Vec<String>,
+    /// Per credential of a pool (GitHub tokens): the requests this tracker sent with it and
+    /// what the last answer said it had left. Named by a non-secret label, never the secret.
+    pub credentials: Vec<CredentialUse>,
+}
+
+/// What one credential of a rate-limited pool was used for (see
+/// [`ImportContext::record_credential_use`]).
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
+pub struct CredentialUse {
+    /// A label that names the credential without revealing it (`#1 9f3a61c2`: its position in
+    /// the configured list and a 32-bit hash of the whole value).
+    pub credential: String,
+    /// Requests sent with it.
+    pub requests: u64,
+    /// Requests (GitHub: points) it had left by the last answer that said so.
+    pub remaining: Option<u64>,
+    /// When its window resets (epoch seconds), by the same answer.
+    pub reset_epoch: Option<u64>,
+}
+
+impl CredentialUse {
+    /// Folds `other` (the same credential, seen by another tracker or later) into `self`:
+    /// requests add up; the remaining count of the latest window, and within one window the
+    /// lowest (answers arrive out of order, and the count only falls within a window), wins.
+    pub fn merge(&mut self, other: &CredentialUse) {
+        self.requests += other.requests;
+        let newer = match (self.reset_epoch, other.reset_epoch) {
+            (Some(a), Some(b)) => b > a,
+            (None, Some(_)) => true,
+            _ => false,
+        };
+        if newer || self.remaining.is_none() {
+            self.remaining = other.remaining;
+            self.reset_epoch = other.reset_epoch;
+        } else if self.reset_epoch == other.reset_epoch {
+            self.remaining = match (self.remaining, other.remaining) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+        }
+    }
+}
+
+/// Merges per-credential uses by label, in order of first appearance.
+pub fn merge_credential_uses<'a>(
+    uses: impl IntoIterator<Item = &'a CredentialUse>,
+) -> Vec<CredentialUse> {
+    let mut out: Vec<CredentialUse> = Vec::new();
+    for u in uses {
+        match out.iter_mut().find(|o| o.credential == u.credential) {
+            Some(o) => o.merge(u),
+            None => out.push(u.clone()),
+        }
+    }
+    out
 }
 
 /// Totals of a run (see the crawl report).
@@ -202,6 +257,7 @@ pub struct ImportContext {
     /// Hosts whose open circuit breaker is already in `errors`.
     breaker_hosts: Mutex<HashSet<String>>,
     warnings: Mutex<Vec<String>>,
+    credentials: Mutex<Vec<CredentialUse>>,
     counters: Counters,
     scope: Option<LinkScope>,
 }
@@ -232,6 +288,7 @@ impl ImportContext {
             errors: Mutex::new(Vec::new()),
             breaker_hosts: Mutex::new(HashSet::new()),
             warnings: Mutex::new(Vec::new()),
+            credentials: Mutex::new(Vec::new()),
             counters: Counters::default(),
             scope: None,
         }
@@ -473,6 +530,28 @@ impl ImportContext {
         }
     }
 
+    /// Counts one request sent with the pooled credential `label` (a non-secret name, see
+    /// [`CredentialUse::credential`]) and what its answer said of the credential's budget
+    /// (`None` when it said nothing), for the run report.
+    pub fn record_credential_use(
+        &self,
+        label: &str,
+        remaining: Option<u64>,
+        reset_epoch: Option<u64>,
+    ) {
+        let seen = CredentialUse {
+            credential: label.to_owned(),
+            requests: 1,
+            remaining,
+            reset_epoch,
+        };
+        let mut uses = self.credentials.lock().expect("credentials lock");
+        match uses.iter_mut().find(|u| u.credential == label) {
+            Some(u) => u.merge(&seen),
+            None => uses.push(seen),
+        }
+    }
+
     /// Ends the tracker's run: writes the held-back deletions if the run worked (`run_ok` and
     /// no temporary failure reported), and returns the tracker's counters.
     pub async fn finish(&self, run_ok: bool) -> TrackerStats {
@@ -511,6 +590,7 @@ impl ImportContext {
             suppressed_errors: c.suppressed.load(Ordering::Relaxed),
             truncated: c.truncated.load(Ordering::Relaxed),
             warnings: self.warnings.lock().expect("warnings lock").clone(),
+            credentials: self.credentials.lock().expect("credentials lock").clone(),
         }
     }
 }

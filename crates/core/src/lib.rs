@@ -93,7 +93,10 @@ pub mod time;
 
 pub use config::{load_config_str, ConfigFormat, Query, TrackerConfig, COMMON_KEYS};
 pub use error::{excerpt, excerpt_plain, Error, Result, EXCERPT_MAX};
-pub use importer::{ImportContext, ImportOptions, Importer, ReportedError, RunStats, TrackerStats};
+pub use importer::{
+    merge_credential_uses, CredentialUse, ImportContext, ImportOptions, Importer, ReportedError,
+    RunStats, TrackerStats,
+};
 pub use link::{check_http_url, redact_userinfo, LinkScope};
 pub use model::ParsedBug;
 pub use registry::{

@@ -44,6 +44,11 @@ pub const CONFIG_KEYS: &[ConfigKey] = &[
         required: false,
     },
     ConfigKey {
+        name: "github_api",
+        description: "how open-issue queries are listed: rest (default) or graphql (up to 50 repositories of the process per GraphQL query; REST still for filtered queries, refreshes of held bugs and listings with stored validators)",
+        required: false,
+    },
+    ConfigKey {
         name: "token_env",
         description: "environment variable holding bearer token(s), comma-separated (default GITHUB_TOKEN)",
         required: false,
@@ -59,6 +64,29 @@ pub const CONFIG_KEYS: &[ConfigKey] = &[
         required: false,
     },
 ];
+
+/// Which API lists a tracker's open-issue queries (`github_api`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum GitHubApi {
+    /// The REST API v3 for everything (the default).
+    #[default]
+    Rest,
+    /// GraphQL for the listing of open issues (see `docs/trackers/github.md`, "GraphQL").
+    Graphql,
+}
+
+fn api_choice<'de, D: Deserializer<'de>>(d: D) -> Result<GitHubApi, D::Error> {
+    match Option::<String>::deserialize(d)?.map(|s| s.trim().to_ascii_lowercase()) {
+        None => Ok(GitHubApi::Rest),
+        Some(s) if s.is_empty() || s == "rest" => Ok(GitHubApi::Rest),
+        Some(s) if s == "graphql" => Ok(GitHubApi::Graphql),
+        Some(s) => Err(serde::de::Error::custom(format!(
+            "github_api {s:?} is neither \"rest\" nor \"graphql\""
+        ))),
+    }
+}
 
 fn null_as_empty<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
     Ok(Option::<String>::deserialize(d)?.unwrap_or_default())
@@ -90,6 +118,9 @@ pub struct GitHubOptions {
     /// API root (GitHub Enterprise); `None` = [`DEFAULT_API_URL`].
     #[serde(deserialize_with = "blank_as_none")]
     pub api_url: Option<String>,
+    /// `github_api`: `rest` (default) or `graphql`.
+    #[serde(deserialize_with = "api_choice")]
+    pub github_api: GitHubApi,
     /// Bearer token variable; `None` = [`DEFAULT_TOKEN_ENV`].
     #[serde(deserialize_with = "blank_as_none")]
     pub token_env: Option<String>,

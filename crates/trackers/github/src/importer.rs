@@ -14,7 +14,7 @@ use chrono::NaiveDateTime;
 use url::Url;
 
 use crate::client::{query_param, with_param, Auth, GitHubClient, PageOutcome, Pager};
-use crate::config::{issue_link_parts, GitHubOptions, Repo};
+use crate::config::{issue_link_parts, GitHubApi, GitHubOptions, Repo};
 use crate::parser::{parse_issue, IssueItem};
 
 /// Imports the issues of one GitHub (or GitHub Enterprise) repository. See the crate docs and
@@ -137,6 +137,15 @@ impl GitHubImporter {
         gh: &GitHubClient,
         url: String,
     ) -> Result<(), Error> {
+        if self.options.github_api == GitHubApi::Graphql
+            && crate::graphql::covers(&self.repo, &url)
+            && ctx
+                .client()
+                .validators(ctx.validator_scope(), &url)
+                .is_none()
+        {
+            return crate::graphql::run_query(ctx, gh).await;
+        }
         let mut pager = Pager::new(url.clone());
         let mut complete = true;
         let (mut emitted, mut pulls) = (0u64, 0usize);

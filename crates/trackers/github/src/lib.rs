@@ -51,6 +51,7 @@
 
 mod client;
 pub mod config;
+mod graphql;
 mod importer;
 pub mod parser;
 
@@ -62,7 +63,7 @@ use bugimporters_core::{
 };
 
 pub use client::{MAX_PAGES, PER_PAGE};
-pub use config::{GitHubOptions, Repo};
+pub use config::{GitHubApi, GitHubOptions, Repo};
 pub use importer::GitHubImporter;
 pub use parser::{parse_issue, parse_issue_list, IssueItem, IssuePage, ParseSettings};
 
