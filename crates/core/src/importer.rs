@@ -610,6 +610,38 @@ mod tests {
         )
     }
 
+    #[test]
+    fn credential_uses_merge_by_label_latest_window_lowest_count() {
+        let used = |label: &str, requests, remaining, reset| CredentialUse {
+            credential: label.to_owned(),
+            requests,
+            remaining,
+            reset_epoch: reset,
+        };
+        let merged = merge_credential_uses(&[
+            used("#1 a", 3, Some(10), Some(100)),
+            used("#2 b", 1, None, None),
+            used("#1 a", 2, Some(12), Some(100)),
+            used("#2 b", 4, Some(40), Some(200)),
+            used("#1 a", 1, Some(4_999), Some(3_700)),
+            used("#1 a", 1, Some(5_000), Some(100)),
+        ]);
+        assert_eq!(
+            merged,
+            vec![
+                used("#1 a", 7, Some(4_999), Some(3_700)),
+                used("#2 b", 5, Some(40), Some(200)),
+            ]
+        );
+        let (ctx, _rx) = ctx(&[]);
+        ctx.record_credential_use("#1 a", Some(9), Some(50));
+        ctx.record_credential_use("#1 a", None, None);
+        assert_eq!(
+            ctx.credentials.lock().unwrap().clone(),
+            vec![used("#1 a", 2, Some(9), Some(50))]
+        );
+    }
+
     #[tokio::test]
     async fn emit_fills_bookkeeping() {
         let (ctx, mut rx) = ctx(&[]);

@@ -306,3 +306,40 @@ async fn the_run_report_shows_per_token_use_without_the_tokens() {
     assert!(!text.contains("report-tok"), "{text}");
     assert!(text.contains("\"credentials\""));
 }
+
+/// Repositories of more than a page: GraphQL continues each with its own cursor (50
+/// continuations of 100 issues would pass GitHub's node limit, which the server enforces:
+/// the batches are cut below it) and still gives REST's records.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graphql_pages_big_repositories_like_rest() {
+    const REPOS: usize = 60;
+    let mut cfg = CostConfig::default();
+    cfg.repos = REPOS;
+    cfg.min_issues = 150;
+    cfg.max_issues = 230;
+    let server = GitHubCostServer::start(cfg).await.unwrap();
+    let all: u64 = (0..REPOS).map(|i| server.issues_of(i)).sum();
+    let env = "BI_CRAWL_COST_TEST_BIG";
+    let (rest_report, rest) = crawl_records(
+        &server.tracker_configs_api(REPOS, env, "rest"),
+        tokens(env, "tok-big-rest"),
+    )
+    .await;
+    let (gql_report, gql) = crawl_records(
+        &server.tracker_configs_api(REPOS, env, "graphql"),
+        tokens(env, "tok-big-graphql"),
+    )
+    .await;
+    for report in [&rest_report, &gql_report] {
+        let failed: Vec<_> = report.trackers.iter().filter(|t| !t.ok).collect();
+        assert!(failed.is_empty(), "{failed:?}");
+    }
+    assert_eq!(rest.len() as u64, all);
+    assert_eq!(gql.len(), rest.len());
+    for (r, g) in rest.iter().zip(&gql) {
+        assert_eq!(
+            serde_json::to_value(r).unwrap(),
+            serde_json::to_value(g).unwrap()
+        );
+    }
+}

@@ -586,6 +586,13 @@ async fn graphql_query(
         Ok(a) => a,
         Err(e) => return graphql_error(&e),
     };
+    let nodes = graphql::nodes(&fields, 1, &vars);
+    if nodes > graphql::NODE_LIMIT {
+        return graphql_error(&format!(
+            "MAX_NODE_LIMIT_EXCEEDED: this query requests up to {nodes} nodes, over the limit of {}",
+            graphql::NODE_LIMIT
+        ));
+    }
     let token = token_of(&headers);
     let t = match s.charge_points(&token, graphql::cost(&fields, &vars)) {
         Ok(t) => t,

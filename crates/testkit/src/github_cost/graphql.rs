@@ -7,7 +7,8 @@
 //! of the `first`/`last` of the connections above it (it is resolved once per parent node
 //! that may exist) — the sum divided by 100, rounded, at least 1. A connection is a field
 //! with a `first`/`last` argument or whose selection asks for `nodes`, `edges`, `totalCount`
-//! or `pageInfo`. The answer carries every field the importer asks for, whatever the
+//! or `pageInfo`. A query that may return more than 500 000 nodes is refused, uncharged, as
+//! GitHub does. The answer carries every field the importer asks for, whatever the
 //! selection (a test server, not a schema).
 
 use serde_json::{json, Value};
@@ -330,6 +331,25 @@ fn requests(fields: &[Field], parents: u64, vars: &Value) -> u64 {
         .sum()
 }
 
+/// GitHub's most nodes one query may ask for.
+pub(crate) const NODE_LIMIT: u64 = 500_000;
+
+/// The nodes `fields` may return under `parents` parent nodes (GitHub's node count: a
+/// connection may return its page size per parent).
+pub(crate) fn nodes(fields: &[Field], parents: u64, vars: &Value) -> u64 {
+    fields
+        .iter()
+        .map(|f| {
+            if f.is_connection() {
+                let here = parents.saturating_mul(f.page_size(vars));
+                here + nodes(&f.selection, here, vars)
+            } else {
+                nodes(&f.selection, parents, vars)
+            }
+        })
+        .sum()
+}
+
 /// The points a query costs: GitHub's formula (see the module docs).
 pub(crate) fn cost(fields: &[Field], vars: &Value) -> u64 {
     ((requests(fields, 1, vars) + 50) / 100).max(1)
@@ -454,6 +474,8 @@ mod tests {
         let q = "query { viewer { login repositories(first: 100, orderBy: {field: NAME, direction: DESC}) { nodes { name issues(first: 50, states: OPEN) { nodes { title labels(first: 60) { nodes { name } } } } } } } }";
         let fields = parse(q).unwrap();
         assert_eq!(requests(&fields, 1, &Value::Null), 5101);
+        // 100 repositories + 5 000 issues + 300 000 labels.
+        assert_eq!(nodes(&fields, 1, &Value::Null), 305_100);
         assert_eq!(cost(&fields, &Value::Null), 51);
         // A query with no connection still costs one point.
         assert_eq!(

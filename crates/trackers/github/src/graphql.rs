@@ -38,7 +38,14 @@ pub const MAX_BATCH: usize = 50;
 pub const FIRST_PAGE: u64 = 5;
 
 /// Labels read per issue (an issue with more is judged on its first 100).
-const LABELS_PER_ISSUE: u32 = 100;
+const LABELS_PER_ISSUE: u64 = 100;
+
+/// Assignees read per issue (only the first matters: `assignee` of REST).
+const ASSIGNEES_PER_ISSUE: u64 = 10;
+
+/// The nodes one issue of a query may bring (GitHub's node limit counts them): itself, its
+/// assignees, its labels, and one for its `comments` count (conservatively).
+pub(crate) const NODES_PER_ISSUE: u64 = 1 + ASSIGNEES_PER_ISSUE + LABELS_PER_ISSUE + 1;
 
 /// The GraphQL endpoint of a REST API root: `https://api.github.com/graphql`; for GitHub
 /// Enterprise (`https://HOST/api/v3`) `https://HOST/api/graphql`.
@@ -153,7 +160,7 @@ pub(crate) fn query_document(asks: &[batch::Ask]) -> String {
             " r{i}: repository(owner: {}, name: {}) {{ issues(states: OPEN, first: {}{after}, \
              orderBy: {{field: CREATED_AT, direction: ASC}}) {{ totalCount \
              pageInfo {{ hasNextPage endCursor }} nodes {{ number url title body state \
-             createdAt updatedAt author {{ login }} assignees(first: 10) {{ nodes {{ login }} }} \
+             createdAt updatedAt author {{ login }} assignees(first: {ASSIGNEES_PER_ISSUE}) {{ nodes {{ login }} }} \
              comments {{ totalCount }} labels(first: {LABELS_PER_ISSUE}) {{ nodes {{ name }} }} }} }} }}",
             literal(&a.owner),
             literal(&a.name),
@@ -382,6 +389,16 @@ mod tests {
         let q = query_document(&asks);
         assert!(q.starts_with("query { r0: repository(owner: \"o\", name: \"r\") { issues(states: OPEN, first: 5, orderBy"));
         assert!(q.contains("r1: repository(owner: \"o\", name: \"s\") { issues(states: OPEN, first: 100, after: \"Y3Vy\\\"x\""));
+    }
+
+    #[test]
+    fn a_full_batch_stays_under_the_node_limit() {
+        let most = batch::MAX_ISSUES * NODES_PER_ISSUE;
+        assert!(most <= 500_000, "{most}");
+        assert!(
+            batch::MAX_ISSUES >= 40 * 100,
+            "still ~40 full pages a query"
+        );
     }
 
     #[test]

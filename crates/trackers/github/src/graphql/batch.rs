@@ -18,11 +18,15 @@ use futures::channel::oneshot;
 use serde_json::json;
 use tokio::sync::Notify;
 
-use super::{query_document, split_response, RepoPage, MAX_BATCH};
+use super::{query_document, split_response, RepoPage, MAX_BATCH, NODES_PER_ISSUE};
 use crate::client::GitHubClient;
 
 /// Queries of one batcher out at once.
 pub const MAX_IN_FLIGHT: usize = 4;
+
+/// Most issues asked for in one query: GitHub refuses a query that may return more than
+/// 500 000 nodes, and each issue may bring [`NODES_PER_ISSUE`].
+pub const MAX_ISSUES: u64 = 500_000 / NODES_PER_ISSUE;
 
 /// How long a sender waits for more repositories before sending a batch that is not full.
 pub const WINDOW: Duration = Duration::from_millis(20);
@@ -154,7 +158,14 @@ impl Batcher {
         }
         let batch: Vec<Waiting> = {
             let mut q = self.lock();
-            let n = q.waiting.len().min(MAX_BATCH);
+            let (mut n, mut issues) = (0, 0);
+            for w in q.waiting.iter().take(MAX_BATCH) {
+                issues += w.ask.first.clamp(1, 100);
+                if n > 0 && issues > MAX_ISSUES {
+                    break;
+                }
+                n += 1;
+            }
             q.waiting.drain(..n).collect()
         };
         if batch.is_empty() {
