@@ -392,16 +392,6 @@ mod tests {
     }
 
     #[test]
-    fn a_full_batch_stays_under_the_node_limit() {
-        let most = batch::MAX_ISSUES * NODES_PER_ISSUE;
-        assert!(most <= 500_000, "{most}");
-        assert!(
-            batch::MAX_ISSUES >= 40 * 100,
-            "still ~40 full pages a query"
-        );
-    }
-
-    #[test]
     fn a_missing_repository_fails_alone() {
         let body = br#"{"data": {"r0": {"issues": {"totalCount": 3, "pageInfo": {"hasNextPage": true, "endCursor": "c1"}, "nodes": []}}, "r1": null},
             "errors": [{"type": "NOT_FOUND", "path": ["r1"], "message": "Could not resolve to a Repository with the name 'o/gone'."}]}"#;

@@ -28,6 +28,9 @@ pub const MAX_IN_FLIGHT: usize = 4;
 /// 500 000 nodes, and each issue may bring [`NODES_PER_ISSUE`].
 pub const MAX_ISSUES: u64 = 500_000 / NODES_PER_ISSUE;
 
+// A full batch of continuations stays under the node limit, with ~40 full pages a query.
+const _: () = assert!(MAX_ISSUES * NODES_PER_ISSUE <= 500_000 && MAX_ISSUES >= 40 * 100);
+
 /// How long a sender waits for more repositories before sending a batch that is not full.
 pub const WINDOW: Duration = Duration::from_millis(20);
 
