@@ -27,16 +27,18 @@ fn tokens(name: &str, tokens: &str) -> Arc<FixedSecrets> {
     Arc::new(FixedSecrets::new().with(name, tokens))
 }
 
-async fn crawl(
+/// A crawl of `text` with `concurrency` trackers at once: the report and every record.
+async fn crawl_with(
     text: &str,
     state: Option<&std::path::Path>,
     secrets: Arc<FixedSecrets>,
-) -> (RunReport, Vec<String>) {
+    concurrency: usize,
+) -> (RunReport, Vec<bugimporters_core::ParsedBug>) {
     let registry = bugimporters_all::default_registry();
     let mut options = CrawlOptions::default();
     options.secrets = secrets;
     options.fetch = FetchConfig::for_loopback_tests();
-    options.concurrency = 4;
+    options.concurrency = concurrency;
     options.validators_file = state.map(std::path::Path::to_path_buf);
     let sink = VecSink::new();
     let report = run_crawl(
@@ -47,8 +49,16 @@ async fn crawl(
     )
     .await
     .unwrap();
-    let mut links: Vec<String> = sink
-        .bugs()
+    (report, sink.bugs())
+}
+
+async fn crawl(
+    text: &str,
+    state: Option<&std::path::Path>,
+    secrets: Arc<FixedSecrets>,
+) -> (RunReport, Vec<String>) {
+    let (report, bugs) = crawl_with(text, state, secrets, 4).await;
+    let mut links: Vec<String> = bugs
         .into_iter()
         .map(|b| {
             assert!(!b.deleted, "nothing is deleted: {}", b.canonical_bug_link);
@@ -161,26 +171,28 @@ async fn crawl_records(
     text: &str,
     secrets: Arc<FixedSecrets>,
 ) -> (RunReport, Vec<bugimporters_core::ParsedBug>) {
-    let registry = bugimporters_all::default_registry();
-    let mut options = CrawlOptions::default();
-    options.secrets = secrets;
-    options.fetch = FetchConfig::for_loopback_tests();
-    options.concurrency = 64;
-    let sink = VecSink::new();
-    let report = run_crawl(
-        &registry,
-        load_config_str(text, ConfigFormat::Json).unwrap(),
-        options,
-        sink.clone(),
-    )
-    .await
-    .unwrap();
-    let mut bugs = sink.bugs();
+    let (report, mut bugs) = crawl_with(text, None, secrets, 64).await;
     for b in &mut bugs {
         b.last_polled = None;
     }
     bugs.sort_by(|a, b| a.canonical_bug_link.cmp(&b.canonical_bug_link));
     (report, bugs)
+}
+
+/// Both crawls wrote `all` records, equal field by field.
+fn assert_same_records(
+    rest: &[bugimporters_core::ParsedBug],
+    gql: &[bugimporters_core::ParsedBug],
+    all: u64,
+) {
+    assert_eq!(rest.len() as u64, all);
+    assert_eq!(gql.len(), rest.len());
+    for (r, g) in rest.iter().zip(gql) {
+        assert_eq!(
+            serde_json::to_value(r).unwrap(),
+            serde_json::to_value(g).unwrap()
+        );
+    }
 }
 
 /// `configs` of `repos` repositories with `github_api: api`, plus one tracker of a
@@ -225,14 +237,7 @@ async fn graphql_and_rest_give_the_same_records() {
     .await;
     let after_gql = server.stats();
 
-    assert_eq!(rest.len() as u64, all);
-    assert_eq!(gql.len(), rest.len());
-    for (r, g) in rest.iter().zip(&gql) {
-        assert_eq!(
-            serde_json::to_value(r).unwrap(),
-            serde_json::to_value(g).unwrap()
-        );
-    }
+    assert_same_records(&rest, &gql, all);
     assert!(rest.iter().any(|b| b.good_for_newcomers == Some(true)));
     assert!(rest.iter().any(|b| b.good_for_newcomers == Some(false)));
     assert!(rest
@@ -334,12 +339,5 @@ async fn graphql_pages_big_repositories_like_rest() {
         let failed: Vec<_> = report.trackers.iter().filter(|t| !t.ok).collect();
         assert!(failed.is_empty(), "{failed:?}");
     }
-    assert_eq!(rest.len() as u64, all);
-    assert_eq!(gql.len(), rest.len());
-    for (r, g) in rest.iter().zip(&gql) {
-        assert_eq!(
-            serde_json::to_value(r).unwrap(),
-            serde_json::to_value(g).unwrap()
-        );
-    }
+    assert_same_records(&rest, &gql, all);
 }

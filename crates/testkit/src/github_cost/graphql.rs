@@ -77,33 +77,30 @@ fn tokenize(text: &str) -> Result<Vec<Tok>, String> {
                 out.push(Tok::Str(string_body(&mut chars)?));
             }
             c if c == '-' || c.is_ascii_digit() => {
-                let mut s = String::new();
-                while let Some(&d) = chars.peek() {
-                    if d == '-' || d.is_ascii_digit() {
-                        s.push(d);
-                        chars.next();
-                    } else {
-                        break;
-                    }
-                }
+                let s = take_while(&mut chars, |d| d == '-' || d.is_ascii_digit());
                 out.push(Tok::Int(s.parse().map_err(|_| format!("bad number {s}"))?));
             }
             c if c == '_' || c.is_ascii_alphabetic() => {
-                let mut s = String::new();
-                while let Some(&d) = chars.peek() {
-                    if d == '_' || d.is_ascii_alphanumeric() {
-                        s.push(d);
-                        chars.next();
-                    } else {
-                        break;
-                    }
-                }
-                out.push(Tok::Name(s));
+                out.push(Tok::Name(take_while(&mut chars, |d| {
+                    d == '_' || d.is_ascii_alphanumeric()
+                })));
             }
             other => return Err(format!("unexpected character {other:?}")),
         }
     }
     Ok(out)
+}
+
+/// The characters from here on that `keep` accepts.
+fn take_while(
+    chars: &mut std::iter::Peekable<std::str::Chars<'_>>,
+    keep: impl Fn(char) -> bool,
+) -> String {
+    let mut s = String::new();
+    while let Some(c) = chars.next_if(|&c| keep(c)) {
+        s.push(c);
+    }
+    s
 }
 
 fn string_body(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) -> Result<String, String> {

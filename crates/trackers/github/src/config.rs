@@ -272,6 +272,17 @@ impl Repo {
         format!("{}/repos/{}/{}/issues", self.api, self.owner, self.name)
     }
 
+    /// `url` parsed, when it is this repository's issue list (`issues_url`, on the same
+    /// origin; the path compared case-insensitively, as GitHub does), whatever its query.
+    pub fn parse_issue_list(&self, url: &str) -> Option<Url> {
+        let (u, expected) = (Url::parse(url).ok()?, Url::parse(&self.issues_url()).ok()?);
+        let same = u.origin() == expected.origin()
+            && u.path()
+                .trim_end_matches('/')
+                .eq_ignore_ascii_case(expected.path());
+        same.then_some(u)
+    }
+
     /// The query used when the configuration has none: every issue, open and closed, 100
     /// per page.
     pub fn default_query(&self) -> String {

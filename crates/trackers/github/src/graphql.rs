@@ -22,7 +22,6 @@ mod batch;
 use bugimporters_core::{Error, ImportContext};
 use chrono::NaiveDateTime;
 use serde_json::{json, Value};
-use url::Url;
 
 use crate::client::GitHubClient;
 use crate::config::Repo;
@@ -61,17 +60,9 @@ pub(crate) fn endpoint(api: &str) -> String {
 /// with no parameter but `state=open` (or none: open is the default), `per_page`, `sort`
 /// and `direction` (the set listed does not depend on them).
 pub(crate) fn covers(repo: &Repo, url: &str) -> bool {
-    let (Ok(u), Ok(expected)) = (Url::parse(url), Url::parse(&repo.issues_url())) else {
+    let Some(u) = repo.parse_issue_list(url) else {
         return false;
     };
-    if u.origin() != expected.origin()
-        || !u
-            .path()
-            .trim_end_matches('/')
-            .eq_ignore_ascii_case(expected.path())
-    {
-        return false;
-    }
     u.query_pairs().all(|(k, v)| match &*k {
         "state" => v == "open",
         "per_page" | "sort" | "direction" => true,

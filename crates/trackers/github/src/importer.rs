@@ -108,17 +108,9 @@ impl GitHubImporter {
     /// Whether `url` lists every issue of this repository: its issues path, `state=all`, and no
     /// filtering parameter.
     fn lists_everything(&self, url: &str) -> bool {
-        let (Ok(u), Ok(expected)) = (Url::parse(url), Url::parse(&self.repo.issues_url())) else {
+        let Some(u) = self.repo.parse_issue_list(url) else {
             return false;
         };
-        if u.origin() != expected.origin()
-            || !u
-                .path()
-                .trim_end_matches('/')
-                .eq_ignore_ascii_case(expected.path())
-        {
-            return false;
-        }
         let mut all = false;
         for (k, v) in u.query_pairs() {
             match &*k {
