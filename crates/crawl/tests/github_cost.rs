@@ -341,3 +341,41 @@ async fn graphql_pages_big_repositories_like_rest() {
     }
     assert_same_records(&rest, &gql, all);
 }
+
+/// `github_api: graphql` leaves a listing REST already walked (its validators are in the
+/// state file) to REST: an unchanged repository answers `304` for nothing, where a GraphQL
+/// answer would cost again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graphql_leaves_listings_with_validators_to_rest() {
+    let mut cfg = CostConfig::default();
+    cfg.repos = 8;
+    let server = GitHubCostServer::start(cfg).await.unwrap();
+    let env = "BI_CRAWL_COST_TEST_SWITCH";
+    let secrets = tokens(env, "tok-switch");
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state.json");
+    crawl(
+        &server.tracker_configs_api(8, env, "rest"),
+        Some(&state),
+        secrets.clone(),
+    )
+    .await;
+    server.touch(2);
+    let before = server.stats();
+    let (report, links) = crawl(
+        &server.tracker_configs_api(8, env, "graphql"),
+        Some(&state),
+        secrets,
+    )
+    .await;
+    let after = server.stats();
+    assert!(report.trackers.iter().all(|t| t.ok));
+    assert_eq!(after.graphql_queries, before.graphql_queries, "no GraphQL");
+    assert_eq!(after.not_modified - before.not_modified, 7);
+    assert_eq!(
+        after.points - before.points,
+        1,
+        "only the changed repository"
+    );
+    assert_eq!(links.len() as u64, server.issues_of(2));
+}
