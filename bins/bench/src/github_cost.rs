@@ -32,6 +32,13 @@ pub struct Args {
     /// Requests in flight per host (the crawl's `--per-host`).
     #[arg(long, default_value_t = 16)]
     per_host: usize,
+    /// Trackers crawled at once (the crawl's `--concurrency`; GraphQL batches only the
+    /// repositories whose trackers run at the same time).
+    #[arg(long, default_value_t = 200)]
+    concurrency: usize,
+    /// How the open issues are listed: `rest`, `graphql` (`github_api: graphql`) or `both`.
+    #[arg(long, default_value = "rest", value_parser = ["rest", "graphql", "both"])]
+    api: String,
 }
 
 const TOKEN_ENV: &str = "BENCH_GITHUB_COST_TOKENS";
@@ -39,6 +46,7 @@ const TOKEN_ENV: &str = "BENCH_GITHUB_COST_TOKENS";
 struct Phase {
     points: u64,
     requests: u64,
+    graphql: u64,
     not_modified: u64,
     wall: Duration,
     bugs: usize,
@@ -49,14 +57,15 @@ async fn crawl(
     server: &GitHubCostServer,
     text: &str,
     state: &std::path::Path,
-    per_host: usize,
+    a: &Args,
     secrets: std::sync::Arc<bugimporters_core::secrets::FixedSecrets>,
 ) -> anyhow::Result<Phase> {
     let registry = bugimporters_all::default_registry();
     let mut options = CrawlOptions::default();
     options.secrets = secrets;
     options.fetch = FetchConfig::for_loopback_tests();
-    options.fetch.per_host_limit = per_host;
+    options.fetch.per_host_limit = a.per_host;
+    options.concurrency = a.concurrency;
     options.fetch.max_wait = Duration::from_secs(120);
     options.validators_file = Some(state.to_path_buf());
     let before = server.stats();
@@ -74,6 +83,7 @@ async fn crawl(
     Ok(Phase {
         points: after.points - before.points,
         requests: after.requests - before.requests,
+        graphql: after.graphql_queries - before.graphql_queries,
         not_modified: after.not_modified - before.not_modified,
         wall,
         bugs: sink.bugs().len(),
@@ -81,11 +91,12 @@ async fn crawl(
     })
 }
 
-fn row(label: &str, tokens: usize, p: &Phase) {
+fn row(api: &str, label: &str, tokens: usize, p: &Phase) {
     println!(
-        "| {label} | {tokens} | {} | {} | {} | {:.2} s | {} | {} |",
+        "| {api} | {label} | {tokens} | {} | {} ({} GraphQL) | {} | {:.2} s | {} | {} |",
         p.points,
         p.requests,
+        p.graphql,
         p.not_modified,
         p.wall.as_secs_f64(),
         p.bugs,
@@ -96,48 +107,63 @@ fn row(label: &str, tokens: usize, p: &Phase) {
 /// Runs the benchmark and prints a Markdown table.
 pub async fn run(a: Args) -> anyhow::Result<()> {
     println!(
-        "{} repositories, {} % changed before the refresh, {} points per token per {} s window, {} in flight per host",
-        a.repos, a.changed_percent, a.points_per_token, a.window_secs, a.per_host
+        "{} repositories, {} % changed before the refresh, {} points per token per {} s window, {} in flight per host, {} trackers at once",
+        a.repos, a.changed_percent, a.points_per_token, a.window_secs, a.per_host, a.concurrency
     );
-    println!("| phase | tokens | points | requests | 304s | wall | bugs | failed trackers |");
-    println!("| --- | --- | --- | --- | --- | --- | --- | --- |");
-    for &n in &a.tokens {
-        let mut cfg = CostConfig::default();
-        cfg.repos = a.repos;
-        cfg.points_per_token = a.points_per_token;
-        cfg.window = Duration::from_secs(a.window_secs);
-        let server = GitHubCostServer::start(cfg).await?;
-        let tokens: Vec<String> = (0..n).map(|i| format!("bench-token-{i}")).collect();
-        let secrets = std::sync::Arc::new(
-            bugimporters_core::secrets::FixedSecrets::new().with(TOKEN_ENV, &tokens.join(",")),
-        );
-        let text = server.tracker_configs(a.repos, TOKEN_ENV);
-        let dir =
-            std::env::temp_dir().join(format!("bench-github-cost-{}-{n}", std::process::id()));
-        std::fs::create_dir_all(&dir)?;
-        let state = dir.join("state.json");
-        let _ = std::fs::remove_file(&state);
-
-        let first = crawl(&server, &text, &state, a.per_host, secrets.clone()).await?;
-        row("first crawl", n, &first);
-        let changed = a.repos * a.changed_percent / 100;
-        // Spread over the repositories: every (100 / percent)-th one.
-        let step = (a.repos / changed.max(1)).max(1);
-        for i in (0..a.repos).step_by(step).take(changed) {
-            server.touch(i);
+    println!("| API | phase | tokens | points | requests | 304s | wall | bugs | failed trackers |");
+    println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+    let apis: &[&str] = match a.api.as_str() {
+        "both" => &["rest", "graphql"],
+        "graphql" => &["graphql"],
+        _ => &["rest"],
+    };
+    for api in apis {
+        for &n in &a.tokens {
+            run_one(&a, api, n).await?;
         }
-        let refresh = crawl(&server, &text, &state, a.per_host, secrets.clone()).await?;
-        row(&format!("refresh, {changed} changed"), n, &refresh);
-        let ratio = refresh.points as f64 / changed.max(1) as f64;
-        let uses: Vec<String> = tokens
-            .iter()
-            .map(|t| format!("{}", server.token_use(t).total))
-            .collect();
-        println!(
-            "|   refresh points / changed repositories = {ratio:.3}; points per token (both phases): {} | | | | | | | |",
-            uses.join(" / ")
-        );
-        std::fs::remove_dir_all(&dir)?;
     }
+    Ok(())
+}
+
+/// One API and pool size: a first crawl, then a refresh after `changed_percent` changed.
+async fn run_one(a: &Args, api: &str, n: usize) -> anyhow::Result<()> {
+    let mut cfg = CostConfig::default();
+    cfg.repos = a.repos;
+    cfg.points_per_token = a.points_per_token;
+    cfg.window = Duration::from_secs(a.window_secs);
+    let server = GitHubCostServer::start(cfg).await?;
+    let tokens: Vec<String> = (0..n).map(|i| format!("bench-token-{i}")).collect();
+    let secrets = std::sync::Arc::new(
+        bugimporters_core::secrets::FixedSecrets::new().with(TOKEN_ENV, &tokens.join(",")),
+    );
+    let text = server.tracker_configs_api(a.repos, TOKEN_ENV, api);
+    let dir = std::env::temp_dir().join(format!(
+        "bench-github-cost-{}-{api}-{n}",
+        std::process::id()
+    ));
+    std::fs::create_dir_all(&dir)?;
+    let state = dir.join("state.json");
+    let _ = std::fs::remove_file(&state);
+
+    let first = crawl(&server, &text, &state, a, secrets.clone()).await?;
+    row(api, "first crawl", n, &first);
+    let changed = a.repos * a.changed_percent / 100;
+    // Spread over the repositories: every (100 / percent)-th one.
+    let step = (a.repos / changed.max(1)).max(1);
+    for i in (0..a.repos).step_by(step).take(changed) {
+        server.touch(i);
+    }
+    let refresh = crawl(&server, &text, &state, a, secrets.clone()).await?;
+    row(api, &format!("refresh, {changed} changed"), n, &refresh);
+    let ratio = refresh.points as f64 / changed.max(1) as f64;
+    let uses: Vec<String> = tokens
+        .iter()
+        .map(|t| format!("{}", server.token_use(t).total))
+        .collect();
+    println!(
+        "| {api} |   refresh points / changed repositories = {ratio:.3}; points per token (both phases): {} | | | | | | | |",
+        uses.join(" / ")
+    );
+    std::fs::remove_dir_all(&dir)?;
     Ok(())
 }

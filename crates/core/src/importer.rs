@@ -149,6 +149,61 @@ pub struct TrackerStats {
     /// Warnings: nothing failed, but the operator should know (a configuration rule that
     /// matches nothing, a fallback used). Each once, in order.
     pub warnings: Vec<String>,
+    /// Per credential of a pool (GitHub tokens): the requests this tracker sent with it and
+    /// what the last answer said it had left. Named by a non-secret label, never the secret.
+    pub credentials: Vec<CredentialUse>,
+}
+
+/// What one credential of a rate-limited pool was used for (see
+/// [`ImportContext::record_credential_use`]).
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
+pub struct CredentialUse {
+    /// A label that names the credential without revealing it (`#1 9f3a61c2`: its position in
+    /// the configured list and a 32-bit hash of the whole value).
+    pub credential: String,
+    /// Requests sent with it.
+    pub requests: u64,
+    /// Requests (GitHub: points) it had left by the last answer that said so.
+    pub remaining: Option<u64>,
+    /// When its window resets (epoch seconds), by the same answer.
+    pub reset_epoch: Option<u64>,
+}
+
+impl CredentialUse {
+    /// Folds `other` (the same credential, seen by another tracker or later) into `self`:
+    /// requests add up; the remaining count of the latest window, and within one window the
+    /// lowest (answers arrive out of order, and the count only falls within a window), wins.
+    pub fn merge(&mut self, other: &CredentialUse) {
+        self.requests += other.requests;
+        let newer = match (self.reset_epoch, other.reset_epoch) {
+            (Some(a), Some(b)) => b > a,
+            (None, Some(_)) => true,
+            _ => false,
+        };
+        if newer || self.remaining.is_none() {
+            self.remaining = other.remaining;
+            self.reset_epoch = other.reset_epoch;
+        } else if self.reset_epoch == other.reset_epoch {
+            self.remaining = match (self.remaining, other.remaining) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+        }
+    }
+}
+
+/// Merges per-credential uses by label, in order of first appearance.
+pub fn merge_credential_uses<'a>(
+    uses: impl IntoIterator<Item = &'a CredentialUse>,
+) -> Vec<CredentialUse> {
+    let mut out: Vec<CredentialUse> = Vec::new();
+    for u in uses {
+        match out.iter_mut().find(|o| o.credential == u.credential) {
+            Some(o) => o.merge(u),
+            None => out.push(u.clone()),
+        }
+    }
+    out
 }
 
 /// Totals of a run (see the crawl report).
@@ -203,6 +258,7 @@ pub struct ImportContext {
     /// Hosts whose open circuit breaker is already in `errors`.
     breaker_hosts: Mutex<HashSet<String>>,
     warnings: Mutex<Vec<String>>,
+    credentials: Mutex<Vec<CredentialUse>>,
     counters: Counters,
     scope: Option<LinkScope>,
     /// What importers keep for the length of this run (see [`ImportContext::run_value`]).
@@ -235,6 +291,7 @@ impl ImportContext {
             errors: Mutex::new(Vec::new()),
             breaker_hosts: Mutex::new(HashSet::new()),
             warnings: Mutex::new(Vec::new()),
+            credentials: Mutex::new(Vec::new()),
             counters: Counters::default(),
             scope: None,
             run_values: Mutex::new(HashMap::new()),
@@ -491,6 +548,28 @@ impl ImportContext {
         }
     }
 
+    /// Counts one request sent with the pooled credential `label` (a non-secret name, see
+    /// [`CredentialUse::credential`]) and what its answer said of the credential's budget
+    /// (`None` when it said nothing), for the run report.
+    pub fn record_credential_use(
+        &self,
+        label: &str,
+        remaining: Option<u64>,
+        reset_epoch: Option<u64>,
+    ) {
+        let seen = CredentialUse {
+            credential: label.to_owned(),
+            requests: 1,
+            remaining,
+            reset_epoch,
+        };
+        let mut uses = self.credentials.lock().expect("credentials lock");
+        match uses.iter_mut().find(|u| u.credential == label) {
+            Some(u) => u.merge(&seen),
+            None => uses.push(seen),
+        }
+    }
+
     /// Ends the tracker's run: writes the held-back deletions if the run worked (`run_ok` and
     /// no temporary failure reported), and returns the tracker's counters.
     pub async fn finish(&self, run_ok: bool) -> TrackerStats {
@@ -529,6 +608,7 @@ impl ImportContext {
             suppressed_errors: c.suppressed.load(Ordering::Relaxed),
             truncated: c.truncated.load(Ordering::Relaxed),
             warnings: self.warnings.lock().expect("warnings lock").clone(),
+            credentials: self.credentials.lock().expect("credentials lock").clone(),
         }
     }
 }
@@ -546,6 +626,38 @@ mod tests {
             ImportContext::new("T", client, 2, tx, ImportOptions::new(now), existing),
             rx,
         )
+    }
+
+    #[test]
+    fn credential_uses_merge_by_label_latest_window_lowest_count() {
+        let used = |label: &str, requests, remaining, reset| CredentialUse {
+            credential: label.to_owned(),
+            requests,
+            remaining,
+            reset_epoch: reset,
+        };
+        let merged = merge_credential_uses(&[
+            used("#1 a", 3, Some(10), Some(100)),
+            used("#2 b", 1, None, None),
+            used("#1 a", 2, Some(12), Some(100)),
+            used("#2 b", 4, Some(40), Some(200)),
+            used("#1 a", 1, Some(4_999), Some(3_700)),
+            used("#1 a", 1, Some(5_000), Some(100)),
+        ]);
+        assert_eq!(
+            merged,
+            vec![
+                used("#1 a", 7, Some(4_999), Some(3_700)),
+                used("#2 b", 5, Some(40), Some(200)),
+            ]
+        );
+        let (ctx, _rx) = ctx(&[]);
+        ctx.record_credential_use("#1 a", Some(9), Some(50));
+        ctx.record_credential_use("#1 a", None, None);
+        assert_eq!(
+            ctx.credentials.lock().unwrap().clone(),
+            vec![used("#1 a", 2, Some(9), Some(50))]
+        );
     }
 
     #[tokio::test]

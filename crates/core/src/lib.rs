@@ -95,7 +95,10 @@ pub use config::{load_config_str, ConfigFormat, Query, TrackerConfig, COMMON_KEY
 pub use error::{
     body_excerpt, excerpt, excerpt_plain, Error, Result, BODY_EXCERPT_MAX, EXCERPT_MAX,
 };
-pub use importer::{ImportContext, ImportOptions, Importer, ReportedError, RunStats, TrackerStats};
+pub use importer::{
+    merge_credential_uses, CredentialUse, ImportContext, ImportOptions, Importer, ReportedError,
+    RunStats, TrackerStats,
+};
 pub use link::{check_http_url, redact_userinfo, LinkScope};
 pub use model::ParsedBug;
 pub use registry::{

@@ -271,6 +271,9 @@ pub async fn run_crawl_with_client<S: BugSink + 'static>(
         totals,
         http_requests: counters.requests,
         http_retries: counters.retries,
+        credentials: bugimporters_core::merge_credential_uses(
+            trackers.iter().flat_map(|t| t.credentials.iter()),
+        ),
         trackers,
     })
 }
@@ -365,6 +368,7 @@ async fn run_tracker(
         truncated: stats.truncated,
         abandoned,
         warnings: stats.warnings,
+        credentials: stats.credentials,
         duration_s: started.elapsed().as_secs_f64(),
     }
 }
@@ -511,6 +515,7 @@ fn failed_report(name: String, kind: Option<String>, e: Error, started: Instant)
         truncated: 0,
         abandoned: None,
         warnings: Vec::new(),
+        credentials: Vec::new(),
         duration_s: started.elapsed().as_secs_f64(),
     }
 }

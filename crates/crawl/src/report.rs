@@ -1,6 +1,6 @@
 //! The run report (`--report FILE`): what each tracker did, in JSON.
 
-use bugimporters_core::{ReportedError, RunStats};
+use bugimporters_core::{CredentialUse, ReportedError, RunStats};
 use serde::Serialize;
 
 /// One tracker's part of the run.
@@ -37,6 +37,10 @@ pub struct TrackerReport {
     /// Warnings (no failure: a rule that matches nothing, a fallback used), when any.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// Per pooled credential (GitHub tokens), by a non-secret label: the requests this
+    /// tracker sent with it and its last known remaining/reset; left out when none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub credentials: Vec<CredentialUse>,
     /// Wall time in seconds.
     pub duration_s: f64,
 }
@@ -56,6 +60,10 @@ pub struct RunReport {
     pub http_requests: u64,
     /// Retries made by the fetch layer.
     pub http_retries: u64,
+    /// Per pooled credential, every tracker together (see [`TrackerReport::credentials`]):
+    /// requests summed, remaining/reset of the latest answer; left out when none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub credentials: Vec<CredentialUse>,
     /// Per tracker, in configuration order.
     pub trackers: Vec<TrackerReport>,
 }
@@ -89,6 +97,7 @@ mod tests {
             totals: RunStats::default(),
             http_requests: 0,
             http_retries: 0,
+            credentials: Vec::new(),
             trackers: vec![TrackerReport {
                 tracker_name: "T".into(),
                 kind: None,
@@ -109,6 +118,7 @@ mod tests {
                 truncated: 0,
                 abandoned: None,
                 warnings: Vec::new(),
+                credentials: Vec::new(),
                 duration_s: 0.0,
             }],
         };

@@ -27,16 +27,18 @@ fn tokens(name: &str, tokens: &str) -> Arc<FixedSecrets> {
     Arc::new(FixedSecrets::new().with(name, tokens))
 }
 
-async fn crawl(
+/// A crawl of `text` with `concurrency` trackers at once: the report and every record.
+async fn crawl_with(
     text: &str,
     state: Option<&std::path::Path>,
     secrets: Arc<FixedSecrets>,
-) -> (RunReport, Vec<String>) {
+    concurrency: usize,
+) -> (RunReport, Vec<bugimporters_core::ParsedBug>) {
     let registry = bugimporters_all::default_registry();
     let mut options = CrawlOptions::default();
     options.secrets = secrets;
     options.fetch = FetchConfig::for_loopback_tests();
-    options.concurrency = 4;
+    options.concurrency = concurrency;
     options.validators_file = state.map(std::path::Path::to_path_buf);
     let sink = VecSink::new();
     let report = run_crawl(
@@ -47,8 +49,16 @@ async fn crawl(
     )
     .await
     .unwrap();
-    let mut links: Vec<String> = sink
-        .bugs()
+    (report, sink.bugs())
+}
+
+async fn crawl(
+    text: &str,
+    state: Option<&std::path::Path>,
+    secrets: Arc<FixedSecrets>,
+) -> (RunReport, Vec<String>) {
+    let (report, bugs) = crawl_with(text, state, secrets, 4).await;
+    let mut links: Vec<String> = bugs
         .into_iter()
         .map(|b| {
             assert!(!b.deleted, "nothing is deleted: {}", b.canonical_bug_link);
@@ -153,4 +163,219 @@ async fn the_trackers_spend_the_tokens_as_one_pool_fullest_first() {
         started.elapsed() >= std::time::Duration::from_millis(500),
         "waited for a reset"
     );
+}
+
+/// A crawl of `text` (no state file) returning the report and every record, `last_polled`
+/// cleared (the two runs poll at different times), sorted by link.
+async fn crawl_records(
+    text: &str,
+    secrets: Arc<FixedSecrets>,
+) -> (RunReport, Vec<bugimporters_core::ParsedBug>) {
+    let (report, mut bugs) = crawl_with(text, None, secrets, 64).await;
+    for b in &mut bugs {
+        b.last_polled = None;
+    }
+    bugs.sort_by(|a, b| a.canonical_bug_link.cmp(&b.canonical_bug_link));
+    (report, bugs)
+}
+
+/// Both crawls wrote `all` records, equal field by field.
+fn assert_same_records(
+    rest: &[bugimporters_core::ParsedBug],
+    gql: &[bugimporters_core::ParsedBug],
+    all: u64,
+) {
+    assert_eq!(rest.len() as u64, all);
+    assert_eq!(gql.len(), rest.len());
+    for (r, g) in rest.iter().zip(gql) {
+        assert_eq!(
+            serde_json::to_value(r).unwrap(),
+            serde_json::to_value(g).unwrap()
+        );
+    }
+}
+
+/// `configs` of `repos` repositories with `github_api: api`, plus one tracker of a
+/// repository the server does not have (`org/r99999`).
+fn configs_api(server: &GitHubCostServer, repos: usize, token_env: &str, api: &str) -> String {
+    let mut records: Vec<serde_json::Value> =
+        serde_json::from_str(&server.tracker_configs_api(repos, token_env, api)).unwrap();
+    let mut missing = records[0].clone();
+    missing["tracker_name"] = "missing".into();
+    missing["github_repo"] = "r99999".into();
+    missing["queries"] = serde_json::json!([format!(
+        "{}/repos/org/r99999/issues?state=open",
+        server.api_url()
+    )]);
+    records.push(missing);
+    serde_json::Value::Array(records).to_string()
+}
+
+/// The same server state read through REST and through GraphQL gives the same records,
+/// field by field (labels → bite-sized/documentation, assignees → `assigned`, people,
+/// authors, dates), and a repository that does not exist fails its tracker alone, naming
+/// it, in both. GraphQL batches the repositories and spends fewer points.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graphql_and_rest_give_the_same_records() {
+    const REPOS: usize = 30;
+    let mut cfg = CostConfig::default();
+    cfg.repos = REPOS;
+    let server = GitHubCostServer::start(cfg).await.unwrap();
+    let all: u64 = (0..REPOS).map(|i| server.issues_of(i)).sum();
+
+    let before = server.stats();
+    let (rest_report, rest) = crawl_records(
+        &configs_api(&server, REPOS, TOKEN_ENV, "rest"),
+        tokens(TOKEN_ENV, "tok-eq-rest"),
+    )
+    .await;
+    let after_rest = server.stats();
+    let (gql_report, gql) = crawl_records(
+        &configs_api(&server, REPOS, TOKEN_ENV, "graphql"),
+        tokens(TOKEN_ENV, "tok-eq-graphql"),
+    )
+    .await;
+    let after_gql = server.stats();
+
+    assert_same_records(&rest, &gql, all);
+    assert!(rest.iter().any(|b| b.good_for_newcomers == Some(true)));
+    assert!(rest.iter().any(|b| b.good_for_newcomers == Some(false)));
+    assert!(rest
+        .iter()
+        .any(|b| b.concerns_just_documentation == Some(true)));
+    assert!(rest.iter().any(|b| b.assigned == Some(true)));
+    assert!(rest.iter().any(|b| b.assigned == Some(false)));
+
+    for report in [&rest_report, &gql_report] {
+        let failed: Vec<_> = report.trackers.iter().filter(|t| !t.ok).collect();
+        assert_eq!(failed.len(), 1, "only the missing repository fails");
+        assert_eq!(failed[0].tracker_name, "missing");
+        let reason = &failed[0].errors[0];
+        assert!(
+            reason.url.as_deref().unwrap_or("").contains("r99999")
+                || reason.reason.contains("r99999"),
+            "{reason:?}"
+        );
+    }
+    assert!(gql_report.trackers[REPOS].errors[0]
+        .reason
+        .contains("NOT_FOUND"));
+
+    let rest_points = after_rest.points - before.points;
+    let gql_points = after_gql.points - after_rest.points;
+    assert_eq!(rest_points, REPOS as u64, "one page per repository");
+    let queries = after_gql.graphql_queries - after_rest.graphql_queries;
+    assert!(
+        queries > 0 && queries < REPOS as u64 / 2,
+        "batched: {after_gql:?}"
+    );
+    assert_eq!(after_rest.graphql_queries, before.graphql_queries);
+    assert!(gql_points < rest_points, "{gql_points} vs {rest_points}");
+    assert_eq!(server.token_use("tok-eq-graphql").total, gql_points);
+}
+
+/// The run report names each token by a fingerprint (never the token), with the requests
+/// sent with it and its last remaining count and reset.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_run_report_shows_per_token_use_without_the_tokens() {
+    let mut cfg = CostConfig::default();
+    cfg.repos = 9;
+    let server = GitHubCostServer::start(cfg).await.unwrap();
+    let env = "BI_CRAWL_COST_TEST_REPORT";
+    let (report, _) = crawl(
+        &configs_with(&server, 9, env),
+        None,
+        tokens(env, "report-tok-one,report-tok-two,report-tok-three"),
+    )
+    .await;
+    assert_eq!(report.credentials.len(), 3, "{:?}", report.credentials);
+    let sent: u64 = report.credentials.iter().map(|c| c.requests).sum();
+    assert_eq!(sent, 9);
+    for c in &report.credentials {
+        assert!(c.credential.starts_with('#'), "{c:?}");
+        let used = ["report-tok-one", "report-tok-two", "report-tok-three"]
+            .iter()
+            .map(|t| server.token_use(t))
+            .find(|u| u.total == c.requests && 5000 - u.used == c.remaining.unwrap_or(0));
+        assert!(used.is_some(), "{c:?}");
+        assert!(c.reset_epoch.is_some());
+    }
+    let per_tracker: u64 = report
+        .trackers
+        .iter()
+        .flat_map(|t| t.credentials.iter())
+        .map(|c| c.requests)
+        .sum();
+    assert_eq!(per_tracker, 9);
+    let text = report.to_json_pretty();
+    assert!(!text.contains("report-tok"), "{text}");
+    assert!(text.contains("\"credentials\""));
+}
+
+/// Repositories of more than a page: GraphQL continues each with its own cursor (50
+/// continuations of 100 issues would pass GitHub's node limit, which the server enforces:
+/// the batches are cut below it) and still gives REST's records.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graphql_pages_big_repositories_like_rest() {
+    const REPOS: usize = 60;
+    let mut cfg = CostConfig::default();
+    cfg.repos = REPOS;
+    cfg.min_issues = 150;
+    cfg.max_issues = 230;
+    let server = GitHubCostServer::start(cfg).await.unwrap();
+    let all: u64 = (0..REPOS).map(|i| server.issues_of(i)).sum();
+    let env = "BI_CRAWL_COST_TEST_BIG";
+    let (rest_report, rest) = crawl_records(
+        &server.tracker_configs_api(REPOS, env, "rest"),
+        tokens(env, "tok-big-rest"),
+    )
+    .await;
+    let (gql_report, gql) = crawl_records(
+        &server.tracker_configs_api(REPOS, env, "graphql"),
+        tokens(env, "tok-big-graphql"),
+    )
+    .await;
+    for report in [&rest_report, &gql_report] {
+        let failed: Vec<_> = report.trackers.iter().filter(|t| !t.ok).collect();
+        assert!(failed.is_empty(), "{failed:?}");
+    }
+    assert_same_records(&rest, &gql, all);
+}
+
+/// `github_api: graphql` leaves a listing REST already walked (its validators are in the
+/// state file) to REST: an unchanged repository answers `304` for nothing, where a GraphQL
+/// answer would cost again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graphql_leaves_listings_with_validators_to_rest() {
+    let mut cfg = CostConfig::default();
+    cfg.repos = 8;
+    let server = GitHubCostServer::start(cfg).await.unwrap();
+    let env = "BI_CRAWL_COST_TEST_SWITCH";
+    let secrets = tokens(env, "tok-switch");
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state.json");
+    crawl(
+        &server.tracker_configs_api(8, env, "rest"),
+        Some(&state),
+        secrets.clone(),
+    )
+    .await;
+    server.touch(2);
+    let before = server.stats();
+    let (report, links) = crawl(
+        &server.tracker_configs_api(8, env, "graphql"),
+        Some(&state),
+        secrets,
+    )
+    .await;
+    let after = server.stats();
+    assert!(report.trackers.iter().all(|t| t.ok));
+    assert_eq!(after.graphql_queries, before.graphql_queries, "no GraphQL");
+    assert_eq!(after.not_modified - before.not_modified, 7);
+    assert_eq!(
+        after.points - before.points,
+        1,
+        "only the changed repository"
+    );
+    assert_eq!(links.len() as u64, server.issues_of(2));
 }

@@ -15,6 +15,11 @@
 //!   left gets `403` with `X-RateLimit-Remaining: 0` until its window resets.
 //! * A secondary limit: more than [`CostConfig::secondary_limit`] requests in flight at once
 //!   get `403` with `Retry-After: 1` (and cost nothing).
+//! * `POST /api/graphql` (and `/graphql`): the aliased `repository { issues(states: OPEN) }`
+//!   queries of the importer's `github_api: graphql`, charged by GitHub's published GraphQL
+//!   formula (see the `graphql` submodule) out of the same points per token, with the same
+//!   headers; a repository that does not exist answers `null` and a `NOT_FOUND` error for
+//!   its alias only.
 //! * [`GitHubCostServer::touch`] changes a repository (its first issue is edited), so that a
 //!   refresh finds exactly the repositories that changed.
 
@@ -27,7 +32,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 
 /// What a [`GitHubCostServer`] serves and how it charges.
@@ -85,7 +90,11 @@ pub struct CostStats {
     pub points: u64,
     /// Answers refused by the secondary limit.
     pub secondary_refusals: u64,
+    /// GraphQL queries answered (they are among `requests`).
+    pub graphql_queries: u64,
 }
+
+mod graphql;
 
 struct Shared {
     cfg: CostConfig,
@@ -97,6 +106,7 @@ struct Shared {
     requests: AtomicU64,
     not_modified: AtomicU64,
     secondary: AtomicU64,
+    graphql: AtomicU64,
 }
 
 /// The server (stops when dropped).
@@ -142,10 +152,13 @@ impl GitHubCostServer {
             requests: AtomicU64::new(0),
             not_modified: AtomicU64::new(0),
             secondary: AtomicU64::new(0),
+            graphql: AtomicU64::new(0),
         });
         let app = Router::new()
             .route("/api/v3/repos/{owner}/{repo}/issues", get(list))
             .route("/api/v3/repos/{owner}/{repo}/issues/{n}", get(issue))
+            .route("/api/graphql", post(graphql_query))
+            .route("/graphql", post(graphql_query))
             .with_state(shared.clone());
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(async move {
@@ -179,6 +192,11 @@ impl GitHubCostServer {
     /// Crawl configuration (JSON) of repositories `0..repos`: one `github` tracker each
     /// (`repo I`), reading its tokens from `token_env`, with one open-issues query.
     pub fn tracker_configs(&self, repos: usize, token_env: &str) -> String {
+        self.tracker_configs_api(repos, token_env, "rest")
+    }
+
+    /// [`GitHubCostServer::tracker_configs`] with `github_api: api` (`rest` or `graphql`).
+    pub fn tracker_configs_api(&self, repos: usize, token_env: &str, api: &str) -> String {
         let records: Vec<serde_json::Value> = (0..repos)
             .map(|i| {
                 let repo = self.repo(i);
@@ -189,6 +207,7 @@ impl GitHubCostServer {
                     "github_repo": repo,
                     "api_url": self.api_url(),
                     "token_env": token_env,
+                    "github_api": api,
                     "bitesized_tag": "good first issue",
                     "documentation_tag": "documentation",
                     "queries": [format!("{}/repos/{}/{repo}/issues?state=open", self.api_url(), self.owner())],
@@ -234,6 +253,7 @@ impl GitHubCostServer {
             not_modified: s.not_modified.load(Ordering::SeqCst),
             points,
             secondary_refusals: s.secondary.load(Ordering::SeqCst),
+            graphql_queries: s.graphql.load(Ordering::SeqCst),
         }
     }
 }
@@ -259,6 +279,13 @@ impl Shared {
         } else {
             format!("Issue {n} of {repo}")
         };
+        let mut labels = Vec::new();
+        if n % 4 == 0 {
+            labels.push(serde_json::json!({"name": "good first issue"}));
+        }
+        if n % 6 == 0 {
+            labels.push(serde_json::json!({"name": "documentation"}));
+        }
         let updated = if edited {
             format!("2026-02-{:02}T00:00:00Z", (version % 27) + 1)
         } else {
@@ -272,8 +299,9 @@ impl Shared {
             "state": "open",
             "user": {"login": format!("user{}", n % 7)},
             "assignee": if n % 5 == 0 { serde_json::json!({"login": "dev"}) } else { serde_json::Value::Null },
+            "assignees": if n % 5 == 0 { serde_json::json!([{"login": "dev"}]) } else { serde_json::json!([]) },
             "comments": n % 3,
-            "labels": if n % 4 == 0 { serde_json::json!([{"name": "good first issue"}]) } else { serde_json::json!([]) },
+            "labels": labels,
             "created_at": "2025-12-01T00:00:00Z",
             "updated_at": updated,
         })
@@ -281,6 +309,13 @@ impl Shared {
 
     /// Charges one point to the request's token. `Err`: the token has none left (403).
     fn charge(&self, token: &str) -> Result<TokenUse, TokenUse> {
+        self.charge_points(token, 1)
+    }
+
+    /// Charges `points` to the request's token. `Err`: the token has not that many left
+    /// (403); the refusal shows it exhausted, as GitHub refuses a query costlier than what
+    /// is left.
+    fn charge_points(&self, token: &str, points: u64) -> Result<TokenUse, TokenUse> {
         let now = epoch();
         let mut tokens = self.tokens.lock().expect("tokens lock");
         let t = tokens.entry(token.to_owned()).or_default();
@@ -288,12 +323,15 @@ impl Shared {
             t.used = 0;
             t.reset = now + self.cfg.window.as_secs().max(1);
         }
-        if t.used >= self.cfg.points_per_token {
+        if t.used + points > self.cfg.points_per_token {
             t.refused += 1;
-            return Err(*t);
+            return Err(TokenUse {
+                used: self.cfg.points_per_token,
+                ..*t
+            });
         }
-        t.used += 1;
-        t.total += 1;
+        t.used += points;
+        t.total += points;
         Ok(*t)
     }
 
@@ -357,16 +395,7 @@ fn answer(
         return resp;
     }
     match s.charge(&token) {
-        Err(t) => {
-            let mut resp = (
-                StatusCode::FORBIDDEN,
-                [(header::CONTENT_TYPE, "application/json")],
-                r#"{"message":"API rate limit exceeded"}"#,
-            )
-                .into_response();
-            rate_headers(&mut resp, &s.cfg, &t);
-            resp
-        }
+        Err(t) => rate_limited(&s.cfg, &t),
         Ok(t) => {
             let (json, link) = body();
             let mut resp = (
@@ -506,6 +535,99 @@ async fn issue(
     answer(&s, &headers, etag, || {
         (s.issue_json(&owner, &repo, i, n), None)
     })
+}
+
+fn rate_limited(cfg: &CostConfig, t: &TokenUse) -> Response {
+    let mut resp = (
+        StatusCode::FORBIDDEN,
+        [(header::CONTENT_TYPE, "application/json")],
+        r#"{"message":"API rate limit exceeded"}"#,
+    )
+        .into_response();
+    rate_headers(&mut resp, cfg, t);
+    resp
+}
+
+fn graphql_error(message: &str) -> Response {
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json")],
+        serde_json::json!({"errors": [{"message": message}]}).to_string(),
+    )
+        .into_response()
+}
+
+/// `POST /graphql`: see the module docs.
+async fn graphql_query(
+    State(s): State<Arc<Shared>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let Some(_in) = InFlight::enter(&s) else {
+        return secondary_refusal(&s);
+    };
+    s.graphql.fetch_add(1, Ordering::SeqCst);
+    let Ok(request) = serde_json::from_slice::<serde_json::Value>(&body) else {
+        return (
+            StatusCode::BAD_REQUEST,
+            r#"{"message":"Problems parsing JSON"}"#,
+        )
+            .into_response();
+    };
+    let vars = request
+        .get("variables")
+        .cloned()
+        .unwrap_or(serde_json::Value::Null);
+    let fields = match graphql::parse(request["query"].as_str().unwrap_or_default()) {
+        Ok(f) => f,
+        Err(e) => return graphql_error(&format!("Parse error: {e}")),
+    };
+    let asks = match graphql::repo_asks(&fields, &vars) {
+        Ok(a) => a,
+        Err(e) => return graphql_error(&e),
+    };
+    let nodes = graphql::nodes(&fields, 1, &vars);
+    if nodes > graphql::NODE_LIMIT {
+        return graphql_error(&format!(
+            "MAX_NODE_LIMIT_EXCEEDED: this query requests up to {nodes} nodes, over the limit of {}",
+            graphql::NODE_LIMIT
+        ));
+    }
+    let token = token_of(&headers);
+    let t = match s.charge_points(&token, graphql::cost(&fields, &vars)) {
+        Ok(t) => t,
+        Err(t) => return rate_limited(&s.cfg, &t),
+    };
+    let mut data = serde_json::Map::new();
+    let mut errors = Vec::new();
+    for ask in &asks {
+        match s.repo_index(&ask.owner, &ask.name) {
+            Some(i) => {
+                let items: Vec<serde_json::Value> = (1..=s.issues(i))
+                    .map(|n| s.issue_json(&ask.owner, &ask.name, i, n))
+                    .collect();
+                data.insert(ask.key.clone(), graphql::repo_answer(ask, &items));
+            }
+            None => {
+                data.insert(ask.key.clone(), serde_json::Value::Null);
+                errors.push(graphql::not_found_error(ask));
+            }
+        }
+    }
+    let mut answer = serde_json::json!({ "data": data });
+    if !errors.is_empty() {
+        answer["errors"] = serde_json::Value::Array(errors);
+    }
+    let mut resp = (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json; charset=utf-8")],
+        answer.to_string(),
+    )
+        .into_response();
+    rate_headers(&mut resp, &s.cfg, &t);
+    resp.headers_mut()
+        .insert("x-ratelimit-resource", HeaderValue::from_static("graphql"));
+    resp
 }
 
 /// FNV-1a of a query string (the ETag's query part).

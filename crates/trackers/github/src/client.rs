@@ -92,7 +92,19 @@ fn shared_pool(api: &str, values: &[String]) -> Arc<Pool> {
 pub(crate) struct Auth {
     kind: &'static str,
     values: Vec<String>,
+    /// A non-secret name of each value for the run report (see [`fingerprint`]).
+    labels: Vec<String>,
     pool: Arc<Pool>,
+}
+
+/// The run report's name of credential `index` (from 0) with header value `value`: its
+/// position from 1 and 32 bits of an FNV-1a hash of the whole value — enough to tell tokens
+/// apart across runs, nothing that helps guess one.
+pub(crate) fn fingerprint(index: usize, value: &str) -> String {
+    let h = value.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    format!("#{} {:08x}", index + 1, h >> 32)
 }
 
 impl std::fmt::Debug for Auth {
@@ -137,6 +149,11 @@ impl Auth {
         Auth {
             kind,
             pool: shared_pool(api, &values),
+            labels: values
+                .iter()
+                .enumerate()
+                .map(|(i, v)| fingerprint(i, v))
+                .collect(),
             values,
         }
     }
@@ -195,17 +212,28 @@ impl Auth {
         Some(cur)
     }
 
-    fn observe(&self, index: usize, resp: &Response) {
+    /// Learns what `resp` said of token `index` (pool and the tracker's run report).
+    fn observe(&self, ctx: &ImportContext, index: usize, resp: &Response) {
         let remaining = resp
             .header("x-ratelimit-remaining")
             .and_then(|v| v.trim().parse::<u64>().ok());
-        if remaining.is_none() {
-            return;
+        let reset_epoch = remaining.and_then(|_| {
+            resp.header("x-ratelimit-reset")
+                .and_then(|v| v.trim().parse::<u64>().ok())
+        });
+        if let Some(label) = self.labels.get(index) {
+            ctx.record_credential_use(label, remaining, reset_epoch);
         }
-        let reset_epoch = resp
-            .header("x-ratelimit-reset")
-            .and_then(|v| v.trim().parse::<u64>().ok());
-        self.record(index, remaining, reset_epoch);
+        if remaining.is_some() {
+            self.record(index, remaining, reset_epoch);
+        }
+    }
+
+    /// Identifies the pool this credential set shares (the GraphQL batcher groups
+    /// repositories by it): the same for every tracker of the process with the same
+    /// credentials on the same API root.
+    pub(crate) fn pool_id(&self) -> usize {
+        Arc::as_ptr(&self.pool) as usize
     }
 
     /// Records what an answer said of token `index`.
@@ -262,6 +290,28 @@ impl ForgeClient for GitHubClient {
         for status in accept {
             req = req.accept_status(*status);
         }
+        self.send(ctx, req).await
+    }
+}
+
+impl GitHubClient {
+    /// POSTs the GraphQL document `body` (`{"query": ...}`) to `url`, with the credentials of
+    /// the same pool (fullest token first) when `url` is on the API's origin. Marked
+    /// idempotent (a query changes nothing), so it is retried like a `GET`.
+    pub(crate) async fn post_graphql(
+        &self,
+        ctx: &ImportContext,
+        url: &str,
+        body: serde_json::Value,
+    ) -> Result<Response, Error> {
+        let req = Request::post_json(url, body)?
+            .idempotent()
+            .with_header(ACCEPT, HeaderValue::from_static("application/json"));
+        self.send(ctx, req).await
+    }
+
+    /// Sends `req`, with a token of the pool when it goes to the API's origin.
+    async fn send(&self, ctx: &ImportContext, mut req: Request) -> Result<Response, Error> {
         let mut used = None;
         if self.repo.same_origin(&req.url) {
             if let Some(lease) = self.auth.pick() {
@@ -271,11 +321,18 @@ impl ForgeClient for GitHubClient {
                 }
             }
         }
-        let resp = ctx.fetch(req).await?;
+        let resp = ctx.fetch(req).await;
         if let Some(lease) = used {
-            self.auth.observe(lease.index, &resp);
+            match &resp {
+                Ok(r) => self.auth.observe(ctx, lease.index, r),
+                Err(_) => {
+                    if let Some(label) = self.auth.labels.get(lease.index) {
+                        ctx.record_credential_use(label, None, None);
+                    }
+                }
+            }
         }
-        Ok(resp)
+        resp
     }
 }
 

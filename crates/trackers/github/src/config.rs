@@ -2,7 +2,7 @@
 
 use bugimporters_core::forge::{blank_as_none, text, ForgeOptions};
 use bugimporters_core::{ConfigKey, Error, LinkScope, TrackerConfig};
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 use url::Url;
 
 use crate::parser::ParseSettings;
@@ -45,6 +45,11 @@ pub const CONFIG_KEYS: &[ConfigKey] = &[
         required: false,
     },
     ConfigKey {
+        name: "github_api",
+        description: "how open-issue queries are listed: rest (default) or graphql (up to 50 repositories of the process per GraphQL query; REST still for filtered queries, refreshes of held bugs and listings with stored validators)",
+        required: false,
+    },
+    ConfigKey {
         name: "token_env",
         description: "environment variable holding bearer token(s), comma-separated (default GITHUB_TOKEN)",
         required: false,
@@ -60,6 +65,29 @@ pub const CONFIG_KEYS: &[ConfigKey] = &[
         required: false,
     },
 ];
+
+/// Which API lists a tracker's open-issue queries (`github_api`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum GitHubApi {
+    /// The REST API v3 for everything (the default).
+    #[default]
+    Rest,
+    /// GraphQL for the listing of open issues (see `docs/trackers/github.md`, "GraphQL").
+    Graphql,
+}
+
+fn api_choice<'de, D: Deserializer<'de>>(d: D) -> Result<GitHubApi, D::Error> {
+    match Option::<String>::deserialize(d)?.map(|s| s.trim().to_ascii_lowercase()) {
+        None => Ok(GitHubApi::Rest),
+        Some(s) if s.is_empty() || s == "rest" => Ok(GitHubApi::Rest),
+        Some(s) if s == "graphql" => Ok(GitHubApi::Graphql),
+        Some(s) => Err(serde::de::Error::custom(format!(
+            "github_api {s:?} is neither \"rest\" nor \"graphql\""
+        ))),
+    }
+}
 
 /// The GitHub keys of a tracker record, as written, besides the label rules of the common
 /// forge keys ([`ForgeOptions`]; `token_env` is read here too: GitHub's may hold several
@@ -77,6 +105,9 @@ pub struct GitHubOptions {
     /// API root (GitHub Enterprise); `None` = [`DEFAULT_API_URL`].
     #[serde(deserialize_with = "blank_as_none")]
     pub api_url: Option<String>,
+    /// `github_api`: `rest` (default) or `graphql`.
+    #[serde(deserialize_with = "api_choice")]
+    pub github_api: GitHubApi,
     /// Bearer token variable; `None` = [`DEFAULT_TOKEN_ENV`].
     #[serde(deserialize_with = "blank_as_none")]
     pub token_env: Option<String>,
@@ -228,6 +259,17 @@ impl Repo {
     /// `GET /repos/{owner}/{repo}/issues`, without parameters.
     pub fn issues_url(&self) -> String {
         format!("{}/repos/{}/{}/issues", self.api, self.owner, self.name)
+    }
+
+    /// `url` parsed, when it is this repository's issue list (`issues_url`, on the same
+    /// origin; the path compared case-insensitively, as GitHub does), whatever its query.
+    pub fn parse_issue_list(&self, url: &str) -> Option<Url> {
+        let (u, expected) = (Url::parse(url).ok()?, Url::parse(&self.issues_url()).ok()?);
+        let same = u.origin() == expected.origin()
+            && u.path()
+                .trim_end_matches('/')
+                .eq_ignore_ascii_case(expected.path());
+        same.then_some(u)
     }
 
     /// The query used when the configuration has none: every issue, open and closed, 100

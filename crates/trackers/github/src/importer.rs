@@ -17,7 +17,7 @@ use futures::stream::{BoxStream, StreamExt};
 use url::Url;
 
 use crate::client::{query_param, with_param, Auth, GitHubClient, Pager};
-use crate::config::{issue_link_parts, GitHubOptions, Repo};
+use crate::config::{issue_link_parts, GitHubApi, GitHubOptions, Repo};
 use crate::parser::{parse_issue, parse_issue_list, ParseSettings};
 
 /// Imports the issues of one GitHub (or GitHub Enterprise) repository. See the crate docs and
@@ -210,7 +210,8 @@ impl IssueApi for GitHub {
     }
 
     /// GitHub's own pager: every page conditional, pages fetched in parallel once the
-    /// last is known, and a restart at 100 per page.
+    /// last is known, and a restart at 100 per page; with `github_api: graphql`, the GraphQL
+    /// batcher for the open-issue listings it covers.
     fn pages<'a>(
         &'a self,
         client: &'a GitHubClient,
@@ -218,6 +219,17 @@ impl IssueApi for GitHub {
         first: String,
         _conditional: bool,
     ) -> BoxStream<'a, PageOutcome<IssuePage>> {
+        // `github_api: graphql`: an open-issue listing not yet seen (no stored validators: a
+        // REST refresh's 304s are free, a GraphQL answer never is) goes through the batcher.
+        if self.options.github_api == GitHubApi::Graphql
+            && crate::graphql::covers(&self.repo, &first)
+            && ctx
+                .client()
+                .validators(ctx.validator_scope(), &first)
+                .is_none()
+        {
+            return crate::graphql::pages(ctx, client);
+        }
         futures::stream::unfold(Pager::new(first), move |mut pager| async move {
             let outcome = pager.next(client, ctx, ctx.now()).await?;
             Some((outcome, pager))

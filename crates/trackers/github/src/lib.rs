@@ -14,6 +14,9 @@
 //!   those it does not name become `_no_update` when the listing proves them unchanged; else
 //!   one by one (`/repos/OWNER/REPO/issues/N`, conditional: `304` → `_no_update`,
 //!   `404`/`410` → `_deleted`, a transferred issue is followed).
+//! * **GraphQL** (`github_api: graphql`): plain open-issue queries of repositories not listed
+//!   before are read through GraphQL, up to 50 repositories of the process a query
+//!   (`graphql.rs`); filtered queries, refreshes and held bugs stay REST.
 //! * **Credentials** from the environment only: `GITHUB_TOKEN` (bearer; several tokens,
 //!   comma-separated: the fullest is used, one pool per token set and API root for every
 //!   tracker of the process) or the original's `GITHUB_USERNAME` +
@@ -51,6 +54,7 @@
 
 mod client;
 pub mod config;
+mod graphql;
 mod importer;
 pub mod parser;
 
@@ -61,7 +65,7 @@ use bugimporters_core::{
 
 pub use bugimporters_core::forge::MAX_PAGES;
 pub use client::{GitHubClient, PER_PAGE};
-pub use config::{GitHubOptions, Repo};
+pub use config::{GitHubApi, GitHubOptions, Repo};
 pub use importer::{GitHub, GitHubImporter, VERIFY_EVERY_DAYS};
 pub use parser::{parse_issue, parse_issue_list, IssueItem, IssuePage, ParseSettings};
 
