@@ -113,6 +113,62 @@ async fn a_refresh_spends_points_only_on_the_repositories_that_changed() {
     assert_eq!(server.stats().points - before, 20);
 }
 
+/// The configurations of [`configs`] with each query carrying `last_polled` (as the host
+/// exports them once it has imported a run, and as `serve` crawls): the importer adds
+/// `since=` to them, a new URL each run.
+fn configs_polled(server: &GitHubCostServer, repos: usize, last_polled: &str) -> String {
+    let mut records: serde_json::Value = serde_json::from_str(&configs(server, repos)).unwrap();
+    for r in records.as_array_mut().unwrap() {
+        let url = r["queries"][0].as_str().unwrap().to_owned();
+        r["queries"] = serde_json::json!([{ "url": url, "last_polled": last_polled }]);
+    }
+    records.to_string()
+}
+
+/// Queries with `last_polled` (so `since=` URLs, new every run) still cost nothing for an
+/// unchanged repository: the importer asks for their stable, sorted stand-in conditionally.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn since_queries_spend_points_only_on_the_repositories_that_changed() {
+    let secrets = tokens(TOKEN_ENV, "tok-crawl-since");
+    let mut cfg = CostConfig::default();
+    cfg.repos = 20;
+    let server = GitHubCostServer::start(cfg).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state.json");
+    let all: u64 = (0..20).map(|i| server.issues_of(i)).sum();
+
+    let text = configs_polled(&server, 20, "2000-01-01T00:00:00");
+    let (first, links) = crawl(&text, Some(&state), secrets.clone()).await;
+    assert_eq!(first.trackers.iter().filter(|t| !t.ok).count(), 0);
+    assert_eq!(
+        links.len() as u64,
+        all,
+        "every issue is newer than last_polled"
+    );
+    let after_first = server.stats();
+    assert_eq!(after_first.points, 20, "one page per repository");
+
+    server.touch(5);
+    server.touch(17);
+    // The host imported the first run: the queries' `since=` moves.
+    let text = configs_polled(&server, 20, "2000-01-02T00:00:00");
+    let (_, links) = crawl(&text, Some(&state), secrets).await;
+    let second = server.stats();
+    assert_eq!(
+        second.points - after_first.points,
+        2,
+        "only the changed ones"
+    );
+    assert_eq!(second.not_modified - after_first.not_modified, 18);
+    assert_eq!(
+        links.len() as u64,
+        server.issues_of(5) + server.issues_of(17)
+    );
+    assert!(links
+        .iter()
+        .all(|l| l.contains("/r00005/") || l.contains("/r00017/")));
+}
+
 /// Three tokens of 10 points for 24 repositories (a tracker each): the trackers spend them as
 /// one pool, the fullest first, and nobody waits or is refused while a token has points.
 /// Two tokens for 24 repositories: a wait for the reset, only once both are spent.

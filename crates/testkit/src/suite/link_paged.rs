@@ -34,6 +34,10 @@ pub struct LinkPaged {
     /// A parameter with which the importer looks held issues up in one listing (GitLab's
     /// `iids[]`), answered with the held issue.
     pub held_listing_param: Option<&'static str>,
+    /// The query parameters of a stable stand-in the importer asks instead of the `since`
+    /// listing, filtering by the time itself (GitHub: `sort=updated&direction=desc`, a
+    /// conditional request an unchanged repository answers 304 for free); `&[]`: none.
+    pub since_stand_in: &'static [(&'static str, &'static str)],
 }
 
 #[async_trait]
@@ -78,7 +82,12 @@ impl SuiteTracker for LinkPaged {
 
     fn asks_since(&self, request: &Request, since: NaiveDateTime) -> bool {
         let want = since.format("%Y-%m-%dT%H:%M:%SZ").to_string();
-        wire::query_value(request, self.since_param) == Some(want)
+        let stand_in = !self.since_stand_in.is_empty()
+            && self
+                .since_stand_in
+                .iter()
+                .all(|(k, v)| wire::query_value(request, k).as_deref() == Some(*v));
+        stand_in || wire::query_value(request, self.since_param) == Some(want)
     }
 
     async fn mount_listing_with_next(&self, server: &MockServer, bugs: &[SuiteBug], next: &str) {

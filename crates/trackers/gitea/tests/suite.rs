@@ -36,6 +36,7 @@ const GITEA: LinkPaged = LinkPaged {
     link: |base, id| format!("{base}/tinyorg/notes-app/issues/{id}"),
     since_param: "since",
     held_listing_param: None,
+    since_stand_in: &[],
 };
 
 bugimporters_testkit::conformance_suite!(GITEA);

@@ -341,9 +341,9 @@ pub(crate) type PageOutcome = bugimporters_core::forge::PageOutcome<IssuePage>;
 
 /// The `Link` header of a response, resolved against its URL.
 #[derive(Debug, Default)]
-struct Links {
+pub(crate) struct Links {
     present: bool,
-    next: Option<String>,
+    pub(crate) next: Option<String>,
     last: Option<String>,
 }
 
@@ -491,7 +491,7 @@ impl Pager {
 }
 
 /// Fetches and parses one page; errors are reported here.
-async fn fetch_page(
+pub(crate) async fn fetch_page(
     gh: &GitHubClient,
     ctx: &ImportContext,
     url: &str,

@@ -58,7 +58,8 @@ impl GitHub {
         url: String,
         pending: &mut HashSet<String>,
     ) -> Result<bool, Error> {
-        let mut pages = self.pages(run.client(), ctx, url, true);
+        // The listing itself (never the probe: a 304 would tell nothing of the held bugs).
+        let mut pages = rest_pages(run.client(), ctx, url);
         let mut complete = true;
         while let Some(outcome) = pages.next().await {
             match outcome {
@@ -230,11 +231,11 @@ impl IssueApi for GitHub {
         {
             return crate::graphql::pages(ctx, client);
         }
-        futures::stream::unfold(Pager::new(first), move |mut pager| async move {
-            let outcome = pager.next(client, ctx, ctx.now()).await?;
-            Some((outcome, pager))
-        })
-        .boxed()
+        // A `since=` query: its stable, sorted stand-in, conditional (see `probe`).
+        if let Some(probe) = crate::probe::Probe::of(&first) {
+            return probe.pages(client, ctx, first);
+        }
+        rest_pages(client, ctx, first)
     }
 
     fn issue_api_url(&self, link: &str) -> Option<String> {
@@ -323,4 +324,17 @@ impl IssueApi for GitHub {
         forge::refresh_each(ctx, &checker, verify).await?;
         forge::refresh_each(ctx, &run.refresher(self), one_by_one).await
     }
+}
+
+/// A REST listing walked by GitHub's [`Pager`] from `first`.
+pub(crate) fn rest_pages<'a>(
+    client: &'a GitHubClient,
+    ctx: &'a ImportContext,
+    first: String,
+) -> BoxStream<'a, PageOutcome<IssuePage>> {
+    futures::stream::unfold(Pager::new(first), move |mut pager| async move {
+        let outcome = pager.next(client, ctx, ctx.now()).await?;
+        Some((outcome, pager))
+    })
+    .boxed()
 }

@@ -57,6 +57,7 @@ pub mod config;
 mod graphql;
 mod importer;
 pub mod parser;
+mod probe;
 
 use bugimporters_core::forge::{self, ForgeFactory, ForgeType};
 use bugimporters_core::{

@@ -304,15 +304,29 @@ async fn a_query_without_page_size_continues_at_100_per_page_without_duplicates(
     );
 }
 
+/// A query with `last_polled` (or its own `since=`) is asked as its stable stand-in, sorted by
+/// last update (a conditional request that an unchanged repository answers 304 for free), and
+/// keeps the issues updated since that time: what the `since=` listing would have given.
 #[tokio::test]
 async fn since_comes_from_the_querys_last_polled() {
     let server = MockServer::start().await;
+    let updated = |n: u32, state: &str, at: &str| {
+        let mut v = issue_json(n, state, &link(n));
+        v["updated_at"] = json!(at);
+        v
+    };
     Mock::given(method("GET"))
         .and(path(REPO_PATH))
         .and(query_param("state", "all"))
-        .and(query_param("since", "2024-03-01T10:20:30Z"))
+        .and(query_param("sort", "updated"))
+        .and(query_param("direction", "desc"))
+        .and(query_param("per_page", "100"))
         .respond_with(json_response(
-            serde_json::to_vec(&json!([issue_json(1, "closed", &link(1))])).unwrap(),
+            serde_json::to_vec(&json!([
+                updated(1, "closed", "2024-03-02T00:00:00Z"),
+                updated(2, "open", "2024-03-01T10:20:29Z"),
+            ]))
+            .unwrap(),
         ))
         .expect(1)
         .mount(&server)
@@ -320,9 +334,9 @@ async fn since_comes_from_the_querys_last_polled() {
     let mut cfg = config(&server.uri(), "SINCE");
     let mut q = query(format!("{}{REPO_PATH}?state=all", server.uri()));
     q.last_polled = parse_datetime("2024-03-01T10:20:30.123456");
-    // A query that already says `since` keeps its own.
+    // A query that already says `since` keeps its own time (2020: both issues are newer).
     let own = query(format!(
-        "{}{REPO_PATH}?state=all&since=2020-01-01T00:00:00Z",
+        "{}{REPO_PATH}?state=open&since=2020-01-01T00:00:00Z",
         server.uri()
     ));
     let mut own_polled = own.clone();
@@ -330,14 +344,68 @@ async fn since_comes_from_the_querys_last_polled() {
     cfg.queries = vec![q, own_polled];
     Mock::given(method("GET"))
         .and(path(REPO_PATH))
-        .and(query_param("since", "2020-01-01T00:00:00Z"))
-        .respond_with(json_response(b"[]".to_vec()))
+        .and(query_param("state", "open"))
+        .and(query_param("sort", "updated"))
+        .respond_with(json_response(
+            serde_json::to_vec(&json!([updated(3, "open", "2021-01-01T00:00:00Z")])).unwrap(),
+        ))
         .expect(1)
         .mount(&server)
         .await;
     let r = run(&cfg).await;
     assert!(r.stats.errors.is_empty(), "{:?}", r.stats.errors);
     assert_eq!(r.links(|b| b.looks_closed == Some(true)), vec![link(1)]);
+    // Issue 2 was last updated before the query's last_polled: not the query's.
+    assert_eq!(r.links(|_| true), vec![link(1), link(3)]);
+}
+
+/// More than a page changed since: the stand-in's first page is all recent, so the `since=`
+/// listing itself follows (issues seen twice are written once).
+#[tokio::test]
+async fn a_full_page_of_changes_falls_back_to_the_since_listing() {
+    let server = MockServer::start().await;
+    let recent: Vec<Value> = (1..=100)
+        .map(|n| {
+            let mut v = issue_json(n, "open", &link(n));
+            v["updated_at"] = json!("2024-05-01T00:00:00Z");
+            v
+        })
+        .collect();
+    let next = format!("<{}{REPO_PATH}?page=2>; rel=\"next\"", server.uri());
+    Mock::given(method("GET"))
+        .and(path(REPO_PATH))
+        .and(query_param("sort", "updated"))
+        .respond_with(
+            json_response(serde_json::to_vec(&recent).unwrap())
+                .insert_header("link", next.as_str()),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(REPO_PATH))
+        .and(query_param("since", "2024-03-01T00:00:00Z"))
+        .respond_with(json_response(
+            serde_json::to_vec(&json!([
+                issue_json(101, "open", &link(101)),
+                recent[0].clone()
+            ]))
+            .unwrap(),
+        ))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let mut cfg = config(&server.uri(), "SINCEFULL");
+    let mut q = query(format!("{}{REPO_PATH}?state=open", server.uri()));
+    q.last_polled = parse_datetime("2024-03-01T00:00:00");
+    cfg.queries = vec![q];
+    let r = run(&cfg).await;
+    assert!(r.stats.errors.is_empty(), "{:?}", r.stats.errors);
+    assert_eq!(
+        r.bugs.len(),
+        101,
+        "100 from the stand-in, one more from since="
+    );
 }
 
 #[tokio::test]

@@ -52,6 +52,7 @@ const GITHUB: LinkPaged = LinkPaged {
     link,
     since_param: "since",
     held_listing_param: None,
+    since_stand_in: &[("sort", "updated"), ("direction", "desc")],
 };
 
 bugimporters_testkit::conformance_suite!(GITHUB);

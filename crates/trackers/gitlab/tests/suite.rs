@@ -37,6 +37,7 @@ const GITLAB: LinkPaged = LinkPaged {
     link: |base, id| format!("{base}/acme/web/frontend/-/issues/{id}"),
     since_param: "updated_after",
     held_listing_param: Some("iids[]"),
+    since_stand_in: &[],
 };
 
 bugimporters_testkit::conformance_suite!(GITLAB);
