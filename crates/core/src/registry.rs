@@ -223,6 +223,96 @@ macro_rules! factory_identity {
     };
 }
 
+/// Writes the factory of a tracker type that needs no more than [`crate::factory_identity!`]
+/// and a constructor: the unit struct (`Debug`, `Clone`, `Copy`, `Default`), its
+/// [`ImporterFactory`] impl, and the crate's `register` function.
+///
+/// * `info:` the type's [`TypeInfo`] (see [`crate::factory_identity!`]);
+/// * `build: |cx| EXPR` returns `Result<impl Importer, Error>` from the [`BuildContext`] `cx`;
+/// * `register:` the doc and name of the registering function, optionally followed by
+///   `then PATH`, a `fn(&mut Registry)` that registers more (custom parsers);
+/// * everything after is pasted into the [`ImporterFactory`] impl (`parse_formats`,
+///   `parse`, `link_scope`, `default_parser`, ...).
+///
+/// Forge types use [`crate::forge::ForgeFactory`] instead.
+///
+/// ```
+/// use std::sync::Arc;
+/// use bugimporters_core::{
+///     Capabilities, Error, Importer, ImporterFactory, Registry, TypeInfo,
+/// };
+///
+/// const INFO: TypeInfo = TypeInfo {
+///     kind: "nothing",
+///     aliases: &[],
+///     description: "builds nothing",
+///     capabilities: Capabilities::NONE,
+///     example_config: "",
+///     config_keys: &[],
+/// };
+///
+/// # use bugimporters_core::ImportContext;
+/// # #[derive(Debug)]
+/// # struct Never;
+/// # #[async_trait::async_trait]
+/// # impl Importer for Never {
+/// #     async fn process_queries(&self, _: &ImportContext) -> Result<(), Error> { Ok(()) }
+/// #     async fn process_existing_bugs(&self, _: &ImportContext, _: &[String])
+/// #         -> Result<(), Error> { Ok(()) }
+/// # }
+/// bugimporters_core::tracker_factory! {
+///     /// Factory of the `nothing` type.
+///     pub struct NothingFactory;
+///     register: /// Registers the `nothing` type.
+///         fn register;
+///     info: INFO,
+///     build: |_cx| Err::<Never, _>(Error::config("nothing to build")),
+///
+///     fn default_parser(&self) -> Option<&'static str> {
+///         Some("nothing.Parser")
+///     }
+/// }
+///
+/// let mut registry = Registry::new();
+/// register(&mut registry);
+/// assert_eq!(NothingFactory.default_parser(), Some("nothing.Parser"));
+/// assert_eq!(registry.canonical_kind("nothing").unwrap(), "nothing");
+/// ```
+#[macro_export]
+macro_rules! tracker_factory {
+    (
+        $(#[$meta:meta])*
+        $vis:vis struct $name:ident;
+        register: $(#[$rmeta:meta])* fn $register:ident $(then $extra:path)?;
+        info: $info:expr,
+        build: |$cx:ident| $build:expr,
+        $($body:tt)*
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, Default)]
+        $vis struct $name;
+
+        $(#[$rmeta])*
+        $vis fn $register(registry: &mut $crate::Registry) {
+            registry.register(::std::sync::Arc::new($name));
+            $($extra(registry);)?
+        }
+
+        impl $crate::ImporterFactory for $name {
+            $crate::factory_identity!($info);
+
+            fn build(
+                &self,
+                $cx: &$crate::BuildContext<'_>,
+            ) -> ::std::result::Result<::std::sync::Arc<dyn $crate::Importer>, $crate::Error> {
+                Ok(::std::sync::Arc::new($build?))
+            }
+
+            $($body)*
+        }
+    };
+}
+
 /// Whether a `parse` format yields bugs or bug URLs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -255,6 +345,37 @@ impl ParseFormat {
             files,
             description,
         }
+    }
+
+    /// A format of `files` that yields bug URLs.
+    pub const fn bug_urls(
+        name: &'static str,
+        files: &'static str,
+        description: &'static str,
+    ) -> Self {
+        ParseFormat {
+            name,
+            kind: ParseFormatKind::BugUrls,
+            files,
+            description,
+        }
+    }
+
+    /// The error of a `parse` run given a `format` that tracker type `kind` lacks; `known`
+    /// are the type's formats, named in the message.
+    ///
+    /// ```
+    /// use bugimporters_core::ParseFormat;
+    /// let known = [ParseFormat::bugs("a-json", "one JSON", "a")];
+    /// let e = ParseFormat::unknown("a", "b-json", &known);
+    /// assert!(e.to_string().contains("no parse format \"b-json\" (known: a-json)"));
+    /// ```
+    pub fn unknown(kind: &str, format: &str, known: &[ParseFormat]) -> Error {
+        let names: Vec<&str> = known.iter().map(|f| f.name).collect();
+        Error::config(format!(
+            "tracker type {kind} has no parse format {format:?} (known: {})",
+            names.join(", ")
+        ))
     }
 }
 

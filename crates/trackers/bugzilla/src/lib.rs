@@ -97,8 +97,7 @@ pub mod rest;
 use std::sync::Arc;
 
 use bugimporters_core::{
-    BuildContext, Error, Importer, ImporterFactory, LinkScope, ParseFormat, ParseFormatKind,
-    ParseInput, ParseOutput, ParsedBug, Registry, TrackerConfig,
+    BuildContext, Error, LinkScope, ParseFormat, ParseInput, ParseOutput, ParsedBug, TrackerConfig,
 };
 use url::Url;
 
@@ -121,16 +120,6 @@ pub const FORMAT_BUGLIST_HTML: &str = "bugzilla-buglist-html";
 pub const FORMAT_TRACKER_XML: &str = "bugzilla-tracker-xml";
 /// `parse` format: a REST `{"bugs": [...]}` answer, optionally with its comment answer.
 pub const FORMAT_REST_JSON: &str = "bugzilla-rest-json";
-
-/// Registers the `bugzilla` type and its built-in custom parsers.
-pub fn register(registry: &mut Registry) {
-    registry.register(Arc::new(BugzillaFactory));
-    register_builtin_parsers(registry);
-}
-
-/// Factory of the `bugzilla` type.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct BugzillaFactory;
 
 fn selected_parser(cx: &BuildContext<'_>) -> Result<Arc<dyn CustomParser>, Error> {
     Ok(cx
@@ -170,18 +159,39 @@ const INFO: bugimporters_core::TypeInfo = bugimporters_core::TypeInfo {
     config_keys: config::CONFIG_KEYS,
 };
 
-impl ImporterFactory for BugzillaFactory {
-    bugimporters_core::factory_identity!(INFO);
+const FORMATS: [ParseFormat; 4] = [
+    ParseFormat::bugs(
+        FORMAT_XML,
+        "show_bug.cgi?ctype=xml documents (one or many <bug>s each)",
+        "Bugzilla bug XML; <bug error=...> elements are skipped",
+    ),
+    ParseFormat::bug_urls(
+        FORMAT_BUGLIST_HTML,
+        "one buglist.cgi HTML page",
+        "the bug URLs a Bugzilla buglist names (its XML button form)",
+    ),
+    ParseFormat::bug_urls(
+        FORMAT_TRACKER_XML,
+        "one tracking bug's show_bug.cgi?ctype=xml document",
+        "the bug URLs a Bugzilla tracking bug depends on",
+    ),
+    ParseFormat::bugs(
+        FORMAT_REST_JSON,
+        "a REST bug answer (GET /rest/bug...), then optionally its comment answer (GET /rest/bug/N/comment?ids=...)",
+        "Bugzilla 5 REST bugs",
+    ),
+];
+
+bugimporters_core::tracker_factory! {
+    /// Factory of the `bugzilla` type.
+    pub struct BugzillaFactory;
+    register: /// Registers the `bugzilla` type and its built-in custom parsers.
+        fn register then register_builtin_parsers;
+    info: INFO,
+    build: |cx| BugzillaImporter::new(cx.config, selected_parser(cx)?),
 
     fn default_parser(&self) -> Option<&'static str> {
         Some(DEFAULT_PARSER)
-    }
-
-    fn build(&self, cx: &BuildContext<'_>) -> Result<Arc<dyn Importer>, Error> {
-        Ok(Arc::new(BugzillaImporter::new(
-            cx.config,
-            selected_parser(cx)?,
-        )?))
     }
 
     /// Bug links are `urljoin(base_url, "show_bug.cgi?id=N")`: that one page under
@@ -195,32 +205,7 @@ impl ImporterFactory for BugzillaFactory {
     }
 
     fn parse_formats(&self) -> Vec<ParseFormat> {
-        vec![
-            ParseFormat {
-                name: FORMAT_XML,
-                kind: ParseFormatKind::Bugs,
-                files: "show_bug.cgi?ctype=xml documents (one or many <bug>s each)",
-                description: "Bugzilla bug XML; <bug error=...> elements are skipped",
-            },
-            ParseFormat {
-                name: FORMAT_BUGLIST_HTML,
-                kind: ParseFormatKind::BugUrls,
-                files: "one buglist.cgi HTML page",
-                description: "the bug URLs a Bugzilla buglist names (its XML button form)",
-            },
-            ParseFormat {
-                name: FORMAT_TRACKER_XML,
-                kind: ParseFormatKind::BugUrls,
-                files: "one tracking bug's show_bug.cgi?ctype=xml document",
-                description: "the bug URLs a Bugzilla tracking bug depends on",
-            },
-            ParseFormat {
-                name: FORMAT_REST_JSON,
-                kind: ParseFormatKind::Bugs,
-                files: "a REST bug answer (GET /rest/bug...), then optionally its comment answer (GET /rest/bug/N/comment?ids=...)",
-                description: "Bugzilla 5 REST bugs",
-            },
-        ]
+        FORMATS.to_vec()
     }
 
     fn parse(
@@ -283,9 +268,7 @@ impl ImporterFactory for BugzillaFactory {
                     .collect::<Result<Vec<ParsedBug>, Error>>()?;
                 Ok(ParseOutput::Bugs(bugs))
             }
-            other => Err(Error::config(format!(
-                "tracker type {KIND} has no parse format {other:?} (known: {FORMAT_XML}, {FORMAT_BUGLIST_HTML}, {FORMAT_TRACKER_XML}, {FORMAT_REST_JSON})"
-            ))),
+            other => Err(ParseFormat::unknown(KIND, other, &FORMATS)),
         }
     }
 }

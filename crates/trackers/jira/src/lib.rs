@@ -58,11 +58,8 @@ pub mod config;
 mod importer;
 pub mod parser;
 
-use std::sync::Arc;
-
 use bugimporters_core::{
-    BuildContext, Error, Importer, ImporterFactory, LinkScope, ParseFormat, ParseFormatKind,
-    ParseInput, ParseOutput, Registry, TrackerConfig,
+    BuildContext, Error, LinkScope, ParseFormat, ParseInput, ParseOutput, TrackerConfig,
 };
 
 pub use config::JiraOptions;
@@ -76,15 +73,6 @@ pub const KIND: &str = "jira";
 pub const FORMAT_ISSUE: &str = "jira-issue-json";
 /// `parse` format: one page of a search.
 pub const FORMAT_SEARCH: &str = "jira-search-json";
-
-/// Registers the `jira` type.
-pub fn register(registry: &mut Registry) {
-    registry.register(Arc::new(JiraFactory));
-}
-
-/// Factory of the `jira` type.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct JiraFactory;
 
 /// The type's identity; each capability claimed is held by this crate's tests.
 /// `example.yaml` is the first example of `docs/trackers/jira.md` (a test keeps them equal).
@@ -105,12 +93,26 @@ const INFO: bugimporters_core::TypeInfo = bugimporters_core::TypeInfo {
     config_keys: config::CONFIG_KEYS,
 };
 
-impl ImporterFactory for JiraFactory {
-    bugimporters_core::factory_identity!(INFO);
+const FORMATS: [ParseFormat; 2] = [
+    ParseFormat::bugs(
+        FORMAT_ISSUE,
+        "one issue JSON (GET /rest/api/2/issue/KEY)",
+        "one Jira issue",
+    ),
+    ParseFormat::bugs(
+        FORMAT_SEARCH,
+        "one search response JSON (GET /rest/api/2/search or /rest/api/3/search/jql)",
+        "a page of a Jira search",
+    ),
+];
 
-    fn build(&self, cx: &BuildContext<'_>) -> Result<Arc<dyn Importer>, Error> {
-        Ok(Arc::new(JiraImporter::new(cx.config)?))
-    }
+bugimporters_core::tracker_factory! {
+    /// Factory of the `jira` type.
+    pub struct JiraFactory;
+    register: /// Registers the `jira` type.
+        fn register;
+    info: INFO,
+    build: |cx| JiraImporter::new(cx.config),
 
     /// Issue links are `urljoin(base_url, "/browse/KEY")`: `/browse/` at the root of
     /// `base_url`'s host.
@@ -123,21 +125,7 @@ impl ImporterFactory for JiraFactory {
     }
 
     fn parse_formats(&self) -> Vec<ParseFormat> {
-        vec![
-            ParseFormat {
-                name: FORMAT_ISSUE,
-                kind: ParseFormatKind::Bugs,
-                files: "one issue JSON (GET /rest/api/2/issue/KEY)",
-                description: "one Jira issue",
-            },
-            ParseFormat {
-                name: FORMAT_SEARCH,
-                kind: ParseFormatKind::Bugs,
-                files:
-                    "one search response JSON (GET /rest/api/2/search or /rest/api/3/search/jql)",
-                description: "a page of a Jira search",
-            },
-        ]
+        FORMATS.to_vec()
     }
 
     fn parse(
@@ -164,9 +152,7 @@ impl ImporterFactory for JiraFactory {
                 }
                 Ok(ParseOutput::Bugs(page.bugs))
             }
-            other => Err(Error::config(format!(
-                "tracker type {KIND} has no parse format {other:?} (known: {FORMAT_ISSUE}, {FORMAT_SEARCH})"
-            ))),
+            other => Err(ParseFormat::unknown(KIND, other, &FORMATS)),
         }
     }
 }

@@ -56,11 +56,8 @@ pub mod config;
 mod importer;
 pub mod parser;
 
-use std::sync::Arc;
-
 use bugimporters_core::{
-    BuildContext, Error, Importer, ImporterFactory, LinkScope, ParseFormat, ParseFormatKind,
-    ParseInput, ParseOutput, Registry, TrackerConfig,
+    BuildContext, Error, LinkScope, ParseFormat, ParseInput, ParseOutput, TrackerConfig,
 };
 
 pub use config::LaunchpadOptions;
@@ -74,15 +71,6 @@ pub const KIND: &str = "launchpad";
 pub const FORMAT_TASK: &str = "launchpad-task-json";
 /// `parse` format: one collection page (`searchTasks`, `bug_tasks`) → the bug links it names.
 pub const FORMAT_COLLECTION: &str = "launchpad-collection-json";
-
-/// Registers the `launchpad` type.
-pub fn register(registry: &mut Registry) {
-    registry.register(Arc::new(LaunchpadFactory));
-}
-
-/// Factory of the `launchpad` type.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct LaunchpadFactory;
 
 /// Launchpad is read anonymously.
 /// `example.yaml` is the first example of `docs/trackers/launchpad.md` (a test keeps them equal).
@@ -98,32 +86,33 @@ const INFO: bugimporters_core::TypeInfo = bugimporters_core::TypeInfo {
     config_keys: config::CONFIG_KEYS,
 };
 
-impl ImporterFactory for LaunchpadFactory {
-    bugimporters_core::factory_identity!(INFO);
+const FORMATS: [ParseFormat; 2] = [
+    ParseFormat::bugs(
+        FORMAT_TASK,
+        "TASK.json [BUG.json [SUBSCRIPTIONS.json [OWNER.json]]]",
+        "one Launchpad bug task; with the bug, its subscriptions and its owner person, the full record",
+    ),
+    ParseFormat::bug_urls(
+        FORMAT_COLLECTION,
+        "one collection JSON (searchTasks or bug_tasks page)",
+        "the bug links (task web_link) a Launchpad collection page names",
+    ),
+];
 
-    fn build(&self, cx: &BuildContext<'_>) -> Result<Arc<dyn Importer>, Error> {
-        Ok(Arc::new(LaunchpadImporter::new(cx.config)?))
-    }
+bugimporters_core::tracker_factory! {
+    /// Factory of the `launchpad` type.
+    pub struct LaunchpadFactory;
+    register: /// Registers the `launchpad` type.
+        fn register;
+    info: INFO,
+    build: |cx| LaunchpadImporter::new(cx.config),
 
     fn link_scope(&self, config: &TrackerConfig) -> Result<LinkScope, Error> {
         LaunchpadOptions::from_config(config)?.link_scope()
     }
 
     fn parse_formats(&self) -> Vec<ParseFormat> {
-        vec![
-            ParseFormat {
-                name: FORMAT_TASK,
-                kind: ParseFormatKind::Bugs,
-                files: "TASK.json [BUG.json [SUBSCRIPTIONS.json [OWNER.json]]]",
-                description: "one Launchpad bug task; with the bug, its subscriptions and its owner person, the full record",
-            },
-            ParseFormat {
-                name: FORMAT_COLLECTION,
-                kind: ParseFormatKind::BugUrls,
-                files: "one collection JSON (searchTasks or bug_tasks page)",
-                description: "the bug links (task web_link) a Launchpad collection page names",
-            },
-        ]
+        FORMATS.to_vec()
     }
 
     fn parse(
@@ -176,9 +165,7 @@ impl ImporterFactory for LaunchpadFactory {
                 }
                 Ok(ParseOutput::BugUrls(urls))
             }
-            other => Err(Error::config(format!(
-                "tracker type {KIND} has no parse format {other:?} (known: {FORMAT_TASK}, {FORMAT_COLLECTION})"
-            ))),
+            other => Err(ParseFormat::unknown(KIND, other, &FORMATS)),
         }
     }
 }

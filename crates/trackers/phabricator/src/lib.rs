@@ -32,11 +32,9 @@ pub mod config;
 mod importer;
 pub mod parser;
 
-use std::sync::Arc;
-
 use bugimporters_core::{
-    AuthKind, BuildContext, Capabilities, Error, Importer, ImporterFactory, LinkScope, ParseFormat,
-    ParseFormatKind, ParseInput, ParseOutput, Registry, TrackerConfig,
+    AuthKind, BuildContext, Capabilities, Error, LinkScope, ParseFormat, ParseInput, ParseOutput,
+    TrackerConfig,
 };
 
 pub use config::PhabricatorOptions;
@@ -47,15 +45,6 @@ pub const KIND: &str = "phabricator";
 
 /// `parse` format: one `maniphest.search` answer.
 pub const FORMAT_SEARCH: &str = "phabricator-search-json";
-
-/// Registers the `phabricator` type.
-pub fn register(registry: &mut Registry) {
-    registry.register(Arc::new(PhabricatorFactory));
-}
-
-/// Factory of the `phabricator` type.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct PhabricatorFactory;
 
 /// The type's identity; each capability claimed is held by this crate's tests.
 /// `example.yaml` is the first example of `docs/trackers/phabricator.md` (a test keeps them
@@ -72,12 +61,13 @@ const INFO: bugimporters_core::TypeInfo = bugimporters_core::TypeInfo {
     config_keys: config::CONFIG_KEYS,
 };
 
-impl ImporterFactory for PhabricatorFactory {
-    bugimporters_core::factory_identity!(INFO);
-
-    fn build(&self, cx: &BuildContext<'_>) -> Result<Arc<dyn Importer>, Error> {
-        Ok(Arc::new(PhabricatorImporter::new(cx.config)?))
-    }
+bugimporters_core::tracker_factory! {
+    /// Factory of the `phabricator` type.
+    pub struct PhabricatorFactory;
+    register: /// Registers the `phabricator` type.
+        fn register;
+    info: INFO,
+    build: |cx| PhabricatorImporter::new(cx.config),
 
     /// The instance's pages (the importer names only `{base_url}/T<id>`, built from ids).
     fn link_scope(&self, config: &TrackerConfig) -> Result<LinkScope, Error> {
@@ -85,12 +75,11 @@ impl ImporterFactory for PhabricatorFactory {
     }
 
     fn parse_formats(&self) -> Vec<ParseFormat> {
-        vec![ParseFormat {
-            name: FORMAT_SEARCH,
-            kind: ParseFormatKind::Bugs,
-            files: "one maniphest.search answer (JSON)",
-            description: "the tasks of one Conduit maniphest.search page (users shown by PHID, no rule tags resolved)",
-        }]
+        vec![ParseFormat::bugs(
+            FORMAT_SEARCH,
+            "one maniphest.search answer (JSON)",
+            "the tasks of one Conduit maniphest.search page (users shown by PHID, no rule tags resolved)",
+        )]
     }
 
     fn parse(

@@ -60,12 +60,7 @@ pub mod config;
 mod importer;
 pub mod parser;
 
-use std::sync::Arc;
-
-use bugimporters_core::{
-    BuildContext, Error, Importer, ImporterFactory, ParseFormat, ParseFormatKind, ParseInput,
-    ParseOutput, Registry,
-};
+use bugimporters_core::{BuildContext, Error, ParseFormat, ParseInput, ParseOutput};
 use url::Url;
 
 pub use config::{RedmineOptions, Rule, RuleField};
@@ -81,15 +76,6 @@ pub const KIND: &str = "redmine";
 pub const FORMAT_ISSUES: &str = "redmine-issues-json";
 /// `parse` format: one issue (`/issues/N.json`).
 pub const FORMAT_ISSUE: &str = "redmine-issue-json";
-
-/// Registers the `redmine` type.
-pub fn register(registry: &mut Registry) {
-    registry.register(Arc::new(RedmineFactory));
-}
-
-/// Factory of the `redmine` type.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct RedmineFactory;
 
 /// The settings `parse` uses: those of the record, with `base_url` taken from `--url` (the
 /// part before `/issues` or `/projects/`) when the record has none.
@@ -133,28 +119,29 @@ const INFO: bugimporters_core::TypeInfo = bugimporters_core::TypeInfo {
     config_keys: config::CONFIG_KEYS,
 };
 
-impl ImporterFactory for RedmineFactory {
-    bugimporters_core::factory_identity!(INFO);
+const FORMATS: [ParseFormat; 2] = [
+    ParseFormat::bugs(
+        FORMAT_ISSUES,
+        "one issue-list page JSON (GET /issues.json)",
+        "a page of a Redmine issue list",
+    ),
+    ParseFormat::bugs(
+        FORMAT_ISSUE,
+        "one issue JSON (GET /issues/N.json[?include=journals,watchers])",
+        "one Redmine issue",
+    ),
+];
 
-    fn build(&self, cx: &BuildContext<'_>) -> Result<Arc<dyn Importer>, Error> {
-        Ok(Arc::new(RedmineImporter::new(cx.config)?))
-    }
+bugimporters_core::tracker_factory! {
+    /// Factory of the `redmine` type.
+    pub struct RedmineFactory;
+    register: /// Registers the `redmine` type.
+        fn register;
+    info: INFO,
+    build: |cx| RedmineImporter::new(cx.config),
 
     fn parse_formats(&self) -> Vec<ParseFormat> {
-        vec![
-            ParseFormat {
-                name: FORMAT_ISSUES,
-                kind: ParseFormatKind::Bugs,
-                files: "one issue-list page JSON (GET /issues.json)",
-                description: "a page of a Redmine issue list",
-            },
-            ParseFormat {
-                name: FORMAT_ISSUE,
-                kind: ParseFormatKind::Bugs,
-                files: "one issue JSON (GET /issues/N.json[?include=journals,watchers])",
-                description: "one Redmine issue",
-            },
-        ]
+        FORMATS.to_vec()
     }
 
     fn parse(
@@ -183,9 +170,7 @@ impl ImporterFactory for RedmineFactory {
                     parse_issue(body, &name, &settings, now)?.bug,
                 ]))
             }
-            other => Err(Error::config(format!(
-                "tracker type {KIND} has no parse format {other:?} (known: {FORMAT_ISSUES}, {FORMAT_ISSUE})"
-            ))),
+            other => Err(ParseFormat::unknown(KIND, other, &FORMATS)),
         }
     }
 }

@@ -82,10 +82,7 @@ pub mod rest;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use bugimporters_core::{
-    BuildContext, Error, Importer, ImporterFactory, ParseFormat, ParseFormatKind, ParseInput,
-    ParseOutput, Registry,
-};
+use bugimporters_core::{BuildContext, Error, ParseFormat, ParseInput, ParseOutput, Registry};
 
 pub use config::{ApiMode, RoundupOptions};
 pub use importer::RoundupImporter;
@@ -106,16 +103,11 @@ pub const FORMAT_JSON: &str = "roundup-issue-json";
 /// `parse` format: a CSV export, to bug URLs.
 pub const FORMAT_CSV: &str = "roundup-query-csv";
 
-/// Registers the `roundup` type and the `roundup.PythonRoundupBugParser` custom parser.
-pub fn register(registry: &mut Registry) {
-    registry.register(Arc::new(RoundupFactory));
+/// Registers the built-in custom parser `roundup.PythonRoundupBugParser`.
+fn register_builtin_parsers(registry: &mut Registry) {
     let python: Arc<dyn CustomParser> = Arc::new(PythonRoundupBugParser);
     registry.register_parser(KIND, PYTHON_PARSER, python);
 }
-
-/// Factory of the `roundup` type.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct RoundupFactory;
 
 impl RoundupFactory {
     fn settings(cx: &BuildContext<'_>) -> Result<(RoundupOptions, ParseSettings), Error> {
@@ -144,41 +136,42 @@ const INFO: bugimporters_core::TypeInfo = bugimporters_core::TypeInfo {
     config_keys: config::CONFIG_KEYS,
 };
 
-impl ImporterFactory for RoundupFactory {
-    bugimporters_core::factory_identity!(INFO);
+const FORMATS: [ParseFormat; 3] = [
+    ParseFormat::bugs(
+        FORMAT_HTML,
+        "one issue page (GET BASE/issueN)",
+        "a Roundup issue page, as the original importer read it",
+    ),
+    ParseFormat::bugs(
+        FORMAT_JSON,
+        "issue JSON (GET BASE/rest/data/issue/N?@verbose=2, or a list with @verbose=2&@fields=...), then optionally messages JSON (rest/data/msg?...&@verbose=3&@fields=author,date,content) and users JSON (rest/data/user?...&@verbose=2&@fields=username,realname)",
+        "Roundup 2.x REST issue data",
+    ),
+    ParseFormat::bug_urls(
+        FORMAT_CSV,
+        "one CSV export (issue?@action=export_csv&@columns=id,...)",
+        "the bug URLs a Roundup CSV query names",
+    ),
+];
+
+bugimporters_core::tracker_factory! {
+    /// Factory of the `roundup` type.
+    pub struct RoundupFactory;
+    register: /// Registers the `roundup` type and the `roundup.PythonRoundupBugParser` custom
+        /// parser.
+        fn register then register_builtin_parsers;
+    info: INFO,
+    build: |cx| {
+        let (options, settings) = Self::settings(cx)?;
+        RoundupImporter::new(cx.config, options, settings)
+    },
 
     fn default_parser(&self) -> Option<&'static str> {
         Some(DEFAULT_PARSER)
     }
 
-    fn build(&self, cx: &BuildContext<'_>) -> Result<Arc<dyn Importer>, Error> {
-        let (options, settings) = Self::settings(cx)?;
-        Ok(Arc::new(RoundupImporter::new(
-            cx.config, options, settings,
-        )?))
-    }
-
     fn parse_formats(&self) -> Vec<ParseFormat> {
-        vec![
-            ParseFormat {
-                name: FORMAT_HTML,
-                kind: ParseFormatKind::Bugs,
-                files: "one issue page (GET BASE/issueN)",
-                description: "a Roundup issue page, as the original importer read it",
-            },
-            ParseFormat {
-                name: FORMAT_JSON,
-                kind: ParseFormatKind::Bugs,
-                files: "issue JSON (GET BASE/rest/data/issue/N?@verbose=2, or a list with @verbose=2&@fields=...), then optionally messages JSON (rest/data/msg?...&@verbose=3&@fields=author,date,content) and users JSON (rest/data/user?...&@verbose=2&@fields=username,realname)",
-                description: "Roundup 2.x REST issue data",
-            },
-            ParseFormat {
-                name: FORMAT_CSV,
-                kind: ParseFormatKind::BugUrls,
-                files: "one CSV export (issue?@action=export_csv&@columns=id,...)",
-                description: "the bug URLs a Roundup CSV query names",
-            },
-        ]
+        FORMATS.to_vec()
     }
 
     fn parse(
@@ -236,9 +229,7 @@ impl ImporterFactory for RoundupFactory {
                 }
                 Ok(ParseOutput::Bugs(bugs))
             }
-            other => Err(Error::config(format!(
-                "tracker type {KIND} has no parse format {other:?} (known: {FORMAT_HTML}, {FORMAT_JSON}, {FORMAT_CSV})"
-            ))),
+            other => Err(ParseFormat::unknown(KIND, other, &FORMATS)),
         }
     }
 }

@@ -60,12 +60,7 @@ pub mod config;
 mod importer;
 pub mod parser;
 
-use std::sync::Arc;
-
-use bugimporters_core::{
-    BuildContext, Error, Importer, ImporterFactory, ParseFormat, ParseFormatKind, ParseInput,
-    ParseOutput, Registry,
-};
+use bugimporters_core::{Error, ParseFormat, ParseInput, ParseOutput};
 
 pub use config::{TicketSettings, TracOptions};
 pub use importer::TracImporter;
@@ -77,15 +72,6 @@ pub const KIND: &str = "trac";
 pub const FORMAT_TICKET: &str = "trac-ticket";
 /// `parse` format: a query's CSV export.
 pub const FORMAT_QUERY_CSV: &str = "trac-query-csv";
-
-/// Registers the `trac` type.
-pub fn register(registry: &mut Registry) {
-    registry.register(Arc::new(TracFactory));
-}
-
-/// Factory of the `trac` type.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct TracFactory;
 
 /// Trac sends no validators; read anonymously.
 /// `example.yaml` is the first example of `docs/trackers/trac.md` (a test keeps them equal).
@@ -100,37 +86,38 @@ const INFO: bugimporters_core::TypeInfo = bugimporters_core::TypeInfo {
     config_keys: config::CONFIG_KEYS,
 };
 
-impl ImporterFactory for TracFactory {
-    bugimporters_core::factory_identity!(INFO);
+const FORMATS: [ParseFormat; 2] = [
+    ParseFormat::bugs(
+        FORMAT_TICKET,
+        "ticket CSV (TICKET?format=csv), then ticket HTML (TICKET)",
+        "one Trac ticket; --url gives the canonical link",
+    ),
+    ParseFormat::bug_urls(
+        FORMAT_QUERY_CSV,
+        "query CSV (/query?...&format=csv)",
+        "the ticket URLs a Trac query names (needs base_url)",
+    ),
+];
+
+bugimporters_core::tracker_factory! {
+    /// Factory of the `trac` type.
+    pub struct TracFactory;
+    register: /// Registers the `trac` type.
+        fn register;
+    info: INFO,
+    build: |cx| TracImporter::new(cx.config),
 
     fn default_parser(&self) -> Option<&'static str> {
         Some("trac.TracBugParser")
     }
 
-    fn build(&self, cx: &BuildContext<'_>) -> Result<Arc<dyn Importer>, Error> {
-        Ok(Arc::new(TracImporter::new(cx.config)?))
-    }
-
     fn parse_formats(&self) -> Vec<ParseFormat> {
-        vec![
-            ParseFormat {
-                name: FORMAT_TICKET,
-                kind: ParseFormatKind::Bugs,
-                files: "ticket CSV (TICKET?format=csv), then ticket HTML (TICKET)",
-                description: "one Trac ticket; --url gives the canonical link",
-            },
-            ParseFormat {
-                name: FORMAT_QUERY_CSV,
-                kind: ParseFormatKind::BugUrls,
-                files: "query CSV (/query?...&format=csv)",
-                description: "the ticket URLs a Trac query names (needs base_url)",
-            },
-        ]
+        FORMATS.to_vec()
     }
 
     fn parse(
         &self,
-        cx: &BuildContext<'_>,
+        cx: &bugimporters_core::BuildContext<'_>,
         format: &str,
         input: &ParseInput,
     ) -> Result<ParseOutput, Error> {
@@ -158,9 +145,7 @@ impl ImporterFactory for TracFactory {
                 }
                 Ok(ParseOutput::BugUrls(page.urls))
             }
-            other => Err(Error::config(format!(
-                "tracker type {KIND} has no parse format {other:?} (known: {FORMAT_TICKET}, {FORMAT_QUERY_CSV})"
-            ))),
+            other => Err(ParseFormat::unknown(KIND, other, &FORMATS)),
         }
     }
 }
