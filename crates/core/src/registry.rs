@@ -223,35 +223,34 @@ macro_rules! factory_identity {
     };
 }
 
-/// Writes the factory of a tracker type that needs no more than [`crate::factory_identity!`]
-/// and a constructor: the unit struct (`Debug`, `Clone`, `Copy`, `Default`), its
-/// [`ImporterFactory`] impl, and the crate's `register` function.
+/// Writes the factory of a (non-forge) tracker type from what differs between types: the
+/// unit struct (`Debug`, `Clone`, `Copy`, `Default`), its [`ImporterFactory`] impl, and the
+/// crate's `register` function.
 ///
-/// * `info:` the type's [`TypeInfo`] (see [`crate::factory_identity!`]);
-/// * `build: |cx| EXPR` returns `Result<impl Importer, Error>` from the [`BuildContext`] `cx`;
 /// * `register:` the doc and name of the registering function, optionally followed by
 ///   `then PATH`, a `fn(&mut Registry)` that registers more (custom parsers);
-/// * everything after is pasted into the [`ImporterFactory`] impl (`parse_formats`,
-///   `parse`, `link_scope`, `default_parser`, ...).
+/// * `info:` the `aliases`, `description` and `capabilities` of the type's [`TypeInfo`]
+///   (see [`crate::factory_identity!`]); the rest follows the crates' conventions: the kind
+///   is the crate's `KIND`, the example its `example.yaml` (the first example of
+///   `docs/trackers/<kind>.md`, a test keeps them equal), the keys `config::CONFIG_KEYS`;
+/// * `formats:` a `[ParseFormat; N]` (its [`ImporterFactory::parse_formats`]);
+/// * `build: |cx| EXPR` returns `Result<impl Importer, Error>` from the [`BuildContext`] `cx`;
+/// * `parse:` a `fn(&BuildContext, format: &str, &ParseInput) -> Result<ParseOutput, Error>`
+///   (its [`ImporterFactory::parse`]; [`ParseFormat::unknown`] words the error of a format
+///   it lacks);
+/// * everything after is pasted into the [`ImporterFactory`] impl (`link_scope`,
+///   `default_parser`, ...).
 ///
 /// Forge types use [`crate::forge::ForgeFactory`] instead.
 ///
 /// ```
-/// use std::sync::Arc;
+/// # mod config { pub const CONFIG_KEYS: &[bugimporters_core::ConfigKey] = &[]; }
+/// # macro_rules! include_str { ($p:expr) => { "" }; }
 /// use bugimporters_core::{
-///     Capabilities, Error, Importer, ImporterFactory, Registry, TypeInfo,
+///     BuildContext, Capabilities, Error, ImporterFactory, ParseFormat, ParseInput,
+///     ParseOutput, Registry,
 /// };
-///
-/// const INFO: TypeInfo = TypeInfo {
-///     kind: "nothing",
-///     aliases: &[],
-///     description: "builds nothing",
-///     capabilities: Capabilities::NONE,
-///     example_config: "",
-///     config_keys: &[],
-/// };
-///
-/// # use bugimporters_core::ImportContext;
+/// # use bugimporters_core::{ImportContext, Importer};
 /// # #[derive(Debug)]
 /// # struct Never;
 /// # #[async_trait::async_trait]
@@ -260,13 +259,27 @@ macro_rules! factory_identity {
 /// #     async fn process_existing_bugs(&self, _: &ImportContext, _: &[String])
 /// #         -> Result<(), Error> { Ok(()) }
 /// # }
+///
+/// const KIND: &str = "nothing";
+/// const FORMATS: [ParseFormat; 1] = [ParseFormat::bugs("nothing-json", "one JSON", "none")];
+///
+/// fn parse(_: &BuildContext<'_>, format: &str, _: &ParseInput) -> Result<ParseOutput, Error> {
+///     Err(ParseFormat::unknown(KIND, format, &FORMATS))
+/// }
+///
 /// bugimporters_core::tracker_factory! {
 ///     /// Factory of the `nothing` type.
 ///     pub struct NothingFactory;
 ///     register: /// Registers the `nothing` type.
 ///         fn register;
-///     info: INFO,
+///     info: {
+///         aliases: &["nothing.NothingBugImporter"],
+///         description: "builds nothing",
+///         capabilities: Capabilities::NONE,
+///     },
+///     formats: FORMATS,
 ///     build: |_cx| Err::<Never, _>(Error::config("nothing to build")),
+///     parse: parse,
 ///
 ///     fn default_parser(&self) -> Option<&'static str> {
 ///         Some("nothing.Parser")
@@ -276,7 +289,8 @@ macro_rules! factory_identity {
 /// let mut registry = Registry::new();
 /// register(&mut registry);
 /// assert_eq!(NothingFactory.default_parser(), Some("nothing.Parser"));
-/// assert_eq!(registry.canonical_kind("nothing").unwrap(), "nothing");
+/// assert_eq!(NothingFactory.parse_formats()[0].name, "nothing-json");
+/// assert_eq!(registry.canonical_kind("nothing.NothingBugImporter").unwrap(), "nothing");
 /// ```
 #[macro_export]
 macro_rules! tracker_factory {
@@ -284,8 +298,14 @@ macro_rules! tracker_factory {
         $(#[$meta:meta])*
         $vis:vis struct $name:ident;
         register: $(#[$rmeta:meta])* fn $register:ident $(then $extra:path)?;
-        info: $info:expr,
+        info: {
+            aliases: $aliases:expr,
+            description: $description:expr,
+            capabilities: $capabilities:expr $(,)?
+        },
+        formats: $formats:expr,
         build: |$cx:ident| $build:expr,
+        parse: $parse:path,
         $($body:tt)*
     ) => {
         $(#[$meta])*
@@ -298,14 +318,38 @@ macro_rules! tracker_factory {
             $($extra(registry);)?
         }
 
+        impl $name {
+            const INFO: $crate::TypeInfo = $crate::TypeInfo {
+                kind: KIND,
+                aliases: $aliases,
+                description: $description,
+                capabilities: $capabilities,
+                example_config: include_str!("../example.yaml"),
+                config_keys: config::CONFIG_KEYS,
+            };
+        }
+
         impl $crate::ImporterFactory for $name {
-            $crate::factory_identity!($info);
+            $crate::factory_identity!(Self::INFO);
 
             fn build(
                 &self,
                 $cx: &$crate::BuildContext<'_>,
             ) -> ::std::result::Result<::std::sync::Arc<dyn $crate::Importer>, $crate::Error> {
                 Ok(::std::sync::Arc::new($build?))
+            }
+
+            fn parse_formats(&self) -> ::std::vec::Vec<$crate::ParseFormat> {
+                $formats.to_vec()
+            }
+
+            fn parse(
+                &self,
+                cx: &$crate::BuildContext<'_>,
+                format: &str,
+                input: &$crate::ParseInput,
+            ) -> ::std::result::Result<$crate::ParseOutput, $crate::Error> {
+                $parse(cx, format, input)
             }
 
             $($body)*

@@ -141,24 +141,6 @@ fn parse_settings(cx: &BuildContext<'_>, input: &ParseInput) -> Result<ParseSett
     ParseSettings::from_config(&config)
 }
 
-/// Incremental in REST mode only (`last_change_time`); the XML batches carry no validators.
-/// `example.yaml` is the first example of `docs/trackers/bugzilla.md` (a test keeps them equal).
-const INFO: bugimporters_core::TypeInfo = bugimporters_core::TypeInfo {
-    kind: KIND,
-    aliases: &["bugzilla.BugzillaBugImporter"],
-    description: "Bugzilla 3-5: show_bug.cgi XML in batches of 50 from buglist or tracking-bug queries, or the Bugzilla 5 REST API",
-    capabilities: bugimporters_core::Capabilities::NONE
-        .incremental()
-        .deletion_detection()
-        .custom_parsers()
-        .auth(&[
-            bugimporters_core::AuthKind::Anonymous,
-            bugimporters_core::AuthKind::ApiKey,
-        ]),
-    example_config: include_str!("../example.yaml"),
-    config_keys: config::CONFIG_KEYS,
-};
-
 const FORMATS: [ParseFormat; 4] = [
     ParseFormat::bugs(
         FORMAT_XML,
@@ -187,8 +169,23 @@ bugimporters_core::tracker_factory! {
     pub struct BugzillaFactory;
     register: /// Registers the `bugzilla` type and its built-in custom parsers.
         fn register then register_builtin_parsers;
-    info: INFO,
+    info: {
+        // Incremental in REST mode only (`last_change_time`); the XML batches carry no
+        // validators.
+        aliases: &["bugzilla.BugzillaBugImporter"],
+        description: "Bugzilla 3-5: show_bug.cgi XML in batches of 50 from buglist or tracking-bug queries, or the Bugzilla 5 REST API",
+        capabilities: bugimporters_core::Capabilities::NONE
+            .incremental()
+            .deletion_detection()
+            .custom_parsers()
+            .auth(&[
+                bugimporters_core::AuthKind::Anonymous,
+                bugimporters_core::AuthKind::ApiKey,
+            ]),
+    },
+    formats: FORMATS,
     build: |cx| BugzillaImporter::new(cx.config, selected_parser(cx)?),
+    parse: parse,
 
     fn default_parser(&self) -> Option<&'static str> {
         Some(DEFAULT_PARSER)
@@ -203,72 +200,64 @@ bugimporters_core::tracker_factory! {
             .map_err(|e| Error::config(format!("base_url: {e}")))?;
         LinkScope::under(page.as_str())
     }
+}
 
-    fn parse_formats(&self) -> Vec<ParseFormat> {
-        FORMATS.to_vec()
-    }
-
-    fn parse(
-        &self,
-        cx: &BuildContext<'_>,
-        format: &str,
-        input: &ParseInput,
-    ) -> Result<ParseOutput, Error> {
-        let settings = parse_settings(cx, input)?;
-        let now = input.options.now;
-        let name = input.url_or_path();
-        let urls = |ids: Vec<u64>| {
-            ParseOutput::BugUrls(ids.into_iter().map(|id| settings.bug_link(id)).collect())
-        };
-        match format {
-            FORMAT_XML => {
-                let parser = selected_parser(cx)?;
-                input.file(0, "show_bug.cgi?ctype=xml documents")?;
-                let mut bugs = Vec::new();
-                for (path, body) in &input.files {
-                    let label = input.url.clone().unwrap_or_else(|| path.clone());
-                    let page = parser::parse_bug_xml(body, &label, &settings, &*parser, now)?;
-                    for s in &page.skipped {
-                        tracing::warn!(bug = %s.id, error = %s.error, "skipped: Bugzilla answered an error for this bug");
-                    }
-                    if let Some(e) = page.failed.into_iter().next() {
-                        return Err(e);
-                    }
-                    bugs.extend(page.bugs);
+/// The `parse` command: reads `input` as `format` (one of `FORMATS`).
+fn parse(cx: &BuildContext<'_>, format: &str, input: &ParseInput) -> Result<ParseOutput, Error> {
+    let settings = parse_settings(cx, input)?;
+    let now = input.options.now;
+    let name = input.url_or_path();
+    let urls = |ids: Vec<u64>| {
+        ParseOutput::BugUrls(ids.into_iter().map(|id| settings.bug_link(id)).collect())
+    };
+    match format {
+        FORMAT_XML => {
+            let parser = selected_parser(cx)?;
+            input.file(0, "show_bug.cgi?ctype=xml documents")?;
+            let mut bugs = Vec::new();
+            for (path, body) in &input.files {
+                let label = input.url.clone().unwrap_or_else(|| path.clone());
+                let page = parser::parse_bug_xml(body, &label, &settings, &*parser, now)?;
+                for s in &page.skipped {
+                    tracing::warn!(bug = %s.id, error = %s.error, "skipped: Bugzilla answered an error for this bug");
                 }
-                Ok(ParseOutput::Bugs(bugs))
-            }
-            FORMAT_BUGLIST_HTML => {
-                let (_, body) = input.file(0, "one buglist.cgi HTML page")?;
-                Ok(urls(parser::parse_buglist_html(body, &name)?))
-            }
-            FORMAT_TRACKER_XML => {
-                let (_, body) = input.file(0, "one tracking bug's XML")?;
-                Ok(urls(parser::parse_tracking_xml(body, &name)?))
-            }
-            FORMAT_REST_JSON => {
-                let parser = selected_parser(cx)?;
-                let (_, body) = input.file(0, "a REST bug answer, then its comment answer")?;
-                let (facts, errors) = rest::parse_bugs(body, &name)?;
-                if let Some(e) = errors.into_iter().next() {
+                if let Some(e) = page.failed.into_iter().next() {
                     return Err(e);
                 }
-                let mut comments = match input.files.get(1) {
-                    Some((path, body)) => rest::parse_comments(body, path)?,
-                    None => Default::default(),
-                };
-                let bugs = facts
-                    .into_iter()
-                    .map(|mut f| {
-                        if let Some(c) = comments.remove(&f.id) {
-                            c.apply(&mut f);
-                        }
-                        parser::build_bug(&f, &settings, &*parser, now)
-                    })
-                    .collect::<Result<Vec<ParsedBug>, Error>>()?;
-                Ok(ParseOutput::Bugs(bugs))
+                bugs.extend(page.bugs);
             }
-            other => Err(ParseFormat::unknown(KIND, other, &FORMATS)),
+            Ok(ParseOutput::Bugs(bugs))
         }
+        FORMAT_BUGLIST_HTML => {
+            let (_, body) = input.file(0, "one buglist.cgi HTML page")?;
+            Ok(urls(parser::parse_buglist_html(body, &name)?))
+        }
+        FORMAT_TRACKER_XML => {
+            let (_, body) = input.file(0, "one tracking bug's XML")?;
+            Ok(urls(parser::parse_tracking_xml(body, &name)?))
+        }
+        FORMAT_REST_JSON => {
+            let parser = selected_parser(cx)?;
+            let (_, body) = input.file(0, "a REST bug answer, then its comment answer")?;
+            let (facts, errors) = rest::parse_bugs(body, &name)?;
+            if let Some(e) = errors.into_iter().next() {
+                return Err(e);
+            }
+            let mut comments = match input.files.get(1) {
+                Some((path, body)) => rest::parse_comments(body, path)?,
+                None => Default::default(),
+            };
+            let bugs = facts
+                .into_iter()
+                .map(|mut f| {
+                    if let Some(c) = comments.remove(&f.id) {
+                        c.apply(&mut f);
+                    }
+                    parser::build_bug(&f, &settings, &*parser, now)
+                })
+                .collect::<Result<Vec<ParsedBug>, Error>>()?;
+            Ok(ParseOutput::Bugs(bugs))
+        }
+        other => Err(ParseFormat::unknown(KIND, other, &FORMATS)),
     }
 }

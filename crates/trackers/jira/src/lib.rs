@@ -74,25 +74,6 @@ pub const FORMAT_ISSUE: &str = "jira-issue-json";
 /// `parse` format: one page of a search.
 pub const FORMAT_SEARCH: &str = "jira-search-json";
 
-/// The type's identity; each capability claimed is held by this crate's tests.
-/// `example.yaml` is the first example of `docs/trackers/jira.md` (a test keeps them equal).
-const INFO: bugimporters_core::TypeInfo = bugimporters_core::TypeInfo {
-    kind: KIND,
-    aliases: &["jira.JiraBugImporter"],
-    description: "Jira Server, Data Center and Cloud (REST search with JQL)",
-    capabilities: bugimporters_core::Capabilities::NONE
-        .incremental()
-        .conditional_requests()
-        .deletion_detection()
-        .auth(&[
-            bugimporters_core::AuthKind::Anonymous,
-            bugimporters_core::AuthKind::Token,
-            bugimporters_core::AuthKind::Basic,
-        ]),
-    example_config: include_str!("../example.yaml"),
-    config_keys: config::CONFIG_KEYS,
-};
-
 const FORMATS: [ParseFormat; 2] = [
     ParseFormat::bugs(
         FORMAT_ISSUE,
@@ -111,8 +92,23 @@ bugimporters_core::tracker_factory! {
     pub struct JiraFactory;
     register: /// Registers the `jira` type.
         fn register;
-    info: INFO,
+    info: {
+        // The type's identity; each capability claimed is held by this crate's tests.
+        aliases: &["jira.JiraBugImporter"],
+        description: "Jira Server, Data Center and Cloud (REST search with JQL)",
+        capabilities: bugimporters_core::Capabilities::NONE
+            .incremental()
+            .conditional_requests()
+            .deletion_detection()
+            .auth(&[
+                bugimporters_core::AuthKind::Anonymous,
+                bugimporters_core::AuthKind::Token,
+                bugimporters_core::AuthKind::Basic,
+            ]),
+    },
+    formats: FORMATS,
     build: |cx| JiraImporter::new(cx.config),
+    parse: parse,
 
     /// Issue links are `urljoin(base_url, "/browse/KEY")`: `/browse/` at the root of
     /// `base_url`'s host.
@@ -123,36 +119,28 @@ bugimporters_core::tracker_factory! {
             .map_err(|e| Error::config(format!("base_url: {e}")))?;
         LinkScope::under(browse.as_str())
     }
+}
 
-    fn parse_formats(&self) -> Vec<ParseFormat> {
-        FORMATS.to_vec()
-    }
-
-    fn parse(
-        &self,
-        cx: &BuildContext<'_>,
-        format: &str,
-        input: &ParseInput,
-    ) -> Result<ParseOutput, Error> {
-        let settings = config::parse_settings(cx.config)?;
-        let now = input.options.now;
-        let name = input.url_or_path();
-        match format {
-            FORMAT_ISSUE => {
-                let (_, body) = input.file(0, "one issue JSON")?;
-                Ok(ParseOutput::Bugs(vec![parse_issue(
-                    body, &name, &settings, now,
-                )?]))
-            }
-            FORMAT_SEARCH => {
-                let (_, body) = input.file(0, "one search response JSON")?;
-                let page = parse_search(body, &name, &settings, now)?;
-                if let Some(e) = page.errors.into_iter().next() {
-                    return Err(e);
-                }
-                Ok(ParseOutput::Bugs(page.bugs))
-            }
-            other => Err(ParseFormat::unknown(KIND, other, &FORMATS)),
+/// The `parse` command: reads `input` as `format` (one of `FORMATS`).
+fn parse(cx: &BuildContext<'_>, format: &str, input: &ParseInput) -> Result<ParseOutput, Error> {
+    let settings = config::parse_settings(cx.config)?;
+    let now = input.options.now;
+    let name = input.url_or_path();
+    match format {
+        FORMAT_ISSUE => {
+            let (_, body) = input.file(0, "one issue JSON")?;
+            Ok(ParseOutput::Bugs(vec![parse_issue(
+                body, &name, &settings, now,
+            )?]))
         }
+        FORMAT_SEARCH => {
+            let (_, body) = input.file(0, "one search response JSON")?;
+            let page = parse_search(body, &name, &settings, now)?;
+            if let Some(e) = page.errors.into_iter().next() {
+                return Err(e);
+            }
+            Ok(ParseOutput::Bugs(page.bugs))
+        }
+        other => Err(ParseFormat::unknown(KIND, other, &FORMATS)),
     }
 }

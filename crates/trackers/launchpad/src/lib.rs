@@ -72,20 +72,6 @@ pub const FORMAT_TASK: &str = "launchpad-task-json";
 /// `parse` format: one collection page (`searchTasks`, `bug_tasks`) → the bug links it names.
 pub const FORMAT_COLLECTION: &str = "launchpad-collection-json";
 
-/// Launchpad is read anonymously.
-/// `example.yaml` is the first example of `docs/trackers/launchpad.md` (a test keeps them equal).
-const INFO: bugimporters_core::TypeInfo = bugimporters_core::TypeInfo {
-    kind: KIND,
-    aliases: &["launchpad.LaunchpadBugImporter"],
-    description: "Launchpad bugs of one project (web service 1.0, searchTasks)",
-    capabilities: bugimporters_core::Capabilities::NONE
-        .incremental()
-        .conditional_requests()
-        .deletion_detection(),
-    example_config: include_str!("../example.yaml"),
-    config_keys: config::CONFIG_KEYS,
-};
-
 const FORMATS: [ParseFormat; 2] = [
     ParseFormat::bugs(
         FORMAT_TASK,
@@ -104,68 +90,71 @@ bugimporters_core::tracker_factory! {
     pub struct LaunchpadFactory;
     register: /// Registers the `launchpad` type.
         fn register;
-    info: INFO,
+    info: {
+        // Launchpad is read anonymously.
+        aliases: &["launchpad.LaunchpadBugImporter"],
+        description: "Launchpad bugs of one project (web service 1.0, searchTasks)",
+        capabilities: bugimporters_core::Capabilities::NONE
+            .incremental()
+            .conditional_requests()
+            .deletion_detection(),
+    },
+    formats: FORMATS,
     build: |cx| LaunchpadImporter::new(cx.config),
+    parse: parse,
 
     fn link_scope(&self, config: &TrackerConfig) -> Result<LinkScope, Error> {
         LaunchpadOptions::from_config(config)?.link_scope()
     }
+}
 
-    fn parse_formats(&self) -> Vec<ParseFormat> {
-        FORMATS.to_vec()
-    }
-
-    fn parse(
-        &self,
-        cx: &BuildContext<'_>,
-        format: &str,
-        input: &ParseInput,
-    ) -> Result<ParseOutput, Error> {
-        let options = LaunchpadOptions::from_config(cx.config)?;
-        let settings = options.parse_settings(&cx.config.tracker_name);
-        let now = input.options.now;
-        let name = input.url_or_path();
-        match format {
-            FORMAT_TASK => {
-                let (_, body) = input.file(0, "TASK.json")?;
-                let task = parser::parse_task(body, &name)?
-                    .ok_or_else(|| Error::parse(name.as_str(), "not a bug task (resource_type_link)"))?;
-                let bug = match input.files.get(1) {
-                    Some((path, b)) => Some(parser::parse_bug(b, path)?),
-                    None => None,
-                };
-                let people = match input.files.get(2) {
-                    Some((path, b)) => match parser::parse_collection_size(b, path)? {
-                        parser::CollectionSize::Known(n) => Some(n),
-                        parser::CollectionSize::Link(_) => None,
-                    },
-                    None => None,
-                };
-                let owner = match input.files.get(3) {
-                    Some((path, b)) => Some(parser::parse_person(b, path)?),
-                    None => None,
-                };
-                Ok(ParseOutput::Bugs(vec![parser::assemble(
-                    &task,
-                    bug.as_ref(),
-                    people,
-                    owner.as_ref(),
-                    &settings,
-                    now,
-                )]))
-            }
-            FORMAT_COLLECTION => {
-                let (_, body) = input.file(0, "one collection JSON")?;
-                let coll = parser::parse_collection(body, &name)?;
-                let mut urls = Vec::new();
-                for e in &coll.entries {
-                    if let Some(t) = parser::parse_task_value(e, &name)? {
-                        urls.push(t.web_link);
-                    }
-                }
-                Ok(ParseOutput::BugUrls(urls))
-            }
-            other => Err(ParseFormat::unknown(KIND, other, &FORMATS)),
+/// The `parse` command: reads `input` as `format` (one of `FORMATS`).
+fn parse(cx: &BuildContext<'_>, format: &str, input: &ParseInput) -> Result<ParseOutput, Error> {
+    let options = LaunchpadOptions::from_config(cx.config)?;
+    let settings = options.parse_settings(&cx.config.tracker_name);
+    let now = input.options.now;
+    let name = input.url_or_path();
+    match format {
+        FORMAT_TASK => {
+            let (_, body) = input.file(0, "TASK.json")?;
+            let task = parser::parse_task(body, &name)?.ok_or_else(|| {
+                Error::parse(name.as_str(), "not a bug task (resource_type_link)")
+            })?;
+            let bug = match input.files.get(1) {
+                Some((path, b)) => Some(parser::parse_bug(b, path)?),
+                None => None,
+            };
+            let people = match input.files.get(2) {
+                Some((path, b)) => match parser::parse_collection_size(b, path)? {
+                    parser::CollectionSize::Known(n) => Some(n),
+                    parser::CollectionSize::Link(_) => None,
+                },
+                None => None,
+            };
+            let owner = match input.files.get(3) {
+                Some((path, b)) => Some(parser::parse_person(b, path)?),
+                None => None,
+            };
+            Ok(ParseOutput::Bugs(vec![parser::assemble(
+                &task,
+                bug.as_ref(),
+                people,
+                owner.as_ref(),
+                &settings,
+                now,
+            )]))
         }
+        FORMAT_COLLECTION => {
+            let (_, body) = input.file(0, "one collection JSON")?;
+            let coll = parser::parse_collection(body, &name)?;
+            let mut urls = Vec::new();
+            for e in &coll.entries {
+                if let Some(t) = parser::parse_task_value(e, &name)? {
+                    urls.push(t.web_link);
+                }
+            }
+            Ok(ParseOutput::BugUrls(urls))
+        }
+        other => Err(ParseFormat::unknown(KIND, other, &FORMATS)),
     }
 }

@@ -102,23 +102,6 @@ fn parse_settings(cx: &BuildContext<'_>, input: &ParseInput) -> Result<ParseSett
     importer::settings_from_config(&config)
 }
 
-/// The type's identity; each capability claimed is held by this crate's tests.
-/// `example.yaml` is the first example of `docs/trackers/redmine.md` (a test keeps them equal).
-const INFO: bugimporters_core::TypeInfo = bugimporters_core::TypeInfo {
-    kind: KIND,
-    aliases: &["redmine.RedmineBugImporter"],
-    description: "Redmine issues (REST API, /issues.json)",
-    capabilities: bugimporters_core::Capabilities::NONE
-        .incremental()
-        .deletion_detection()
-        .auth(&[
-            bugimporters_core::AuthKind::Anonymous,
-            bugimporters_core::AuthKind::ApiKey,
-        ]),
-    example_config: include_str!("../example.yaml"),
-    config_keys: config::CONFIG_KEYS,
-};
-
 const FORMATS: [ParseFormat; 2] = [
     ParseFormat::bugs(
         FORMAT_ISSUES,
@@ -137,40 +120,45 @@ bugimporters_core::tracker_factory! {
     pub struct RedmineFactory;
     register: /// Registers the `redmine` type.
         fn register;
-    info: INFO,
+    info: {
+        // The type's identity; each capability claimed is held by this crate's tests.
+        aliases: &["redmine.RedmineBugImporter"],
+        description: "Redmine issues (REST API, /issues.json)",
+        capabilities: bugimporters_core::Capabilities::NONE
+            .incremental()
+            .deletion_detection()
+            .auth(&[
+                bugimporters_core::AuthKind::Anonymous,
+                bugimporters_core::AuthKind::ApiKey,
+            ]),
+    },
+    formats: FORMATS,
     build: |cx| RedmineImporter::new(cx.config),
+    parse: parse,
+}
 
-    fn parse_formats(&self) -> Vec<ParseFormat> {
-        FORMATS.to_vec()
-    }
-
-    fn parse(
-        &self,
-        cx: &BuildContext<'_>,
-        format: &str,
-        input: &ParseInput,
-    ) -> Result<ParseOutput, Error> {
-        let settings = parse_settings(cx, input)?;
-        let now = input.options.now;
-        let name = input.url_or_path();
-        match format {
-            FORMAT_ISSUES => {
-                let (_, body) = input.file(0, "one issue-list page JSON")?;
-                let page = parse_issue_list(body, &name, &settings, now)?;
-                if let Some(e) = page.errors.into_iter().next() {
-                    return Err(e);
-                }
-                Ok(ParseOutput::Bugs(
-                    page.issues.into_iter().map(|i| i.bug).collect(),
-                ))
+/// The `parse` command: reads `input` as `format` (one of `FORMATS`).
+fn parse(cx: &BuildContext<'_>, format: &str, input: &ParseInput) -> Result<ParseOutput, Error> {
+    let settings = parse_settings(cx, input)?;
+    let now = input.options.now;
+    let name = input.url_or_path();
+    match format {
+        FORMAT_ISSUES => {
+            let (_, body) = input.file(0, "one issue-list page JSON")?;
+            let page = parse_issue_list(body, &name, &settings, now)?;
+            if let Some(e) = page.errors.into_iter().next() {
+                return Err(e);
             }
-            FORMAT_ISSUE => {
-                let (_, body) = input.file(0, "one issue JSON")?;
-                Ok(ParseOutput::Bugs(vec![
-                    parse_issue(body, &name, &settings, now)?.bug,
-                ]))
-            }
-            other => Err(ParseFormat::unknown(KIND, other, &FORMATS)),
+            Ok(ParseOutput::Bugs(
+                page.issues.into_iter().map(|i| i.bug).collect(),
+            ))
         }
+        FORMAT_ISSUE => {
+            let (_, body) = input.file(0, "one issue JSON")?;
+            Ok(ParseOutput::Bugs(vec![
+                parse_issue(body, &name, &settings, now)?.bug,
+            ]))
+        }
+        other => Err(ParseFormat::unknown(KIND, other, &FORMATS)),
     }
 }
