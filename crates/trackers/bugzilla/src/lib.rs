@@ -25,7 +25,8 @@
 //!   or the variable named by `api_key_env`) and travels only in the `X-BUGZILLA-API-KEY`
 //!   header to the tracker's own origin: never in a URL, a log or the output.
 //! * **Custom parsers** ([`CustomParser`]) are registered by name in the
-//!   [`Registry`](bugimporters_core::Registry); the original's KDE, GNOME, Mozilla and MediaWiki variants are built in.
+//!   [`Registry`](bugimporters_core::Registry); the original's KDE, GNOME, Mozilla and
+//!   MediaWiki variants are built in.
 //!
 //! The parsers ([`parser`], [`rest`]) are pure and serve the `parse` formats
 //! `bugzilla-xml`, `bugzilla-buglist-html`, `bugzilla-tracker-xml` and `bugzilla-rest-json`.
