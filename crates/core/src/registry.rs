@@ -223,6 +223,140 @@ macro_rules! factory_identity {
     };
 }
 
+/// Writes the factory of a (non-forge) tracker type from what differs between types: the
+/// unit struct (`Debug`, `Clone`, `Copy`, `Default`), its [`ImporterFactory`] impl, and the
+/// crate's `register` function.
+///
+/// * `register:` the doc and name of the registering function, optionally followed by
+///   `then PATH`, a `fn(&mut Registry)` that registers more (custom parsers);
+/// * `info:` the `aliases`, `description` and `capabilities` of the type's [`TypeInfo`]
+///   (see [`crate::factory_identity!`]); the rest follows the crates' conventions: the kind
+///   is the crate's `KIND`, the example its `example.yaml` (the first example of
+///   `docs/trackers/<kind>.md`, a test keeps them equal), the keys `config::CONFIG_KEYS`;
+/// * `formats:` a `[ParseFormat; N]` (its [`ImporterFactory::parse_formats`]);
+/// * `build: |cx| EXPR` returns `Result<impl Importer, Error>` from the [`BuildContext`] `cx`;
+/// * `parse:` a `fn(&BuildContext, format: &str, &ParseInput) -> Result<ParseOutput, Error>`
+///   (its [`ImporterFactory::parse`]; [`ParseFormat::unknown`] words the error of a format
+///   it lacks);
+/// * everything after is pasted into the [`ImporterFactory`] impl (`link_scope`,
+///   `default_parser`, ...).
+///
+/// Forge types use [`crate::forge::ForgeFactory`] instead.
+///
+/// ```
+/// # mod config { pub const CONFIG_KEYS: &[bugimporters_core::ConfigKey] = &[]; }
+/// # macro_rules! include_str { ($p:expr) => { "" }; }
+/// use bugimporters_core::{
+///     BuildContext, Capabilities, Error, ImporterFactory, ParseFormat, ParseInput,
+///     ParseOutput, Registry,
+/// };
+/// # use bugimporters_core::{ImportContext, Importer};
+/// # #[derive(Debug)]
+/// # struct Never;
+/// # #[async_trait::async_trait]
+/// # impl Importer for Never {
+/// #     async fn process_queries(&self, _: &ImportContext) -> Result<(), Error> { Ok(()) }
+/// #     async fn process_existing_bugs(&self, _: &ImportContext, _: &[String])
+/// #         -> Result<(), Error> { Ok(()) }
+/// # }
+///
+/// const KIND: &str = "nothing";
+/// const FORMATS: [ParseFormat; 1] = [ParseFormat::bugs("nothing-json", "one JSON", "none")];
+///
+/// fn parse(_: &BuildContext<'_>, format: &str, _: &ParseInput) -> Result<ParseOutput, Error> {
+///     Err(ParseFormat::unknown(KIND, format, &FORMATS))
+/// }
+///
+/// bugimporters_core::tracker_factory! {
+///     /// Factory of the `nothing` type.
+///     pub struct NothingFactory;
+///     register: /// Registers the `nothing` type.
+///         fn register;
+///     info: {
+///         aliases: &["nothing.NothingBugImporter"],
+///         description: "builds nothing",
+///         capabilities: Capabilities::NONE,
+///     },
+///     formats: FORMATS,
+///     build: |_cx| Err::<Never, _>(Error::config("nothing to build")),
+///     parse: parse,
+///
+///     fn default_parser(&self) -> Option<&'static str> {
+///         Some("nothing.Parser")
+///     }
+/// }
+///
+/// let mut registry = Registry::new();
+/// register(&mut registry);
+/// assert_eq!(NothingFactory.default_parser(), Some("nothing.Parser"));
+/// assert_eq!(NothingFactory.parse_formats()[0].name, "nothing-json");
+/// assert_eq!(registry.canonical_kind("nothing.NothingBugImporter").unwrap(), "nothing");
+/// ```
+#[macro_export]
+macro_rules! tracker_factory {
+    (
+        $(#[$meta:meta])*
+        $vis:vis struct $name:ident;
+        register: $(#[$rmeta:meta])* fn $register:ident $(then $extra:path)?;
+        info: {
+            aliases: $aliases:expr,
+            description: $description:expr,
+            capabilities: $capabilities:expr $(,)?
+        },
+        formats: $formats:expr,
+        build: |$cx:ident| $build:expr,
+        parse: $parse:path,
+        $($body:tt)*
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, Default)]
+        $vis struct $name;
+
+        $(#[$rmeta])*
+        $vis fn $register(registry: &mut $crate::Registry) {
+            registry.register(::std::sync::Arc::new($name));
+            $($extra(registry);)?
+        }
+
+        impl $name {
+            const INFO: $crate::TypeInfo = $crate::TypeInfo {
+                kind: KIND,
+                aliases: $aliases,
+                description: $description,
+                capabilities: $capabilities,
+                example_config: include_str!("../example.yaml"),
+                config_keys: config::CONFIG_KEYS,
+            };
+        }
+
+        impl $crate::ImporterFactory for $name {
+            $crate::factory_identity!(Self::INFO);
+
+            fn build(
+                &self,
+                $cx: &$crate::BuildContext<'_>,
+            ) -> ::std::result::Result<::std::sync::Arc<dyn $crate::Importer>, $crate::Error> {
+                Ok(::std::sync::Arc::new($build?))
+            }
+
+            fn parse_formats(&self) -> ::std::vec::Vec<$crate::ParseFormat> {
+                $formats.to_vec()
+            }
+
+            fn parse(
+                &self,
+                cx: &$crate::BuildContext<'_>,
+                format: &str,
+                input: &$crate::ParseInput,
+            ) -> ::std::result::Result<$crate::ParseOutput, $crate::Error> {
+                $parse(cx, format, input)
+            }
+
+            $($body)*
+        }
+    };
+}
+
 /// Whether a `parse` format yields bugs or bug URLs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -255,6 +389,37 @@ impl ParseFormat {
             files,
             description,
         }
+    }
+
+    /// A format of `files` that yields bug URLs.
+    pub const fn bug_urls(
+        name: &'static str,
+        files: &'static str,
+        description: &'static str,
+    ) -> Self {
+        ParseFormat {
+            name,
+            kind: ParseFormatKind::BugUrls,
+            files,
+            description,
+        }
+    }
+
+    /// The error of a `parse` run given a `format` that tracker type `kind` lacks; `known`
+    /// are the type's formats, named in the message.
+    ///
+    /// ```
+    /// use bugimporters_core::ParseFormat;
+    /// let known = [ParseFormat::bugs("a-json", "one JSON", "a")];
+    /// let e = ParseFormat::unknown("a", "b-json", &known);
+    /// assert!(e.to_string().contains("no parse format \"b-json\" (known: a-json)"));
+    /// ```
+    pub fn unknown(kind: &str, format: &str, known: &[ParseFormat]) -> Error {
+        let names: Vec<&str> = known.iter().map(|f| f.name).collect();
+        Error::config(format!(
+            "tracker type {kind} has no parse format {format:?} (known: {})",
+            names.join(", ")
+        ))
     }
 }
 

@@ -3,6 +3,7 @@
 //! response ([`IssueItem`]) and one page of a listing ([`IssuePage`], built by
 //! [`issue_page`]).
 
+use chrono::NaiveDateTime;
 use serde::Deserialize;
 
 use super::{blank_as_none, check_token_env, label_rules, project_name_of, text};
@@ -114,6 +115,67 @@ impl ParseSettings {
         super::set_label_flags(bug, &self.bitesized, &self.documentation, labels, true);
         bug.project_name = Some(self.project_name.clone());
         bug.tracker_name = Some(self.tracker_name.clone());
+    }
+}
+
+/// What a forge parser read from one issue, to be written as a [`ParsedBug`] by
+/// [`ForgeIssue::into_bug`] (or [`ParseSettings::issue_item`], which adds the names and the
+/// label flags). Each tracker fills it from its own JSON; the fields are the record's.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ForgeIssue {
+    /// The canonical link (the issue's web page).
+    pub link: String,
+    /// The title.
+    pub title: String,
+    /// The body (empty when the issue has none).
+    pub description: Option<String>,
+    /// The state as the forge words it (`open`, `closed`, `Open`).
+    pub status: String,
+    /// Whether that state is a closed one.
+    pub looks_closed: bool,
+    /// The importance the labels give, if any.
+    pub importance: Option<String>,
+    /// The submitter and the assignees, each counted once.
+    pub people_involved: u32,
+    /// Whether someone is assigned (`None`: the forge does not say).
+    pub assigned: Option<bool>,
+    /// When the issue was opened.
+    pub date_reported: NaiveDateTime,
+    /// When it last changed.
+    pub last_touched: NaiveDateTime,
+    /// The submitter's login.
+    pub submitter_username: String,
+    /// The submitter's full name (empty when unknown).
+    pub submitter_realname: String,
+}
+
+impl ForgeIssue {
+    /// The record of this issue, read at `now` (without names or label flags).
+    pub fn into_bug(self, now: NaiveDateTime) -> ParsedBug {
+        let mut bug = ParsedBug::new(self.link);
+        bug.title = Some(self.title);
+        bug.description = Some(self.description.unwrap_or_default());
+        bug.looks_closed = Some(self.looks_closed);
+        bug.status = Some(self.status);
+        bug.importance = self.importance;
+        bug.people_involved = Some(self.people_involved);
+        bug.assigned = self.assigned;
+        bug.date_reported = Some(self.date_reported);
+        bug.last_touched = Some(self.last_touched);
+        bug.last_polled = Some(now);
+        bug.submitter_username = Some(self.submitter_username);
+        bug.submitter_realname = Some(Some(self.submitter_realname));
+        bug
+    }
+}
+
+impl ParseSettings {
+    /// The [`IssueItem`] of `issue` read at `now`: [`ForgeIssue::into_bug`], then
+    /// [`ParseSettings::finish`] with its `labels`.
+    pub fn issue_item(&self, issue: ForgeIssue, labels: &[&str], now: NaiveDateTime) -> IssueItem {
+        let mut bug = issue.into_bug(now);
+        self.finish(&mut bug, labels);
+        IssueItem::Issue(Box::new(bug))
     }
 }
 

@@ -44,8 +44,8 @@ pub mod skeleton;
 pub use factory::{register, ForgeFactory, ForgeType};
 
 pub use items::{
-    issue_name, issue_page, label_names, raw_issue, ForgeOptions, IssueItem, IssuePage, Label,
-    ParseSettings,
+    issue_name, issue_page, label_names, raw_issue, ForgeIssue, ForgeOptions, IssueItem, IssuePage,
+    Label, ParseSettings,
 };
 pub use skeleton::{
     link_next, lists_every_issue, refresh_from_listing, refreshed, ForgeClient, ForgeImporter,

@@ -24,8 +24,9 @@
 //!   `rest/bug/N/comment?ids=…`. The API key comes from the environment (`BUGZILLA_API_KEY`,
 //!   or the variable named by `api_key_env`) and travels only in the `X-BUGZILLA-API-KEY`
 //!   header to the tracker's own origin: never in a URL, a log or the output.
-//! * **Custom parsers** ([`CustomParser`]) are registered by name in the [`Registry`]; the
-//!   original's KDE, GNOME, Mozilla and MediaWiki variants are built in.
+//! * **Custom parsers** ([`CustomParser`]) are registered by name in the
+//!   [`Registry`](bugimporters_core::Registry); the original's KDE, GNOME, Mozilla and
+//!   MediaWiki variants are built in.
 //!
 //! The parsers ([`parser`], [`rest`]) are pure and serve the `parse` formats
 //! `bugzilla-xml`, `bugzilla-buglist-html`, `bugzilla-tracker-xml` and `bugzilla-rest-json`.
@@ -97,8 +98,7 @@ pub mod rest;
 use std::sync::Arc;
 
 use bugimporters_core::{
-    BuildContext, Error, Importer, ImporterFactory, LinkScope, ParseFormat, ParseFormatKind,
-    ParseInput, ParseOutput, ParsedBug, Registry, TrackerConfig,
+    BuildContext, Error, LinkScope, ParseFormat, ParseInput, ParseOutput, ParsedBug, TrackerConfig,
 };
 use url::Url;
 
@@ -122,16 +122,6 @@ pub const FORMAT_TRACKER_XML: &str = "bugzilla-tracker-xml";
 /// `parse` format: a REST `{"bugs": [...]}` answer, optionally with its comment answer.
 pub const FORMAT_REST_JSON: &str = "bugzilla-rest-json";
 
-/// Registers the `bugzilla` type and its built-in custom parsers.
-pub fn register(registry: &mut Registry) {
-    registry.register(Arc::new(BugzillaFactory));
-    register_builtin_parsers(registry);
-}
-
-/// Factory of the `bugzilla` type.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct BugzillaFactory;
-
 fn selected_parser(cx: &BuildContext<'_>) -> Result<Arc<dyn CustomParser>, Error> {
     Ok(cx
         .custom_parser::<Arc<dyn CustomParser>>()?
@@ -152,36 +142,54 @@ fn parse_settings(cx: &BuildContext<'_>, input: &ParseInput) -> Result<ParseSett
     ParseSettings::from_config(&config)
 }
 
-/// Incremental in REST mode only (`last_change_time`); the XML batches carry no validators.
-/// `example.yaml` is the first example of `docs/trackers/bugzilla.md` (a test keeps them equal).
-const INFO: bugimporters_core::TypeInfo = bugimporters_core::TypeInfo {
-    kind: KIND,
-    aliases: &["bugzilla.BugzillaBugImporter"],
-    description: "Bugzilla 3-5: show_bug.cgi XML in batches of 50 from buglist or tracking-bug queries, or the Bugzilla 5 REST API",
-    capabilities: bugimporters_core::Capabilities::NONE
-        .incremental()
-        .deletion_detection()
-        .custom_parsers()
-        .auth(&[
-            bugimporters_core::AuthKind::Anonymous,
-            bugimporters_core::AuthKind::ApiKey,
-        ]),
-    example_config: include_str!("../example.yaml"),
-    config_keys: config::CONFIG_KEYS,
-};
+const FORMATS: [ParseFormat; 4] = [
+    ParseFormat::bugs(
+        FORMAT_XML,
+        "show_bug.cgi?ctype=xml documents (one or many <bug>s each)",
+        "Bugzilla bug XML; <bug error=...> elements are skipped",
+    ),
+    ParseFormat::bug_urls(
+        FORMAT_BUGLIST_HTML,
+        "one buglist.cgi HTML page",
+        "the bug URLs a Bugzilla buglist names (its XML button form)",
+    ),
+    ParseFormat::bug_urls(
+        FORMAT_TRACKER_XML,
+        "one tracking bug's show_bug.cgi?ctype=xml document",
+        "the bug URLs a Bugzilla tracking bug depends on",
+    ),
+    ParseFormat::bugs(
+        FORMAT_REST_JSON,
+        "a REST bug answer (GET /rest/bug...), then optionally its comment answer (GET /rest/bug/N/comment?ids=...)",
+        "Bugzilla 5 REST bugs",
+    ),
+];
 
-impl ImporterFactory for BugzillaFactory {
-    bugimporters_core::factory_identity!(INFO);
+bugimporters_core::tracker_factory! {
+    /// Factory of the `bugzilla` type.
+    pub struct BugzillaFactory;
+    register: /// Registers the `bugzilla` type and its built-in custom parsers.
+        fn register then register_builtin_parsers;
+    info: {
+        // Incremental in REST mode only (`last_change_time`); the XML batches carry no
+        // validators.
+        aliases: &["bugzilla.BugzillaBugImporter"],
+        description: "Bugzilla 3-5: show_bug.cgi XML in batches of 50 from buglist or tracking-bug queries, or the Bugzilla 5 REST API",
+        capabilities: bugimporters_core::Capabilities::NONE
+            .incremental()
+            .deletion_detection()
+            .custom_parsers()
+            .auth(&[
+                bugimporters_core::AuthKind::Anonymous,
+                bugimporters_core::AuthKind::ApiKey,
+            ]),
+    },
+    formats: FORMATS,
+    build: |cx| BugzillaImporter::new(cx.config, selected_parser(cx)?),
+    parse: parse,
 
     fn default_parser(&self) -> Option<&'static str> {
         Some(DEFAULT_PARSER)
-    }
-
-    fn build(&self, cx: &BuildContext<'_>) -> Result<Arc<dyn Importer>, Error> {
-        Ok(Arc::new(BugzillaImporter::new(
-            cx.config,
-            selected_parser(cx)?,
-        )?))
     }
 
     /// Bug links are `urljoin(base_url, "show_bug.cgi?id=N")`: that one page under
@@ -193,99 +201,64 @@ impl ImporterFactory for BugzillaFactory {
             .map_err(|e| Error::config(format!("base_url: {e}")))?;
         LinkScope::under(page.as_str())
     }
+}
 
-    fn parse_formats(&self) -> Vec<ParseFormat> {
-        vec![
-            ParseFormat {
-                name: FORMAT_XML,
-                kind: ParseFormatKind::Bugs,
-                files: "show_bug.cgi?ctype=xml documents (one or many <bug>s each)",
-                description: "Bugzilla bug XML; <bug error=...> elements are skipped",
-            },
-            ParseFormat {
-                name: FORMAT_BUGLIST_HTML,
-                kind: ParseFormatKind::BugUrls,
-                files: "one buglist.cgi HTML page",
-                description: "the bug URLs a Bugzilla buglist names (its XML button form)",
-            },
-            ParseFormat {
-                name: FORMAT_TRACKER_XML,
-                kind: ParseFormatKind::BugUrls,
-                files: "one tracking bug's show_bug.cgi?ctype=xml document",
-                description: "the bug URLs a Bugzilla tracking bug depends on",
-            },
-            ParseFormat {
-                name: FORMAT_REST_JSON,
-                kind: ParseFormatKind::Bugs,
-                files: "a REST bug answer (GET /rest/bug...), then optionally its comment answer (GET /rest/bug/N/comment?ids=...)",
-                description: "Bugzilla 5 REST bugs",
-            },
-        ]
-    }
-
-    fn parse(
-        &self,
-        cx: &BuildContext<'_>,
-        format: &str,
-        input: &ParseInput,
-    ) -> Result<ParseOutput, Error> {
-        let settings = parse_settings(cx, input)?;
-        let now = input.options.now;
-        let name = input.url_or_path();
-        let urls = |ids: Vec<u64>| {
-            ParseOutput::BugUrls(ids.into_iter().map(|id| settings.bug_link(id)).collect())
-        };
-        match format {
-            FORMAT_XML => {
-                let parser = selected_parser(cx)?;
-                input.file(0, "show_bug.cgi?ctype=xml documents")?;
-                let mut bugs = Vec::new();
-                for (path, body) in &input.files {
-                    let label = input.url.clone().unwrap_or_else(|| path.clone());
-                    let page = parser::parse_bug_xml(body, &label, &settings, &*parser, now)?;
-                    for s in &page.skipped {
-                        tracing::warn!(bug = %s.id, error = %s.error, "skipped: Bugzilla answered an error for this bug");
-                    }
-                    if let Some(e) = page.failed.into_iter().next() {
-                        return Err(e);
-                    }
-                    bugs.extend(page.bugs);
+/// The `parse` command: reads `input` as `format` (one of `FORMATS`).
+fn parse(cx: &BuildContext<'_>, format: &str, input: &ParseInput) -> Result<ParseOutput, Error> {
+    let settings = parse_settings(cx, input)?;
+    let now = input.options.now;
+    let name = input.url_or_path();
+    let urls = |ids: Vec<u64>| {
+        ParseOutput::BugUrls(ids.into_iter().map(|id| settings.bug_link(id)).collect())
+    };
+    match format {
+        FORMAT_XML => {
+            let parser = selected_parser(cx)?;
+            input.file(0, "show_bug.cgi?ctype=xml documents")?;
+            let mut bugs = Vec::new();
+            for (path, body) in &input.files {
+                let label = input.url.clone().unwrap_or_else(|| path.clone());
+                let page = parser::parse_bug_xml(body, &label, &settings, &*parser, now)?;
+                for s in &page.skipped {
+                    tracing::warn!(bug = %s.id, error = %s.error, "skipped: Bugzilla answered an error for this bug");
                 }
-                Ok(ParseOutput::Bugs(bugs))
-            }
-            FORMAT_BUGLIST_HTML => {
-                let (_, body) = input.file(0, "one buglist.cgi HTML page")?;
-                Ok(urls(parser::parse_buglist_html(body, &name)?))
-            }
-            FORMAT_TRACKER_XML => {
-                let (_, body) = input.file(0, "one tracking bug's XML")?;
-                Ok(urls(parser::parse_tracking_xml(body, &name)?))
-            }
-            FORMAT_REST_JSON => {
-                let parser = selected_parser(cx)?;
-                let (_, body) = input.file(0, "a REST bug answer, then its comment answer")?;
-                let (facts, errors) = rest::parse_bugs(body, &name)?;
-                if let Some(e) = errors.into_iter().next() {
+                if let Some(e) = page.failed.into_iter().next() {
                     return Err(e);
                 }
-                let mut comments = match input.files.get(1) {
-                    Some((path, body)) => rest::parse_comments(body, path)?,
-                    None => Default::default(),
-                };
-                let bugs = facts
-                    .into_iter()
-                    .map(|mut f| {
-                        if let Some(c) = comments.remove(&f.id) {
-                            c.apply(&mut f);
-                        }
-                        parser::build_bug(&f, &settings, &*parser, now)
-                    })
-                    .collect::<Result<Vec<ParsedBug>, Error>>()?;
-                Ok(ParseOutput::Bugs(bugs))
+                bugs.extend(page.bugs);
             }
-            other => Err(Error::config(format!(
-                "tracker type {KIND} has no parse format {other:?} (known: {FORMAT_XML}, {FORMAT_BUGLIST_HTML}, {FORMAT_TRACKER_XML}, {FORMAT_REST_JSON})"
-            ))),
+            Ok(ParseOutput::Bugs(bugs))
         }
+        FORMAT_BUGLIST_HTML => {
+            let (_, body) = input.file(0, "one buglist.cgi HTML page")?;
+            Ok(urls(parser::parse_buglist_html(body, &name)?))
+        }
+        FORMAT_TRACKER_XML => {
+            let (_, body) = input.file(0, "one tracking bug's XML")?;
+            Ok(urls(parser::parse_tracking_xml(body, &name)?))
+        }
+        FORMAT_REST_JSON => {
+            let parser = selected_parser(cx)?;
+            let (_, body) = input.file(0, "a REST bug answer, then its comment answer")?;
+            let (facts, errors) = rest::parse_bugs(body, &name)?;
+            if let Some(e) = errors.into_iter().next() {
+                return Err(e);
+            }
+            let mut comments = match input.files.get(1) {
+                Some((path, body)) => rest::parse_comments(body, path)?,
+                None => Default::default(),
+            };
+            let bugs = facts
+                .into_iter()
+                .map(|mut f| {
+                    if let Some(c) = comments.remove(&f.id) {
+                        c.apply(&mut f);
+                    }
+                    parser::build_bug(&f, &settings, &*parser, now)
+                })
+                .collect::<Result<Vec<ParsedBug>, Error>>()?;
+            Ok(ParseOutput::Bugs(bugs))
+        }
+        other => Err(ParseFormat::unknown(KIND, other, &FORMATS)),
     }
 }

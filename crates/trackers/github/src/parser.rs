@@ -1,4 +1,4 @@
-//! Pure parsers: GitHub REST API v3 issue JSON in, [`ParsedBug`]s out. No I/O.
+//! Pure parsers: GitHub REST API v3 issue JSON in, [`ParsedBug`](bugimporters_core::ParsedBug)s out. No I/O.
 //!
 //! The field rules are the original importer's (docs/reference-behaviour.md §5.3), with two
 //! corrections that are documented in `docs/trackers/github.md`:
@@ -13,7 +13,7 @@
 
 use bugimporters_core::forge::{self, Label};
 pub use bugimporters_core::paging::link_rel;
-use bugimporters_core::{Error, ParsedBug};
+use bugimporters_core::Error;
 use chrono::NaiveDateTime;
 use serde::Deserialize;
 
@@ -153,18 +153,21 @@ pub fn parse_issue_value(
     }
     let labels = forge::label_names(raw.labels.as_deref());
 
-    let mut bug = ParsedBug::new(link);
-    bug.title = Some(title);
-    bug.description = Some(raw.body.unwrap_or_default());
-    bug.looks_closed = Some(state == "closed");
-    bug.status = Some(state);
-    bug.people_involved = Some(people);
-    bug.assigned = assigned;
-    bug.date_reported = Some(date_reported);
-    bug.last_touched = Some(last_touched);
-    bug.last_polled = Some(now);
-    bug.submitter_username = Some(submitter);
-    bug.submitter_realname = Some(Some(String::new()));
+    let issue = forge::ForgeIssue {
+        link,
+        title,
+        description: raw.body,
+        looks_closed: state == "closed",
+        status: state,
+        importance: None,
+        people_involved: people,
+        assigned,
+        date_reported,
+        last_touched,
+        submitter_username: submitter,
+        submitter_realname: String::new(),
+    };
+    let mut bug = issue.into_bug(now);
     forge::set_label_flags(
         &mut bug,
         &settings.bitesized_tag,
@@ -209,6 +212,7 @@ pub fn link_next(header: &str) -> Option<String> {
 mod tests {
     use super::*;
     use bugimporters_core::time::parse_datetime;
+    use bugimporters_core::ParsedBug;
     use bugimporters_testkit::forge::{the_bug, with_members};
 
     fn now() -> NaiveDateTime {

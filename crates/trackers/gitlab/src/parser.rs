@@ -1,4 +1,4 @@
-//! Pure parsers: GitLab REST API v4 issue JSON in, [`ParsedBug`]s out. No I/O.
+//! Pure parsers: GitLab REST API v4 issue JSON in, [`ParsedBug`](bugimporters_core::ParsedBug)s out. No I/O.
 //!
 //! Field rules (the user documentation is `docs/trackers/gitlab.md`):
 //!
@@ -17,7 +17,7 @@
 //!   them.
 
 use bugimporters_core::forge::{self, Label};
-use bugimporters_core::{Error, ParsedBug};
+use bugimporters_core::Error;
 use chrono::NaiveDateTime;
 use serde::Deserialize;
 
@@ -119,21 +119,21 @@ pub fn parse_issue_value(
         forge::people_involved(&submitter, assignees.into_iter().filter_map(|a| a.username));
     let labels = forge::label_names(raw.labels.as_deref());
 
-    let mut bug = ParsedBug::new(link);
-    bug.title = Some(title);
-    bug.description = Some(raw.description.unwrap_or_default());
-    bug.looks_closed = Some(state == "closed");
-    bug.status = Some(state);
-    bug.importance = importance_from_labels(labels.iter().copied());
-    bug.people_involved = Some(people);
-    bug.assigned = assigned;
-    bug.date_reported = Some(date_reported);
-    bug.last_touched = Some(last_touched);
-    bug.last_polled = Some(now);
-    bug.submitter_username = Some(submitter);
-    bug.submitter_realname = Some(Some(realname));
-    settings.finish(&mut bug, &labels);
-    Ok(IssueItem::Issue(Box::new(bug)))
+    let issue = forge::ForgeIssue {
+        link,
+        title,
+        description: raw.description,
+        looks_closed: state == "closed",
+        status: state,
+        importance: importance_from_labels(labels.iter().copied()),
+        people_involved: people,
+        assigned,
+        date_reported,
+        last_touched,
+        submitter_username: submitter,
+        submitter_realname: realname,
+    };
+    Ok(settings.issue_item(issue, &labels, now))
 }
 
 /// Parses one page of an issue list (a JSON array of issue objects). A malformed element
@@ -188,6 +188,7 @@ pub fn parse_participants(body: &[u8], url: &str) -> Result<usize, Error> {
 mod tests {
     use super::*;
     use bugimporters_core::time::parse_datetime;
+    use bugimporters_core::ParsedBug;
     use bugimporters_testkit::forge::{the_bug, with_members};
     use serde_json::json;
 

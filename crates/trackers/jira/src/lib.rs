@@ -58,11 +58,8 @@ pub mod config;
 mod importer;
 pub mod parser;
 
-use std::sync::Arc;
-
 use bugimporters_core::{
-    BuildContext, Error, Importer, ImporterFactory, LinkScope, ParseFormat, ParseFormatKind,
-    ParseInput, ParseOutput, Registry, TrackerConfig,
+    BuildContext, Error, LinkScope, ParseFormat, ParseInput, ParseOutput, TrackerConfig,
 };
 
 pub use config::JiraOptions;
@@ -77,40 +74,41 @@ pub const FORMAT_ISSUE: &str = "jira-issue-json";
 /// `parse` format: one page of a search.
 pub const FORMAT_SEARCH: &str = "jira-search-json";
 
-/// Registers the `jira` type.
-pub fn register(registry: &mut Registry) {
-    registry.register(Arc::new(JiraFactory));
-}
+const FORMATS: [ParseFormat; 2] = [
+    ParseFormat::bugs(
+        FORMAT_ISSUE,
+        "one issue JSON (GET /rest/api/2/issue/KEY)",
+        "one Jira issue",
+    ),
+    ParseFormat::bugs(
+        FORMAT_SEARCH,
+        "one search response JSON (GET /rest/api/2/search or /rest/api/3/search/jql)",
+        "a page of a Jira search",
+    ),
+];
 
-/// Factory of the `jira` type.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct JiraFactory;
-
-/// The type's identity; each capability claimed is held by this crate's tests.
-/// `example.yaml` is the first example of `docs/trackers/jira.md` (a test keeps them equal).
-const INFO: bugimporters_core::TypeInfo = bugimporters_core::TypeInfo {
-    kind: KIND,
-    aliases: &["jira.JiraBugImporter"],
-    description: "Jira Server, Data Center and Cloud (REST search with JQL)",
-    capabilities: bugimporters_core::Capabilities::NONE
-        .incremental()
-        .conditional_requests()
-        .deletion_detection()
-        .auth(&[
-            bugimporters_core::AuthKind::Anonymous,
-            bugimporters_core::AuthKind::Token,
-            bugimporters_core::AuthKind::Basic,
-        ]),
-    example_config: include_str!("../example.yaml"),
-    config_keys: config::CONFIG_KEYS,
-};
-
-impl ImporterFactory for JiraFactory {
-    bugimporters_core::factory_identity!(INFO);
-
-    fn build(&self, cx: &BuildContext<'_>) -> Result<Arc<dyn Importer>, Error> {
-        Ok(Arc::new(JiraImporter::new(cx.config)?))
-    }
+bugimporters_core::tracker_factory! {
+    /// Factory of the `jira` type.
+    pub struct JiraFactory;
+    register: /// Registers the `jira` type.
+        fn register;
+    info: {
+        // The type's identity; each capability claimed is held by this crate's tests.
+        aliases: &["jira.JiraBugImporter"],
+        description: "Jira Server, Data Center and Cloud (REST search with JQL)",
+        capabilities: bugimporters_core::Capabilities::NONE
+            .incremental()
+            .conditional_requests()
+            .deletion_detection()
+            .auth(&[
+                bugimporters_core::AuthKind::Anonymous,
+                bugimporters_core::AuthKind::Token,
+                bugimporters_core::AuthKind::Basic,
+            ]),
+    },
+    formats: FORMATS,
+    build: |cx| JiraImporter::new(cx.config),
+    parse: parse,
 
     /// Issue links are `urljoin(base_url, "/browse/KEY")`: `/browse/` at the root of
     /// `base_url`'s host.
@@ -121,52 +119,28 @@ impl ImporterFactory for JiraFactory {
             .map_err(|e| Error::config(format!("base_url: {e}")))?;
         LinkScope::under(browse.as_str())
     }
+}
 
-    fn parse_formats(&self) -> Vec<ParseFormat> {
-        vec![
-            ParseFormat {
-                name: FORMAT_ISSUE,
-                kind: ParseFormatKind::Bugs,
-                files: "one issue JSON (GET /rest/api/2/issue/KEY)",
-                description: "one Jira issue",
-            },
-            ParseFormat {
-                name: FORMAT_SEARCH,
-                kind: ParseFormatKind::Bugs,
-                files:
-                    "one search response JSON (GET /rest/api/2/search or /rest/api/3/search/jql)",
-                description: "a page of a Jira search",
-            },
-        ]
-    }
-
-    fn parse(
-        &self,
-        cx: &BuildContext<'_>,
-        format: &str,
-        input: &ParseInput,
-    ) -> Result<ParseOutput, Error> {
-        let settings = config::parse_settings(cx.config)?;
-        let now = input.options.now;
-        let name = input.url_or_path();
-        match format {
-            FORMAT_ISSUE => {
-                let (_, body) = input.file(0, "one issue JSON")?;
-                Ok(ParseOutput::Bugs(vec![parse_issue(
-                    body, &name, &settings, now,
-                )?]))
-            }
-            FORMAT_SEARCH => {
-                let (_, body) = input.file(0, "one search response JSON")?;
-                let page = parse_search(body, &name, &settings, now)?;
-                if let Some(e) = page.errors.into_iter().next() {
-                    return Err(e);
-                }
-                Ok(ParseOutput::Bugs(page.bugs))
-            }
-            other => Err(Error::config(format!(
-                "tracker type {KIND} has no parse format {other:?} (known: {FORMAT_ISSUE}, {FORMAT_SEARCH})"
-            ))),
+/// The `parse` command: reads `input` as `format` (one of `FORMATS`).
+fn parse(cx: &BuildContext<'_>, format: &str, input: &ParseInput) -> Result<ParseOutput, Error> {
+    let settings = config::parse_settings(cx.config)?;
+    let now = input.options.now;
+    let name = input.url_or_path();
+    match format {
+        FORMAT_ISSUE => {
+            let (_, body) = input.file(0, "one issue JSON")?;
+            Ok(ParseOutput::Bugs(vec![parse_issue(
+                body, &name, &settings, now,
+            )?]))
         }
+        FORMAT_SEARCH => {
+            let (_, body) = input.file(0, "one search response JSON")?;
+            let page = parse_search(body, &name, &settings, now)?;
+            if let Some(e) = page.errors.into_iter().next() {
+                return Err(e);
+            }
+            Ok(ParseOutput::Bugs(page.bugs))
+        }
+        other => Err(ParseFormat::unknown(KIND, other, &FORMATS)),
     }
 }

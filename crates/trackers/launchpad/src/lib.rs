@@ -56,11 +56,8 @@ pub mod config;
 mod importer;
 pub mod parser;
 
-use std::sync::Arc;
-
 use bugimporters_core::{
-    BuildContext, Error, Importer, ImporterFactory, LinkScope, ParseFormat, ParseFormatKind,
-    ParseInput, ParseOutput, Registry, TrackerConfig,
+    BuildContext, Error, LinkScope, ParseFormat, ParseInput, ParseOutput, TrackerConfig,
 };
 
 pub use config::LaunchpadOptions;
@@ -75,110 +72,89 @@ pub const FORMAT_TASK: &str = "launchpad-task-json";
 /// `parse` format: one collection page (`searchTasks`, `bug_tasks`) → the bug links it names.
 pub const FORMAT_COLLECTION: &str = "launchpad-collection-json";
 
-/// Registers the `launchpad` type.
-pub fn register(registry: &mut Registry) {
-    registry.register(Arc::new(LaunchpadFactory));
-}
+const FORMATS: [ParseFormat; 2] = [
+    ParseFormat::bugs(
+        FORMAT_TASK,
+        "TASK.json [BUG.json [SUBSCRIPTIONS.json [OWNER.json]]]",
+        "one Launchpad bug task; with the bug, its subscriptions and its owner person, the full record",
+    ),
+    ParseFormat::bug_urls(
+        FORMAT_COLLECTION,
+        "one collection JSON (searchTasks or bug_tasks page)",
+        "the bug links (task web_link) a Launchpad collection page names",
+    ),
+];
 
-/// Factory of the `launchpad` type.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct LaunchpadFactory;
-
-/// Launchpad is read anonymously.
-/// `example.yaml` is the first example of `docs/trackers/launchpad.md` (a test keeps them equal).
-const INFO: bugimporters_core::TypeInfo = bugimporters_core::TypeInfo {
-    kind: KIND,
-    aliases: &["launchpad.LaunchpadBugImporter"],
-    description: "Launchpad bugs of one project (web service 1.0, searchTasks)",
-    capabilities: bugimporters_core::Capabilities::NONE
-        .incremental()
-        .conditional_requests()
-        .deletion_detection(),
-    example_config: include_str!("../example.yaml"),
-    config_keys: config::CONFIG_KEYS,
-};
-
-impl ImporterFactory for LaunchpadFactory {
-    bugimporters_core::factory_identity!(INFO);
-
-    fn build(&self, cx: &BuildContext<'_>) -> Result<Arc<dyn Importer>, Error> {
-        Ok(Arc::new(LaunchpadImporter::new(cx.config)?))
-    }
+bugimporters_core::tracker_factory! {
+    /// Factory of the `launchpad` type.
+    pub struct LaunchpadFactory;
+    register: /// Registers the `launchpad` type.
+        fn register;
+    info: {
+        // Launchpad is read anonymously.
+        aliases: &["launchpad.LaunchpadBugImporter"],
+        description: "Launchpad bugs of one project (web service 1.0, searchTasks)",
+        capabilities: bugimporters_core::Capabilities::NONE
+            .incremental()
+            .conditional_requests()
+            .deletion_detection(),
+    },
+    formats: FORMATS,
+    build: |cx| LaunchpadImporter::new(cx.config),
+    parse: parse,
 
     fn link_scope(&self, config: &TrackerConfig) -> Result<LinkScope, Error> {
         LaunchpadOptions::from_config(config)?.link_scope()
     }
+}
 
-    fn parse_formats(&self) -> Vec<ParseFormat> {
-        vec![
-            ParseFormat {
-                name: FORMAT_TASK,
-                kind: ParseFormatKind::Bugs,
-                files: "TASK.json [BUG.json [SUBSCRIPTIONS.json [OWNER.json]]]",
-                description: "one Launchpad bug task; with the bug, its subscriptions and its owner person, the full record",
-            },
-            ParseFormat {
-                name: FORMAT_COLLECTION,
-                kind: ParseFormatKind::BugUrls,
-                files: "one collection JSON (searchTasks or bug_tasks page)",
-                description: "the bug links (task web_link) a Launchpad collection page names",
-            },
-        ]
-    }
-
-    fn parse(
-        &self,
-        cx: &BuildContext<'_>,
-        format: &str,
-        input: &ParseInput,
-    ) -> Result<ParseOutput, Error> {
-        let options = LaunchpadOptions::from_config(cx.config)?;
-        let settings = options.parse_settings(&cx.config.tracker_name);
-        let now = input.options.now;
-        let name = input.url_or_path();
-        match format {
-            FORMAT_TASK => {
-                let (_, body) = input.file(0, "TASK.json")?;
-                let task = parser::parse_task(body, &name)?
-                    .ok_or_else(|| Error::parse(name.as_str(), "not a bug task (resource_type_link)"))?;
-                let bug = match input.files.get(1) {
-                    Some((path, b)) => Some(parser::parse_bug(b, path)?),
-                    None => None,
-                };
-                let people = match input.files.get(2) {
-                    Some((path, b)) => match parser::parse_collection_size(b, path)? {
-                        parser::CollectionSize::Known(n) => Some(n),
-                        parser::CollectionSize::Link(_) => None,
-                    },
-                    None => None,
-                };
-                let owner = match input.files.get(3) {
-                    Some((path, b)) => Some(parser::parse_person(b, path)?),
-                    None => None,
-                };
-                Ok(ParseOutput::Bugs(vec![parser::assemble(
-                    &task,
-                    bug.as_ref(),
-                    people,
-                    owner.as_ref(),
-                    &settings,
-                    now,
-                )]))
-            }
-            FORMAT_COLLECTION => {
-                let (_, body) = input.file(0, "one collection JSON")?;
-                let coll = parser::parse_collection(body, &name)?;
-                let mut urls = Vec::new();
-                for e in &coll.entries {
-                    if let Some(t) = parser::parse_task_value(e, &name)? {
-                        urls.push(t.web_link);
-                    }
-                }
-                Ok(ParseOutput::BugUrls(urls))
-            }
-            other => Err(Error::config(format!(
-                "tracker type {KIND} has no parse format {other:?} (known: {FORMAT_TASK}, {FORMAT_COLLECTION})"
-            ))),
+/// The `parse` command: reads `input` as `format` (one of `FORMATS`).
+fn parse(cx: &BuildContext<'_>, format: &str, input: &ParseInput) -> Result<ParseOutput, Error> {
+    let options = LaunchpadOptions::from_config(cx.config)?;
+    let settings = options.parse_settings(&cx.config.tracker_name);
+    let now = input.options.now;
+    let name = input.url_or_path();
+    match format {
+        FORMAT_TASK => {
+            let (_, body) = input.file(0, "TASK.json")?;
+            let task = parser::parse_task(body, &name)?.ok_or_else(|| {
+                Error::parse(name.as_str(), "not a bug task (resource_type_link)")
+            })?;
+            let bug = match input.files.get(1) {
+                Some((path, b)) => Some(parser::parse_bug(b, path)?),
+                None => None,
+            };
+            let people = match input.files.get(2) {
+                Some((path, b)) => match parser::parse_collection_size(b, path)? {
+                    parser::CollectionSize::Known(n) => Some(n),
+                    parser::CollectionSize::Link(_) => None,
+                },
+                None => None,
+            };
+            let owner = match input.files.get(3) {
+                Some((path, b)) => Some(parser::parse_person(b, path)?),
+                None => None,
+            };
+            Ok(ParseOutput::Bugs(vec![parser::assemble(
+                &task,
+                bug.as_ref(),
+                people,
+                owner.as_ref(),
+                &settings,
+                now,
+            )]))
         }
+        FORMAT_COLLECTION => {
+            let (_, body) = input.file(0, "one collection JSON")?;
+            let coll = parser::parse_collection(body, &name)?;
+            let mut urls = Vec::new();
+            for e in &coll.entries {
+                if let Some(t) = parser::parse_task_value(e, &name)? {
+                    urls.push(t.web_link);
+                }
+            }
+            Ok(ParseOutput::BugUrls(urls))
+        }
+        other => Err(ParseFormat::unknown(KIND, other, &FORMATS)),
     }
 }

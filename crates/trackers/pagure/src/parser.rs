@@ -1,4 +1,4 @@
-//! Pure parsers: Pagure API 0 issue JSON in, [`ParsedBug`]s out. No I/O.
+//! Pure parsers: Pagure API 0 issue JSON in, [`ParsedBug`](bugimporters_core::ParsedBug)s out. No I/O.
 //!
 //! Field rules (the user documentation is `docs/trackers/pagure.md`):
 //!
@@ -17,7 +17,7 @@
 
 use bugimporters_core::forge;
 use bugimporters_core::time::parse_datetime;
-use bugimporters_core::{Error, ParsedBug};
+use bugimporters_core::Error;
 use chrono::NaiveDateTime;
 use serde::Deserialize;
 
@@ -163,21 +163,21 @@ pub fn parse_issue_value(
         .map(String::as_str)
         .collect();
 
-    let mut bug = ParsedBug::new(link);
-    bug.title = Some(title);
-    bug.description = Some(raw.content.unwrap_or_default());
-    bug.looks_closed = Some(!status.eq_ignore_ascii_case("open"));
-    bug.status = Some(status);
-    bug.importance = importance_from_tags(tags.iter().copied());
-    bug.people_involved = Some(people);
-    bug.assigned = assigned;
-    bug.date_reported = Some(date_reported);
-    bug.last_touched = Some(last_touched);
-    bug.last_polled = Some(now);
-    bug.submitter_username = Some(submitter);
-    bug.submitter_realname = Some(Some(realname));
-    settings.finish(&mut bug, &tags);
-    Ok(IssueItem::Issue(Box::new(bug)))
+    let issue = forge::ForgeIssue {
+        link,
+        title,
+        description: raw.content,
+        looks_closed: !status.eq_ignore_ascii_case("open"),
+        status,
+        importance: importance_from_tags(tags.iter().copied()),
+        people_involved: people,
+        assigned,
+        date_reported,
+        last_touched,
+        submitter_username: submitter,
+        submitter_realname: realname,
+    };
+    Ok(settings.issue_item(issue, &tags, now))
 }
 
 /// Parses one page of an issue list: an object with `issues` (and, since Pagure 5,
@@ -218,6 +218,7 @@ pub fn parse_issue_list(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use bugimporters_core::ParsedBug;
     use bugimporters_testkit::forge::{the_bug, with_members};
     use serde_json::json;
 

@@ -32,11 +32,9 @@ pub mod config;
 mod importer;
 pub mod parser;
 
-use std::sync::Arc;
-
 use bugimporters_core::{
-    AuthKind, BuildContext, Capabilities, Error, Importer, ImporterFactory, LinkScope, ParseFormat,
-    ParseFormatKind, ParseInput, ParseOutput, Registry, TrackerConfig,
+    AuthKind, BuildContext, Capabilities, Error, LinkScope, ParseFormat, ParseInput, ParseOutput,
+    TrackerConfig,
 };
 
 pub use config::PhabricatorOptions;
@@ -48,75 +46,55 @@ pub const KIND: &str = "phabricator";
 /// `parse` format: one `maniphest.search` answer.
 pub const FORMAT_SEARCH: &str = "phabricator-search-json";
 
-/// Registers the `phabricator` type.
-pub fn register(registry: &mut Registry) {
-    registry.register(Arc::new(PhabricatorFactory));
-}
+const FORMATS: [ParseFormat; 1] = [ParseFormat::bugs(
+    FORMAT_SEARCH,
+    "one maniphest.search answer (JSON)",
+    "the tasks of one Conduit maniphest.search page (users shown by PHID, no rule tags resolved)",
+)];
 
-/// Factory of the `phabricator` type.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct PhabricatorFactory;
-
-/// The type's identity; each capability claimed is held by this crate's tests.
-/// `example.yaml` is the first example of `docs/trackers/phabricator.md` (a test keeps them
-/// equal).
-const INFO: bugimporters_core::TypeInfo = bugimporters_core::TypeInfo {
-    kind: KIND,
-    aliases: &["phorge"],
-    description: "Phabricator / Phorge Maniphest tasks (Conduit maniphest.search)",
-    capabilities: Capabilities::NONE
-        .incremental()
-        .deletion_detection()
-        .auth(&[AuthKind::Anonymous, AuthKind::Token]),
-    example_config: include_str!("../example.yaml"),
-    config_keys: config::CONFIG_KEYS,
-};
-
-impl ImporterFactory for PhabricatorFactory {
-    bugimporters_core::factory_identity!(INFO);
-
-    fn build(&self, cx: &BuildContext<'_>) -> Result<Arc<dyn Importer>, Error> {
-        Ok(Arc::new(PhabricatorImporter::new(cx.config)?))
-    }
+bugimporters_core::tracker_factory! {
+    /// Factory of the `phabricator` type.
+    pub struct PhabricatorFactory;
+    register: /// Registers the `phabricator` type.
+        fn register;
+    info: {
+        // The type's identity; each capability claimed is held by this crate's tests.
+        aliases: &["phorge"],
+        description: "Phabricator / Phorge Maniphest tasks (Conduit maniphest.search)",
+        capabilities: Capabilities::NONE
+            .incremental()
+            .deletion_detection()
+            .auth(&[AuthKind::Anonymous, AuthKind::Token]),
+    },
+    formats: FORMATS,
+    build: |cx| PhabricatorImporter::new(cx.config),
+    parse: parse,
 
     /// The instance's pages (the importer names only `{base_url}/T<id>`, built from ids).
     fn link_scope(&self, config: &TrackerConfig) -> Result<LinkScope, Error> {
         config::link_scope(config)
     }
+}
 
-    fn parse_formats(&self) -> Vec<ParseFormat> {
-        vec![ParseFormat {
-            name: FORMAT_SEARCH,
-            kind: ParseFormatKind::Bugs,
-            files: "one maniphest.search answer (JSON)",
-            description: "the tasks of one Conduit maniphest.search page (users shown by PHID, no rule tags resolved)",
-        }]
+/// The `parse` command: reads `input` as `format` ([`FORMAT_SEARCH`]).
+fn parse(cx: &BuildContext<'_>, format: &str, input: &ParseInput) -> Result<ParseOutput, Error> {
+    if format != FORMAT_SEARCH {
+        return Err(Error::config(format!(
+            "tracker type {KIND} has no parse format {format:?}"
+        )));
     }
-
-    fn parse(
-        &self,
-        cx: &BuildContext<'_>,
-        format: &str,
-        input: &ParseInput,
-    ) -> Result<ParseOutput, Error> {
-        if format != FORMAT_SEARCH {
-            return Err(Error::config(format!(
-                "tracker type {KIND} has no parse format {format:?}"
-            )));
-        }
-        let (path, body) = input.file(0, "maniphest.search JSON")?;
-        let page = parser::parse_search(body, path)?;
-        let lookups = parser::Lookups {
-            instance: config::instance(cx.config)?,
-            tracker_name: cx.config.tracker_name.clone(),
-            project_name: bugimporters_core::forge::project_name_of(cx.config)?,
-            ..parser::Lookups::default()
-        };
-        Ok(ParseOutput::Bugs(
-            page.tasks
-                .iter()
-                .map(|t| parser::task_bug(t, &lookups, input.options.now))
-                .collect(),
-        ))
-    }
+    let (path, body) = input.file(0, "maniphest.search JSON")?;
+    let page = parser::parse_search(body, path)?;
+    let lookups = parser::Lookups {
+        instance: config::instance(cx.config)?,
+        tracker_name: cx.config.tracker_name.clone(),
+        project_name: bugimporters_core::forge::project_name_of(cx.config)?,
+        ..parser::Lookups::default()
+    };
+    Ok(ParseOutput::Bugs(
+        page.tasks
+            .iter()
+            .map(|t| parser::task_bug(t, &lookups, input.options.now))
+            .collect(),
+    ))
 }

@@ -60,12 +60,7 @@ pub mod config;
 mod importer;
 pub mod parser;
 
-use std::sync::Arc;
-
-use bugimporters_core::{
-    BuildContext, Error, Importer, ImporterFactory, ParseFormat, ParseFormatKind, ParseInput,
-    ParseOutput, Registry,
-};
+use bugimporters_core::{BuildContext, Error, ParseFormat, ParseInput, ParseOutput};
 use url::Url;
 
 pub use config::{RedmineOptions, Rule, RuleField};
@@ -81,15 +76,6 @@ pub const KIND: &str = "redmine";
 pub const FORMAT_ISSUES: &str = "redmine-issues-json";
 /// `parse` format: one issue (`/issues/N.json`).
 pub const FORMAT_ISSUE: &str = "redmine-issue-json";
-
-/// Registers the `redmine` type.
-pub fn register(registry: &mut Registry) {
-    registry.register(Arc::new(RedmineFactory));
-}
-
-/// Factory of the `redmine` type.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct RedmineFactory;
 
 /// The settings `parse` uses: those of the record, with `base_url` taken from `--url` (the
 /// part before `/issues` or `/projects/`) when the record has none.
@@ -116,76 +102,63 @@ fn parse_settings(cx: &BuildContext<'_>, input: &ParseInput) -> Result<ParseSett
     importer::settings_from_config(&config)
 }
 
-/// The type's identity; each capability claimed is held by this crate's tests.
-/// `example.yaml` is the first example of `docs/trackers/redmine.md` (a test keeps them equal).
-const INFO: bugimporters_core::TypeInfo = bugimporters_core::TypeInfo {
-    kind: KIND,
-    aliases: &["redmine.RedmineBugImporter"],
-    description: "Redmine issues (REST API, /issues.json)",
-    capabilities: bugimporters_core::Capabilities::NONE
-        .incremental()
-        .deletion_detection()
-        .auth(&[
-            bugimporters_core::AuthKind::Anonymous,
-            bugimporters_core::AuthKind::ApiKey,
-        ]),
-    example_config: include_str!("../example.yaml"),
-    config_keys: config::CONFIG_KEYS,
-};
+const FORMATS: [ParseFormat; 2] = [
+    ParseFormat::bugs(
+        FORMAT_ISSUES,
+        "one issue-list page JSON (GET /issues.json)",
+        "a page of a Redmine issue list",
+    ),
+    ParseFormat::bugs(
+        FORMAT_ISSUE,
+        "one issue JSON (GET /issues/N.json[?include=journals,watchers])",
+        "one Redmine issue",
+    ),
+];
 
-impl ImporterFactory for RedmineFactory {
-    bugimporters_core::factory_identity!(INFO);
+bugimporters_core::tracker_factory! {
+    /// Factory of the `redmine` type.
+    pub struct RedmineFactory;
+    register: /// Registers the `redmine` type.
+        fn register;
+    info: {
+        // The type's identity; each capability claimed is held by this crate's tests.
+        aliases: &["redmine.RedmineBugImporter"],
+        description: "Redmine issues (REST API, /issues.json)",
+        capabilities: bugimporters_core::Capabilities::NONE
+            .incremental()
+            .deletion_detection()
+            .auth(&[
+                bugimporters_core::AuthKind::Anonymous,
+                bugimporters_core::AuthKind::ApiKey,
+            ]),
+    },
+    formats: FORMATS,
+    build: |cx| RedmineImporter::new(cx.config),
+    parse: parse,
+}
 
-    fn build(&self, cx: &BuildContext<'_>) -> Result<Arc<dyn Importer>, Error> {
-        Ok(Arc::new(RedmineImporter::new(cx.config)?))
-    }
-
-    fn parse_formats(&self) -> Vec<ParseFormat> {
-        vec![
-            ParseFormat {
-                name: FORMAT_ISSUES,
-                kind: ParseFormatKind::Bugs,
-                files: "one issue-list page JSON (GET /issues.json)",
-                description: "a page of a Redmine issue list",
-            },
-            ParseFormat {
-                name: FORMAT_ISSUE,
-                kind: ParseFormatKind::Bugs,
-                files: "one issue JSON (GET /issues/N.json[?include=journals,watchers])",
-                description: "one Redmine issue",
-            },
-        ]
-    }
-
-    fn parse(
-        &self,
-        cx: &BuildContext<'_>,
-        format: &str,
-        input: &ParseInput,
-    ) -> Result<ParseOutput, Error> {
-        let settings = parse_settings(cx, input)?;
-        let now = input.options.now;
-        let name = input.url_or_path();
-        match format {
-            FORMAT_ISSUES => {
-                let (_, body) = input.file(0, "one issue-list page JSON")?;
-                let page = parse_issue_list(body, &name, &settings, now)?;
-                if let Some(e) = page.errors.into_iter().next() {
-                    return Err(e);
-                }
-                Ok(ParseOutput::Bugs(
-                    page.issues.into_iter().map(|i| i.bug).collect(),
-                ))
+/// The `parse` command: reads `input` as `format` (one of `FORMATS`).
+fn parse(cx: &BuildContext<'_>, format: &str, input: &ParseInput) -> Result<ParseOutput, Error> {
+    let settings = parse_settings(cx, input)?;
+    let now = input.options.now;
+    let name = input.url_or_path();
+    match format {
+        FORMAT_ISSUES => {
+            let (_, body) = input.file(0, "one issue-list page JSON")?;
+            let page = parse_issue_list(body, &name, &settings, now)?;
+            if let Some(e) = page.errors.into_iter().next() {
+                return Err(e);
             }
-            FORMAT_ISSUE => {
-                let (_, body) = input.file(0, "one issue JSON")?;
-                Ok(ParseOutput::Bugs(vec![
-                    parse_issue(body, &name, &settings, now)?.bug,
-                ]))
-            }
-            other => Err(Error::config(format!(
-                "tracker type {KIND} has no parse format {other:?} (known: {FORMAT_ISSUES}, {FORMAT_ISSUE})"
-            ))),
+            Ok(ParseOutput::Bugs(
+                page.issues.into_iter().map(|i| i.bug).collect(),
+            ))
         }
+        FORMAT_ISSUE => {
+            let (_, body) = input.file(0, "one issue JSON")?;
+            Ok(ParseOutput::Bugs(vec![
+                parse_issue(body, &name, &settings, now)?.bug,
+            ]))
+        }
+        other => Err(ParseFormat::unknown(KIND, other, &FORMATS)),
     }
 }

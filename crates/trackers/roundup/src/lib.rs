@@ -82,10 +82,7 @@ pub mod rest;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use bugimporters_core::{
-    BuildContext, Error, Importer, ImporterFactory, ParseFormat, ParseFormatKind, ParseInput,
-    ParseOutput, Registry,
-};
+use bugimporters_core::{BuildContext, Error, ParseFormat, ParseInput, ParseOutput, Registry};
 
 pub use config::{ApiMode, RoundupOptions};
 pub use importer::RoundupImporter;
@@ -106,16 +103,11 @@ pub const FORMAT_JSON: &str = "roundup-issue-json";
 /// `parse` format: a CSV export, to bug URLs.
 pub const FORMAT_CSV: &str = "roundup-query-csv";
 
-/// Registers the `roundup` type and the `roundup.PythonRoundupBugParser` custom parser.
-pub fn register(registry: &mut Registry) {
-    registry.register(Arc::new(RoundupFactory));
+/// Registers the built-in custom parser `roundup.PythonRoundupBugParser`.
+fn register_builtin_parsers(registry: &mut Registry) {
     let python: Arc<dyn CustomParser> = Arc::new(PythonRoundupBugParser);
     registry.register_parser(KIND, PYTHON_PARSER, python);
 }
-
-/// Factory of the `roundup` type.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct RoundupFactory;
 
 impl RoundupFactory {
     fn settings(cx: &BuildContext<'_>) -> Result<(RoundupOptions, ParseSettings), Error> {
@@ -126,119 +118,106 @@ impl RoundupFactory {
     }
 }
 
-/// Basic auth on REST requests only.
-/// `example.yaml` is the first example of `docs/trackers/roundup.md` (a test keeps them equal).
-const INFO: bugimporters_core::TypeInfo = bugimporters_core::TypeInfo {
-    kind: KIND,
-    aliases: &["roundup.RoundupBugImporter"],
-    description: "Roundup issue trackers (issue pages, or the Roundup 2.x REST API)",
-    capabilities: bugimporters_core::Capabilities::NONE
-        .incremental()
-        .deletion_detection()
-        .custom_parsers()
-        .auth(&[
-            bugimporters_core::AuthKind::Anonymous,
-            bugimporters_core::AuthKind::Basic,
-        ]),
-    example_config: include_str!("../example.yaml"),
-    config_keys: config::CONFIG_KEYS,
-};
+const FORMATS: [ParseFormat; 3] = [
+    ParseFormat::bugs(
+        FORMAT_HTML,
+        "one issue page (GET BASE/issueN)",
+        "a Roundup issue page, as the original importer read it",
+    ),
+    ParseFormat::bugs(
+        FORMAT_JSON,
+        "issue JSON (GET BASE/rest/data/issue/N?@verbose=2, or a list with @verbose=2&@fields=...), then optionally messages JSON (rest/data/msg?...&@verbose=3&@fields=author,date,content) and users JSON (rest/data/user?...&@verbose=2&@fields=username,realname)",
+        "Roundup 2.x REST issue data",
+    ),
+    ParseFormat::bug_urls(
+        FORMAT_CSV,
+        "one CSV export (issue?@action=export_csv&@columns=id,...)",
+        "the bug URLs a Roundup CSV query names",
+    ),
+];
 
-impl ImporterFactory for RoundupFactory {
-    bugimporters_core::factory_identity!(INFO);
+bugimporters_core::tracker_factory! {
+    /// Factory of the `roundup` type.
+    pub struct RoundupFactory;
+    register: /// Registers the `roundup` type and the `roundup.PythonRoundupBugParser` custom
+        /// parser.
+        fn register then register_builtin_parsers;
+    info: {
+        // Basic auth on REST requests only.
+        aliases: &["roundup.RoundupBugImporter"],
+        description: "Roundup issue trackers (issue pages, or the Roundup 2.x REST API)",
+        capabilities: bugimporters_core::Capabilities::NONE
+            .incremental()
+            .deletion_detection()
+            .custom_parsers()
+            .auth(&[
+                bugimporters_core::AuthKind::Anonymous,
+                bugimporters_core::AuthKind::Basic,
+            ]),
+    },
+    formats: FORMATS,
+    build: |cx| {
+        let (options, settings) = RoundupFactory::settings(cx)?;
+        RoundupImporter::new(cx.config, options, settings)
+    },
+    parse: parse,
 
     fn default_parser(&self) -> Option<&'static str> {
         Some(DEFAULT_PARSER)
     }
+}
 
-    fn build(&self, cx: &BuildContext<'_>) -> Result<Arc<dyn Importer>, Error> {
-        let (options, settings) = Self::settings(cx)?;
-        Ok(Arc::new(RoundupImporter::new(
-            cx.config, options, settings,
-        )?))
-    }
-
-    fn parse_formats(&self) -> Vec<ParseFormat> {
-        vec![
-            ParseFormat {
-                name: FORMAT_HTML,
-                kind: ParseFormatKind::Bugs,
-                files: "one issue page (GET BASE/issueN)",
-                description: "a Roundup issue page, as the original importer read it",
-            },
-            ParseFormat {
-                name: FORMAT_JSON,
-                kind: ParseFormatKind::Bugs,
-                files: "issue JSON (GET BASE/rest/data/issue/N?@verbose=2, or a list with @verbose=2&@fields=...), then optionally messages JSON (rest/data/msg?...&@verbose=3&@fields=author,date,content) and users JSON (rest/data/user?...&@verbose=2&@fields=username,realname)",
-                description: "Roundup 2.x REST issue data",
-            },
-            ParseFormat {
-                name: FORMAT_CSV,
-                kind: ParseFormatKind::BugUrls,
-                files: "one CSV export (issue?@action=export_csv&@columns=id,...)",
-                description: "the bug URLs a Roundup CSV query names",
-            },
-        ]
-    }
-
-    fn parse(
-        &self,
-        cx: &BuildContext<'_>,
-        format: &str,
-        input: &ParseInput,
-    ) -> Result<ParseOutput, Error> {
-        let (options, mut settings) = Self::settings(cx)?;
-        settings.extended_scrape = input.options.extended_scrape;
-        let now = input.options.now;
-        let name = input.url_or_path();
-        match format {
-            FORMAT_HTML => {
-                let (_, body) = input.file(0, "one issue page")?;
-                let page = parse_issue_html(body, &name, &settings, now)?;
-                Ok(ParseOutput::Bugs(vec![page.bug]))
-            }
-            FORMAT_CSV => {
-                let (_, body) = input.file(0, "one CSV export")?;
-                let base = cx.config.base_url_with_slash()?;
-                Ok(ParseOutput::BugUrls(parse_query_csv(body, &name, &base)?))
-            }
-            FORMAT_JSON => {
-                let (path, body) = input.file(0, "issue JSON")?;
-                let issues = rest::parse_issues(body, path)?;
-                let mut messages = HashMap::new();
-                if let Some((p, b)) = input.files.get(1) {
-                    messages = rest::parse_messages(b, p)?;
-                }
-                let mut users = HashMap::new();
-                if let Some((p, b)) = input.files.get(2) {
-                    users = rest::parse_users(b, p)?;
-                }
-                let rules = rest::RuleProperties {
-                    bitesized: options.bitesized_rest_property(),
-                    documentation: options.documentation_rest_property(),
-                };
-                let single_url = input.url.clone().filter(|_| issues.len() == 1);
-                let base = cx.config.base_url_with_slash();
-                let mut bugs = Vec::with_capacity(issues.len());
-                for issue in &issues {
-                    let link = match (&single_url, &base) {
-                        (Some(u), _) => u.clone(),
-                        (None, Ok(b)) => parser::issue_link(b, issue.id),
-                        (None, Err(e)) => {
-                            return Err(Error::config(format!(
-                                "base_url is needed to name REST issues without --url: {e}"
-                            )))
-                        }
-                    };
-                    bugs.push(rest::issue_to_bug(
-                        issue, &link, &settings, &rules, &messages, &users, now,
-                    )?);
-                }
-                Ok(ParseOutput::Bugs(bugs))
-            }
-            other => Err(Error::config(format!(
-                "tracker type {KIND} has no parse format {other:?} (known: {FORMAT_HTML}, {FORMAT_JSON}, {FORMAT_CSV})"
-            ))),
+/// The `parse` command: reads `input` as `format` (one of `FORMATS`).
+fn parse(cx: &BuildContext<'_>, format: &str, input: &ParseInput) -> Result<ParseOutput, Error> {
+    let (options, mut settings) = RoundupFactory::settings(cx)?;
+    settings.extended_scrape = input.options.extended_scrape;
+    let now = input.options.now;
+    let name = input.url_or_path();
+    match format {
+        FORMAT_HTML => {
+            let (_, body) = input.file(0, "one issue page")?;
+            let page = parse_issue_html(body, &name, &settings, now)?;
+            Ok(ParseOutput::Bugs(vec![page.bug]))
         }
+        FORMAT_CSV => {
+            let (_, body) = input.file(0, "one CSV export")?;
+            let base = cx.config.base_url_with_slash()?;
+            Ok(ParseOutput::BugUrls(parse_query_csv(body, &name, &base)?))
+        }
+        FORMAT_JSON => {
+            let (path, body) = input.file(0, "issue JSON")?;
+            let issues = rest::parse_issues(body, path)?;
+            let mut messages = HashMap::new();
+            if let Some((p, b)) = input.files.get(1) {
+                messages = rest::parse_messages(b, p)?;
+            }
+            let mut users = HashMap::new();
+            if let Some((p, b)) = input.files.get(2) {
+                users = rest::parse_users(b, p)?;
+            }
+            let rules = rest::RuleProperties {
+                bitesized: options.bitesized_rest_property(),
+                documentation: options.documentation_rest_property(),
+            };
+            let single_url = input.url.clone().filter(|_| issues.len() == 1);
+            let base = cx.config.base_url_with_slash();
+            let mut bugs = Vec::with_capacity(issues.len());
+            for issue in &issues {
+                let link = match (&single_url, &base) {
+                    (Some(u), _) => u.clone(),
+                    (None, Ok(b)) => parser::issue_link(b, issue.id),
+                    (None, Err(e)) => {
+                        return Err(Error::config(format!(
+                            "base_url is needed to name REST issues without --url: {e}"
+                        )))
+                    }
+                };
+                bugs.push(rest::issue_to_bug(
+                    issue, &link, &settings, &rules, &messages, &users, now,
+                )?);
+            }
+            Ok(ParseOutput::Bugs(bugs))
+        }
+        other => Err(ParseFormat::unknown(KIND, other, &FORMATS)),
     }
 }

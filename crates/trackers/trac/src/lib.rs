@@ -60,12 +60,7 @@ pub mod config;
 mod importer;
 pub mod parser;
 
-use std::sync::Arc;
-
-use bugimporters_core::{
-    BuildContext, Error, Importer, ImporterFactory, ParseFormat, ParseFormatKind, ParseInput,
-    ParseOutput, Registry,
-};
+use bugimporters_core::{BuildContext, Error, ParseFormat, ParseInput, ParseOutput};
 
 pub use config::{TicketSettings, TracOptions};
 pub use importer::TracImporter;
@@ -78,89 +73,66 @@ pub const FORMAT_TICKET: &str = "trac-ticket";
 /// `parse` format: a query's CSV export.
 pub const FORMAT_QUERY_CSV: &str = "trac-query-csv";
 
-/// Registers the `trac` type.
-pub fn register(registry: &mut Registry) {
-    registry.register(Arc::new(TracFactory));
-}
+const FORMATS: [ParseFormat; 2] = [
+    ParseFormat::bugs(
+        FORMAT_TICKET,
+        "ticket CSV (TICKET?format=csv), then ticket HTML (TICKET)",
+        "one Trac ticket; --url gives the canonical link",
+    ),
+    ParseFormat::bug_urls(
+        FORMAT_QUERY_CSV,
+        "query CSV (/query?...&format=csv)",
+        "the ticket URLs a Trac query names (needs base_url)",
+    ),
+];
 
-/// Factory of the `trac` type.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct TracFactory;
-
-/// Trac sends no validators; read anonymously.
-/// `example.yaml` is the first example of `docs/trackers/trac.md` (a test keeps them equal).
-const INFO: bugimporters_core::TypeInfo = bugimporters_core::TypeInfo {
-    kind: KIND,
-    aliases: &["trac.TracBugImporter"],
-    description: "Trac tickets (query CSV, ticket CSV and ticket page)",
-    capabilities: bugimporters_core::Capabilities::NONE
-        .incremental()
-        .deletion_detection(),
-    example_config: include_str!("../example.yaml"),
-    config_keys: config::CONFIG_KEYS,
-};
-
-impl ImporterFactory for TracFactory {
-    bugimporters_core::factory_identity!(INFO);
+bugimporters_core::tracker_factory! {
+    /// Factory of the `trac` type.
+    pub struct TracFactory;
+    register: /// Registers the `trac` type.
+        fn register;
+    info: {
+        // Trac sends no validators; read anonymously.
+        aliases: &["trac.TracBugImporter"],
+        description: "Trac tickets (query CSV, ticket CSV and ticket page)",
+        capabilities: bugimporters_core::Capabilities::NONE
+            .incremental()
+            .deletion_detection(),
+    },
+    formats: FORMATS,
+    build: |cx| TracImporter::new(cx.config),
+    parse: parse,
 
     fn default_parser(&self) -> Option<&'static str> {
         Some("trac.TracBugParser")
     }
+}
 
-    fn build(&self, cx: &BuildContext<'_>) -> Result<Arc<dyn Importer>, Error> {
-        Ok(Arc::new(TracImporter::new(cx.config)?))
-    }
-
-    fn parse_formats(&self) -> Vec<ParseFormat> {
-        vec![
-            ParseFormat {
-                name: FORMAT_TICKET,
-                kind: ParseFormatKind::Bugs,
-                files: "ticket CSV (TICKET?format=csv), then ticket HTML (TICKET)",
-                description: "one Trac ticket; --url gives the canonical link",
-            },
-            ParseFormat {
-                name: FORMAT_QUERY_CSV,
-                kind: ParseFormatKind::BugUrls,
-                files: "query CSV (/query?...&format=csv)",
-                description: "the ticket URLs a Trac query names (needs base_url)",
-            },
-        ]
-    }
-
-    fn parse(
-        &self,
-        cx: &BuildContext<'_>,
-        format: &str,
-        input: &ParseInput,
-    ) -> Result<ParseOutput, Error> {
-        match format {
-            FORMAT_TICKET => {
-                let expected = "ticket CSV, then ticket HTML";
-                let (csv_path, csv) = input.file(0, expected)?;
-                let (html_path, html) = input.file(1, expected)?;
-                let link = input.url.clone().unwrap_or_else(|| html_path.clone());
-                let settings = TicketSettings::from_config(cx.config);
-                let row = parser::parse_ticket_csv(csv, csv_path)?;
-                let mut bug =
-                    parser::parse_ticket(&row, html, &link, &settings, input.options.now)?;
-                // As the crawl writes it: the context adds `_tracker_name`.
-                bug.tracker_name = Some(cx.config.tracker_name.clone());
-                Ok(ParseOutput::Bugs(vec![bug]))
-            }
-            FORMAT_QUERY_CSV => {
-                let (path, body) = input.file(0, "query CSV")?;
-                let base = cx.config.base_url_with_slash()?;
-                let name = input.url.clone().unwrap_or_else(|| path.clone());
-                let page = parser::parse_query_csv(body, &name, &base)?;
-                if let Some(e) = page.errors.into_iter().next() {
-                    return Err(e);
-                }
-                Ok(ParseOutput::BugUrls(page.urls))
-            }
-            other => Err(Error::config(format!(
-                "tracker type {KIND} has no parse format {other:?} (known: {FORMAT_TICKET}, {FORMAT_QUERY_CSV})"
-            ))),
+/// The `parse` command: reads `input` as `format` (one of `FORMATS`).
+fn parse(cx: &BuildContext<'_>, format: &str, input: &ParseInput) -> Result<ParseOutput, Error> {
+    match format {
+        FORMAT_TICKET => {
+            let expected = "ticket CSV, then ticket HTML";
+            let (csv_path, csv) = input.file(0, expected)?;
+            let (html_path, html) = input.file(1, expected)?;
+            let link = input.url.clone().unwrap_or_else(|| html_path.clone());
+            let settings = TicketSettings::from_config(cx.config);
+            let row = parser::parse_ticket_csv(csv, csv_path)?;
+            let mut bug = parser::parse_ticket(&row, html, &link, &settings, input.options.now)?;
+            // As the crawl writes it: the context adds `_tracker_name`.
+            bug.tracker_name = Some(cx.config.tracker_name.clone());
+            Ok(ParseOutput::Bugs(vec![bug]))
         }
+        FORMAT_QUERY_CSV => {
+            let (path, body) = input.file(0, "query CSV")?;
+            let base = cx.config.base_url_with_slash()?;
+            let name = input.url.clone().unwrap_or_else(|| path.clone());
+            let page = parser::parse_query_csv(body, &name, &base)?;
+            if let Some(e) = page.errors.into_iter().next() {
+                return Err(e);
+            }
+            Ok(ParseOutput::BugUrls(page.urls))
+        }
+        other => Err(ParseFormat::unknown(KIND, other, &FORMATS)),
     }
 }
