@@ -625,45 +625,31 @@ pub async fn refresh_one<R: IssueRefresh + ?Sized>(
         ctx.report_error(Error::parse(link.as_str(), src.not_an_issue_link()));
         return Ok(());
     };
-    match src.get(ctx, &api).await {
-        Ok(resp) if resp.not_modified() => {
-            ctx.emit(ParsedBug::no_update(
-                link,
-                name,
-                src.project_name(),
-                ctx.now(),
-            ))
-            .await
-        }
+    // A 304 and an answer the parser calls unchanged are the same `_no_update`.
+    let refreshed = match src.get(ctx, &api).await {
+        Ok(resp) if resp.not_modified() => Refreshed::Unchanged,
         Ok(resp) => match src.issue_parser(&resp, ctx.now()).run().await {
-            Ok(Refreshed::Issue(bug)) => emit_refreshed(ctx, src, link, *bug).await,
-            Ok(Refreshed::Gone(reason)) => emit_gone(ctx, src, link, reason).await,
-            Ok(Refreshed::Unchanged) => {
-                ctx.emit(ParsedBug::no_update(
-                    link,
-                    name,
-                    src.project_name(),
-                    ctx.now(),
-                ))
-                .await
-            }
+            Ok(refreshed) => refreshed,
             Err(e) => {
                 ctx.report_error(e);
-                Ok(())
+                return Ok(());
             }
         },
         Err(e) if e.is_not_found() => {
-            ctx.emit(ParsedBug::deleted(
-                link,
-                name,
-                src.project_name(),
-                ctx.now(),
-            ))
-            .await
+            let gone = ParsedBug::deleted(link, name, src.project_name(), ctx.now());
+            return ctx.emit(gone).await;
         }
         Err(e) => {
             ctx.report_error(e);
-            Ok(())
+            return Ok(());
+        }
+    };
+    match refreshed {
+        Refreshed::Issue(bug) => emit_refreshed(ctx, src, link, *bug).await,
+        Refreshed::Gone(reason) => emit_gone(ctx, src, link, reason).await,
+        Refreshed::Unchanged => {
+            let same = ParsedBug::no_update(link, name, src.project_name(), ctx.now());
+            ctx.emit(same).await
         }
     }
 }
